@@ -1,0 +1,5 @@
+import sys
+
+from harkd.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""The ``harkd`` command line: one module per subcommand, each with ``register``."""

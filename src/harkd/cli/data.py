@@ -1,0 +1,113 @@
+"""``harkd data``: inspect a dataset root (``harkd data info``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+EXAMPLES = """\
+examples:
+  harkd data info --dataset utd-mhad --root ../shared/data/UTD-MHAD
+  harkd data info --dataset utd-mhad --root ../shared/data/UTD-MHAD --protocol subject_specific
+  harkd data info --dataset utd-mhad --root ../shared/data/UTD-MHAD --check --json > info.json
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from harkd.cli.main import HelpFormatter
+
+    data = subparsers.add_parser("data", help="inspect datasets", description="Inspect datasets.",
+                                 epilog=EXAMPLES, formatter_class=HelpFormatter)
+    sub = data.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
+    info = sub.add_parser(
+        "info", help="recordings per modality, splits, gaps, skipped files, clip lengths",
+        description="Scan a dataset root and summarise it: recordings per modality, train/val/test "
+                    "counts of a protocol, missing recordings, skipped files with reasons and clip "
+                    "lengths (frames). --check loads and validates every file.",
+        epilog=EXAMPLES, formatter_class=HelpFormatter)
+    info.add_argument("--dataset", default="utd-mhad", help="registered dataset name")
+    info.add_argument("--root", required=True, help="dataset root folder (e.g. .../UTD-MHAD)")
+    info.add_argument("--protocol", default="cross_subject", help="split protocol to count")
+    info.add_argument("--val-fraction", type=float, default=0.15, help="validation fraction of the training side")
+    info.add_argument("--seed", type=int, default=0, help="seed of the validation carve")
+    info.add_argument("--check", action="store_true", help="load and validate every file (slow for depth)")
+    info.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    info.set_defaults(func=run_info)
+    data.set_defaults(func=lambda args: (data.print_help(), 2)[1])
+
+
+def run_info(args: argparse.Namespace) -> int:
+    from harkd.data import get_dataset
+    from harkd.data.info import summarize
+
+    spec = get_dataset(args.dataset)
+    spec.protocol(args.protocol)  # fail early on an unknown protocol
+    index = spec.scan(args.root)
+    summary = summarize(spec, index, args.protocol, check=args.check,
+                        val_fraction=args.val_fraction, seed=args.seed)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    elif sys.stdout.isatty():
+        _print_rich(summary)
+    else:
+        print(_plain(summary))
+    return 1 if summary["errors"] else 0
+
+
+def _rows(summary: dict[str, Any]) -> list[tuple[str, list[list[str]]]]:
+    """The report as (section title, rows) with string cells."""
+    sections = [("Recordings per modality", [["modality", "recordings"]] +
+                 [[m, str(n)] for m, n in summary["modalities"].items()] +
+                 [["any (keys)", str(summary["recordings"])]])]
+    if "split" in summary:
+        s = summary["split"]
+        sections.append((f"Split '{s['protocol']}' (val carved from the training side)",
+                         [["training side", "train", "val", "test"],
+                          [str(s["train"] + s["val"]), str(s["train"]), str(s["val"]), str(s["test"])]]))
+    lengths = summary["lengths"]
+    sections.append(("Clip length (frames)", [["modality", "min", "median", "max", "n"]] +
+                     [[m, str(v["min"]), f"{v['median']:g}", str(v["max"]), str(v["n"])] for m, v in lengths.items()]))
+    missing = summary["missing"]
+    rows = [["key", "missing"]] + [[k, ", ".join(v)] for k, v in missing["incomplete"].items()]
+    rows += [[k, "all modalities (absent from the release grid)"] for k in missing["absent"]]
+    sections.append(("Missing recordings", rows))
+    sections.append(("Skipped files", [["path", "reason"]] + [[s["path"], s["reason"]] for s in summary["skipped"]]))
+    if summary["checked"] or summary["errors"]:
+        sections.append(("Load errors" + (" (--check)" if summary["checked"] else ""),
+                         [["path", "problem"]] + [[e["path"], e["reason"]] for e in summary["errors"]]))
+    return sections
+
+
+def _plain(summary: dict[str, Any]) -> str:
+    lines = [f"{summary['dataset']} at {summary['root']}"]
+    for title, rows in _rows(summary):
+        lines.append(f"\n{title}:")
+        if len(rows) == 1:
+            lines.append("  (none)")
+            continue
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    if not summary["checked"]:
+        lines.append("\n(frame counts of slow modalities and full validation: --check)")
+    return "\n".join(lines)
+
+
+def _print_rich(summary: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(f"[bold]{summary['dataset']}[/] at {summary['root']}")
+    for title, rows in _rows(summary):
+        table = Table(title=title, title_justify="left")
+        for head in rows[0]:
+            table.add_column(head)
+        for row in rows[1:]:
+            table.add_row(*row)
+        if len(rows) == 1:
+            table.add_row(*(["(none)"] + [""] * (len(rows[0]) - 1)))
+        console.print(table)
+    if not summary["checked"]:
+        console.print("(frame counts of slow modalities and full validation: --check)")

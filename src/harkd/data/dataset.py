@@ -1,0 +1,144 @@
+"""PairedDataset: samples that pair every requested modality of ONE recording.
+
+Pairing is by recording key, never by list position: each sample is built from a
+single :class:`~harkd.data.recording.Recording`, whose files all share its key.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+from torch.utils.data import Dataset
+
+from harkd.errors import DataError, InputError
+from harkd.data.cache import PreprocessCache
+from harkd.data.protocols import Split
+from harkd.data.recording import Recording, RecordingIndex
+from harkd.data.registry import DatasetSpec, get_dataset
+from harkd.data.transforms import ModalityTransform, build_transforms
+
+
+def _as_cache(cache: Any) -> PreprocessCache | None:
+    if cache is None or cache is False:
+        return None
+    if cache is True:
+        return PreprocessCache()
+    if isinstance(cache, PreprocessCache):
+        return cache
+    return PreprocessCache(cache)
+
+
+class PairedDataset(Dataset):
+    """``{"<modality>": tensor, ..., "label": int, "key": str}`` per recording.
+
+    Args:
+        spec: dataset spec or registered name (``"utd-mhad"``).
+        index: a :class:`RecordingIndex` or the dataset root to scan.
+        keys: the recordings to use (a split); default all in ``index``.
+        modalities: the modalities each sample contains.
+        transforms: config dict (see :mod:`harkd.data.transforms`) or the
+            ``transforms`` of another PairedDataset (to share fitted statistics).
+        train: enables training-only randomness (random depth offsets).
+        strict: a key lacking a requested modality raises instead of being skipped
+            (skipped keys are listed in ``self.skipped`` as ``(key, reason)``).
+        cache: None/False (off), True (default directory), a directory, or a
+            :class:`PreprocessCache`.
+
+    With fixed ``length``/``frames``/``size`` options the samples have fixed shapes
+    and batch with the default ``DataLoader`` collate (keys become a list of str).
+    """
+
+    def __init__(self, spec: DatasetSpec | str, index: RecordingIndex | str | Path,
+                 keys: Iterable[str] | None = None, modalities: Iterable[str] = ("inertial", "skeleton"),
+                 transforms: Mapping[str, Any] | None = None, *, train: bool = False,
+                 strict: bool = False, cache: Any = None):
+        self.spec = get_dataset(spec) if isinstance(spec, str) else spec
+        self.index = index if isinstance(index, RecordingIndex) else self.spec.scan(index, strict=strict)
+        self.modalities = tuple(modalities)
+        if not self.modalities:
+            raise InputError("PairedDataset needs at least one modality")
+        for m in self.modalities:
+            self.spec.modality(m)  # ConfigError for unknown names
+        if transforms and all(isinstance(t, ModalityTransform) for t in transforms.values()):
+            missing = [m for m in self.modalities if m not in transforms]
+            self.transforms = {**build_transforms({}, missing), **transforms}
+        else:
+            self.transforms = build_transforms(transforms, self.modalities)
+        self.train = train
+        self.cache = _as_cache(cache)
+        keys = list(self.index.keys if keys is None else keys)
+        if len(set(keys)) != len(keys):
+            raise InputError("PairedDataset keys contain duplicates")
+        self.recordings: list[Recording] = []
+        self.skipped: list[tuple[str, str]] = []
+        for rec in self.index.subset(keys):
+            lacking = [m for m in self.modalities if not rec.has(m)]
+            if lacking and strict:
+                self.spec.path_for(rec, lacking[0], self.index.root)  # raises DataError naming the file
+            if lacking:
+                self.skipped.append((rec.key, f"missing {', '.join(lacking)}"))
+            else:
+                self.recordings.append(rec)
+
+    def __len__(self) -> int:
+        return len(self.recordings)
+
+    @property
+    def keys(self) -> list[str]:
+        return [r.key for r in self.recordings]
+
+    def prepared(self, rec: Recording, modality: str) -> np.ndarray:
+        """The deterministic (cacheable) part of ``modality``'s pipeline for ``rec``."""
+        t = self.transforms[modality]
+
+        def compute() -> np.ndarray:
+            return t.prepare(self.spec.load(rec, modality, root=self.index.root, **t.load_options()))
+
+        if self.cache is None:
+            return compute()
+        return self.cache.get(self.spec.name, modality, t.cache_config(), rec.key, rec.files[modality], compute).copy()
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        rec = self.recordings[i]
+        sample: dict[str, Any] = {}
+        for m in self.modalities:
+            sample[m] = self.transforms[m].finish(self.prepared(rec, m), train=self.train)
+        sample["label"] = rec.label
+        sample["key"] = rec.key
+        return sample
+
+    def fit_normalization(self) -> dict[str, dict]:
+        """Fit the normalising transforms on THIS dataset (use the training split);
+        returns the JSON-serialisable statistics (see :meth:`load_normalization`)."""
+        for m, t in self.transforms.items():
+            if t.normalize:
+                t.fit(self.prepared(r, m) for r in self.recordings)
+        return self.normalization_state()
+
+    def normalization_state(self) -> dict[str, dict]:
+        return {m: t.state_dict() for m, t in self.transforms.items() if t.state_dict()}
+
+    def load_normalization(self, state: Mapping[str, Mapping]) -> None:
+        """Restore statistics produced by :meth:`fit_normalization`."""
+        for m, s in state.items():
+            if m not in self.transforms:
+                raise InputError(f"normalisation state for '{m}', which this dataset does not load")
+            self.transforms[m].load_state_dict(s)
+
+
+def make_datasets(spec: DatasetSpec | str, index: RecordingIndex, split: Split,
+                  modalities: Iterable[str] = ("inertial", "skeleton"),
+                  transforms: Mapping[str, Any] | None = None, *, strict: bool = False,
+                  cache: Any = None) -> dict[str, PairedDataset]:
+    """Train/val/test datasets of ``split``; normalisation is fitted on ``train`` only
+    and shared (same transform objects) with ``val`` and ``test``."""
+    cache = _as_cache(cache)
+    train = PairedDataset(spec, index, split.train, modalities, transforms, train=True, strict=strict, cache=cache)
+    train.fit_normalization()
+    out = {"train": train}
+    for name in ("val", "test"):
+        out[name] = PairedDataset(spec, index, getattr(split, name), modalities, train.transforms,
+                                  strict=strict, cache=cache)
+    return out

@@ -1,0 +1,207 @@
+"""Dataset specifications and the registry that finds them by name.
+
+A dataset is described by a :class:`DatasetSpec`: its class names, its modalities
+(folder + file-name pattern + reader each), how a file name's fields become a
+pairing key and label, and its protocols. The generic :meth:`DatasetSpec.scan`
+builds a :class:`~harkd.data.recording.RecordingIndex` from that description, so a
+new dataset is a new module that subclasses :class:`DatasetSpec` and calls
+:func:`register_dataset` - nothing in the core changes.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, ClassVar
+
+import numpy as np
+
+from harkd.errors import ConfigError, DataError, unknown_key_message
+from harkd.data.recording import Recording, RecordingIndex
+
+#: Modules that register the built-in datasets when first asked for.
+BUILTIN_MODULES = ("harkd.data.utd_mhad",)
+
+_REGISTRY: dict[str, "DatasetSpec"] = {}
+
+
+@dataclass(frozen=True)
+class ModalitySpec:
+    """One modality's files: ``folder/NAME`` where NAME fully matches ``pattern``.
+
+    The pattern's named groups are the key fields (integers); ``example`` shows the
+    pattern to users and ``expected`` (formatted with ``key``) names a missing file. ``reader(path, **options)``
+    returns the validated array; ``options`` names the keyword options it accepts.
+    ``layout`` documents the returned array (e.g. ``"(T, 6) float32"``); ``cheap`` is
+    False for modalities too slow to load for a quick summary (depth, video).
+    """
+
+    name: str
+    folder: str
+    pattern: re.Pattern
+    example: str
+    expected: str
+    reader: Callable[..., np.ndarray]
+    layout: str
+    options: tuple[str, ...] = ()
+    cheap: bool = True
+
+
+class DatasetSpec:
+    """Base class of a dataset description; subclasses set the class attributes.
+
+    Subclasses define ``name``, ``class_names``, ``modality_specs`` (a tuple of
+    :class:`ModalitySpec`), ``key_fields``, ``protocols`` (name -> predicate that is
+    True for training recordings) and :meth:`make_recording`.
+    """
+
+    name: ClassVar[str]
+    class_names: ClassVar[tuple[str, ...]]
+    modality_specs: ClassVar[tuple[ModalitySpec, ...]]
+    key_fields: ClassVar[tuple[str, ...]]
+    protocols: ClassVar[dict[str, Callable[[Recording], bool]]]
+
+    @property
+    def modalities(self) -> tuple[str, ...]:
+        return tuple(m.name for m in self.modality_specs)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def modality(self, name: str) -> ModalitySpec:
+        for spec in self.modality_specs:
+            if spec.name == name:
+                return spec
+        raise ConfigError(unknown_key_message(f"{self.name} modality", name, self.modalities))
+
+    def make_recording(self, fields: dict[str, int], files: dict[str, Path]) -> Recording:
+        """Build the recording for a file name's fields; raise ValueError(reason) if invalid."""
+        raise NotImplementedError
+
+    def expected_keys(self) -> list[str] | None:
+        """Every key of the complete release (for reporting gaps), or None if unknown."""
+        return None
+
+    def protocol(self, name: str) -> Callable[[Recording], bool]:
+        try:
+            return self.protocols[name]
+        except KeyError:
+            raise ConfigError(unknown_key_message(f"{self.name} protocol", name, self.protocols)) from None
+
+    # -- scanning -------------------------------------------------------------------
+    def scan(self, root: str | Path, strict: bool = False, validate: bool = False) -> RecordingIndex:
+        """Index the recordings under ``root``: one :class:`Recording` per key.
+
+        Scanning only looks at file names and sizes (cheap). Files with an unknown
+        name, out-of-range fields, zero size or a duplicate key (the first file in
+        sorted name order wins) are skipped and
+        reported in ``index.skipped``; with ``strict=True`` the first problem raises
+        :class:`~harkd.errors.DataError`. ``validate=True`` also loads every file
+        (slow: all depth videos) and treats unreadable ones the same way.
+        """
+        root = Path(root)
+        if not root.is_dir():
+            raise DataError(root, f"{self.name} root is not a directory")
+        present = [m for m in self.modality_specs if (root / m.folder).is_dir()]
+        if not present:
+            folders = ", ".join(f"{m.folder}/" for m in self.modality_specs)
+            raise DataError(root, f"no {self.name} modality folder found (expected any of {folders})")
+        skipped: list[tuple[Path, str]] = []
+
+        def skip(path: Path, reason: str) -> None:
+            if strict:
+                raise DataError(path, reason)
+            skipped.append((path, reason))
+
+        fields_of: dict[str, dict[str, int]] = {}
+        files_of: dict[str, dict[str, Path]] = {}
+        for mod in present:
+            for path in sorted((root / mod.folder).iterdir()):
+                match = mod.pattern.fullmatch(path.name)
+                if not path.is_file() or match is None:
+                    what = "not a regular file" if not path.is_file() else "unknown file name pattern"
+                    skip(path, f"{what} (expected {mod.example})")
+                    continue
+                fields = {k: int(v) for k, v in match.groupdict().items()}
+                try:
+                    key = self.make_recording(fields, {}).key
+                except ValueError as err:
+                    skip(path, str(err))
+                    continue
+                if path.stat().st_size == 0:
+                    skip(path, "empty file (0 bytes)")
+                    continue
+                other = files_of.get(key, {}).get(mod.name)
+                if other is not None:
+                    skip(path, f"duplicate of {other.name} (same key {key})")
+                    continue
+                if validate:
+                    try:
+                        mod.reader(path)
+                    except DataError as err:
+                        skip(path, err.problem)
+                        continue
+                fields_of[key] = fields
+                files_of.setdefault(key, {})[mod.name] = path
+        order = sorted(fields_of, key=lambda k: tuple(fields_of[k][f] for f in self.key_fields))
+        recordings = [self.make_recording(fields_of[k], files_of[k]) for k in order]
+        return RecordingIndex(self.name, root, recordings, skipped)
+
+    # -- loading --------------------------------------------------------------------
+    def path_for(self, recording: Recording, modality: str, root: str | Path | None = None) -> Path:
+        """The file of ``modality`` for ``recording``; DataError naming the expected file if absent."""
+        mod = self.modality(modality)
+        path = recording.files.get(modality)
+        if path is None:
+            expected = Path(mod.folder) / mod.expected.format(key=recording.key)
+            raise DataError(Path(root) / expected if root is not None else expected,
+                            f"missing {modality} file for recording {recording.key}")
+        return path
+
+    def load(self, recording: Recording, modality: str, root: str | Path | None = None, **options) -> np.ndarray:
+        """Load ``modality`` of ``recording`` as a validated array (see the modality's layout).
+
+        ``options`` are the modality's reader options (UTD-MHAD inertial: ``sensor``);
+        ``root`` only improves the message when the file is missing.
+        """
+        mod = self.modality(modality)
+        for opt in options:
+            if opt not in mod.options:
+                raise ConfigError(unknown_key_message(f"{modality} load option", opt, mod.options))
+        return mod.reader(self.path_for(recording, modality, root), **options)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}: {self.num_classes} classes, modalities {self.modalities}>"
+
+
+def register_dataset(spec: DatasetSpec) -> DatasetSpec:
+    """Register ``spec`` under ``spec.name`` (replacing any previous one); returns it."""
+    _REGISTRY[_normalise(spec.name)] = spec
+    return spec
+
+
+def _normalise(name: str) -> str:
+    return name.strip().lower().replace("_", "-")
+
+
+def _load_builtins() -> None:
+    for module in BUILTIN_MODULES:
+        importlib.import_module(module)
+
+
+def available_datasets() -> list[str]:
+    """Names of the registered datasets."""
+    _load_builtins()
+    return sorted(_REGISTRY)
+
+
+def get_dataset(name: str) -> DatasetSpec:
+    """The registered dataset spec called ``name`` (case and ``-``/``_`` insensitive)."""
+    _load_builtins()
+    try:
+        return _REGISTRY[_normalise(name)]
+    except KeyError:
+        raise ConfigError(unknown_key_message("dataset", name, _REGISTRY)) from None

@@ -1,0 +1,300 @@
+"""Per-modality preprocessing configured by plain dicts.
+
+Each modality transform has two stages:
+
+- ``prepare(x)``: deterministic (resampling, centring, frame sampling, resizing,
+  scaling). Its output is what the preprocessing cache stores.
+- ``finish(x, train)``: per sample, after the cache: normalisation with statistics
+  fitted on the training split, random depth offsets (train only), GAF encoding.
+
+Resampling is by normalised time over the clip: ``n`` output samples at
+``linspace(0, T - 1, n)`` with linear interpolation, so clips of any rate and
+length map onto the same time axis (the modalities run at different rates).
+
+Example config::
+
+    {"inertial": {"sensor": "acc", "length": 128, "normalize": True,
+                  "gaf": {"image_size": 64, "method": "summation"}},
+     "skeleton": {"frames": 32, "normalize": True, "center": True},
+     "depth": {"frames": 8, "size": [112, 112], "scale": "metres"}}
+
+Output shapes are channels-first, ready for the models in :mod:`harkd.models`:
+inertial (C, length) or with GAF (C, N, N); skeleton (3, frames, joints) (ST-GCN's
+(C, T, V)); depth (frames, 1, H, W) float32 (one channel per segment frame, for TSN/TRN).
+The cache and ``fit`` work on the time-first ``prepare`` output.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+import torch
+
+from harkd.errors import ConfigError, unknown_key_message
+
+_EPS = 1e-6
+
+
+# -- array helpers ---------------------------------------------------------------------
+def resample_time(x: np.ndarray, n: int) -> np.ndarray:
+    """Linearly interpolate ``x`` (time on axis 0) onto ``n`` points evenly spaced in
+    normalised time; the first and last samples are kept. Returns float32."""
+    t = x.shape[0]
+    x = x.astype(np.float32, copy=False)
+    if t == 1:
+        return np.repeat(x, n, axis=0)
+    pos = np.linspace(0.0, t - 1, n)
+    lo = np.minimum(np.floor(pos).astype(np.int64), t - 2)
+    w = (pos - lo).astype(np.float32).reshape(-1, *([1] * (x.ndim - 1)))
+    return (1 - w) * x[lo] + w * x[lo + 1]
+
+
+def segment_indices(t: int, n: int, offsets: np.ndarray | None = None) -> np.ndarray:
+    """One frame index per each of ``n`` equal segments of a ``t``-frame clip: the
+    segment centre, or ``start + offset * length`` for ``offsets`` in [0, 1)."""
+    u = 0.5 if offsets is None else np.asarray(offsets, dtype=np.float64)
+    idx = np.floor((np.arange(n) + u) * t / n).astype(np.int64)
+    return np.clip(idx, 0, t - 1)
+
+
+def resize_frames(x: np.ndarray, size: tuple[int, int], mode: str) -> np.ndarray:
+    """Resize (F, H, W) frames to (F, *size) with ``torch.nn.functional.interpolate``."""
+    frames = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))[:, None]
+    kwargs = {"align_corners": False} if mode == "bilinear" else {}
+    return torch.nn.functional.interpolate(frames, size=tuple(size), mode=mode, **kwargs)[:, 0].numpy()
+
+
+# -- option checking -------------------------------------------------------------------
+def _check_keys(kind: str, given: Mapping[str, Any], valid: Iterable[str]) -> None:
+    if not isinstance(given, Mapping):
+        raise ConfigError(f"{kind} options must be a mapping, got {type(given).__name__}")
+    valid = list(valid)
+    for key in given:
+        if key not in valid:
+            raise ConfigError(unknown_key_message(kind, str(key), valid))
+
+
+def _positive_int(kind: str, name: str, value: Any, optional: bool = True) -> int | None:
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ConfigError(f"{kind} option '{name}' must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _choice(kind: str, name: str, value: Any, choices: Iterable[Any]) -> Any:
+    choices = list(choices)
+    if value not in choices:
+        raise ConfigError(f"{kind} option '{name}' must be one of {choices}, got {value!r}")
+    return value
+
+
+# -- transforms -------------------------------------------------------------------------
+class ModalityTransform:
+    """Base: no preprocessing, output is the loaded array as a tensor."""
+
+    modality = "raw"
+    options: tuple[str, ...] = ()
+
+    def __init__(self, **config: Any):
+        _check_keys(f"{self.modality} transform option", config, self.options)
+        self.config = dict(config)
+        self.mean: np.ndarray | None = None
+        self.std: np.ndarray | None = None
+
+    # what the loader and the cache need to know
+    def load_options(self) -> dict[str, Any]:
+        return {}
+
+    def cache_config(self) -> dict[str, Any]:
+        """The options that determine ``prepare``'s output (hashed into the cache key)."""
+        return {"transform": type(self).__name__, **self.load_options()}
+
+    def prepare(self, x: np.ndarray) -> np.ndarray:
+        return x
+
+    @property
+    def normalize(self) -> bool:
+        return bool(self.config.get("normalize", False))
+
+    def fit(self, prepared: Iterable[np.ndarray]) -> None:
+        """Fit per-channel mean/std over all time steps of ``prepared`` (the training split)."""
+        total, total_sq, count = 0.0, 0.0, 0
+        for x in prepared:
+            x64 = x.astype(np.float64)
+            total = total + x64.sum(axis=0)
+            total_sq = total_sq + (x64 ** 2).sum(axis=0)
+            count += x.shape[0]
+        if count == 0:
+            raise ConfigError(f"cannot fit {self.modality} normalisation on an empty training set")
+        mean = total / count
+        std = np.sqrt(np.maximum(total_sq / count - mean ** 2, 0.0))
+        self.mean = mean.astype(np.float32)
+        self.std = np.where(std < _EPS, 1.0, std).astype(np.float32)
+
+    def state_dict(self) -> dict[str, Any]:
+        """JSON-serialisable fitted statistics (empty when not fitted)."""
+        if self.mean is None:
+            return {}
+        return {"mean": self.mean.tolist(), "std": self.std.tolist()}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        if state:
+            self.mean = np.asarray(state["mean"], dtype=np.float32)
+            self.std = np.asarray(state["std"], dtype=np.float32)
+
+    def _normalised(self, x: np.ndarray) -> np.ndarray:
+        if not self.normalize:
+            return x
+        if self.mean is None:
+            raise ConfigError(f"{self.modality} normalisation is not fitted: fit it on the training "
+                              "split (PairedDataset.fit_normalization) or load fitted statistics")
+        return (x - self.mean) / self.std
+
+    def finish(self, x: np.ndarray, train: bool = False) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(self._normalised(x)))
+
+
+class InertialTransform(ModalityTransform):
+    """``sensor`` (acc|gyro|all), ``length`` (resample), ``normalize``, ``gaf`` (dict for
+    :func:`harkd.encoding.gramian_angular_field`: image_size, method, scaling, convention)."""
+
+    modality = "inertial"
+    options = ("sensor", "length", "normalize", "gaf")
+    gaf_options = ("image_size", "method", "scaling", "convention")
+
+    def __init__(self, **config: Any):
+        super().__init__(**config)
+        kind = "inertial transform"
+        self.sensor = _choice(kind, "sensor", config.get("sensor", "all"), ("acc", "gyro", "all"))
+        self.length = _positive_int(kind, "length", config.get("length"))
+        self.gaf = config.get("gaf")
+        if self.gaf is not None:
+            _check_keys("inertial gaf option", self.gaf, self.gaf_options)
+            _positive_int("inertial gaf", "image_size", self.gaf.get("image_size"))
+            _choice("inertial gaf", "method", self.gaf.get("method", "summation"), ("summation", "difference"))
+
+    def load_options(self) -> dict[str, Any]:
+        return {"sensor": self.sensor}
+
+    def cache_config(self) -> dict[str, Any]:
+        return {**super().cache_config(), "length": self.length}
+
+    def prepare(self, x: np.ndarray) -> np.ndarray:
+        return resample_time(x, self.length) if self.length else x.astype(np.float32)
+
+    def finish(self, x: np.ndarray, train: bool = False) -> torch.Tensor:
+        x = self._normalised(x)
+        if self.gaf is None:
+            return torch.from_numpy(np.ascontiguousarray(x.T, dtype=np.float32))
+        from harkd.encoding import gramian_angular_field  # lazy: optional sibling module
+
+        return torch.as_tensor(np.asarray(gramian_angular_field(np.ascontiguousarray(x.T), **self.gaf)),
+                               dtype=torch.float32)
+
+
+class SkeletonTransform(ModalityTransform):
+    """``frames`` (resample), ``center`` (subtract hip_center, joint 0-based 3), ``normalize``
+    (per joint-coordinate mean/std)."""
+
+    modality = "skeleton"
+    options = ("frames", "center", "normalize")
+    center_joint = 3
+
+    def __init__(self, **config: Any):
+        super().__init__(**config)
+        self.frames = _positive_int("skeleton transform", "frames", config.get("frames"))
+        self.center = bool(config.get("center", False))
+
+    def cache_config(self) -> dict[str, Any]:
+        return {**super().cache_config(), "frames": self.frames, "center": self.center}
+
+    def prepare(self, x: np.ndarray) -> np.ndarray:
+        x = x.astype(np.float32)
+        if self.center:
+            x = x - x[:, self.center_joint: self.center_joint + 1]
+        return resample_time(x, self.frames) if self.frames else x
+
+    def finish(self, x: np.ndarray, train: bool = False) -> torch.Tensor:
+        return super().finish(x, train).permute(2, 0, 1).contiguous()
+
+
+class DepthTransform(ModalityTransform):
+    """``frames`` (one per equal segment: centre; with ``random_offsets`` a random frame
+    per segment in training), ``size`` [H, W], ``interpolation`` (area|bilinear),
+    ``scale`` (metres: mm/1000 | max: / clip maximum | none: float millimetres)."""
+
+    modality = "depth"
+    options = ("frames", "size", "interpolation", "scale", "random_offsets")
+
+    def __init__(self, **config: Any):
+        super().__init__(**config)
+        kind = "depth transform"
+        self.frames = _positive_int(kind, "frames", config.get("frames"))
+        size = config.get("size")
+        if size is not None:
+            if isinstance(size, (int, np.integer)):
+                size = (size, size)
+            if len(size) != 2:
+                raise ConfigError(f"{kind} option 'size' must be [height, width], got {size!r}")
+            size = tuple(_positive_int(kind, "size", s, optional=False) for s in size)
+        self.size = size
+        self.interpolation = _choice(kind, "interpolation", config.get("interpolation", "area"), ("area", "bilinear"))
+        self.scale = _choice(kind, "scale", config.get("scale", "metres"), ("metres", "max", "none"))
+        self.random_offsets = bool(config.get("random_offsets", False))
+
+    def cache_config(self) -> dict[str, Any]:
+        return {**super().cache_config(), "frames": None if self.random_offsets else self.frames,
+                "size": self.size, "interpolation": self.interpolation, "scale": self.scale}
+
+    def prepare(self, x: np.ndarray) -> np.ndarray:
+        peak = float(x.max()) if self.scale == "max" else 0.0
+        if self.frames and not self.random_offsets:
+            x = x[segment_indices(x.shape[0], self.frames)]
+        x = x.astype(np.float32)
+        if self.scale == "metres":
+            x /= 1000.0
+        elif self.scale == "max" and peak > 0:
+            x /= peak
+        return resize_frames(x, self.size, self.interpolation) if self.size else x
+
+    def finish(self, x: np.ndarray, train: bool = False) -> torch.Tensor:
+        if self.frames and self.random_offsets:
+            # torch's RNG: DataLoader seeds it differently in every worker.
+            offsets = torch.rand(self.frames).numpy() if train else None
+            x = x[segment_indices(x.shape[0], self.frames, offsets)]
+        return torch.from_numpy(np.ascontiguousarray(x))[:, None]
+
+
+TRANSFORMS: dict[str, type[ModalityTransform]] = {
+    "inertial": InertialTransform,
+    "skeleton": SkeletonTransform,
+    "depth": DepthTransform,
+}
+
+
+def build_transforms(config: Mapping[str, Any] | None, modalities: Iterable[str]) -> dict[str, ModalityTransform]:
+    """One transform per modality in ``modalities`` from ``config`` (modality -> options).
+
+    A modality without an entry gets no preprocessing (the loader's array as a
+    tensor; ``{}`` selects the modality's transform with defaults); an entry for a modality
+    that is not requested, or an unknown option, raises :class:`ConfigError`.
+    """
+    config = dict(config or {})
+    modalities = list(modalities)
+    for name in config:
+        if name not in modalities:
+            raise ConfigError(unknown_key_message("transform modality", str(name), modalities))
+    out = {}
+    for name in modalities:
+        cls = TRANSFORMS.get(name, ModalityTransform) if name in config else ModalityTransform
+        options = config.get(name) or {}
+        if not isinstance(options, Mapping):
+            raise ConfigError(f"transform options for '{name}' must be a mapping, got {options!r}")
+        if cls is ModalityTransform and options:
+            raise ConfigError(f"modality '{name}' takes no transform options, got {sorted(options)}")
+        t = cls(**options)
+        t.modality = name
+        out[name] = t
+    return out

@@ -1,0 +1,1 @@
+"""Training engine: configuration, training loop, checkpoints."""

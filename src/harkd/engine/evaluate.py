@@ -1,0 +1,105 @@
+"""Evaluate a run directory on one split and draw its report figures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from torch.utils.data import DataLoader
+
+from harkd.engine.experiment import load_run
+from harkd.engine.metrics import classification_report
+from harkd.engine.trainer import predict
+from harkd.errors import InputError, MissingDependencyError
+
+__all__ = ["evaluate_run", "plot_confusion", "plot_learning_curves", "read_metrics"]
+
+SPLITS = ("train", "val", "test")
+
+
+def evaluate_run(run_dir: str | Path, split: str = "test", checkpoint: str = "best", batch_size: int = 64) -> dict:
+    """Top-1, macro-F1, per-class accuracy and confusion matrix of ``checkpoint`` on ``split``."""
+    if split not in SPLITS:
+        raise InputError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+    if checkpoint not in ("best", "last"):
+        raise InputError(f"checkpoint must be 'best' or 'last', got {checkpoint!r}")
+    run_dir = Path(run_dir)
+    cfg, meta, task, prepared = load_run(run_dir, checkpoint)
+    dataset = prepared.datasets[split]
+    if len(dataset) == 0:
+        raise InputError(f"split '{split}' of {run_dir} is empty")
+    logits, labels, keys = predict(task, DataLoader(dataset, batch_size=batch_size), cfg.train.device)
+    report = classification_report(labels, logits.argmax(1), len(prepared.class_names))
+    return {
+        "run_dir": str(run_dir),
+        "split": split,
+        "checkpoint": str(run_dir / f"{checkpoint}.pt"),
+        "class_names": prepared.class_names,
+        **report,
+        "predictions": {k: int(p) for k, p in zip(keys, logits.argmax(1))},
+    }
+
+
+def read_metrics(run_dir: str | Path) -> list[dict]:
+    path = Path(run_dir) / "metrics.jsonl"
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _pyplot():
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise MissingDependencyError("matplotlib", "plot", "report figures") from None
+    return plt
+
+
+def plot_confusion(result: dict, out: str | Path) -> Path:
+    """Row-normalised confusion matrix with class names."""
+    plt = _pyplot()
+    cm = np.asarray(result["confusion_matrix"], dtype=np.float64)
+    rows = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    names = result["class_names"]
+    size = max(6.0, 0.32 * len(names) + 3)
+    fig, ax = plt.subplots(figsize=(size + 1.5, size))
+    image = ax.imshow(rows, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(names)), names, rotation=90, fontsize=7)
+    ax.set_yticks(range(len(names)), names, fontsize=7)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(f"{result['split']} accuracy {result['accuracy']:.3f}, macro-F1 {result['macro_f1']:.3f}")
+    for i, j in zip(*np.nonzero(cm)):
+        ax.text(j, i, int(cm[i, j]), ha="center", va="center", fontsize=6,
+                color="white" if rows[i, j] > 0.5 else "black")
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return Path(out)
+
+
+def plot_learning_curves(records: list[dict], out: str | Path) -> Path:
+    """Loss and accuracy per epoch (train and validation) from ``metrics.jsonl`` records."""
+    plt = _pyplot()
+    epochs = [r["epoch"] for r in records]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    for key, style in (("train_loss", "-"), ("val_loss", "--")):
+        if any(key in r for r in records):
+            left.plot(epochs, [r.get(key, np.nan) for r in records], style, label=key)
+    for key in ("val_accuracy", "val_macro_f1"):
+        if any(key in r for r in records):
+            right.plot(epochs, [r.get(key, np.nan) for r in records], label=key)
+    left.set(xlabel="epoch", ylabel="loss", title="loss")
+    right.set(xlabel="epoch", ylabel="score", title="validation", ylim=(0, 1))
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return Path(out)

@@ -1,0 +1,250 @@
+"""From an :class:`ExperimentConfig` to a trained run directory, and back.
+
+A run directory holds everything needed to reproduce or evaluate the run:
+``config.yaml`` (resolved), ``run.json`` (seed, harkd/torch version, git hash, command,
+class names, split keys, training-split normalisation statistics), ``metrics.jsonl``,
+``last.pt`` and ``best.pt``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import random
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import yaml
+
+import harkd
+from harkd.engine import distributed as dist_utils
+from harkd.engine.config import ExperimentConfig, OptimConfig, ScheduleConfig, load_config
+from harkd.engine.trainer import ClassificationTask, Trainer
+from harkd.errors import ConfigError, DataError
+
+__all__ = ["seed_everything", "build_optimizer", "build_scheduler", "prepare_data", "build_task",
+           "train_experiment", "load_run", "git_hash", "PreparedData"]
+
+
+def seed_everything(seed: int, deterministic: bool = False) -> None:
+    """Seed Python, NumPy and torch; ``deterministic`` also forces deterministic kernels."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True)
+        torch.backends.cudnn.benchmark = False
+
+
+def git_hash(path: Path | None = None) -> str | None:
+    """The source tree's commit (with ``-dirty`` when modified), or None outside git."""
+    where = path or Path(harkd.__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=12"], cwd=where,
+                             capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def build_optimizer(cfg: OptimConfig, params) -> torch.optim.Optimizer:
+    if cfg.name == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
+                               nesterov=cfg.nesterov)
+    cls = torch.optim.AdamW if cfg.name == "adamw" else torch.optim.Adam
+    return cls(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def schedule_factor(cfg: ScheduleConfig, epochs: int) -> Callable[[int], float]:
+    """Multiplier of the base learning rate for epoch ``e`` (0-based)."""
+
+    def factor(e: int) -> float:
+        warm = min(1.0, (e + 1) / (cfg.warmup_epochs + 1)) if cfg.warmup_epochs else 1.0
+        if cfg.name == "step":
+            decay = cfg.gamma ** sum(e >= m for m in cfg.milestones)
+        elif cfg.name == "cosine":
+            span = max(1, epochs - cfg.warmup_epochs)
+            progress = min(1.0, max(0, e - cfg.warmup_epochs) / span)
+            decay = cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+        else:
+            decay = 1.0
+        return warm * decay
+
+    return factor
+
+
+def build_scheduler(cfg: ScheduleConfig, optimizer: torch.optim.Optimizer, epochs: int):
+    """A LambdaLR over epochs (the Trainer steps it once per epoch)."""
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, schedule_factor(cfg, epochs))
+
+
+@dataclass
+class PreparedData:
+    spec: Any
+    split: Any
+    datasets: dict
+    class_names: list[str]
+    root: Path
+
+
+def prepare_data(cfg: ExperimentConfig, normalization: dict | None = None, split_keys: dict | None = None) -> PreparedData:
+    """Scan the dataset, split it by protocol (validation from training only), build paired datasets.
+
+    Normalisation statistics are fitted on the training split, or restored from ``normalization``;
+    ``split_keys`` (a saved ``{"train": [...], "val": [...], "test": [...]}``) replaces the protocol split.
+    """
+    from harkd.data import PairedDataset, Split, get_dataset, make_split
+
+    data = cfg.data
+    spec = get_dataset(data.dataset)
+    root = data.resolved_root()
+    index = spec.scan(root, strict=data.strict)
+    if split_keys is not None:
+        split = Split(**{name: tuple(keys) for name, keys in split_keys.items()})
+    else:
+        split = make_split(spec, index, data.protocol, val_fraction=data.val_fraction, seed=0,
+                           val_subjects=data.val_subjects)
+    modalities = list(data.modalities)
+    if cfg.model.input not in modalities:
+        raise ConfigError(f"config key 'model.input': '{cfg.model.input}' is not among data.modalities "
+                          f"({', '.join(modalities)})")
+    cache = True if data.cache else None
+    train = PairedDataset(spec, index, split.train, modalities, data.modalities, train=True,
+                          strict=data.strict, cache=cache)
+    if normalization is None:
+        train.fit_normalization()
+    else:
+        train.load_normalization(normalization)
+    datasets = {"train": train}
+    for name in ("val", "test"):
+        datasets[name] = PairedDataset(spec, index, getattr(split, name), modalities, train.transforms,
+                                       strict=data.strict, cache=train.cache)
+    if len(train) == 0:
+        raise DataError(root, f"no training recordings with modalities {modalities} under protocol {data.protocol}")
+    return PreparedData(spec, split, datasets, list(spec.class_names), root)
+
+
+def model_input_kwargs(sample: torch.Tensor | np.ndarray, model_name: str) -> dict:
+    """``in_chans`` (and ``num_segments`` for video models) read off one prepared sample."""
+    shape = tuple(sample.shape)
+    if model_name in ("tsn", "trn"):  # (S, C, H, W)
+        return {"in_chans": shape[1], "num_segments": shape[0]}
+    return {"in_chans": shape[0]}
+
+
+def build_task(cfg: ExperimentConfig, sample: dict, num_classes: int) -> ClassificationTask:
+    from harkd.models import create_model
+
+    kwargs = {**model_input_kwargs(sample[cfg.model.input], cfg.model.name), **cfg.model.args}
+    model = create_model(cfg.model.name, num_classes=num_classes, **kwargs)
+    return ClassificationTask(model, cfg.model.input, label_smoothing=cfg.train.label_smoothing)
+
+
+def _write_metadata(run_dir: Path, cfg: ExperimentConfig, prepared: PreparedData) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    meta = {
+        "harkd_version": harkd.__version__,
+        "git": git_hash(),
+        "torch_version": torch.__version__,
+        "python": platform.python_version(),
+        "command": " ".join(sys.argv),
+        "seed": cfg.seed,
+        "data_root": str(prepared.root),
+        "class_names": prepared.class_names,
+        "split": prepared.split.to_dict(),
+        "skipped": {name: ds.skipped for name, ds in prepared.datasets.items()},
+        "normalization": prepared.datasets["train"].normalization_state(),
+    }
+    (run_dir / "run.json").write_text(json.dumps(meta, indent=1, default=_jsonable))
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, (np.floating, np.integer)):
+        return obj.item()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"cannot serialise {type(obj).__name__}")
+
+
+def train_experiment(cfg: ExperimentConfig, run_dir: Path | None = None, *, resume: bool = True,
+                     log: Callable[[str], None] | None = None, progress: bool | None = None) -> Path:
+    """Train ``cfg`` into ``run_dir`` (default ``output_dir/name``), resuming from ``last.pt`` if present."""
+    run_dir = Path(run_dir) if run_dir else Path(cfg.output_dir) / cfg.name
+    log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    dist_utils.init_from_env(cfg.train.device)
+    seed_everything(cfg.seed, cfg.train.deterministic)
+    last = run_dir / "last.pt"
+    existing = (run_dir / "run.json")
+    normalization = split_keys = None
+    if resume and last.is_file() and existing.is_file():
+        _check_same_experiment(run_dir, cfg)
+        saved = json.loads(existing.read_text())
+        normalization, split_keys = saved.get("normalization"), saved.get("split")
+    elif not resume and last.is_file():
+        raise DataError(run_dir, "already holds a run; resume it (default) or choose another --run-dir")
+    prepared = prepare_data(cfg, normalization, split_keys)
+    if dist_utils.rank() == 0 and normalization is None:
+        _write_metadata(run_dir, cfg, prepared)
+    task = build_task(cfg, prepared.datasets["train"][0], len(prepared.class_names))
+    optimizer = build_optimizer(cfg.optim, [p for p in task.parameters() if p.requires_grad])
+    trainer = Trainer(
+        task, prepared.datasets["train"], prepared.datasets["val"] if len(prepared.datasets["val"]) else None,
+        optimizer, run_dir, cfg.train.epochs, num_classes=len(prepared.class_names), seed=cfg.seed,
+        batch_size=cfg.train.batch_size, num_workers=cfg.data.num_workers,
+        scheduler=build_scheduler(cfg.schedule, optimizer, cfg.train.epochs),
+        selection_metric=cfg.train.select, device=cfg.train.device, grad_clip=cfg.train.grad_clip,
+        log=log, progress=progress,
+    )
+    if resume:
+        trainer.resume()
+    trainer.fit()
+    return run_dir
+
+
+def _check_same_experiment(run_dir: Path, cfg: ExperimentConfig) -> None:
+    """Refuse to resume a run directory that was trained with a different configuration."""
+    saved = yaml.safe_load((run_dir / "config.yaml").read_text())
+    current = yaml.safe_load(yaml.safe_dump(cfg.to_dict()))
+    changed = sorted(_diff_keys(saved, current))
+    harmless = {"train.epochs", "data.num_workers", "train.device", "output_dir"}
+    if set(changed) - harmless:
+        raise ConfigError(f"{run_dir} was trained with a different config (changed: {', '.join(changed)}); "
+                          "use another --run-dir or restore the original values")
+
+
+def _diff_keys(a: Any, b: Any, prefix: str = "") -> set[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        out: set[str] = set()
+        for key in set(a) | set(b):
+            out |= _diff_keys(a.get(key), b.get(key), f"{prefix}{key}.")
+        return out
+    return set() if a == b else {prefix.rstrip(".")}
+
+
+def load_run(run_dir: str | Path, checkpoint: str = "best") -> tuple[ExperimentConfig, dict, ClassificationTask, PreparedData]:
+    """Rebuild a trained run: (config, run metadata, task with weights loaded, data)."""
+    from harkd.engine.checkpoint import load_checkpoint
+
+    run_dir = Path(run_dir)
+    for name in ("config.yaml", "run.json"):
+        if not (run_dir / name).is_file():
+            raise DataError(run_dir / name, "not found: is this a harkd run directory?")
+    cfg = load_config(run_dir / "config.yaml")
+    meta = json.loads((run_dir / "run.json").read_text())
+    prepared = prepare_data(cfg, meta.get("normalization"), meta.get("split"))
+    task = build_task(cfg, prepared.datasets["train"][0], len(prepared.class_names))
+    ckpt = load_checkpoint(run_dir / f"{checkpoint}.pt")
+    task.load_state_dict(ckpt["task"])
+    task.eval()
+    return cfg, meta, task, prepared

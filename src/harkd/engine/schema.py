@@ -1,0 +1,170 @@
+"""Typed, validated configuration built from plain dicts (YAML) with ``--set`` overrides.
+
+A schema is a tree of dataclasses. :func:`from_dict` checks every key against the
+dataclass fields (an unknown key is an error naming its dotted path and the closest
+valid key), coerces scalars to the annotated type, and fills defaults.
+:func:`apply_overrides` applies ``a.b.c=value`` strings (values parsed as YAML).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import re
+import types
+import typing
+from typing import Any, Mapping
+
+import yaml
+
+from harkd.errors import ConfigError, unknown_key_message
+
+__all__ = ["from_dict", "to_dict", "apply_overrides", "parse_override", "load_yaml"]
+
+
+class _YamlLoader(yaml.SafeLoader):
+    """SafeLoader that also reads ``1e-4`` (no dot) as a float, as users expect."""
+
+
+_YamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+$"),
+    list("-+0123456789."),
+)
+
+
+def load_yaml(text: str) -> Any:
+    """Parse YAML text with the float-friendly loader."""
+    return yaml.load(text, Loader=_YamlLoader)
+
+
+def _describe(path: str) -> str:
+    return f"config key '{path}'" if path else "config"
+
+
+def _coerce(value: Any, annotation: Any, path: str) -> Any:
+    """Convert ``value`` to ``annotation`` or raise a ConfigError naming ``path``."""
+    origin = typing.get_origin(annotation)
+    if annotation is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(annotation)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _coerce(value, option, path)
+            except ConfigError as err:
+                errors.append(str(err))
+        raise ConfigError(errors[-1] if errors else f"{_describe(path)}: invalid value {value!r}")
+    if origin is typing.Literal:
+        allowed = typing.get_args(annotation)
+        if value not in allowed:
+            raise ConfigError(
+                f"{_describe(path)}: {value!r} is not one of {', '.join(map(repr, allowed))}"
+            )
+        return value
+    if dataclasses.is_dataclass(annotation):
+        return from_dict(annotation, value, path)
+    if origin in (list, tuple):
+        if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{_describe(path)}: expected a list, got {value!r}")
+        args = typing.get_args(annotation)
+        item_type = args[0] if args else Any
+        items = [_coerce(v, item_type, f"{path}[{i}]") for i, v in enumerate(value)]
+        return items if origin is list else tuple(items)
+    if origin is dict or annotation is dict:
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{_describe(path)}: expected a mapping, got {value!r}")
+        args = typing.get_args(annotation)
+        value_type = args[1] if len(args) == 2 else Any
+        return {k: _coerce(v, value_type, f"{path}.{k}") for k, v in value.items()}
+    if annotation is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{_describe(path)}: expected true or false, got {value!r}")
+    if annotation is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            raise ConfigError(f"{_describe(path)}: expected an integer, got {value!r}")
+        return value
+    if annotation is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{_describe(path)}: expected a number, got {value!r}")
+        return float(value)
+    if annotation is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{_describe(path)}: expected a string, got {value!r}")
+        return value
+    return value
+
+
+def from_dict(cls: type, data: Mapping[str, Any] | None, path: str = "") -> Any:
+    """Build dataclass ``cls`` from ``data``, validating keys and types."""
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{_describe(path)}: expected a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in fields:
+            where = f" in '{path}'" if path else ""
+            raise ConfigError(unknown_key_message("config key", str(key), fields) + where)
+    kwargs = {}
+    for name, field in fields.items():
+        sub = f"{path}.{name}" if path else name
+        if name in data:
+            kwargs[name] = _coerce(data[name], hints[name], sub)
+        elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
+            raise ConfigError(f"missing required config key '{sub}'")
+    try:
+        return cls(**kwargs)
+    except (ValueError, TypeError) as err:  # __post_init__ validation
+        raise ConfigError(f"{_describe(path)}: {err}") from None
+
+
+def to_dict(obj: Any) -> Any:
+    """Plain-data (YAML/JSON-serialisable) form of a config tree."""
+    if dataclasses.is_dataclass(obj):
+        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, (list, tuple)):
+        return [to_dict(v) for v in obj]
+    if isinstance(obj, Mapping):
+        return {k: to_dict(v) for k, v in obj.items()}
+    return obj
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Split ``"a.b=value"`` into (["a", "b"], parsed YAML value)."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"override '{text}' must look like key.path=value")
+    try:
+        value = load_yaml(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return [part for part in key.strip().split(".")], value
+
+
+def apply_overrides(data: Mapping[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Return a deep copy of ``data`` with each ``key.path=value`` override set."""
+    result = copy.deepcopy(dict(data))
+    for text in overrides:
+        keys, value = parse_override(text)
+        node = result
+        for depth, key in enumerate(keys[:-1]):
+            child = node.get(key)
+            if child is None:
+                child = node[key] = {}
+            elif not isinstance(child, dict):
+                raise ConfigError(
+                    f"override '{text}': '{'.'.join(keys[: depth + 1])}' is not a section"
+                )
+            node = child
+        node[keys[-1]] = value
+    return result

@@ -1,0 +1,324 @@
+"""The training loop: epochs, validation-based selection, atomic checkpoints, exact resume.
+
+A :class:`Task` owns everything trainable (a model, or a student plus adapters in
+distillation) and turns a batch into named loss terms. The :class:`Trainer` runs it:
+
+- the shuffle order and data-worker seeds of epoch ``e`` depend only on ``(seed, e)``;
+  the global RNG state is saved at every epoch end, so a run killed at any moment and
+  resumed from ``last.pt`` replays the interrupted epoch exactly;
+- ``last.pt`` is written atomically every epoch; ``best.pt`` when the *validation*
+  metric improves (the test split is never seen here);
+- learning-rate schedules are stepped once per epoch;
+- one JSON line per epoch goes to ``metrics.jsonl``;
+- under ``torchrun`` the task is wrapped in DistributedDataParallel and rank 0 writes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Mapping
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from harkd.engine import distributed as dist_utils
+from harkd.engine.checkpoint import atomic_save, capture_rng_state, load_checkpoint, restore_rng_state
+from harkd.engine.metrics import classification_report
+
+__all__ = ["Task", "ClassificationTask", "EpochSampler", "Trainer", "TrainerState", "predict"]
+
+
+class Task(nn.Module):
+    """Something trainable: ``forward(batch)`` returns a dict of scalar terms with ``"loss"``."""
+
+    def forward(self, batch: Mapping) -> dict[str, torch.Tensor]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def predict(self, batch: Mapping) -> torch.Tensor:  # pragma: no cover - interface
+        """Class logits for a batch (evaluation)."""
+        raise NotImplementedError
+
+
+class ClassificationTask(Task):
+    """Cross-entropy on one model reading one modality of the batch."""
+
+    def __init__(self, model: nn.Module, input_key: str, label_smoothing: float = 0.0):
+        super().__init__()
+        self.model = model
+        self.input_key = input_key
+        self.criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+
+    def forward(self, batch: Mapping) -> dict[str, torch.Tensor]:
+        logits = self.model(batch[self.input_key])
+        return {"loss": self.criterion(logits, batch["label"])}
+
+    def predict(self, batch: Mapping) -> torch.Tensor:
+        return self.model(batch[self.input_key])
+
+
+class EpochSampler(Sampler[int]):
+    """Shuffles with a generator seeded by ``(seed, epoch)`` and shards across ranks.
+
+    Like ``DistributedSampler`` with ``set_epoch``, but usable with one process too, so a
+    resumed run sees exactly the order the interrupted one would have.
+    """
+
+    def __init__(self, size: int, seed: int, shuffle: bool = True, rank: int = 0, world_size: int = 1):
+        self.size, self.seed, self.shuffle = size, seed, shuffle
+        self.rank, self.world_size = rank, world_size
+        self.epoch = 0
+        self.per_rank = math.ceil(size / world_size)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[int]:
+        if self.shuffle:
+            gen = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+            order = torch.randperm(self.size, generator=gen).tolist()
+        else:
+            order = list(range(self.size))
+        padded = order + order[: self.per_rank * self.world_size - self.size]
+        return iter(padded[self.rank :: self.world_size])
+
+    def __len__(self) -> int:
+        return self.per_rank
+
+
+def _seed_worker(worker_id: int) -> None:
+    """Give each data worker distinct NumPy/Python seeds derived from torch's per-worker seed."""
+    import random
+
+    seed = torch.initial_seed() % 2**32
+    np.random.seed(seed)
+    random.seed(seed)
+
+
+def _to_device(batch: Mapping, device: torch.device) -> dict:
+    return {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
+
+
+@torch.no_grad()
+def predict(task: Task, loader: Iterable, device: torch.device | str = "cpu") -> tuple[np.ndarray, np.ndarray, list]:
+    """Run ``task.predict`` over a loader: (logits, labels, keys), in loader order."""
+    was_training = task.training
+    task.eval()
+    logits, labels, keys = [], [], []
+    for batch in loader:
+        batch = _to_device(batch, torch.device(device))
+        logits.append(task.predict(batch).float().cpu())
+        labels.append(batch["label"].cpu())
+        keys.extend(batch.get("key", []))
+    task.train(was_training)
+    if not logits:
+        return np.zeros((0, 0), np.float32), np.zeros(0, np.int64), keys
+    return torch.cat(logits).numpy(), torch.cat(labels).numpy(), keys
+
+
+@dataclass
+class TrainerState:
+    """What a checkpoint restores besides weights."""
+
+    epoch: int = 0  # epochs completed
+    step: int = 0  # optimiser steps taken
+    best_value: float = -math.inf
+    best_epoch: int = -1
+
+
+@dataclass
+class Trainer:
+    """Runs a :class:`Task` for ``epochs`` epochs over ``train_set`` with validation on ``val_set``."""
+
+    task: Task
+    train_set: Dataset
+    val_set: Dataset | None
+    optimizer: torch.optim.Optimizer
+    run_dir: Path
+    epochs: int
+    num_classes: int
+    seed: int = 0
+    batch_size: int = 32
+    num_workers: int = 0
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
+    selection_metric: str = "accuracy"
+    device: str = "cpu"
+    grad_clip: float | None = None
+    collate_fn: Callable | None = None
+    log: Callable[[str], None] = field(default=lambda msg: print(msg, file=sys.stderr, flush=True))
+    progress: bool | None = None  # None: a rich bar on a terminal, plain lines otherwise
+    on_epoch_end: Callable[[int, dict], None] | None = None
+    state: TrainerState = field(default_factory=TrainerState)
+
+    def __post_init__(self) -> None:
+        self.run_dir = Path(self.run_dir)
+        self.rank, self.world_size = dist_utils.rank(), dist_utils.world_size()
+        self.is_main = self.rank == 0
+        self.device = torch.device(self.device)
+        self.task.to(self.device)
+        self.sampler = EpochSampler(len(self.train_set), self.seed, True, self.rank, self.world_size)
+        self.loader_generator = torch.Generator()
+        # each rank takes an interleaved shard and batch_size / world_size samples a step, so the
+        # union of the ranks' k-th batches is the single-process k-th batch
+        self.rank_batch_size = max(1, self.batch_size // self.world_size)
+        self.train_loader = DataLoader(
+            self.train_set,
+            batch_size=self.rank_batch_size,
+            sampler=self.sampler,
+            num_workers=self.num_workers,
+            worker_init_fn=_seed_worker,
+            generator=self.loader_generator,
+            collate_fn=self.collate_fn,
+            drop_last=self.sampler.per_rank % self.rank_batch_size == 1,  # a lone sample breaks BatchNorm
+        )
+        self.train_module: nn.Module = dist_utils.wrap(self.task, self.device)
+
+    # ----------------------------------------------------------------- checkpoints
+    @property
+    def last_path(self) -> Path:
+        return self.run_dir / "last.pt"
+
+    @property
+    def best_path(self) -> Path:
+        return self.run_dir / "best.pt"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.run_dir / "metrics.jsonl"
+
+    def _checkpoint(self) -> dict:
+        return {
+            "task": self.task.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler else None,
+            "state": vars(self.state).copy(),
+            "rng": capture_rng_state(),
+        }
+
+    def resume(self, path: Path | None = None) -> bool:
+        """Restore everything from ``path`` (default ``last.pt``); False when there is none."""
+        path = Path(path) if path else self.last_path
+        if not path.is_file():
+            return False
+        ckpt = load_checkpoint(path, map_location=self.device)
+        self.task.load_state_dict(ckpt["task"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        if self.scheduler and ckpt["scheduler"]:
+            self.scheduler.load_state_dict(ckpt["scheduler"])
+        self.state = TrainerState(**ckpt["state"])
+        restore_rng_state(ckpt["rng"])
+        if self.is_main:
+            self._truncate_metrics(self.state.epoch)
+        self.log(f"resumed from {path} after epoch {self.state.epoch}")
+        return True
+
+    def _truncate_metrics(self, epochs_done: int) -> None:
+        """Drop metric lines of epochs the checkpoint does not cover (a killed epoch)."""
+        if not self.metrics_path.is_file():
+            return
+        lines = [ln for ln in self.metrics_path.read_text().splitlines() if ln.strip()]
+        kept = [ln for ln in lines if json.loads(ln).get("epoch", 0) <= epochs_done]
+        if len(kept) != len(lines):
+            self.metrics_path.write_text("".join(ln + "\n" for ln in kept))
+
+    # ----------------------------------------------------------------- loop
+    def fit(self) -> dict:
+        """Train the remaining epochs; returns the last epoch's record."""
+        record: dict = {}
+        while self.state.epoch < self.epochs:
+            record = self._run_epoch(self.state.epoch)
+            self.state.epoch += 1
+            if self.is_main:
+                improved = self.val_set is not None and record.get(f"val_{self.selection_metric}", -math.inf) > self.state.best_value
+                if improved:
+                    self.state.best_value = record[f"val_{self.selection_metric}"]
+                    self.state.best_epoch = self.state.epoch
+                record["best_epoch"] = self.state.best_epoch
+                ckpt = self._checkpoint()
+                atomic_save(ckpt, self.last_path)
+                if improved or self.val_set is None:
+                    atomic_save(ckpt, self.best_path)
+                with self.metrics_path.open("a") as handle:
+                    handle.write(json.dumps(record) + "\n")
+            dist_utils.barrier()
+            if self.on_epoch_end:
+                self.on_epoch_end(self.state.epoch, record)
+        return record
+
+    def _run_epoch(self, epoch: int) -> dict:
+        self.sampler.set_epoch(epoch)
+        self.loader_generator.manual_seed(self.seed * 7919 + epoch)
+        self.train_module.train()
+        start = time.perf_counter()
+        sums: dict[str, float] = {}
+        count = 0
+        lr = self.optimizer.param_groups[0]["lr"]
+        with self._progress(epoch) as advance:
+            for batch in self.train_loader:
+                batch = _to_device(batch, self.device)
+                terms = self.train_module(batch)
+                loss = terms["loss"]
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(
+                        f"epoch {epoch + 1}: training loss became {loss.item()}; lower the learning rate"
+                        " or check the inputs for extreme values"
+                    )
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if self.grad_clip:
+                    nn.utils.clip_grad_norm_(self.task.parameters(), self.grad_clip)
+                self.optimizer.step()
+                self.state.step += 1
+                n = len(batch["label"])
+                count += n
+                for name, value in terms.items():
+                    sums[name] = sums.get(name, 0.0) + float(value.detach()) * n
+                advance(float(loss.detach()))
+        if self.scheduler:
+            self.scheduler.step()
+        sums = dist_utils.all_reduce_sums({**sums, "_count": float(count)})
+        count = sums.pop("_count")
+        record = {"epoch": epoch + 1, "lr": lr, "seconds": round(time.perf_counter() - start, 3)}
+        record.update({f"train_{k}": v / max(count, 1) for k, v in sums.items()})
+        if self.val_set is not None and self.is_main:
+            record.update({f"val_{k}": v for k, v in self.evaluate(self.val_set).items()})
+        if self.is_main:
+            summary = ", ".join(f"{k}={v:.4g}" for k, v in record.items() if isinstance(v, float) and k != "lr")
+            self.log(f"epoch {epoch + 1}/{self.epochs}: {summary}")
+        return record
+
+    def evaluate(self, dataset: Dataset) -> dict:
+        """Loss, accuracy and macro-F1 of the current weights on ``dataset``."""
+        loader = DataLoader(dataset, batch_size=self.batch_size, shuffle=False,
+                            num_workers=self.num_workers, collate_fn=self.collate_fn)
+        logits, labels, _ = predict(self.task, loader, self.device)
+        report = classification_report(labels, logits.argmax(1), self.num_classes)
+        loss = nn.functional.cross_entropy(torch.from_numpy(logits), torch.from_numpy(labels)).item()
+        return {"loss": loss, "accuracy": report["accuracy"], "macro_f1": report["macro_f1"]}
+
+    def _progress(self, epoch: int):
+        """Context manager yielding ``advance(loss)``: a rich bar on a TTY, nothing otherwise."""
+        from contextlib import contextmanager
+
+        use_bar = self.progress if self.progress is not None else sys.stderr.isatty()
+
+        @contextmanager
+        def bar():
+            if not (use_bar and self.is_main):
+                yield lambda loss: None
+                return
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            with Progress(TextColumn(f"epoch {epoch + 1}/{self.epochs}"), BarColumn(), MofNCompleteColumn(),
+                          TextColumn("loss {task.fields[loss]:.4f}"), TimeRemainingColumn(),
+                          transient=True) as prog:
+                task_id = prog.add_task("train", total=len(self.train_loader), loss=float("nan"))
+                yield lambda loss: prog.update(task_id, advance=1, loss=loss)
+
+        return bar()

@@ -1,0 +1,56 @@
+"""Exceptions that carry one readable message for the user.
+
+Every error harkd raises on bad input derives from :class:`HarkdError`; the CLI
+prints its message on one line and exits with status 2 instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Iterable
+
+
+class HarkdError(Exception):
+    """Base class of harkd's user-facing errors."""
+
+
+class InputError(HarkdError, ValueError):
+    """An argument or array is not acceptable (NaN, wrong shape, bad option)."""
+
+
+class DataError(HarkdError, ValueError):
+    """A dataset file is missing, corrupt, truncated or has unexpected content.
+
+    The message always starts with the offending file's path.
+    """
+
+    def __init__(self, path: str | Path, problem: str):
+        self.path = Path(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+class ConfigError(HarkdError, KeyError):
+    """A configuration key or value is wrong."""
+
+    def __str__(self) -> str:  # KeyError would otherwise repr() the message
+        return str(self.args[0]) if self.args else ""
+
+
+class MissingDependencyError(HarkdError, ImportError):
+    """An optional extra is needed for this feature."""
+
+    def __init__(self, package: str, extra: str, feature: str):
+        super().__init__(
+            f"{feature} needs the optional package '{package}': "
+            f"pip install 'harkd[{extra}]'"
+        )
+
+
+def unknown_key_message(kind: str, key: str, valid: Iterable[str]) -> str:
+    """Return "unknown KIND 'key'; did you mean 'x'? (valid: a, b)"."""
+    valid = sorted(valid)
+    close = difflib.get_close_matches(key, valid, n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return f"unknown {kind} '{key}'{hint} (valid: {', '.join(valid)})"

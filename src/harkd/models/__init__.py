@@ -1,0 +1,20 @@
+"""Backbone registry for cross-modal action recognition.
+
+``create_model(name, num_classes, in_chans=None, **options)`` builds any model in
+``list_models()``; every model is an :class:`ActionModel` with the timm-style API
+(``forward_features``, ``forward_head(x, pre_logits)``, ``forward_intermediates``,
+``feature_names``, ``feature_info``, ``num_features``, ``reset_classifier``) and an
+optional semantic embedding layer (``semantic_dim``, feature ``"embedding"``).
+
+Models: ``gaf_resnet18``, ``gaf_vgg16_bn`` (GAF images), ``imu_cnn1d`` (raw IMU),
+``stgcn`` (skeletons; layouts via :func:`register_graph_layout`), ``tsn``, ``trn`` (video).
+"""
+
+from harkd.models.base import ActionModel, ClassifierHead
+from harkd.models.graph import (GraphLayout, get_graph_layout, list_graph_layouts, partition_adjacency,
+                                register_graph_layout)
+from harkd.models.registry import create_model, list_models, register_model
+from harkd.models import resnet, stgcn, vgg, video  # noqa: F401  (register the built-in models)
+
+__all__ = ["ActionModel", "ClassifierHead", "GraphLayout", "create_model", "get_graph_layout", "list_graph_layouts",
+           "list_models", "partition_adjacency", "register_graph_layout", "register_model"]

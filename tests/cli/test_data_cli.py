@@ -1,0 +1,95 @@
+"""``harkd data info``."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+import scipy.io
+
+import harkd.cli.main as cli_main
+
+
+@pytest.fixture
+def run(monkeypatch, capsys):
+    """Run ``harkd`` with only the data subcommand registered; returns (rc, out, err)."""
+    monkeypatch.setattr(cli_main, "SUBCOMMAND_MODULES", ("data",))
+
+    def _run(*argv):
+        rc = cli_main.main(list(argv))
+        out, err = capsys.readouterr()
+        return rc, out, err
+
+    return _run
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    root = tmp_path / "UTD"
+    rng = np.random.default_rng(0)
+    for s in (1, 2):
+        for t in (1, 2):
+            key = f"a1_s{s}_t{t}"
+            (root / "Inertial").mkdir(parents=True, exist_ok=True)
+            (root / "Skeleton").mkdir(exist_ok=True)
+            scipy.io.savemat(root / "Inertial" / f"{key}_inertial.mat", {"d_iner": rng.normal(size=(30 + s, 6))})
+            if key != "a1_s2_t2":
+                scipy.io.savemat(root / "Skeleton" / f"{key}_skeleton.mat", {"d_skel": rng.normal(size=(20, 3, 10 + t))})
+    (root / "Skeleton" / "readme.txt").write_text("x")
+    return root
+
+
+def test_info_json(run, tiny):
+    rc, out, err = run("data", "info", "--dataset", "utd-mhad", "--root", str(tiny), "--json")
+    assert rc == 0, err
+    info = json.loads(out)
+    assert info["recordings"] == 4
+    assert info["modalities"] == {"inertial": 4, "skeleton": 3, "depth": 0, "rgb": 0}
+    assert info["missing"]["incomplete"] == {"a1_s2_t2": ["skeleton"]}
+    assert len(info["missing"]["absent"]) == 27 * 8 * 4 - 4
+    assert info["skipped"] == [{"path": str(tiny / "Skeleton" / "readme.txt"),
+                                "reason": "unknown file name pattern (expected a{A}_s{S}_t{T}_skeleton.mat)"}]
+    assert info["split"] == {"protocol": "cross_subject", "train": 1, "val": 1, "test": 2}
+    assert info["lengths"]["inertial"] == {"min": 31, "median": 31.5, "max": 32, "n": 4}
+    assert info["lengths"]["skeleton"]["n"] == 3
+
+
+def test_info_plain_and_check(run, tiny):
+    rc, out, _ = run("data", "info", "--root", str(tiny))
+    assert rc == 0
+    assert re.search(r"inertial\s+4\n", out) and "readme.txt" in out and re.search(r"a1_s2_t2\s+skeleton", out)
+    (tiny / "Inertial" / "a1_s1_t2_inertial.mat").write_bytes(b"MATLAB 5.0 MAT-file" + b"\0" * 40)
+    rc, out, _ = run("data", "info", "--root", str(tiny), "--check", "--json")
+    info = json.loads(out)
+    assert rc == 1 and info["checked"]
+    assert info["errors"][0]["path"].endswith("a1_s1_t2_inertial.mat")
+    assert info["errors"][0]["reason"].startswith("corrupt or truncated MAT file")
+
+
+def test_bad_root_one_line(run, tmp_path):
+    rc, out, err = run("data", "info", "--root", str(tmp_path / "missing"))
+    assert rc == 2 and out == ""
+    assert err == f"harkd: error: {tmp_path / 'missing'}: utd-mhad root is not a directory\n"
+
+
+def test_bad_dataset_and_protocol(run, tiny):
+    rc, _, err = run("data", "info", "--dataset", "utd", "--root", str(tiny))
+    assert rc == 2 and "unknown dataset 'utd'" in err
+    rc, _, err = run("data", "info", "--root", str(tiny), "--protocol", "cross_subjec")
+    assert rc == 2 and "did you mean 'cross_subject'?" in err
+
+
+def test_help_has_examples(run):
+    with pytest.raises(SystemExit):
+        run("data", "info", "--help")
+
+
+def test_real_data_info(run, utd_root):
+    rc, out, err = run("data", "info", "--dataset", "utd-mhad", "--root", str(utd_root), "--json")
+    assert rc == 0, err
+    info = json.loads(out)
+    assert info["modalities"] == {"inertial": 861, "skeleton": 861, "depth": 861, "rgb": 0}
+    assert info["split"]["train"] + info["split"]["val"] == 431 and info["split"]["test"] == 430
+    assert info["missing"]["absent"] == ["a8_s1_t4", "a23_s6_t4", "a27_s8_t4"]

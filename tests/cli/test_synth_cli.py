@@ -1,0 +1,64 @@
+"""``harkd synth``."""
+
+from __future__ import annotations
+
+import pytest
+import scipy.io
+
+import harkd.cli.main as cli_main
+
+
+@pytest.fixture
+def run(monkeypatch, capsys):
+    """Run ``harkd`` with only the synth subcommand registered; returns (rc, out, err)."""
+    monkeypatch.setattr(cli_main, "SUBCOMMAND_MODULES", ("synth",))
+
+    def _run(*argv):
+        rc = cli_main.main(list(argv))
+        out, err = capsys.readouterr()
+        return rc, out, err
+
+    return _run
+
+
+def test_writes_small_dataset(run, tmp_path):
+    rc, out, err = run("synth", "utd-mhad", str(tmp_path), "--subjects", "2", "--trials", "1",
+                       "--actions", "1,22-23", "--depth-size", "30x40", "--seed", "5")
+    assert rc == 0, err
+    assert "6 recordings" in out and "depth 30x40" in out
+    assert len(list((tmp_path / "Depth").glob("*.mat"))) == 6
+    depth = scipy.io.loadmat(tmp_path / "Depth" / "a23_s2_t1_depth.mat")["d_depth"]
+    skel = scipy.io.loadmat(tmp_path / "Skeleton" / "a23_s2_t1_skeleton.mat")["d_skel"]
+    assert depth.shape == (30, 40, skel.shape[2])
+
+
+def test_no_depth_and_like_release(run, tmp_path):
+    rc, out, err = run("synth", "utd-mhad", str(tmp_path), "--subjects", "1", "--actions", "8", "--no-depth",
+                       "--like-release")
+    assert rc == 0, err
+    assert "3 recordings" in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["Inertial", "Skeleton"]
+    assert not (tmp_path / "Inertial" / "a8_s1_t4_inertial.mat").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--actions", "30"), "--actions: ids must be between 1 and 27, got 30"),
+    (("--actions", "1,x"), "--actions: cannot read 'x'"),
+    (("--depth-size", "0x5"), "--depth-size: expected HEIGHTxWIDTH"),
+    (("--subjects", "9"), "--subjects must be between 1 and 8"),
+    (("--trials", "0"), "--trials must be between 1 and 4"),
+])
+def test_bad_values_give_one_clear_error(run, tmp_path, args, message):
+    rc, out, err = run("synth", "utd-mhad", str(tmp_path / "x"), *args)
+    assert rc == 2
+    assert err.strip().startswith("harkd: error: ") and message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "x").exists()
+
+
+def test_help_text(monkeypatch, capsys):
+    monkeypatch.setattr(cli_main, "SUBCOMMAND_MODULES", ("synth",))
+    with pytest.raises(SystemExit) as exc:
+        cli_main.main(["synth", "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "examples:" in out and "harkd synth utd-mhad" in out and "--no-depth" in out

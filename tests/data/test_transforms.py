@@ -1,0 +1,106 @@
+"""Per-modality transforms: config validation, time resampling, fitting, depth sampling."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from harkd.data import build_transforms, resample_time, segment_indices
+from harkd.data.transforms import DepthTransform, InertialTransform, SkeletonTransform
+from harkd.errors import ConfigError
+
+
+def test_resample_by_normalised_time():
+    x = np.arange(5, dtype=np.float32)[:, None]           # 5 samples over the clip
+    np.testing.assert_allclose(resample_time(x, 9)[:, 0], np.linspace(0, 4, 9))
+    y = np.arange(11, dtype=np.float32)[:, None] * 0.4     # another rate, same clip
+    np.testing.assert_allclose(resample_time(y, 9)[:, 0], np.linspace(0, 4, 9), atol=1e-6)
+    assert resample_time(np.ones((1, 20, 3)), 4).shape == (4, 20, 3)
+
+
+def test_segment_indices():
+    np.testing.assert_array_equal(segment_indices(80, 8), [5, 15, 25, 35, 45, 55, 65, 75])
+    np.testing.assert_array_equal(segment_indices(80, 8, np.zeros(8)), np.arange(0, 80, 10))
+    assert segment_indices(3, 8).max() == 2 and segment_indices(3, 8).min() == 0
+
+
+@pytest.mark.parametrize("config,message", [
+    ({"inertial": {"lenght": 128}}, r"unknown inertial transform option 'lenght'; did you mean 'length'\?"),
+    ({"skeletn": {}}, r"unknown transform modality 'skeletn'; did you mean 'skeleton'\?"),
+    ({"depth": {"frams": 8}}, r"unknown depth transform option 'frams'; did you mean 'frames'\?"),
+    ({"inertial": {"gaf": {"imagesize": 64}}}, r"unknown inertial gaf option 'imagesize'; did you mean 'image_size'\?"),
+    ({"inertial": {"length": 0}}, r"'length' must be a positive integer, got 0"),
+    ({"inertial": {"sensor": "mag"}}, r"'sensor' must be one of \['acc', 'gyro', 'all'\], got 'mag'"),
+    ({"depth": {"size": [1, 2, 3]}}, r"'size' must be \[height, width\]"),
+    ({"depth": {"scale": "cm"}}, r"'scale' must be one of"),
+])
+def test_config_errors(config, message):
+    with pytest.raises(ConfigError, match=message):
+        build_transforms(config, ("inertial", "skeleton", "depth"))
+
+
+def test_inertial_fit_normalise_and_serialise():
+    t = InertialTransform(length=16, normalize=True, sensor="acc")
+    assert t.load_options() == {"sensor": "acc"}
+    rng = np.random.default_rng(0)
+    clips = [t.prepare(rng.normal(3.0, 2.0, size=(n, 3))) for n in (40, 70, 100)]
+    with pytest.raises(ConfigError, match="inertial normalisation is not fitted"):
+        t.finish(clips[0])
+    t.fit(clips)
+    out = np.concatenate([t.finish(c).numpy() for c in clips], axis=1)  # channels-first (3, length)
+    assert out.shape == (3, 48)
+    np.testing.assert_allclose(out.mean(1), 0, atol=1e-5)
+    np.testing.assert_allclose(out.std(1), 1, atol=1e-4)
+    state = json.loads(json.dumps(t.state_dict()))
+    t2 = InertialTransform(length=16, normalize=True, sensor="acc")
+    t2.load_state_dict(state)
+    np.testing.assert_allclose(t2.finish(clips[1]).numpy(), t.finish(clips[1]).numpy())
+
+
+def test_skeleton_centring():
+    x = np.random.default_rng(0).normal(size=(30, 20, 3)).astype(np.float32)
+    out = SkeletonTransform(frames=8, center=True).prepare(x)
+    assert out.shape == (8, 20, 3)
+    np.testing.assert_allclose(out[:, 3], 0, atol=1e-6)  # hip_center at the origin
+    model_ready = SkeletonTransform(frames=8, center=True).finish(out)
+    assert model_ready.shape == (3, 8, 20)  # (C, T, V) for ST-GCN
+    np.testing.assert_array_equal(model_ready.numpy(), out.transpose(2, 0, 1))
+
+
+def test_depth_pipeline():
+    x = np.full((20, 240, 320), 2000, np.uint16)
+    x[:, :, :160] = 0
+    t = DepthTransform(frames=4, size=[60, 80], scale="metres")
+    out = t.finish(t.prepare(x))
+    assert out.shape == (4, 1, 60, 80) and out.dtype.is_floating_point  # (frames, C, H, W)
+    np.testing.assert_allclose(out[..., 40:].numpy(), 2.0)
+    np.testing.assert_allclose(out[..., :40].numpy(), 0.0)
+    assert DepthTransform(scale="max").prepare(x).max() == 1.0
+    bil = DepthTransform(size=30, interpolation="bilinear").prepare(x[:2])
+    assert bil.shape == (2, 30, 30)
+
+
+def test_depth_random_offsets_train_only():
+    x = np.arange(40, dtype=np.uint16)[:, None, None] * np.ones((1, 4, 4), np.uint16)
+    t = DepthTransform(frames=4, random_offsets=True, scale="none")
+    prepared = t.prepare(x)
+    assert prepared.shape[0] == 40  # all frames cached, sampling afterwards
+    eval_frames = t.finish(prepared, train=False)[:, 0, 0, 0].numpy()
+    np.testing.assert_array_equal(eval_frames, [5, 15, 25, 35])
+    train_frames = {tuple(t.finish(prepared, train=True)[:, 0, 0, 0].numpy()) for _ in range(20)}
+    assert len(train_frames) > 1
+    for frames in train_frames:
+        assert all(10 * i <= f < 10 * (i + 1) for i, f in enumerate(frames))
+
+
+def test_gaf_output():
+    pytest.importorskip("harkd.encoding")
+    try:
+        from harkd.encoding import gramian_angular_field  # noqa: F401
+    except ImportError:
+        pytest.skip("harkd.encoding.gramian_angular_field not available yet")
+    t = InertialTransform(sensor="all", length=32, gaf={"image_size": 16, "method": "summation"})
+    out = t.finish(t.prepare(np.random.default_rng(0).normal(size=(100, 6))))
+    assert tuple(out.shape) == (6, 16, 16)

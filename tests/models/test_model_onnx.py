@@ -1,0 +1,29 @@
+"""ONNX export + onnxruntime parity for the deployable sensor students."""
+
+import io
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+ort = pytest.importorskip("onnxruntime")
+pytest.importorskip("onnx")
+
+
+@pytest.mark.parametrize("name, dynamic", [("gaf_resnet18", {0: "batch"}), ("imu_cnn1d", {0: "batch", 2: "time"})])
+def test_onnx_matches_torch(name, dynamic, tiny_model, tiny_input):
+    model = tiny_model(name, semantic_dim=6).eval()
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript-based exporter (no onnxscript needed)
+        torch.onnx.export(model, (tiny_input(name),), buf, dynamo=False, opset_version=17, input_names=["x"],
+                          output_names=["logits"], dynamic_axes={"x": dynamic, "logits": {0: "batch"}})
+    session = ort.InferenceSession(buf.getvalue(), providers=["CPUExecutionProvider"])
+    x = tiny_input(name, batch=3, seed=4)
+    if name == "imu_cnn1d":
+        x = torch.cat([x, x[..., :7]], dim=-1)  # a different series length
+    (got,) = session.run(None, {"x": x.numpy()})
+    with torch.no_grad():
+        expected = model(x).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
