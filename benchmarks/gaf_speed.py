@@ -7,8 +7,10 @@ For each case (random normal data, fixed seed) it times, best of ``--repeats`` r
   to (B*C, T) (pyts is univariate and always returns float64);
 * floor: ``np.empty(out_shape, dtype).fill(0)``, i.e. writing harkd's output once.
 
-Both libraries are warmed up on a tiny input first (pyts' numba kernels, torch's
-thread pool).  Outputs are compared (max abs difference) on the full arrays.
+Each side (and the floor) is run once untimed on the case's input before the timed
+runs: right after pyts' numba compilation, the first large allocations of the process
+are erratic on this machine, so the script also waits SETTLE_S seconds after the
+imports and warm-ups.  Outputs are compared (max abs difference) on the full arrays.
 The table is printed and written to the GAF section of benchmarks/RESULTS.md.
 
     python benchmarks/gaf_speed.py               # the four cases, writes RESULTS.md
@@ -35,12 +37,13 @@ from harkd.encoding import gramian_angular_field
 CASES = [((861, 6, 180), 64), ((8192, 6, 256), 128)]
 QUICK_CASES = [((64, 6, 180), 64), ((128, 6, 256), 128)]
 RESULTS = Path(__file__).with_name("RESULTS.md")
+SETTLE_S = 10.0
 HEADING = "## Gramian Angular Field (benchmarks/gaf_speed.py)"
 
 
 def best_time(fn, repeats: int):
-    """Best wall time of ``repeats`` calls and the last result."""
-    best, result = float("inf"), None
+    """Best wall time of ``repeats`` calls after one untimed call; the last result."""
+    best, result = float("inf"), fn()
     for _ in range(repeats):
         result = None
         gc.collect()
@@ -130,6 +133,7 @@ def main(argv=None) -> int:
     except ImportError:
         pyts_gaf, pyts_version = None, "not installed"
     gramian_angular_field(np.random.default_rng(1).standard_normal((4, 8)), image_size=4)
+    time.sleep(SETTLE_S)  # numba's JIT compilation (pyts import) leaves the machine erratic for a while
 
     rows = []
     for shape, size in QUICK_CASES if args.quick else CASES:
@@ -147,10 +151,11 @@ def main(argv=None) -> int:
         f"- versions: python {platform.python_version()}, torch {torch.__version__}, "
         f"numpy {np.__version__}, pyts {pyts_version}\n"
         f"- command: `{command}`\n"
-        f"- timings: best of {args.repeats} runs per side, after a warm-up; random normal "
+        f"- timings: best of {args.repeats} runs per side, after one untimed run on the same input; random normal "
         "input, seed 0; pyts gets the (B*C, T) reshape and always returns float64; floor = "
         "`np.empty(out_shape, dtype).fill(0)` (writing harkd's output once); max abs diff "
-        "over the full outputs\n\n"
+        "over the full outputs; the (861, 6, 180) cases take 10-20 ms and vary by up to 3-5x "
+        "between runs on this shared 2-core VM (other runs: 0.013-0.11 s float32, 0.017-0.15 s float64)\n\n"
         f"{table}\n"
     )
     print()

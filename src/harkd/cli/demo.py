@@ -50,7 +50,7 @@ def _train(name: str, root: Path, out: Path, modality: dict, model: dict, epochs
         "train": {"epochs": epochs, "batch_size": 32},
     })
     start = time.perf_counter()
-    run_dir = train_experiment(cfg, resume=False, log=lambda msg: None, progress=True)
+    run_dir = train_experiment(cfg, resume=False, log=lambda msg: None)  # a progress bar on a terminal
     result = evaluate_run(run_dir, "test", "best")
     return {"accuracy": result["accuracy"], "macro_f1": result["macro_f1"], "seconds": time.perf_counter() - start,
             "run_dir": str(run_dir)}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harkd.errors import DataError, InputError, MissingDependencyError
+from harkd.errors import InputError, MissingDependencyError
 
 SAMPLE_RATE_HZ = 50.0
 SENSORS = {
@@ -60,33 +60,6 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _read_inertial(path: Path) -> np.ndarray:
-    """The ``(T, 6)`` float64 ``d_iner`` array of a UTD-MHAD inertial .mat file."""
-    from scipy.io import loadmat
-
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(path, "file not found")
-    try:
-        mat = loadmat(path)
-    except Exception as err:  # scipy raises ValueError, OSError, MatReadError, ...
-        raise DataError(path, f"not a readable MAT file ({err})") from None
-    if "d_iner" not in mat:
-        found = ", ".join(sorted(k for k in mat if not k.startswith("__"))) or "none"
-        raise DataError(path, f"no variable 'd_iner' (variables: {found}); "
-                              "expected a UTD-MHAD inertial recording")
-    try:
-        data = np.asarray(mat["d_iner"], dtype=np.float64)
-    except (TypeError, ValueError):
-        raise DataError(path, f"'d_iner' is not numeric (dtype {mat['d_iner'].dtype})") from None
-    if data.ndim != 2 or data.shape[1] != 6 or data.shape[0] < 2:
-        raise DataError(path, f"'d_iner' has shape {data.shape}, expected (T, 6) with T >= 2")
-    bad = int(np.count_nonzero(~np.isfinite(data)))
-    if bad:
-        raise DataError(path, f"'d_iner' contains {bad} NaN or inf values")
-    return data
-
-
 def run(args: argparse.Namespace) -> int:
     from harkd.encoding import gramian_angular_field
 
@@ -95,7 +68,9 @@ def run(args: argparse.Namespace) -> int:
     except ImportError:
         raise MissingDependencyError("matplotlib", "plot", "harkd gaf") from None
 
-    data = _read_inertial(args.file)
+    from harkd.data.utd_mhad import read_inertial
+
+    data = read_inertial(args.file).astype(np.float64)  # (T, 6), validated; DataError names the file
     length = data.shape[0]
     size = args.image_size or length
     if size > length:
