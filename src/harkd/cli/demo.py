@@ -30,7 +30,7 @@ def register(subparsers) -> None:
     parser.add_argument("--out", help="folder for the dataset and runs (default: a temporary folder)")
     parser.add_argument("--subjects", type=int, default=8, help="synthetic subjects (cross-subject needs >= 2)")
     parser.add_argument("--trials", type=int, default=4, help="trials per subject and action")
-    parser.add_argument("--epochs", type=int, default=12, help="training epochs per model")
+    parser.add_argument("--epochs", type=int, default=25, help="training epochs per model")
     parser.add_argument("--seed", type=int, default=0)
     parser.set_defaults(func=run)
 

@@ -22,6 +22,8 @@ examples:
   harkd synth utd-mhad /tmp/utd --subjects 4  # write a synthetic UTD-MHAD-format dataset
   harkd data info --dataset utd-mhad --root ../shared/data/UTD-MHAD
   harkd gaf a10_s1_t1_inertial.mat --sensor acc --out preview.png
+  harkd train configs/utd_mhad/acc_cnn1d.yaml --set seed=1   # real data under $HARKD_DATA_ROOT
+  harkd evaluate runs/utd_acc_cnn1d --json
 """
 
 
