@@ -32,7 +32,7 @@ def assert_paired(root, batch):
 def test_sample_layout(small_utd):
     ds = PairedDataset("utd-mhad", small_utd, modalities=("inertial", "depth"), transforms={"inertial": {"length": 16}})
     sample = ds[3]
-    assert set(sample) == {"inertial", "depth", "label", "key"}
+    assert set(sample) == {"inertial", "depth", "label", "key", "index"} and sample["index"] == 3
     assert sample["key"] == ds.keys[3] and isinstance(sample["label"], int)
     assert sample["inertial"].shape == (6, 16) and sample["inertial"].dtype == torch.float32
     assert sample["depth"].dtype == torch.uint16 and sample["depth"].shape[1:] == (240, 320)

@@ -67,3 +67,14 @@ def test_two_process_ddp_matches_single_process(tmp_path):
     assert ddp["weights"] == pytest.approx(single["weights"], rel=1e-4, abs=1e-5)
     assert ddp["record"]["train_loss"] == pytest.approx(single["record"]["train_loss"], rel=1e-4)
     assert ddp["record"]["val_accuracy"] == single["record"]["val_accuracy"]
+
+
+def test_tensorboard_mirror_when_installed(tmp_path):
+    pytest.importorskip("tensorboard", reason="the optional [tensorboard] extra is not installed")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    final(run(tmp_path / "tb", 2))
+    events = EventAccumulator(str(tmp_path / "tb" / "tensorboard"))
+    events.Reload()
+    assert {"train/loss", "val/accuracy", "lr"} <= set(events.Tags()["scalars"])
+    assert [e.step for e in events.Scalars("val/accuracy")] == [1, 2]

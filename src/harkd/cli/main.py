@@ -14,7 +14,7 @@ import sys
 from harkd import __version__
 from harkd.errors import HarkdError
 
-SUBCOMMAND_MODULES = ("demo", "synth", "data", "gaf", "train", "evaluate")
+SUBCOMMAND_MODULES = ("demo", "synth", "data", "gaf", "train", "distill", "evaluate")
 
 EXAMPLES = """\
 examples:

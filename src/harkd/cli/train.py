@@ -22,6 +22,12 @@ def register(subparsers) -> None:
                     "hash go to the run directory, with last.pt every epoch and best.pt by validation metric. "
                     "An existing run directory is resumed from last.pt.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_run_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def add_run_arguments(parser) -> None:
+    """The options ``harkd train`` and ``harkd distill`` share."""
     parser.add_argument("config", help="experiment YAML file")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config key (dotted path, YAML value); repeatable")
@@ -29,19 +35,18 @@ def register(subparsers) -> None:
     parser.add_argument("--no-resume", action="store_true", help="fail instead of resuming an existing run")
     parser.add_argument("--deterministic", action="store_true", help="deterministic kernels (same metrics on a re-run)")
     parser.add_argument("--evaluate", choices=["test", "val", "none"], default="test",
-                        help="after training, evaluate the best (validation-selected) checkpoint on this split")
-    parser.set_defaults(func=run)
+                        help="after training, evaluate the best (validation-selected) and last checkpoints on this split")
 
 
-def run(args) -> int:
+def run(args, kind: str = "train") -> int:
     from harkd.engine import distributed
-    from harkd.engine.config import load_config
     from harkd.engine.evaluate import evaluate_run
-    from harkd.engine.experiment import train_experiment
+    from harkd.engine.experiment import get_recipe, train_experiment
 
+    recipe = get_recipe(kind)
     overrides = list(args.overrides) + (["train.deterministic=true"] if args.deterministic else [])
-    cfg = load_config(args.config, overrides)
-    run_dir = train_experiment(cfg, args.run_dir, resume=not args.no_resume)
+    cfg = recipe.load(args.config, overrides)
+    run_dir = train_experiment(cfg, args.run_dir, resume=not args.no_resume, recipe=recipe)
     if distributed.rank() == 0 and args.evaluate != "none":
         for checkpoint in ("best", "last"):
             result = evaluate_run(run_dir, args.evaluate, checkpoint)

@@ -31,7 +31,7 @@ def _as_cache(cache: Any) -> PreprocessCache | None:
 
 
 class PairedDataset(Dataset):
-    """``{"<modality>": tensor, ..., "label": int, "key": str}`` per recording.
+    """``{"<modality>": tensor, ..., "label": int, "key": str, "index": int}`` per recording.
 
     Args:
         spec: dataset spec or registered name (``"utd-mhad"``).
@@ -107,6 +107,7 @@ class PairedDataset(Dataset):
             sample[m] = self.transforms[m].finish(self.prepared(rec, m), train=self.train)
         sample["label"] = rec.label
         sample["key"] = rec.key
+        sample["index"] = i  # position in this dataset (memory-bank losses such as CRD use it)
         return sample
 
     def fit_normalization(self) -> dict[str, dict]:

@@ -115,6 +115,11 @@ class ModalityTransform:
         return x
 
     @property
+    def stochastic(self) -> bool:
+        """True when ``finish`` draws random numbers in training (augmentation)."""
+        return False
+
+    @property
     def normalize(self) -> bool:
         return bool(self.config.get("normalize", False))
 
@@ -258,6 +263,10 @@ class DepthTransform(ModalityTransform):
         elif self.scale == "max" and peak > 0:
             x /= peak
         return resize_frames(x, self.size, self.interpolation) if self.size else x
+
+    @property
+    def stochastic(self) -> bool:
+        return bool(self.frames and self.random_offsets)
 
     def finish(self, x: np.ndarray, train: bool = False) -> torch.Tensor:
         if self.frames and self.random_offsets:

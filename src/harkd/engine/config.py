@@ -124,8 +124,10 @@ class ExperimentConfig:
         return to_dict(self)
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] = (), data: dict | None = None) -> ExperimentConfig:
-    """Read a YAML experiment (or take ``data``), apply ``key=value`` overrides, validate."""
+def load_config(path: str | Path | None = None, overrides: list[str] = (), data: dict | None = None,
+                schema: type = None) -> Any:
+    """Read a YAML experiment (or take ``data``), apply ``key=value`` overrides, validate
+    against ``schema`` (default :class:`ExperimentConfig`)."""
     if path is not None:
         path = Path(path)
         if not path.is_file():
@@ -136,4 +138,4 @@ def load_config(path: str | Path | None = None, overrides: list[str] = (), data:
             raise DataError(path, f"not valid YAML ({err})") from None
         if not isinstance(data, dict):
             raise DataError(path, "a config file must hold a mapping of keys")
-    return from_dict(ExperimentConfig, apply_overrides(data or {}, list(overrides)))
+    return from_dict(schema or ExperimentConfig, apply_overrides(data or {}, list(overrides)))

@@ -25,12 +25,12 @@ import yaml
 
 import harkd
 from harkd.engine import distributed as dist_utils
-from harkd.engine.config import ExperimentConfig, OptimConfig, ScheduleConfig, load_config
+from harkd.engine.config import DataConfig, ExperimentConfig, OptimConfig, ScheduleConfig, load_config
 from harkd.engine.trainer import ClassificationTask, Trainer
 from harkd.errors import ConfigError, DataError
 
-__all__ = ["seed_everything", "build_optimizer", "build_scheduler", "prepare_data", "build_task",
-           "train_experiment", "load_run", "git_hash", "PreparedData"]
+__all__ = ["seed_everything", "build_optimizer", "build_scheduler", "prepare_data", "build_model", "build_task",
+           "train_experiment", "load_run", "git_hash", "PreparedData", "Recipe", "register_recipe", "get_recipe"]
 
 
 def seed_everything(seed: int, deterministic: bool = False) -> None:
@@ -95,16 +95,23 @@ class PreparedData:
     root: Path
 
 
-def prepare_data(cfg: ExperimentConfig, normalization: dict | None = None, split_keys: dict | None = None) -> PreparedData:
+def prepare_data(data: DataConfig, inputs: list[str], normalization: dict | None = None,
+                 split_keys: dict | None = None) -> PreparedData:
     """Scan the dataset, split it by protocol (validation from training only), build paired datasets.
 
-    Normalisation statistics are fitted on the training split, or restored from ``normalization``;
-    ``split_keys`` (a saved ``{"train": [...], "val": [...], "test": [...]}``) replaces the protocol split.
+    ``inputs`` are the modalities some model reads (each must be in ``data.modalities``).
+    Normalisation statistics are fitted on the training split; ``normalization`` (per
+    modality) replaces fitted ones; ``split_keys`` (a saved ``{"train": [...], "val": [...],
+    "test": [...]}``) replaces the protocol split.
     """
     from harkd.data import PairedDataset, Split, get_dataset, make_split
 
-    data = cfg.data
     spec = get_dataset(data.dataset)
+    modalities = list(data.modalities)
+    for name in inputs:
+        if name not in modalities:
+            raise ConfigError(f"config key 'model.input': '{name}' is not among data.modalities "
+                              f"({', '.join(modalities)})")
     root = data.resolved_root()
     index = spec.scan(root, strict=data.strict)
     if split_keys is not None:
@@ -112,23 +119,18 @@ def prepare_data(cfg: ExperimentConfig, normalization: dict | None = None, split
     else:
         split = make_split(spec, index, data.protocol, val_fraction=data.val_fraction, seed=0,
                            val_subjects=data.val_subjects)
-    modalities = list(data.modalities)
-    if cfg.model.input not in modalities:
-        raise ConfigError(f"config key 'model.input': '{cfg.model.input}' is not among data.modalities "
-                          f"({', '.join(modalities)})")
     cache = True if data.cache else None
     train = PairedDataset(spec, index, split.train, modalities, data.modalities, train=True,
                           strict=data.strict, cache=cache)
-    if normalization is None:
-        train.fit_normalization()
-    else:
+    if len(train) == 0:
+        raise DataError(root, f"no training recordings with modalities {modalities} under protocol {data.protocol}")
+    train.fit_normalization()
+    if normalization:
         train.load_normalization(normalization)
     datasets = {"train": train}
     for name in ("val", "test"):
         datasets[name] = PairedDataset(spec, index, getattr(split, name), modalities, train.transforms,
                                        strict=data.strict, cache=train.cache)
-    if len(train) == 0:
-        raise DataError(root, f"no training recordings with modalities {modalities} under protocol {data.protocol}")
     return PreparedData(spec, split, datasets, list(spec.class_names), root)
 
 
@@ -140,18 +142,55 @@ def model_input_kwargs(sample: torch.Tensor | np.ndarray, model_name: str) -> di
     return {"in_chans": shape[0]}
 
 
-def build_task(cfg: ExperimentConfig, sample: dict, num_classes: int) -> ClassificationTask:
+def build_model(model_cfg, sample: dict, num_classes: int):
+    """The model of ``model_cfg`` sized to a prepared ``sample`` (in_chans, segments) and the classes."""
     from harkd.models import create_model
 
-    kwargs = {**model_input_kwargs(sample[cfg.model.input], cfg.model.name), **cfg.model.args}
-    model = create_model(cfg.model.name, num_classes=num_classes, **kwargs)
+    kwargs = {**model_input_kwargs(sample[model_cfg.input], model_cfg.name), **model_cfg.args}
+    return create_model(model_cfg.name, num_classes=num_classes, **kwargs)
+
+
+def build_task(cfg: ExperimentConfig, prepared: PreparedData) -> ClassificationTask:
+    model = build_model(cfg.model, prepared.datasets["train"][0], len(prepared.class_names))
     return ClassificationTask(model, cfg.model.input, label_smoothing=cfg.train.label_smoothing)
 
 
-def _write_metadata(run_dir: Path, cfg: ExperimentConfig, prepared: PreparedData) -> None:
+@dataclass(frozen=True)
+class Recipe:
+    """How one kind of experiment (``train``, ``distill``) reads its config and builds its task."""
+
+    kind: str
+    load: Callable[..., Any]  # (path or None, overrides, data) -> config
+    inputs: Callable[[Any], list]  # config -> modalities its models read
+    build: Callable[[Any, PreparedData], Any]  # (config, data) -> Task
+    fixed_normalization: Callable[[Any], dict] = lambda cfg: {}  # e.g. teachers' training statistics
+    resolve: Callable[[Any], Any] = lambda cfg: cfg  # completes a config before it is saved
+
+
+RECIPES: dict[str, Recipe] = {}
+
+
+def register_recipe(recipe: Recipe) -> Recipe:
+    RECIPES[recipe.kind] = recipe
+    return recipe
+
+
+TRAIN = register_recipe(Recipe("train", load_config, lambda cfg: [cfg.model.input], build_task))
+
+
+def get_recipe(kind: str) -> Recipe:
+    if kind not in RECIPES:
+        import harkd.distill  # noqa: F401  (registers the distillation recipe)
+    if kind not in RECIPES:
+        raise ConfigError(f"unknown run kind '{kind}' (known: {', '.join(sorted(RECIPES))})")
+    return RECIPES[kind]
+
+
+def _write_metadata(run_dir: Path, cfg, prepared: PreparedData, kind: str) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     meta = {
+        "kind": kind,
         "harkd_version": harkd.__version__,
         "git": git_hash(),
         "torch_version": torch.__version__,
@@ -177,9 +216,11 @@ def _jsonable(obj: Any) -> Any:
     raise TypeError(f"cannot serialise {type(obj).__name__}")
 
 
-def train_experiment(cfg: ExperimentConfig, run_dir: Path | None = None, *, resume: bool = True,
-                     log: Callable[[str], None] | None = None, progress: bool | None = None) -> Path:
+def train_experiment(cfg, run_dir: Path | None = None, *, resume: bool = True,
+                     log: Callable[[str], None] | None = None, progress: bool | None = None,
+                     recipe: Recipe = TRAIN) -> Path:
     """Train ``cfg`` into ``run_dir`` (default ``output_dir/name``), resuming from ``last.pt`` if present."""
+    cfg = recipe.resolve(cfg)
     run_dir = Path(run_dir) if run_dir else Path(cfg.output_dir) / cfg.name
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     dist_utils.init_from_env(cfg.train.device)
@@ -193,10 +234,12 @@ def train_experiment(cfg: ExperimentConfig, run_dir: Path | None = None, *, resu
         normalization, split_keys = saved.get("normalization"), saved.get("split")
     elif not resume and last.is_file():
         raise DataError(run_dir, "already holds a run; resume it (default) or choose another --run-dir")
-    prepared = prepare_data(cfg, normalization, split_keys)
-    if dist_utils.rank() == 0 and normalization is None:
-        _write_metadata(run_dir, cfg, prepared)
-    task = build_task(cfg, prepared.datasets["train"][0], len(prepared.class_names))
+    fresh = normalization is None
+    normalization = {**(normalization or {}), **recipe.fixed_normalization(cfg)}
+    prepared = prepare_data(cfg.data, recipe.inputs(cfg), normalization, split_keys)
+    if dist_utils.rank() == 0 and fresh:
+        _write_metadata(run_dir, cfg, prepared, recipe.kind)
+    task = recipe.build(cfg, prepared)
     optimizer = build_optimizer(cfg.optim, [p for p in task.parameters() if p.requires_grad])
     trainer = Trainer(
         task, prepared.datasets["train"], prepared.datasets["val"] if len(prepared.datasets["val"]) else None,
@@ -232,18 +275,19 @@ def _diff_keys(a: Any, b: Any, prefix: str = "") -> set[str]:
     return set() if a == b else {prefix.rstrip(".")}
 
 
-def load_run(run_dir: str | Path, checkpoint: str = "best") -> tuple[ExperimentConfig, dict, ClassificationTask, PreparedData]:
-    """Rebuild a trained run: (config, run metadata, task with weights loaded, data)."""
+def load_run(run_dir: str | Path, checkpoint: str = "best") -> tuple[Any, dict, Any, PreparedData]:
+    """Rebuild a trained run of any kind: (config, run metadata, task with weights loaded, data)."""
     from harkd.engine.checkpoint import load_checkpoint
 
     run_dir = Path(run_dir)
     for name in ("config.yaml", "run.json"):
         if not (run_dir / name).is_file():
             raise DataError(run_dir / name, "not found: is this a harkd run directory?")
-    cfg = load_config(run_dir / "config.yaml")
     meta = json.loads((run_dir / "run.json").read_text())
-    prepared = prepare_data(cfg, meta.get("normalization"), meta.get("split"))
-    task = build_task(cfg, prepared.datasets["train"][0], len(prepared.class_names))
+    recipe = get_recipe(meta.get("kind", "train"))
+    cfg = recipe.load(run_dir / "config.yaml")
+    prepared = prepare_data(cfg.data, recipe.inputs(cfg), meta.get("normalization"), meta.get("split"))
+    task = recipe.build(cfg, prepared)
     ckpt = load_checkpoint(run_dir / f"{checkpoint}.pt")
     task.load_state_dict(ckpt["task"])
     task.eval()

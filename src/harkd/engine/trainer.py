@@ -9,7 +9,7 @@ distillation) and turns a batch into named loss terms. The :class:`Trainer` runs
 - ``last.pt`` is written atomically every epoch; ``best.pt`` when the *validation*
   metric improves (the test split is never seen here);
 - learning-rate schedules are stepped once per epoch;
-- one JSON line per epoch goes to ``metrics.jsonl``;
+- one JSON line per epoch goes to ``metrics.jsonl`` (and to TensorBoard when installed);
 - under ``torchrun`` the task is wrapped in DistributedDataParallel and rank 0 writes.
 """
 
@@ -178,6 +178,7 @@ class Trainer:
             drop_last=self.sampler.per_rank % self.rank_batch_size == 1,  # a lone sample breaks BatchNorm
         )
         self.train_module: nn.Module = dist_utils.wrap(self.task, self.device)
+        self._tb_writer = None  # created on the first epoch when tensorboard is installed
 
     # ----------------------------------------------------------------- checkpoints
     @property
@@ -246,10 +247,26 @@ class Trainer:
                     atomic_save(ckpt, self.best_path)
                 with self.metrics_path.open("a") as handle:
                     handle.write(json.dumps(record) + "\n")
+                self._tensorboard(record)
             dist_utils.barrier()
             if self.on_epoch_end:
                 self.on_epoch_end(self.state.epoch, record)
         return record
+
+    def _tensorboard(self, record: dict) -> None:
+        """Mirror the epoch record to TensorBoard (``run_dir/tensorboard``) when it is installed."""
+        if self._tb_writer is None:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:  # the optional [tensorboard] extra is absent
+                self._tb_writer = False
+                return
+            self._tb_writer = SummaryWriter(str(self.run_dir / "tensorboard"))
+        if self._tb_writer:
+            for key, value in record.items():
+                if key != "epoch" and isinstance(value, (int, float)):
+                    self._tb_writer.add_scalar(key.replace("_", "/", 1), value, record["epoch"])
+            self._tb_writer.flush()
 
     def _run_epoch(self, epoch: int) -> dict:
         self.sampler.set_epoch(epoch)

@@ -1,0 +1,89 @@
+"""The distillation experiment schema: teachers, a student, weighted loss terms.
+
+Example (``configs/utd_mhad/distill/skel2acc_kd.yaml``)::
+
+    name: utd_skel2acc_kd
+    data:
+      dataset: utd-mhad
+      protocol: cross_subject
+      modalities:
+        inertial: {sensor: acc, length: 128, normalize: true}   # the student's input
+    # each teacher's modality and transforms come from its own run directory
+    teachers:
+      - {run: runs/utd_skeleton_stgcn}
+    student: {name: imu_cnn1d, input: inertial, args: {widths: [64, 128, 256]}}
+    losses:
+      - {name: ce, weight: 1.0}
+      - {name: kd, weight: 1.0, args: {temperature: 4}}
+      - {name: fitnet, weight: 0.5, student: layer3, teacher: block5}
+
+A loss term reads the student's and one teacher's features by name (``student`` /
+``teacher``: a feature name, or a list for multi-layer losses; default ``logits``);
+``teacher_index`` picks the teacher (default 0) and ``all`` averages the term over
+every teacher. ``ce`` is the student's cross-entropy with the labels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Union
+
+from harkd.engine.config import DataConfig, ModelConfig, OptimConfig, ScheduleConfig, TrainConfig, load_config
+from harkd.engine.schema import to_dict
+
+__all__ = ["DistillConfig", "TeacherConfig", "LossTermConfig", "load_distill_config"]
+
+
+@dataclass
+class TeacherConfig:
+    run: str
+    checkpoint: str = "best"
+    name: Optional[str] = None
+
+    def __post_init__(self):
+        if self.checkpoint not in ("best", "last"):
+            raise ValueError(f"teacher checkpoint must be 'best' or 'last', got {self.checkpoint!r}")
+
+
+@dataclass
+class LossTermConfig:
+    name: str
+    weight: float = 1.0
+    student: Union[str, list[str]] = "logits"
+    teacher: Union[str, list[str]] = "logits"
+    teacher_index: Union[int, str] = 0
+    args: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if isinstance(self.teacher_index, str) and self.teacher_index != "all":
+            raise ValueError(f"teacher_index must be an integer or 'all', got {self.teacher_index!r}")
+
+
+@dataclass
+class DistillConfig:
+    name: str
+    data: DataConfig
+    student: ModelConfig
+    teachers: list[TeacherConfig]
+    losses: list[LossTermConfig]
+    seed: int = 0
+    teacher_cache: bool = True
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    output_dir: str = "runs"
+
+    def __post_init__(self):
+        if not self.teachers:
+            raise ValueError("teachers: at least one teacher run is needed")
+        if not self.losses:
+            raise ValueError("losses: at least one loss term is needed (e.g. {name: ce})")
+
+    def to_dict(self) -> dict:
+        return to_dict(self)
+
+
+def load_distill_config(path: str | Path | None = None, overrides: list[str] = (), data: dict | None = None) -> DistillConfig:
+    """Read a distillation YAML (or take ``data``), apply overrides, validate."""
+    return load_config(path, overrides, data, schema=DistillConfig)

@@ -1,0 +1,167 @@
+"""DistillTask: frozen teachers and a student on the SAME paired batch, a weighted sum of terms.
+
+Every batch holds, for each recording, the student's input and every teacher's input
+(a :class:`~harkd.data.PairedDataset` sample), so teacher sample i and student sample
+i are the same recording - never two independently shuffled loaders.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import torch
+from torch import nn
+
+from harkd.engine.trainer import Task
+from harkd.errors import ConfigError
+from harkd.losses import DistillLoss
+
+__all__ = ["LossTerm", "DistillTask", "TeacherOutputCache"]
+
+
+@dataclass
+class LossTerm:
+    """One weighted term: ``weight * loss(student[student_keys], teacher_t[teacher_keys])``.
+
+    ``loss`` None means cross-entropy of the student's logits with the labels.
+    ``teachers`` lists the teacher indices the term is averaged over.
+    """
+
+    name: str
+    loss: DistillLoss | None
+    weight: float
+    student_keys: tuple[str, ...]
+    teacher_keys: tuple[str, ...]
+    teachers: tuple[int, ...]
+    multi_layer: bool = False
+
+
+class TeacherOutputCache:
+    """Teacher features per recording key, kept when the teacher's input is deterministic.
+
+    Teachers are frozen and in eval mode, so with no random augmentation of their input
+    their features for a recording never change: compute once, reuse every epoch.
+    """
+
+    def __init__(self):
+        self.store: dict[tuple[int, str], dict[str, torch.Tensor]] = {}
+        self.hits = self.misses = 0
+
+    def lookup(self, teacher: int, keys: Sequence[str]) -> dict[str, torch.Tensor] | None:
+        rows = [self.store.get((teacher, k)) for k in keys]
+        if any(r is None for r in rows):
+            self.misses += len(keys)
+            return None
+        self.hits += len(keys)
+        return {name: torch.stack([r[name] for r in rows]) for name in rows[0]}
+
+    def insert(self, teacher: int, keys: Sequence[str], features: Mapping[str, torch.Tensor]) -> None:
+        for i, key in enumerate(keys):
+            self.store[(teacher, key)] = {name: value[i].detach().cpu() for name, value in features.items()}
+
+
+class DistillTask(Task):
+    """Student + frozen teachers + loss terms.
+
+    Teachers are kept out of ``state_dict`` and ``parameters()`` (checkpoints hold the
+    student and the learned parts of the losses, such as FitNet regressors and CRD
+    memory banks); they follow ``.to(device)`` and always stay in eval mode.
+    """
+
+    find_unused_parameters = True  # a term may leave an adapter unused for a batch
+
+    def __init__(self, student: nn.Module, student_input: str, teachers: Sequence[nn.Module],
+                 teacher_inputs: Sequence[str], terms: Sequence[LossTerm], cacheable: Sequence[bool] = ()):
+        super().__init__()
+        self.student = student
+        self.student_input = student_input
+        self._teachers = list(teachers)
+        self.teacher_inputs = list(teacher_inputs)
+        self.terms = list(terms)
+        self.losses = nn.ModuleDict({t.name: t.loss for t in self.terms if t.loss is not None})
+        self.cacheable = list(cacheable) or [False] * len(self._teachers)
+        self.cache = TeacherOutputCache()
+        self.student_features = sorted({k for t in self.terms for k in t.student_keys} | {"logits"},
+                                       key=_feature_order(student))
+        self.teacher_features = [
+            sorted({k for t in self.terms if i in t.teachers for k in t.teacher_keys}, key=_feature_order(teacher))
+            for i, teacher in enumerate(self._teachers)
+        ]
+        for i, (teacher, names) in enumerate(zip(self._teachers, self.teacher_features)):
+            missing = [n for n in names if n not in teacher.feature_names]
+            if missing:
+                raise ConfigError(f"teacher {i} has no feature {missing[0]!r} (features: {', '.join(teacher.feature_names)})")
+        missing = [n for n in self.student_features if n not in student.feature_names]
+        if missing:
+            raise ConfigError(f"the student has no feature {missing[0]!r} (features: {', '.join(student.feature_names)})")
+
+    @property
+    def teachers(self) -> list[nn.Module]:
+        return self._teachers
+
+    def _apply(self, fn, *args, **kwargs):
+        super()._apply(fn, *args, **kwargs)
+        for teacher in self._teachers:
+            teacher._apply(fn, *args, **kwargs)
+        return self
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        for teacher in self._teachers:
+            teacher.eval()
+        return self
+
+    @torch.no_grad()
+    def teacher_outputs(self, batch: Mapping) -> list[dict[str, torch.Tensor]]:
+        """Each teacher's requested features for the batch (from the cache where allowed)."""
+        outputs = []
+        keys = batch.get("key")
+        for i, teacher in enumerate(self._teachers):
+            names = self.teacher_features[i]
+            if not names:
+                outputs.append({})
+                continue
+            use_cache = self.cacheable[i] and keys is not None
+            feats = self.cache.lookup(i, keys) if use_cache else None
+            if feats is None:
+                feats = teacher.forward_intermediates(batch[self.teacher_inputs[i]], names)
+                if use_cache:
+                    self.cache.insert(i, keys, feats)
+            device = batch["label"].device
+            outputs.append({k: v.to(device) for k, v in feats.items()})
+        return outputs
+
+    def forward(self, batch: Mapping) -> dict[str, torch.Tensor]:
+        student = self.student.forward_intermediates(batch[self.student_input], self.student_features)
+        teachers = self.teacher_outputs(batch)
+        context = {"labels": batch["label"], "index": batch.get("index")}
+        out: dict[str, torch.Tensor] = {}
+        total = student["logits"].new_zeros(())
+        for term in self.terms:
+            value = self._term(term, student, teachers, context)
+            out[term.name] = value.detach()
+            total = total + term.weight * value
+        out["loss"] = total
+        return out
+
+    def _term(self, term: LossTerm, student: dict, teachers: list[dict], context: dict) -> torch.Tensor:
+        if term.loss is None:
+            return nn.functional.cross_entropy(student["logits"], context["labels"])
+        s = _select(student, term.student_keys, term.multi_layer)
+        kwargs = {k: context[k] for k in term.loss.context_keys}
+        values = [term.loss(s, _select(teachers[i], term.teacher_keys, term.multi_layer), **kwargs)
+                  for i in term.teachers]
+        return torch.stack(values).mean()
+
+    def predict(self, batch: Mapping) -> torch.Tensor:
+        return self.student(batch[self.student_input])
+
+
+def _select(features: Mapping[str, torch.Tensor], keys: tuple[str, ...], multi: bool):
+    return [features[k] for k in keys] if multi else features[keys[0]]
+
+
+def _feature_order(model: nn.Module):
+    order = {name: i for i, name in enumerate(model.feature_names)}
+    return lambda name: order.get(name, len(order))

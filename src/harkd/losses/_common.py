@@ -1,0 +1,105 @@
+"""Small private helpers shared by the method losses (VSKD, SAKDN, PSKD).
+
+Not part of the public API: input checks with one readable :class:`InputError`
+message, guarded norms/divisions, and the per-sample KD term.
+"""
+
+from __future__ import annotations
+
+from typing import List, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from harkd.errors import InputError
+
+#: smallest squared norm treated as non-zero (keeps sqrt's gradient finite)
+TINY = 1e-24
+
+
+def check_tensor(where: str, name: str, x, ndim=None) -> torch.Tensor:
+    """``x`` as a floating tensor with ``ndim`` dims (an int or a tuple of allowed ints)."""
+    if not isinstance(x, torch.Tensor):
+        raise InputError(f"{where}: {name} must be a tensor, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise InputError(f"{where}: {name} must be a floating-point tensor, got {x.dtype}")
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if x.dim() not in allowed:
+            want = " or ".join(str(n) for n in allowed)
+            raise InputError(f"{where}: {name} must have {want} dims, got shape {tuple(x.shape)}")
+    return x
+
+
+def check_batch(where: str, name_a: str, a: torch.Tensor, name_b: str, b: torch.Tensor) -> None:
+    if a.shape[0] != b.shape[0]:
+        raise InputError(f"{where}: {name_a} and {name_b} batch sizes differ ({a.shape[0]} vs {b.shape[0]})")
+
+
+def check_labels(where: str, labels, batch: int, num_classes: int) -> torch.Tensor:
+    if not isinstance(labels, torch.Tensor):
+        raise InputError(f"{where}: labels must be a tensor, got {type(labels).__name__}")
+    if labels.dim() != 1 or labels.shape[0] != batch:
+        raise InputError(f"{where}: labels must have shape ({batch},), got {tuple(labels.shape)}")
+    if labels.dtype not in (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8):
+        raise InputError(f"{where}: labels must be an integer tensor, got {labels.dtype}")
+    if batch and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
+        raise InputError(f"{where}: labels must lie in [0, {num_classes}), got values in "
+                         f"[{int(labels.min())}, {int(labels.max())}]")
+    return labels.long()
+
+
+def as_tensor_list(where: str, name: str, x) -> List[torch.Tensor]:
+    """A tensor -> [tensor]; a non-empty list/tuple of tensors -> list."""
+    if isinstance(x, torch.Tensor):
+        return [x]
+    if isinstance(x, (list, tuple)) and x and all(isinstance(t, torch.Tensor) for t in x):
+        return list(x)
+    raise InputError(f"{where}: {name} must be a tensor or a non-empty list of tensors")
+
+
+def check_weight(where: str, name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0 or value == float("inf"):
+        raise InputError(f"{where}: {name} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+def check_positive(where: str, name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or value == float("inf"):
+        raise InputError(f"{where}: {name} must be a finite number > 0, got {value!r}")
+    return float(value)
+
+
+def check_choice(where: str, name: str, value, choices: Sequence[str]) -> str:
+    if value not in choices:
+        raise InputError(f"{where}: {name} must be one of {', '.join(repr(c) for c in choices)}, got {value!r}")
+    return value
+
+
+def safe_norm(x: torch.Tensor, dim: int = -1, keepdim: bool = False) -> torch.Tensor:
+    """Euclidean norm with a finite gradient everywhere (0 with gradient 0 at the zero vector)."""
+    sq = x.pow(2).sum(dim, keepdim=keepdim)
+    return torch.where(sq > TINY, sq.clamp_min(TINY).sqrt(), torch.zeros_like(sq))
+
+
+def safe_unit(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """``x / ||x||`` along ``dim``; the zero vector maps to the zero vector (no NaN)."""
+    n = safe_norm(x, dim, keepdim=True)
+    return x / torch.where(n > 0, n, torch.ones_like(n))
+
+
+def signed_guard(x: torch.Tensor, eps: float) -> torch.Tensor:
+    """``x`` pushed away from zero to magnitude >= eps, keeping its sign (0 counts as +)."""
+    return torch.where(x >= 0, x.clamp_min(eps), x.clamp_max(-eps))
+
+
+def distance(a: torch.Tensor, b: torch.Tensor, kind: str) -> torch.Tensor:
+    """Mean element-wise MSE or L1 between ``a`` and ``b`` (same shape)."""
+    return F.mse_loss(a, b) if kind == "mse" else F.l1_loss(a, b)
+
+
+def kd_per_sample(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Hinton's soft term per sample: T^2 * KL(softmax(t/T) || softmax(s/T)), shape (B,)."""
+    log_p_s = F.log_softmax(student_logits / temperature, dim=1)
+    log_p_t = F.log_softmax(teacher_logits / temperature, dim=1)
+    return (log_p_t.exp() * (log_p_t - log_p_s)).sum(1) * temperature ** 2
