@@ -87,3 +87,10 @@ def test_yaml_scientific_notation_is_float():
     from harkd.engine.schema import load_yaml
 
     assert load_yaml("lr: 2e-4\nn: 3\ns: 1e") == {"lr": 2e-4, "n": 3, "s": "1e"}
+
+
+def test_overrides_index_lists():
+    base = {"losses": [{"name": "ce"}, {"name": "kd", "weight": 1.0}]}
+    assert apply_overrides(base, ["losses.1.weight=0.5"])["losses"][1] == {"name": "kd", "weight": 0.5}
+    with pytest.raises(ConfigError, match=re.escape("override 'losses.2.weight=1': 'losses.2' is not an index of a 2-item list")):
+        apply_overrides(base, ["losses.2.weight=1"])

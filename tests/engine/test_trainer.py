@@ -49,7 +49,7 @@ def test_best_checkpoint_follows_validation_and_lr_steps_per_epoch(tmp_path):
     lines = [json.loads(l) for l in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
     assert [l["lr"] for l in lines] == pytest.approx([0.1, 0.1, 0.05, 0.05])
     best = torch.load(tmp_path / "r" / "best.pt", weights_only=False)
-    best_epoch = max(lines, key=lambda l: (l["val_accuracy"], -l["epoch"]))["epoch"]
+    best_epoch = max(lines, key=lambda l: (l["val_accuracy"], -l["val_loss"]))["epoch"]  # ties: lower loss
     assert best["state"]["best_epoch"] == best_epoch
     assert best["state"]["best_value"] == pytest.approx(max(l["val_accuracy"] for l in lines))
     assert all({"train_loss", "val_loss", "val_accuracy", "val_macro_f1", "seconds"} <= set(l) for l in lines)

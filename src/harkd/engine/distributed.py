@@ -59,5 +59,7 @@ def all_reduce_sums(values: dict[str, float]) -> dict[str, float]:
 
 
 def shutdown() -> None:
+    """Leave the group once every rank is done (a rank tearing down early can abort its peers)."""
     if dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()

@@ -152,19 +152,26 @@ def parse_override(text: str) -> tuple[list[str], Any]:
 
 
 def apply_overrides(data: Mapping[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Return a deep copy of ``data`` with each ``key.path=value`` override set."""
+    """Return a deep copy of ``data`` with each ``key.path=value`` override set.
+
+    A numeric path part indexes a list (``losses.1.weight=0.5``)."""
     result = copy.deepcopy(dict(data))
     for text in overrides:
         keys, value = parse_override(text)
-        node = result
-        for depth, key in enumerate(keys[:-1]):
-            child = node.get(key)
-            if child is None:
-                child = node[key] = {}
-            elif not isinstance(child, dict):
-                raise ConfigError(
-                    f"override '{text}': '{'.'.join(keys[: depth + 1])}' is not a section"
-                )
-            node = child
-        node[keys[-1]] = value
+        node: Any = result
+        for depth, key in enumerate(keys):
+            where = ".".join(keys[: depth + 1])
+            last = depth == len(keys) - 1
+            if isinstance(node, list):
+                if not key.isdigit() or int(key) >= len(node):
+                    raise ConfigError(f"override '{text}': '{where}' is not an index of a {len(node)}-item list")
+                key = int(key)
+            elif not isinstance(node, dict):
+                raise ConfigError(f"override '{text}': '{'.'.join(keys[:depth])}' is not a section")
+            if last:
+                node[key] = value
+            else:
+                if isinstance(node, dict) and node.get(key) is None:
+                    node[key] = {}
+                node = node[key]
     return result

@@ -7,7 +7,7 @@ distillation) and turns a batch into named loss terms. The :class:`Trainer` runs
   the global RNG state is saved at every epoch end, so a run killed at any moment and
   resumed from ``last.pt`` replays the interrupted epoch exactly;
 - ``last.pt`` is written atomically every epoch; ``best.pt`` when the *validation*
-  metric improves (the test split is never seen here);
+  metric improves, ties broken by the validation loss (the test split is never seen here);
 - learning-rate schedules are stepped once per epoch;
 - one JSON line per epoch goes to ``metrics.jsonl`` (and to TensorBoard when installed);
 - under ``torchrun`` the task is wrapped in DistributedDataParallel and rank 0 writes.
@@ -129,6 +129,7 @@ class TrainerState:
     epoch: int = 0  # epochs completed
     step: int = 0  # optimiser steps taken
     best_value: float = -math.inf
+    best_loss: float = math.inf  # validation loss at best_value (breaks ties)
     best_epoch: int = -1
 
 
@@ -236,9 +237,10 @@ class Trainer:
             record = self._run_epoch(self.state.epoch)
             self.state.epoch += 1
             if self.is_main:
-                improved = self.val_set is not None and record.get(f"val_{self.selection_metric}", -math.inf) > self.state.best_value
+                improved = self.val_set is not None and self._improves(record)
                 if improved:
                     self.state.best_value = record[f"val_{self.selection_metric}"]
+                    self.state.best_loss = record["val_loss"]
                     self.state.best_epoch = self.state.epoch
                 record["best_epoch"] = self.state.best_epoch
                 ckpt = self._checkpoint()
@@ -252,6 +254,16 @@ class Trainer:
             if self.on_epoch_end:
                 self.on_epoch_end(self.state.epoch, record)
         return record
+
+    def _improves(self, record: dict) -> bool:
+        """Higher validation metric, or the same with a lower validation loss.
+
+        A small validation split often saturates (e.g. 100 % accuracy) early; breaking ties
+        by the loss keeps selecting the better-calibrated later epochs instead of the first."""
+        value = record.get(f"val_{self.selection_metric}", -math.inf)
+        if value != self.state.best_value:
+            return value > self.state.best_value
+        return record.get("val_loss", math.inf) < self.state.best_loss
 
     def _tensorboard(self, record: dict) -> None:
         """Mirror the epoch record to TensorBoard (``run_dir/tensorboard``) when it is installed."""

@@ -1,0 +1,146 @@
+"""Real UTD-MHAD (cross-subject) tables: configs x seeds, one table per suite.
+
+Suites: ``single`` (single-modality baselines, ``harkd train``), ``skel2acc`` and
+``depth2acc`` (distillation into the same accelerometer student, ``harkd distill``;
+their teachers are the ``single`` suite's runs of the same seed, so run it first).
+Every run selects its checkpoint on the validation split carved from the training
+subjects; the test subjects are evaluated for both the validation-selected (``best``)
+and the last-epoch checkpoint. The table (mean +- std test accuracy, seconds per
+epoch, the command per row) is printed and written to the suite's section of
+benchmarks/RESULTS.md.
+
+    HARKD_DATA_ROOT=../shared/data python benchmarks/utd_benchmark.py --suite single
+    python benchmarks/utd_benchmark.py --root ../shared/data --suite skel2acc --seeds 0 1 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+# suite -> (title, [(row label, config path under configs/utd_mhad, kind, teacher config or None)])
+SUITES = {
+    "single": ("Single-modality baselines", [(c, f"{c}.yaml", "train", None) for c in (
+        "acc_gaf_resnet18", "accgyro_gaf_resnet18", "acc_cnn1d", "accgyro_cnn1d", "skeleton_stgcn", "depth_tsn",
+        "depth_trn")]),
+    "skel2acc": ("Skeleton -> accelerometer student (raw-acc 1D CNN, same budget in every row)", [
+        ("no KD", "acc_cnn1d.yaml", "train", None),
+        ("KD", "distill/skel2acc_kd.yaml", "distill", "skeleton_stgcn"),
+        ("KD + FitNet", "distill/skel2acc_fitnet.yaml", "distill", "skeleton_stgcn"),
+        ("KD + RKD", "distill/skel2acc_rkd.yaml", "distill", "skeleton_stgcn"),
+        ("KD + SP", "distill/skel2acc_sp.yaml", "distill", "skeleton_stgcn"),
+        ("KD + CRD", "distill/skel2acc_crd.yaml", "distill", "skeleton_stgcn"),
+    ]),
+    "depth2acc": ("Depth video -> accelerometer student (raw-acc 1D CNN, same budget in every row)", [
+        ("no KD", "acc_cnn1d.yaml", "train", None),
+        ("KD", "distill/depth2acc_kd.yaml", "distill", "depth_tsn"),
+        ("VSKD (DASK + CE + 0.01 KD)", "distill/depth2acc_dask.yaml", "distill", "depth_tsn"),
+    ]),
+}
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import torch
+
+    return f"{platform.machine()}, {cpu}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads)"
+
+
+def replace_section(path: Path, mark: str, body: str) -> None:
+    """Write ``body`` between ``<!-- mark -->`` markers, replacing an older section."""
+    start, end = f"<!-- {mark} -->", f"<!-- /{mark} -->"
+    text = path.read_text() if path.exists() else "# Benchmark results\n"
+    block = f"{start}\n{body.rstrip()}\n{end}"
+    if start in text and end in text:
+        text = text[: text.index(start)] + block + text[text.index(end) + len(end):]
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    path.write_text(text)
+
+
+def run_one(config: str, kind: str, teacher: str | None, seed: int, out: Path, overrides: list[str]) -> dict:
+    """Train (or distil) one config with one seed into ``out`` (resumed when present) and test it."""
+    from harkd.engine.evaluate import evaluate_run, read_metrics
+    from harkd.engine.experiment import get_recipe, train_experiment
+
+    recipe = get_recipe(kind)
+    if teacher:  # the single suite's teacher run of the same seed
+        overrides = [f"teachers.0.run={out / f'{teacher}_s{seed}'}", *overrides]
+    cfg = recipe.load(HERE.parent / "configs" / "utd_mhad" / config, [f"seed={seed}", *overrides])
+    run_dir = out / f"{Path(config).stem}_s{seed}"
+    start = time.perf_counter()
+    train_experiment(cfg, run_dir, log=lambda m: None, recipe=recipe)
+    wall = time.perf_counter() - start
+    records = read_metrics(run_dir)
+    result = {"config": config, "kind": kind, "seed": seed, "run_dir": str(run_dir), "wall_s": wall, "epochs": len(records),
+              "s_per_epoch": statistics.median(r["seconds"] for r in records)}
+    for checkpoint in ("best", "last"):
+        res = evaluate_run(run_dir, "test", checkpoint)
+        result[f"test_{checkpoint}"] = res["accuracy"]
+        result[f"f1_{checkpoint}"] = res["macro_f1"]
+    result["val_best"] = max(r.get("val_accuracy", 0) for r in records)
+    print(json.dumps(result), flush=True)
+    return result
+
+
+def mean_std(values: list[float]) -> str:
+    if len(values) == 1:
+        return f"{100 * values[0]:.1f}"
+    return f"{100 * statistics.mean(values):.1f} +- {100 * statistics.stdev(values):.1f}"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--root", help="data root holding UTD-MHAD/ (default: $HARKD_DATA_ROOT)")
+    ap.add_argument("--suite", choices=sorted(SUITES), default="single")
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    ap.add_argument("--out", default="runs/bench", help="run directories (resumed if present)")
+    ap.add_argument("--set", dest="overrides", action="append", default=[])
+    ap.add_argument("--no-write", action="store_true")
+    args = ap.parse_args()
+    if args.root:
+        os.environ["HARKD_DATA_ROOT"] = str(Path(args.root).resolve())
+    if not os.environ.get("HARKD_DATA_ROOT") or not (Path(os.environ["HARKD_DATA_ROOT"]) / "UTD-MHAD").is_dir():
+        print("skipped: no UTD-MHAD under --root / HARKD_DATA_ROOT (e.g. ../shared/data)")
+        return 0
+    title, suite = SUITES[args.suite]
+    rows = ["| row | config | test acc. best-on-val (%) | test acc. last epoch (%) | macro-F1 best (%) | s / epoch | epochs | command (S = seed) |",
+            "|---|---|---:|---:|---:|---:|---:|---|"]
+    for label, config, kind, teacher in suite:
+        rs = [run_one(config, kind, teacher, s, Path(args.out), args.overrides) for s in args.seeds]
+        command = f"harkd {kind} configs/utd_mhad/{config} --set seed=S"
+        if teacher:
+            command += f" --set teachers.0.run=RUNS/{teacher}_sS"
+        rows.append(f"| {label} | `{config}` | {mean_std([r['test_best'] for r in rs])} | "
+                    f"{mean_std([r['test_last'] for r in rs])} | {mean_std([r['f1_best'] for r in rs])} | "
+                    f"{statistics.mean(r['s_per_epoch'] for r in rs):.2f} | {rs[0]['epochs']} | `{command}` |")
+    table = "\n".join(rows)
+    print(table)
+    if not args.no_write:
+        body = (f"## {title}, UTD-MHAD cross-subject (benchmarks/utd_benchmark.py --suite {args.suite})\n\n"
+                f"- date: {datetime.date.today().isoformat()}\n- machine: {machine()}\n"
+                f"- command: `{' '.join([Path(sys.executable).name, *sys.argv])}`\n"
+                f"- protocol: train subjects 1,3,5,7 (validation: 15 % per class carved from them), "
+                f"test subjects 2,4,6,8 (430 recordings), never used for selection; mean +- std over seeds "
+                f"{' '.join(map(str, args.seeds))}\n\n{table}\n")
+        replace_section(HERE / "RESULTS.md", f"utd-{args.suite}", body)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
