@@ -113,16 +113,8 @@ def test_unknown_modality(small_utd):
         PairedDataset("utd-mhad", small_utd, modalities=("imu",))
 
 
-def _synth():
-    try:
-        from harkd.data.synth import write_utd_mhad  # noqa: F401
-    except ImportError:
-        pytest.skip("harkd.data.synth not available yet")
-
-
 @pytest.mark.parametrize("workers", [0, 2])
 def test_synthetic_dataset_end_to_end(request, workers):
-    _synth()
     root = request.getfixturevalue("synth_utd")
     spec = get_dataset("utd-mhad")
     index = spec.scan(root, strict=True)

@@ -96,11 +96,6 @@ def test_depth_random_offsets_train_only():
 
 
 def test_gaf_output():
-    pytest.importorskip("harkd.encoding")
-    try:
-        from harkd.encoding import gramian_angular_field  # noqa: F401
-    except ImportError:
-        pytest.skip("harkd.encoding.gramian_angular_field not available yet")
     t = InertialTransform(sensor="all", length=32, gaf={"image_size": 16, "method": "summation"})
     out = t.finish(t.prepare(np.random.default_rng(0).normal(size=(100, 6))))
     assert tuple(out.shape) == (6, 16, 16)

@@ -137,3 +137,13 @@ def test_conflicting_teacher_transform_and_missing_teacher(synth_utd, teacher_ru
     data = distill_data(synth_utd, tmp_path / "no-such-run", tmp_path, [{"name": "kd"}])
     with pytest.raises(Exception, match=r"no-such-run/config.yaml: teacher run is incomplete"):
         distill_experiment(load_distill_config(data=data), tmp_path / "m", log=lambda m: None)
+
+
+def test_multi_teacher_acs_term_sees_every_teacher(synth_utd, teacher_run, tmp_path):
+    data = distill_data(synth_utd, teacher_run, tmp_path, [{"name": "ce"}, {"name": "acs", "teacher_index": "all"}])
+    data["teachers"] = [{"run": str(teacher_run)}, {"run": str(teacher_run), "checkpoint": "last"}]
+    run_dir = distill_experiment(load_distill_config(data=data), tmp_path / "acs", log=lambda m: None)
+    record = json.loads((run_dir / "metrics.jsonl").read_text().splitlines()[-1])
+    assert record["train_acs"] > 0
+    _, _, task, _ = load_run(run_dir)
+    assert len(task.teachers) == 2 and task.terms[1].teachers == (0, 1)

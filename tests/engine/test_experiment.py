@@ -91,3 +91,35 @@ def test_schedules_are_per_epoch():
     warm = schedule_factor(ScheduleConfig(name="cosine", warmup_epochs=2), 6)
     assert [round(warm(e), 4) for e in range(3)] == [round(1 / 3, 4), round(2 / 3, 4), 1.0]
     assert warm(5) == pytest.approx(0.5 * (1 + __import__("math").cos(__import__("math").pi * 3 / 4)))
+
+
+def test_harkd_train_killed_mid_run_resumes_to_the_same_result(tmp_path, synth_utd):
+    """SIGKILL a real `harkd train` process after its first checkpoint, resume, compare with a clean run."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    config = write_config(tmp_path, synth_utd, epochs=6)
+    cmd = [sys.executable, "-m", "harkd", "train", str(config), "--evaluate", "none", "--run-dir"]
+    clean = subprocess.run(cmd + [str(tmp_path / "clean")], capture_output=True, text=True, timeout=600)
+    assert clean.returncode == 0, clean.stderr
+    killed_dir = tmp_path / "killed"
+    proc = subprocess.Popen(cmd + [str(killed_dir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not (killed_dir / "last.pt").exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    resumed = subprocess.run(cmd + [str(killed_dir)], capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resumed from" in resumed.stderr
+
+    def records(run_dir):
+        return [{k: v for k, v in json.loads(line).items() if k != "seconds"}
+                for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+    assert records(killed_dir) == records(tmp_path / "clean")
+    assert len(records(killed_dir)) == 6

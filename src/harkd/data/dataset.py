@@ -12,7 +12,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 from torch.utils.data import Dataset
 
-from harkd.errors import DataError, InputError
+from harkd.errors import InputError
 from harkd.data.cache import PreprocessCache
 from harkd.data.protocols import Split
 from harkd.data.recording import Recording, RecordingIndex

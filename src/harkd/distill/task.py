@@ -150,6 +150,9 @@ class DistillTask(Task):
             return nn.functional.cross_entropy(student["logits"], context["labels"])
         s = _select(student, term.student_keys, term.multi_layer)
         kwargs = {k: context[k] for k in term.loss.context_keys}
+        if term.loss.multi_teacher:
+            return term.loss(s, [_select(teachers[i], term.teacher_keys, term.multi_layer) for i in term.teachers],
+                             **kwargs)
         values = [term.loss(s, _select(teachers[i], term.teacher_keys, term.multi_layer), **kwargs)
                   for i in term.teachers]
         return torch.stack(values).mean()

@@ -125,7 +125,7 @@ class ExperimentConfig:
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] = (), data: dict | None = None,
-                schema: type = None) -> Any:
+                schema: type | None = None) -> Any:
     """Read a YAML experiment (or take ``data``), apply ``key=value`` overrides, validate
     against ``schema`` (default :class:`ExperimentConfig`)."""
     if path is not None:

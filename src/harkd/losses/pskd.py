@@ -73,6 +73,8 @@ class ACSLoss(DistillLoss):
     ``ce`` (mean over label samples), ``semantic``, ``followed_fraction`` and ``total``.
     """
 
+    multi_teacher = True  # ``teacher``: the list of every teacher's logits
+
     input_kind = "logits"
     context_keys = ("labels",)
 

@@ -11,7 +11,8 @@ student's and the teacher's inputs of the kind named by its class attribute
 
 The caller (a distillation task) passes the teacher's tensors already detached and
 any context a loss declares in ``context_keys`` (e.g. ``labels``, ``index`` - the
-dataset indices of the batch, for memory banks). Losses with learned parts
+dataset indices of the batch, for memory banks). A ``multi_teacher`` loss (ACS) gets a
+list with every teacher's tensors instead of one teacher's. Losses with learned parts
 (regressors, adapters, memory banks) build them in ``__init__`` from the
 ``student_shape`` / ``teacher_shape`` keywords: the shape of ONE sample's input (no
 batch dim), or a list of shapes for ``feature_maps``; losses without learned parts
@@ -37,6 +38,7 @@ class DistillLoss(nn.Module):
 
     input_kind: ClassVar[str] = "logits"
     context_keys: ClassVar[tuple[str, ...]] = ()
+    multi_teacher: ClassVar[bool] = False  # True: ``teacher`` is a list, one entry per teacher
 
     def __init__(self, *, student_shape=None, teacher_shape=None):
         super().__init__()
@@ -82,11 +84,6 @@ def create_loss(name: str, **kwargs) -> DistillLoss:
 
 
 def _load_builtins() -> None:
-    import importlib
-
-    for module in ("harkd.losses.zoo", "harkd.losses.methods"):
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as err:  # a module of the package still being written
-            if err.name != module:
-                raise
+    """Import the built-in losses (their modules register themselves)."""
+    import harkd.losses.methods  # noqa: F401
+    import harkd.losses.zoo  # noqa: F401

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from harkd.errors import InputError
+from harkd.losses._common import kd_per_sample
 from harkd.losses._zoo_common import (
     check_batch,
     check_tensor,
@@ -62,10 +63,7 @@ class KDLoss(DistillLoss):
         if student.shape != teacher.shape:
             raise InputError(f"kd: student logits {tuple(student.shape)} and teacher logits "
                              f"{tuple(teacher.shape)} must have the same shape")
-        T = self.temperature
-        log_ps = F.log_softmax(student / T, dim=1)
-        log_pt = F.log_softmax(teacher / T, dim=1)
-        return (log_pt.exp() * (log_pt - log_ps)).sum(1).mean() * (T * T)
+        return kd_per_sample(student, teacher, self.temperature).mean()
 
 
 @register_loss("sp")
