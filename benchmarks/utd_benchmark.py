@@ -29,7 +29,7 @@ HERE = Path(__file__).resolve().parent
 # suite -> (title, [(row label, config path under configs/utd_mhad, kind, teacher config or None)])
 SUITES = {
     "single": ("Single-modality baselines", [(c, f"{c}.yaml", "train", None) for c in (
-        "acc_gaf_resnet18", "accgyro_gaf_resnet18", "acc_cnn1d", "accgyro_cnn1d", "skeleton_stgcn", "depth_tsn",
+        "acc_gaf_resnet18", "acc_gafds_resnet18", "accgyro_gaf_resnet18", "acc_cnn1d", "accgyro_cnn1d", "skeleton_stgcn", "depth_tsn",
         "depth_trn")]),
     "skel2acc": ("Skeleton -> accelerometer student (raw-acc 1D CNN, same budget in every row)", [
         ("no KD", "acc_cnn1d.yaml", "train", None),

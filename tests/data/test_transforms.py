@@ -99,3 +99,25 @@ def test_gaf_output():
     t = InertialTransform(sensor="all", length=32, gaf={"image_size": 16, "method": "summation"})
     out = t.finish(t.prepare(np.random.default_rng(0).normal(size=(100, 6))))
     assert tuple(out.shape) == (6, 16, 16)
+
+
+def test_gaf_dataset_scaling_keeps_amplitude_and_serialises():
+    base = np.sin(np.linspace(0, 6, 100))[:, None] * np.ones((1, 3))
+    quiet, loud = 0.2 * base, 1.0 * base
+    per_sample = InertialTransform(sensor="acc", length=32, gaf={"image_size": 16})
+    np.testing.assert_allclose(per_sample.finish(per_sample.prepare(quiet)).numpy(),
+                               per_sample.finish(per_sample.prepare(loud)).numpy(), atol=1e-5)  # amplitude lost
+    t = InertialTransform(sensor="acc", length=32, gaf={"image_size": 16, "scaling": "dataset"})
+    assert t.needs_fit
+    with pytest.raises(ConfigError, match="inertial gaf scaling 'dataset' is not fitted"):
+        t.finish(t.prepare(quiet))
+    t.fit([t.prepare(quiet), t.prepare(loud)])
+    lo, hi = t.gaf_range
+    np.testing.assert_allclose(hi, np.percentile(np.concatenate([t.prepare(quiet), t.prepare(loud)]), 99.5, axis=0), rtol=1e-5)
+    a, b = t.finish(t.prepare(quiet)).numpy(), t.finish(t.prepare(loud)).numpy()
+    assert np.abs(a - b).max() > 0.3  # amplitude kept
+    t2 = InertialTransform(sensor="acc", length=32, gaf={"image_size": 16, "scaling": "dataset"})
+    t2.load_state_dict(json.loads(json.dumps(t.state_dict())))
+    np.testing.assert_array_equal(t2.finish(t2.prepare(loud)).numpy(), b)
+    with pytest.raises(ConfigError, match=r"inertial gaf option 'scaling' must be one of \['per_sample', 'dataset'\]"):
+        InertialTransform(gaf={"scaling": "global"})

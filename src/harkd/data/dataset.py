@@ -114,7 +114,7 @@ class PairedDataset(Dataset):
         """Fit the normalising transforms on THIS dataset (use the training split);
         returns the JSON-serialisable statistics (see :meth:`load_normalization`)."""
         for m, t in self.transforms.items():
-            if t.normalize:
+            if t.needs_fit:
                 t.fit(self.prepared(r, m) for r in self.recordings)
         return self.normalization_state()
 

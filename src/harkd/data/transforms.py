@@ -123,6 +123,11 @@ class ModalityTransform:
     def normalize(self) -> bool:
         return bool(self.config.get("normalize", False))
 
+    @property
+    def needs_fit(self) -> bool:
+        """True when ``finish`` uses statistics fitted on the training split."""
+        return self.normalize
+
     def fit(self, prepared: Iterable[np.ndarray]) -> None:
         """Fit per-channel mean/std over all time steps of ``prepared`` (the training split)."""
         total, total_sq, count = 0.0, 0.0, 0
@@ -163,7 +168,10 @@ class ModalityTransform:
 
 class InertialTransform(ModalityTransform):
     """``sensor`` (acc|gyro|all), ``length`` (resample), ``normalize``, ``gaf`` (dict for
-    :func:`harkd.encoding.gramian_angular_field`: image_size, method, scaling, convention)."""
+    :func:`harkd.encoding.gramian_angular_field`: image_size, method, convention, and
+    ``scaling``: ``per_sample`` (each clip's own min/max, amplitude discarded) or
+    ``dataset`` (per-channel 0.5/99.5 percentiles of the training split, so amplitude
+    is kept; values outside clip to +-1))."""
 
     modality = "inertial"
     options = ("sensor", "length", "normalize", "gaf")
@@ -175,10 +183,15 @@ class InertialTransform(ModalityTransform):
         self.sensor = _choice(kind, "sensor", config.get("sensor", "all"), ("acc", "gyro", "all"))
         self.length = _positive_int(kind, "length", config.get("length"))
         self.gaf = config.get("gaf")
+        self.gaf_dataset_scaling = False
         if self.gaf is not None:
             _check_keys("inertial gaf option", self.gaf, self.gaf_options)
             _positive_int("inertial gaf", "image_size", self.gaf.get("image_size"))
             _choice("inertial gaf", "method", self.gaf.get("method", "summation"), ("summation", "difference"))
+            scaling = self.gaf.get("scaling", "per_sample")
+            _choice("inertial gaf", "scaling", scaling, ("per_sample", "dataset"))
+            self.gaf_dataset_scaling = scaling == "dataset"
+        self.gaf_range: tuple[np.ndarray, np.ndarray] | None = None
 
     def load_options(self) -> dict[str, Any]:
         return {"sensor": self.sensor}
@@ -189,13 +202,43 @@ class InertialTransform(ModalityTransform):
     def prepare(self, x: np.ndarray) -> np.ndarray:
         return resample_time(x, self.length) if self.length else x.astype(np.float32)
 
+    @property
+    def needs_fit(self) -> bool:
+        return self.normalize or bool(self.gaf and self.gaf_dataset_scaling)
+
+    def fit(self, prepared) -> None:
+        prepared = list(prepared)
+        if self.normalize:
+            super().fit(prepared)
+        if self.gaf and self.gaf_dataset_scaling:
+            values = np.concatenate([self._normalised(x) for x in prepared]).astype(np.float64)
+            lo, hi = np.percentile(values, [0.5, 99.5], axis=0)
+            self.gaf_range = (lo.astype(np.float32), hi.astype(np.float32))
+
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        if self.gaf_range is not None:
+            state["gaf_range"] = [self.gaf_range[0].tolist(), self.gaf_range[1].tolist()]
+        return state
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        super().load_state_dict({k: v for k, v in state.items() if k != "gaf_range"})
+        if "gaf_range" in state:
+            self.gaf_range = tuple(np.asarray(v, dtype=np.float32) for v in state["gaf_range"])
+
     def finish(self, x: np.ndarray, train: bool = False) -> torch.Tensor:
         x = self._normalised(x)
         if self.gaf is None:
             return torch.from_numpy(np.ascontiguousarray(x.T, dtype=np.float32))
         from harkd.encoding import gramian_angular_field  # lazy: optional sibling module
 
-        return torch.as_tensor(np.asarray(gramian_angular_field(np.ascontiguousarray(x.T), **self.gaf)),
+        options = dict(self.gaf)
+        if self.gaf_dataset_scaling:
+            if self.gaf_range is None:
+                raise ConfigError("inertial gaf scaling 'dataset' is not fitted: fit it on the training split "
+                                  "(PairedDataset.fit_normalization) or load fitted statistics")
+            options["scaling"] = (self.gaf_range[0][:, None], self.gaf_range[1][:, None])
+        return torch.as_tensor(np.asarray(gramian_angular_field(np.ascontiguousarray(x.T), **options)),
                                dtype=torch.float32)
 
 
