@@ -147,3 +147,34 @@ def test_multi_teacher_acs_term_sees_every_teacher(synth_utd, teacher_run, tmp_p
     assert record["train_acs"] > 0
     _, _, task, _ = load_run(run_dir)
     assert len(task.teachers) == 2 and task.terms[1].teachers == (0, 1)
+
+
+def test_fused_teacher_and_progressive_stage(synth_utd, teacher_run, tmp_path):
+    """PSKD building blocks: a late-fusion skeleton+accelerometer teacher, then a stage started from the last."""
+    fused_cfg = load_config(data={
+        "name": "fused", "seed": 0, "output_dir": str(tmp_path),
+        "data": {"dataset": "utd-mhad", "root": str(synth_utd), "cache": False,
+                 "modalities": {"skeleton": SKELETON, "inertial": INERTIAL}},
+        "model": {"name": "late_fusion", "input": ["skeleton", "inertial"], "args": {"branches": {
+            "skeleton": {"name": "stgcn", "args": {"widths": [8, 16], "strides": [1, 2]}},
+            "inertial": {"name": "imu_cnn1d", "args": {"widths": [8, 16], "depths": [1, 1]}}}}},
+        "optim": {"lr": 3e-3}, "train": {"epochs": 2, "batch_size": 8},
+    })
+    fused = train_experiment(fused_cfg, log=lambda m: None)
+    stage1 = distill_data(synth_utd, fused, tmp_path, [{"name": "ce"}, {"name": "kd"},
+                                                       {"name": "fitnet", "student": "pool", "teacher": "inertial.pool"}])
+    stage1_dir = distill_experiment(load_distill_config(data=stage1), tmp_path / "stage1", log=lambda m: None)
+    stage2 = distill_data(synth_utd, teacher_run, tmp_path, [{"name": "ce"}, {"name": "kd"}], init_from=str(stage1_dir))
+    stage2["train"]["epochs"] = 1
+    start = torch.load(stage1_dir / "best.pt", weights_only=False)["task"]
+    cfg2 = load_distill_config(data=stage2)
+    from harkd.distill.experiment import DISTILL, build_distill_task, resolve_config
+    from harkd.engine.experiment import prepare_data
+
+    cfg2 = resolve_config(cfg2)
+    task = build_distill_task(cfg2, prepare_data(cfg2.data, DISTILL.inputs(cfg2), DISTILL.fixed_normalization(cfg2)))
+    for name, value in task.student.state_dict().items():
+        torch.testing.assert_close(value, start[f"student.{name}"])
+    bad = distill_data(synth_utd, teacher_run, tmp_path, [{"name": "ce"}], init_from=str(fused))
+    with pytest.raises(ConfigError, match="init_from .*: its model does not match the student"):
+        distill_experiment(load_distill_config(data=bad), tmp_path / "bad-init", log=lambda m: None)

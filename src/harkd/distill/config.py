@@ -20,7 +20,8 @@ Example (``configs/utd_mhad/distill/skel2acc_kd.yaml``)::
 A loss term reads the student's and one teacher's features by name (``student`` /
 ``teacher``: a feature name, or a list for multi-layer losses; default ``logits``);
 ``teacher_index`` picks the teacher (default 0) and ``all`` averages the term over
-every teacher. ``ce`` is the student's cross-entropy with the labels.
+every teacher. ``ce`` is the student's cross-entropy with the labels. ``init_from``
+starts the student from another run's best weights (a progressive stage).
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ class DistillConfig:
     losses: list[LossTermConfig]
     seed: int = 0
     teacher_cache: bool = True
+    init_from: Optional[str] = None  # a run directory whose best student/model weights start this one
     optim: OptimConfig = field(default_factory=OptimConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     train: TrainConfig = field(default_factory=TrainConfig)

@@ -13,6 +13,7 @@ from harkd.distill.config import DistillConfig, load_distill_config
 from harkd.distill.task import DistillTask, LossTerm
 from harkd.distill.teachers import Teacher, check_teacher_split, load_teacher, read_teacher_run
 from harkd.engine.experiment import PreparedData, Recipe, build_model, register_recipe, train_experiment
+from harkd.engine.trainer import model_input
 from harkd.errors import ConfigError
 
 __all__ = ["DISTILL", "distill_experiment", "resolve_config"]
@@ -29,31 +30,33 @@ def resolve_config(cfg: DistillConfig) -> DistillConfig:
     """
     cfg = copy.deepcopy(cfg)
     for teacher in _teachers(cfg):
-        current = cfg.data.modalities.get(teacher.input)
-        if current is None:
-            cfg.data.modalities[teacher.input] = dict(teacher.transform)
-        elif dict(current) != teacher.transform:
-            raise ConfigError(
-                f"modality '{teacher.input}' is read by teacher {teacher.run_dir} with {teacher.transform} but "
-                f"data.modalities gives {dict(current)}; use the teacher's options")
+        for modality, transform in teacher.transforms.items():
+            current = cfg.data.modalities.get(modality)
+            if current is None:
+                cfg.data.modalities[modality] = dict(transform)
+            elif dict(current) != transform:
+                raise ConfigError(
+                    f"modality '{modality}' is read by teacher {teacher.run_dir} with {transform} but "
+                    f"data.modalities gives {dict(current)}; use the teacher's options")
     return cfg
 
 
 def _inputs(cfg: DistillConfig) -> list[str]:
-    return [cfg.student.input] + [t.input for t in _teachers(cfg)]
+    return cfg.student.inputs + [m for t in _teachers(cfg) for m in t.transforms]
 
 
 def _normalization(cfg: DistillConfig) -> dict:
-    """Teachers see their input normalised with THEIR training statistics."""
-    return {t.input: t.normalization for t in _teachers(cfg) if t.normalization}
+    """Teachers see their inputs normalised with THEIR training statistics."""
+    return {m: stats for t in _teachers(cfg) for m, stats in t.normalization.items()}
 
 
 @torch.no_grad()
-def _feature_shapes(model, sample: torch.Tensor) -> dict[str, tuple[int, ...]]:
+def _feature_shapes(model, sample: dict, key) -> dict[str, tuple[int, ...]]:
     """Per-sample shape of every named feature (a 2-sample dry run in eval mode)."""
     was_training = model.training
     model.eval()
-    feats = model.forward_intermediates(torch.stack([sample, sample]), list(model.feature_names))
+    pair = torch.utils.data.default_collate([sample, sample])
+    feats = model.forward_intermediates(model_input(pair, key), list(model.feature_names))
     model.train(was_training)
     return {name: tuple(value.shape[1:]) for name, value in feats.items()}
 
@@ -61,8 +64,8 @@ def _feature_shapes(model, sample: torch.Tensor) -> dict[str, tuple[int, ...]]:
 def _build_terms(cfg: DistillConfig, student, teachers: list[Teacher], sample: dict, num_samples: int) -> list[LossTerm]:
     from harkd.losses.registry import create_loss, loss_class
 
-    student_shapes = _feature_shapes(student, sample[cfg.student.input])
-    teacher_shapes = [_feature_shapes(t.model, sample[t.input]) for t in teachers]
+    student_shapes = _feature_shapes(student, sample, cfg.student.input)
+    teacher_shapes = [_feature_shapes(t.model, sample, t.input) for t in teachers]
     terms, names = [], set()
     for i, term in enumerate(cfg.losses):
         label = term.name if term.name not in names else f"{term.name}_{i}"
@@ -96,16 +99,33 @@ def _build_terms(cfg: DistillConfig, student, teachers: list[Teacher], sample: d
     return terms
 
 
+def _init_student(student, run_dir: Path) -> None:
+    """Load the best weights of a train run's model or a distill run's student into ``student``."""
+    from harkd.engine.checkpoint import load_checkpoint
+
+    state = load_checkpoint(run_dir / "best.pt")["task"]
+    for prefix in ("student.", "model."):
+        weights = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+        if weights:
+            break
+    try:
+        student.load_state_dict(weights)
+    except RuntimeError as err:
+        raise ConfigError(f"init_from {run_dir}: its model does not match the student ({err})") from None
+
+
 def build_distill_task(cfg: DistillConfig, prepared: PreparedData) -> DistillTask:
     teachers = _teachers(cfg)
     sample = prepared.datasets["train"][0]
     for teacher in teachers:
         check_teacher_split(teacher, prepared.split, cfg.data.dataset, prepared.class_names)
-        load_teacher(teacher, sample[teacher.input])
+        load_teacher(teacher, sample)
     student = build_model(cfg.student, sample, len(prepared.class_names))
+    if cfg.init_from:
+        _init_student(student, Path(cfg.init_from))
     terms = _build_terms(cfg, student, teachers, sample, len(prepared.datasets["train"]))
     transforms = prepared.datasets["train"].transforms
-    cacheable = [cfg.teacher_cache and not transforms[t.input].stochastic for t in teachers]
+    cacheable = [cfg.teacher_cache and not any(transforms[m].stochastic for m in t.transforms) for t in teachers]
     return DistillTask(student, cfg.student.input, [t.model for t in teachers], [t.input for t in teachers],
                        terms, cacheable)
 

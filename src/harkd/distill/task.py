@@ -13,7 +13,7 @@ from typing import Mapping, Sequence
 import torch
 from torch import nn
 
-from harkd.engine.trainer import Task
+from harkd.engine.trainer import Task, model_input
 from harkd.errors import ConfigError
 from harkd.losses import DistillLoss
 
@@ -71,8 +71,8 @@ class DistillTask(Task):
 
     find_unused_parameters = True  # a term may leave an adapter unused for a batch
 
-    def __init__(self, student: nn.Module, student_input: str, teachers: Sequence[nn.Module],
-                 teacher_inputs: Sequence[str], terms: Sequence[LossTerm], cacheable: Sequence[bool] = ()):
+    def __init__(self, student: nn.Module, student_input, teachers: Sequence[nn.Module],
+                 teacher_inputs: Sequence, terms: Sequence[LossTerm], cacheable: Sequence[bool] = ()):
         super().__init__()
         self.student = student
         self.student_input = student_input
@@ -125,7 +125,7 @@ class DistillTask(Task):
             use_cache = self.cacheable[i] and keys is not None
             feats = self.cache.lookup(i, keys) if use_cache else None
             if feats is None:
-                feats = teacher.forward_intermediates(batch[self.teacher_inputs[i]], names)
+                feats = teacher.forward_intermediates(model_input(batch, self.teacher_inputs[i]), names)
                 if use_cache:
                     self.cache.insert(i, keys, feats)
             device = batch["label"].device
@@ -133,7 +133,7 @@ class DistillTask(Task):
         return outputs
 
     def forward(self, batch: Mapping) -> dict[str, torch.Tensor]:
-        student = self.student.forward_intermediates(batch[self.student_input], self.student_features)
+        student = self.student.forward_intermediates(model_input(batch, self.student_input), self.student_features)
         teachers = self.teacher_outputs(batch)
         context = {"labels": batch["label"], "index": batch.get("index")}
         out: dict[str, torch.Tensor] = {}
@@ -158,7 +158,7 @@ class DistillTask(Task):
         return torch.stack(values).mean()
 
     def predict(self, batch: Mapping) -> torch.Tensor:
-        return self.student(batch[self.student_input])
+        return self.student(model_input(batch, self.student_input))
 
 
 def _select(features: Mapping[str, torch.Tensor], keys: tuple[str, ...], multi: bool):

@@ -22,9 +22,9 @@ class Teacher:
     name: str
     run_dir: Path
     model: nn.Module | None  # None until load_teacher
-    input: str
-    transform: dict  # the teacher's transform options for its input modality
-    normalization: dict  # its training-split statistics for that modality (may be empty)
+    input: str | list[str]  # a list for a multi-modality (late_fusion) teacher
+    transforms: dict  # modality -> the teacher's transform options
+    normalization: dict  # modality -> its training-split statistics (modalities without stats absent)
     class_names: list[str]
     split: dict
     dataset: str
@@ -43,18 +43,20 @@ def read_teacher_run(run_dir: str | Path, checkpoint: str = "best", name: str | 
     if meta.get("kind", "train") != "train":
         raise ConfigError(f"teacher {run_dir} is a '{meta['kind']}' run; teachers come from harkd train runs")
     cfg = load_config(run_dir / "config.yaml")
-    modality = cfg.model.input
-    return Teacher(name or cfg.name, run_dir, None, modality, dict(cfg.data.modalities.get(modality) or {}),
-                   meta.get("normalization", {}).get(modality, {}), list(meta["class_names"]), meta["split"],
+    modalities = cfg.model.inputs
+    stats = meta.get("normalization", {})
+    return Teacher(name or cfg.name, run_dir, None, cfg.model.input,
+                   {m: dict(cfg.data.modalities.get(m) or {}) for m in modalities},
+                   {m: stats[m] for m in modalities if stats.get(m)}, list(meta["class_names"]), meta["split"],
                    cfg.data.dataset, cfg.data.protocol, cfg.model, checkpoint)
 
 
-def load_teacher(teacher: Teacher, sample) -> Teacher:
-    """Build ``teacher``'s model for a prepared input ``sample``, load its weights and freeze it."""
+def load_teacher(teacher: Teacher, sample: dict) -> Teacher:
+    """Build ``teacher``'s model for a prepared ``sample`` (all modalities), load its weights, freeze it."""
     from harkd.engine.experiment import build_model
 
     path = teacher.run_dir / f"{teacher.checkpoint}.pt"
-    model = build_model(teacher.model_cfg, {teacher.input: sample}, len(teacher.class_names))
+    model = build_model(teacher.model_cfg, sample, len(teacher.class_names))
     state = {k.removeprefix("model."): v for k, v in load_checkpoint(path)["task"].items() if k.startswith("model.")}
     try:
         model.load_state_dict(state)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal, Optional, Union
 
 from harkd.engine.schema import apply_overrides, from_dict, load_yaml, to_dict
 from harkd.errors import ConfigError, DataError
@@ -69,9 +69,16 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
+    """``input``: the modality the model reads, or a list of modalities for ``late_fusion``
+    (``args.branches`` maps each modality to ``{name: MODEL, args: {...}}``)."""
+
     name: str
-    input: str
+    input: Union[str, list[str]]
     args: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def inputs(self) -> list[str]:
+        return [self.input] if isinstance(self.input, str) else list(self.input)
 
 
 @dataclass

@@ -143,11 +143,29 @@ def model_input_kwargs(sample: torch.Tensor | np.ndarray, model_name: str) -> di
 
 
 def build_model(model_cfg, sample: dict, num_classes: int):
-    """The model of ``model_cfg`` sized to a prepared ``sample`` (in_chans, segments) and the classes."""
-    from harkd.models import create_model
+    """The model of ``model_cfg`` sized to a prepared ``sample`` (in_chans, segments) and the classes.
 
-    kwargs = {**model_input_kwargs(sample[model_cfg.input], model_cfg.name), **model_cfg.args}
-    return create_model(model_cfg.name, num_classes=num_classes, **kwargs)
+    ``late_fusion`` builds one branch per input modality from ``args.branches``."""
+    from harkd.models import create_model
+    from harkd.models.fusion import LateFusion
+
+    if model_cfg.name != "late_fusion":
+        if not isinstance(model_cfg.input, str):
+            raise ConfigError(f"config key 'model.input': model '{model_cfg.name}' reads one modality; "
+                              "use late_fusion for several")
+        kwargs = {**model_input_kwargs(sample[model_cfg.input], model_cfg.name), **model_cfg.args}
+        return create_model(model_cfg.name, num_classes=num_classes, **kwargs)
+    args = dict(model_cfg.args)
+    branches = args.pop("branches", None) or {}
+    if set(branches) != set(model_cfg.inputs):
+        raise ConfigError(f"config key 'model.args.branches': late_fusion needs one branch per input "
+                          f"{model_cfg.inputs}, got {sorted(branches)}")
+    built = {}
+    for modality in model_cfg.inputs:
+        branch = branches[modality]
+        kwargs = {**model_input_kwargs(sample[modality], branch["name"]), **branch.get("args", {})}
+        built[modality] = create_model(branch["name"], num_classes=num_classes, **kwargs)
+    return LateFusion(built, num_classes, **args)
 
 
 def build_task(cfg: ExperimentConfig, prepared: PreparedData) -> ClassificationTask:
@@ -175,7 +193,7 @@ def register_recipe(recipe: Recipe) -> Recipe:
     return recipe
 
 
-TRAIN = register_recipe(Recipe("train", load_config, lambda cfg: [cfg.model.input], build_task))
+TRAIN = register_recipe(Recipe("train", load_config, lambda cfg: cfg.model.inputs, build_task))
 
 
 def get_recipe(kind: str) -> Recipe:

@@ -32,7 +32,12 @@ from harkd.engine import distributed as dist_utils
 from harkd.engine.checkpoint import atomic_save, capture_rng_state, load_checkpoint, restore_rng_state
 from harkd.engine.metrics import classification_report
 
-__all__ = ["Task", "ClassificationTask", "EpochSampler", "Trainer", "TrainerState", "predict"]
+__all__ = ["Task", "ClassificationTask", "model_input", "EpochSampler", "Trainer", "TrainerState", "predict"]
+
+
+def model_input(batch: Mapping, key):
+    """``batch[key]``, or ``{modality: batch[modality]}`` for a multi-input model's list of keys."""
+    return batch[key] if isinstance(key, str) else {m: batch[m] for m in key}
 
 
 class Task(nn.Module):
@@ -56,11 +61,11 @@ class ClassificationTask(Task):
         self.criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
 
     def forward(self, batch: Mapping) -> dict[str, torch.Tensor]:
-        logits = self.model(batch[self.input_key])
+        logits = self.model(model_input(batch, self.input_key))
         return {"loss": self.criterion(logits, batch["label"])}
 
     def predict(self, batch: Mapping) -> torch.Tensor:
-        return self.model(batch[self.input_key])
+        return self.model(model_input(batch, self.input_key))
 
 
 class EpochSampler(Sampler[int]):
