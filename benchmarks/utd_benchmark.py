@@ -26,23 +26,39 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-# suite -> (title, [(row label, config path under configs/utd_mhad, kind, teacher config or None)])
+# suite -> (title, rows); a row is (label, stages); a stage is (config under configs/utd_mhad, kind,
+# teacher runs of this suite's single-modality configs, same seed). A later stage starts from the
+# previous stage's student (init_from).
+def _single(config):
+    return [(config, "train", [])]
+
+
+def _distill(config, *teachers):
+    return [(config, "distill", list(teachers))]
+
+
+_PSKD = ("skeleton_stgcn", "skel_acc_fusion", "acc_cnn1d")
 SUITES = {
-    "single": ("Single-modality baselines", [(c, f"{c}.yaml", "train", None) for c in (
-        "acc_gaf_resnet18", "acc_gafds_resnet18", "accgyro_gaf_resnet18", "acc_cnn1d", "accgyro_cnn1d", "skeleton_stgcn", "depth_tsn",
-        "depth_trn")]),
+    "single": ("Single-modality baselines", [(c, _single(f"{c}.yaml")) for c in (
+        "acc_gaf_resnet18", "acc_gafds_resnet18", "accgyro_gaf_resnet18", "acc_cnn1d", "accgyro_cnn1d",
+        "skeleton_stgcn", "skel_acc_fusion", "depth_tsn", "depth_trn")]),
     "skel2acc": ("Skeleton -> accelerometer student (raw-acc 1D CNN, same budget in every row)", [
-        ("no KD", "acc_cnn1d.yaml", "train", None),
-        ("KD", "distill/skel2acc_kd.yaml", "distill", "skeleton_stgcn"),
-        ("KD + FitNet", "distill/skel2acc_fitnet.yaml", "distill", "skeleton_stgcn"),
-        ("KD + RKD", "distill/skel2acc_rkd.yaml", "distill", "skeleton_stgcn"),
-        ("KD + SP", "distill/skel2acc_sp.yaml", "distill", "skeleton_stgcn"),
-        ("KD + CRD", "distill/skel2acc_crd.yaml", "distill", "skeleton_stgcn"),
+        ("no KD", _single("acc_cnn1d.yaml")),
+        ("KD", _distill("distill/skel2acc_kd.yaml", "skeleton_stgcn")),
+        ("KD + FitNet", _distill("distill/skel2acc_fitnet.yaml", "skeleton_stgcn")),
+        ("KD + RKD", _distill("distill/skel2acc_rkd.yaml", "skeleton_stgcn")),
+        ("KD + SP", _distill("distill/skel2acc_sp.yaml", "skeleton_stgcn")),
+        ("KD + CRD", _distill("distill/skel2acc_crd.yaml", "skeleton_stgcn")),
+        ("PSKD: 3 progressive stages + ACS", [(f"distill/pskd_stage{i + 1}.yaml", "distill", [t])
+                                             for i, t in enumerate(_PSKD)]),
+        ("PSKD without progressive stages (ACS, 3 teachers)", _distill("distill/pskd_no_progressive.yaml", *_PSKD)),
+        ("PSKD without ACS (progressive, KD)", [(f"distill/pskd_noacs_stage{i + 1}.yaml", "distill", [t])
+                                               for i, t in enumerate(_PSKD)]),
     ]),
     "depth2acc": ("Depth video -> accelerometer student (raw-acc 1D CNN, same budget in every row)", [
-        ("no KD", "acc_cnn1d.yaml", "train", None),
-        ("KD", "distill/depth2acc_kd.yaml", "distill", "depth_tsn"),
-        ("VSKD (DASK + CE + 0.01 KD)", "distill/depth2acc_dask.yaml", "distill", "depth_tsn"),
+        ("no KD", _single("acc_cnn1d.yaml")),
+        ("KD", _distill("distill/depth2acc_kd.yaml", "depth_tsn")),
+        ("VSKD (DASK + CE + 0.01 KD)", _distill("distill/depth2acc_dask.yaml", "depth_tsn")),
     ]),
 }
 
@@ -73,20 +89,29 @@ def replace_section(path: Path, mark: str, body: str) -> None:
     path.write_text(text)
 
 
-def run_one(config: str, kind: str, teacher: str | None, seed: int, out: Path, overrides: list[str]) -> dict:
-    """Train (or distil) one config with one seed into ``out`` (resumed when present) and test it."""
+def stage_overrides(teachers: list[str], init_from: Path | None, seed: int, out: Path) -> list[str]:
+    """Point a config at this suite's teacher runs (same seed) and the previous stage."""
+    extra = [f"teachers.{i}.run={out / f'{t}_s{seed}'}" for i, t in enumerate(teachers)]
+    return extra + ([f"init_from={init_from}"] if init_from else [])
+
+
+def run_row(stages: list, seed: int, out: Path, overrides: list[str]) -> dict:
+    """Run a row's stages in order (each resumed when present) and test the last one."""
     from harkd.engine.evaluate import evaluate_run, read_metrics
     from harkd.engine.experiment import get_recipe, train_experiment
 
-    recipe = get_recipe(kind)
-    if teacher:  # the single suite's teacher run of the same seed
-        overrides = [f"teachers.0.run={out / f'{teacher}_s{seed}'}", *overrides]
-    cfg = recipe.load(HERE.parent / "configs" / "utd_mhad" / config, [f"seed={seed}", *overrides])
-    run_dir = out / f"{Path(config).stem}_s{seed}"
-    start = time.perf_counter()
-    train_experiment(cfg, run_dir, log=lambda m: None, recipe=recipe)
-    wall = time.perf_counter() - start
-    records = read_metrics(run_dir)
+    run_dir, wall, records = None, 0.0, []
+    for config, kind, teachers in stages:
+        recipe = get_recipe(kind)
+        extra = stage_overrides(teachers, run_dir, seed, out)
+        cfg = recipe.load(HERE.parent / "configs" / "utd_mhad" / config, [f"seed={seed}", *extra, *overrides])
+        run_dir = out / f"{Path(config).stem}_s{seed}"
+        start = time.perf_counter()
+        train_experiment(cfg, run_dir, log=lambda m: None, recipe=recipe)
+        wall += time.perf_counter() - start
+        records += read_metrics(run_dir)
+    config = stages[-1][0]
+    kind = stages[-1][1]
     result = {"config": config, "kind": kind, "seed": seed, "run_dir": str(run_dir), "wall_s": wall, "epochs": len(records),
               "s_per_epoch": statistics.median(r["seconds"] for r in records)}
     for checkpoint in ("best", "last"):
@@ -121,11 +146,15 @@ def main() -> int:
     title, suite = SUITES[args.suite]
     rows = ["| row | config | test acc. best-on-val (%) | test acc. last epoch (%) | macro-F1 best (%) | s / epoch | epochs | command (S = seed) |",
             "|---|---|---:|---:|---:|---:|---:|---|"]
-    for label, config, kind, teacher in suite:
-        rs = [run_one(config, kind, teacher, s, Path(args.out), args.overrides) for s in args.seeds]
-        command = f"harkd {kind} configs/utd_mhad/{config} --set seed=S"
-        if teacher:
-            command += f" --set teachers.0.run=RUNS/{teacher}_sS"
+    for label, stages in suite:
+        rs = [run_row(stages, s, Path(args.out), args.overrides) for s in args.seeds]
+        commands = []
+        for i, (config, kind, teachers) in enumerate(stages):
+            previous = f"RUNS/{Path(stages[i - 1][0]).stem}_sS" if i else None
+            extra = " ".join(f"--set {o}" for o in stage_overrides(teachers, previous, "S", Path("RUNS")))
+            commands.append(f"harkd {kind} configs/utd_mhad/{config} --set seed=S {extra}".strip())
+        command = " && ".join(commands)
+        config = " + ".join(Path(c).stem for c, _, _ in stages)
         rows.append(f"| {label} | `{config}` | {mean_std([r['test_best'] for r in rs])} | "
                     f"{mean_std([r['test_last'] for r in rs])} | {mean_std([r['f1_best'] for r in rs])} | "
                     f"{statistics.mean(r['s_per_epoch'] for r in rs):.2f} | {rs[0]['epochs']} | `{command}` |")
