@@ -14,7 +14,7 @@ import sys
 from harkd import __version__
 from harkd.errors import HarkdError
 
-SUBCOMMAND_MODULES = ("demo", "synth", "data", "gaf", "train", "distill", "evaluate")
+SUBCOMMAND_MODULES = ("demo", "synth", "data", "gaf", "train", "distill", "evaluate", "export", "bench", "stream")
 
 EXAMPLES = """\
 examples:

@@ -1,0 +1,71 @@
+"""``harkd export RUN_DIR``: deployable ONNX / TorchScript with the input pipeline inside."""
+
+from __future__ import annotations
+
+import argparse
+
+EXAMPLES = """\
+examples:
+  harkd export runs/utd_acc_cnn1d --out acc.onnx                 # format from the suffix; manifest acc.onnx.json
+  harkd export runs/utd_acc_gaf_resnet18 --format torchscript --out gaf.pt --checkpoint last
+  harkd export runs/utd_acc_cnn1d --out acc.onnx --window-samples 150   # a 3 s window at 50 Hz
+  harkd export runs/utd_skel2acc_kd --publish published/skel2acc_student  # student-only run directory
+  harkd export runs/utd_skel2acc_kd --publish published/s --out s.onnx    # publish, then export it
+
+The exported graph takes a raw window (batch, channels, W) in the sensor's units (acc g,
+gyro deg/s) at the recording rate (UTD-MHAD: 50 Hz), oldest sample first; it resamples the
+window to the training length with the data layer's linear interpolation, normalises
+with the training statistics, encodes GAF images when the model reads them, and returns
+class probabilities. W defaults to the median training-clip length (written in the
+manifest). A parity check against the PyTorch eager pipeline (max abs difference on
+probabilities <= 1e-5) runs after every export; a failure is an error (exit 2).
+"""
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "export", help="export a run's model with its input pipeline (ONNX / TorchScript) + manifest",
+        description="Export a trained (or distilled) run's model, with resampling, normalisation and GAF inside "
+                    "the graph, to ONNX or TorchScript; write a JSON manifest next to it; check parity.",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run_dir", help="a directory written by harkd train or harkd distill")
+    parser.add_argument("--format", help="onnx or torchscript (default: from the --out suffix: .onnx, .pt/.ts)")
+    parser.add_argument("--out", help="the model file to write (manifest: OUT.json)")
+    parser.add_argument("--checkpoint", default="best", help="best (validation-selected, default) or last")
+    parser.add_argument("--window-samples", type=int, help="W, raw samples per window (default: median training clip)")
+    parser.add_argument("--rate", type=float, help="sampling rate in Hz (default: the dataset's; UTD-MHAD 50)")
+    parser.add_argument("--publish", metavar="OUT_DIR",
+                        help="distillation runs: write a student-only run directory (teachers, adapters and "
+                             "optimiser state stripped); with --out, export that directory")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from harkd.errors import InputError
+    from harkd.export.exporter import _check_format, export_run, infer_format, manifest_path
+    from harkd.export.publish import publish_student
+
+    if args.checkpoint not in ("best", "last"):
+        raise InputError(f"--checkpoint must be 'best' or 'last', got {args.checkpoint!r}")
+    if args.format is not None:
+        _check_format(args.format)
+    run_dir = args.run_dir
+    if args.publish:
+        out_dir = publish_student(run_dir, args.publish, args.checkpoint)
+        print(f"published the student of {run_dir} to {out_dir} (config.yaml, run.json, best.pt: student weights only)")
+        if not args.out:
+            return 0
+        run_dir, checkpoint = out_dir, "best"
+    else:
+        checkpoint = args.checkpoint
+        if not args.out:
+            raise InputError("--out FILE is required (or --publish OUT_DIR for a distillation run)")
+    fmt = args.format or infer_format(args.out)
+    manifest = export_run(run_dir, fmt, args.out, checkpoint=checkpoint, window_samples=args.window_samples,
+                          rate=args.rate)
+    print(f"wrote {args.out} ({manifest['size_bytes'] / 1024:.0f} KiB, sha256 {manifest['sha256'][:16]}...) and "
+          f"{manifest_path(args.out)}")
+    print(f"input (batch, {len(manifest['channels'])}, {manifest['window_samples']}) = "
+          f"{manifest['window_seconds']:.2f} s at {manifest['sampling_rate_hz']:g} Hz, channels "
+          f"{', '.join(f'{c} [{u}]' for c, u in zip(manifest['channels'], manifest['units']))}")
+    return 0

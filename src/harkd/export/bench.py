@@ -1,0 +1,152 @@
+"""Size and latency of a deployable model: ``harkd bench RUN_DIR_OR_FILE``.
+
+For a run directory the pipeline is built in memory and exported to a temporary
+TorchScript and ONNX file, so PyTorch eager, TorchScript and ONNX Runtime are timed on
+the same graph. For an exported file (with its manifest) only that runtime is timed.
+Latency is per window at batch 1: ``warmup`` untimed calls, then ``runs`` timed calls
+(``time.perf_counter``), median and 95th percentile in milliseconds, with 1 thread and
+with all threads (``os.cpu_count()``).
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+import harkd
+from harkd.errors import DataError, InputError
+
+__all__ = ["time_calls", "bench", "machine_description"]
+
+
+def time_calls(fn: Callable[[], object], runs: int = 200, warmup: int = 20) -> dict:
+    """Median and p95 latency (ms) of ``fn`` over ``runs`` calls after ``warmup`` calls."""
+    if runs < 1:
+        raise InputError(f"runs must be >= 1, got {runs}")
+    for _ in range(warmup):
+        fn()
+    times = np.empty(runs)
+    for i in range(runs):
+        start = time.perf_counter()
+        fn()
+        times[i] = time.perf_counter() - start
+    times *= 1e3
+    return {"median_ms": float(np.median(times)), "p95_ms": float(np.percentile(times, 95)),
+            "mean_ms": float(times.mean()), "runs": runs, "warmup": warmup}
+
+
+def machine_description() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{platform.platform()}, {cpu}, {os.cpu_count()} CPUs, python {platform.python_version()}, torch {torch.__version__}"
+
+
+def _thread_settings() -> list[tuple[str, int]]:
+    return [("1", 1), ("all", os.cpu_count() or 1)]
+
+
+def _time_torch(module, x: torch.Tensor, runs: int, warmup: int, threads: int) -> dict:
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with torch.no_grad():
+            return time_calls(lambda: module(x), runs, warmup)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _time_onnx(path: Path, x: np.ndarray, runs: int, warmup: int, threads: int) -> dict:
+    from harkd.export.exporter import ExportedModel
+
+    model = ExportedModel(path, {"format": "onnx"}, threads=threads)
+    session, name = model.session, model.input_name
+    return time_calls(lambda: session.run(None, {name: x}), runs, warmup)
+
+
+def bench(target: str | Path, *, runs: int = 200, warmup: int = 20, checkpoint: str = "best",
+          window_samples: int | None = None, runtimes=("eager", "torchscript", "onnx")) -> dict:
+    """Parameters, file size, MACs per window and latency table of a run directory or exported file."""
+    from harkd.export.exporter import ExportedModel, export_pipeline, load_for_export
+    from harkd.export.macs import count_macs, count_parameters
+
+    target = Path(target)
+    if not target.exists():
+        raise DataError(target, "not found: pass a run directory or an exported .onnx / TorchScript file")
+    rows = []
+    result: dict = {"target": str(target), "date": datetime.datetime.now().isoformat(timespec="seconds"),
+                    "machine": machine_description(), "harkd_version": harkd.__version__, "batch": 1}
+    if target.is_dir():
+        loaded = load_for_export(target, checkpoint, window_samples)
+        spec = loaded.spec
+        pipeline = loaded.pipeline
+        channels = len(spec.channels)
+        x = torch.randn(1, channels, spec.window_samples)
+        result.update({"model": spec.model_name, "model_args": spec.model_args,
+                       "parameters": count_parameters(loaded.model),
+                       "macs_per_window": count_macs(pipeline, x), "window_samples": spec.window_samples,
+                       "window_seconds": spec.window_seconds, "channels": channels, "gaf": spec.gaf is not None})
+        with tempfile.TemporaryDirectory() as tmp:
+            files = {"torchscript": Path(tmp) / "model.pt", "onnx": Path(tmp) / "model.onnx"}
+            for fmt in ("torchscript", "onnx"):
+                export_pipeline(pipeline, fmt, files[fmt], channels)
+            result["size_bytes"] = {"state_dict_float32": 4 * result["parameters"],
+                                    **{fmt: p.stat().st_size for fmt, p in files.items()}}
+            for runtime in runtimes:
+                for label, threads in _thread_settings():
+                    if runtime == "eager":
+                        timing = _time_torch(pipeline, x, runs, warmup, threads)
+                    elif runtime == "torchscript":
+                        timing = _time_torch(torch.jit.load(str(files["torchscript"])).eval(), x, runs, warmup, threads)
+                    else:
+                        timing = _time_onnx(files["onnx"], x.numpy(), runs, warmup, threads)
+                    rows.append({"runtime": {"eager": "pytorch-eager"}.get(runtime, runtime), "threads": label,
+                                 "num_threads": threads, **timing})
+    else:
+        model = ExportedModel(target)
+        manifest = model.manifest or {}
+        if "window_samples" not in manifest:
+            raise DataError(target, "has no manifest (expected next to it as "
+                                    f"{target.name}.json): cannot tell the input window")
+        channels, window = len(manifest["channels"]), manifest["window_samples"]
+        x = np.random.default_rng(0).standard_normal((1, channels, window)).astype(np.float32)
+        result.update({"model": manifest["model"]["name"], "model_args": manifest["model"].get("args"),
+                       "parameters": manifest["model"].get("parameters"),
+                       "macs_per_window": manifest["model"].get("macs_per_window"), "window_samples": window,
+                       "window_seconds": manifest["window_seconds"], "channels": channels,
+                       "gaf": manifest.get("gaf") is not None,
+                       "size_bytes": {model.format: target.stat().st_size}})
+        for label, threads in _thread_settings():
+            if model.format == "onnx":
+                timing = _time_onnx(target, x, runs, warmup, threads)
+            else:
+                timing = _time_torch(model.module, torch.from_numpy(x), runs, warmup, threads)
+            rows.append({"runtime": model.runtime, "threads": label, "num_threads": threads, **timing})
+    result["latency"] = rows
+    return result
+
+
+def format_table(result: dict) -> str:
+    """A Markdown table of one bench result (one row per runtime)."""
+    size = result["size_bytes"]
+    lines = [f"{result['target']}: {result['model']}, {result['parameters']:,} parameters, "
+             f"{result['macs_per_window'] / 1e6:.2f} M MACs per window ({result['window_samples']} samples, "
+             f"{result['window_seconds']:.2f} s), sizes " + ", ".join(f"{k} {v / 1024:.0f} KiB" for k, v in size.items()),
+             "", "| runtime | threads | median ms | p95 ms |", "|---|---|---:|---:|"]
+    for row in result["latency"]:
+        lines.append(f"| {row['runtime']} | {row['threads']} ({row['num_threads']}) | {row['median_ms']:.3f} | "
+                     f"{row['p95_ms']:.3f} |")
+    return "\n".join(lines)

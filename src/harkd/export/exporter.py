@@ -1,0 +1,329 @@
+"""``harkd export``: a run directory -> a deployable ONNX / TorchScript file + JSON manifest.
+
+The exported graph is :class:`~harkd.export.pipeline.DeployablePipeline`: it takes a raw
+sensor window ``(batch, channels, window_samples)`` in the sensor's units at the recording
+rate and returns class probabilities. After writing the file, a parity check runs the
+exported file (onnxruntime / ``torch.jit.load``) and the PyTorch eager pipeline (the
+data layer's own transforms, then the model, then softmax) on the same windows; the
+largest absolute difference on probabilities must be <= ``tolerance`` (1e-5).
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import io
+import json
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+import harkd
+from harkd.errors import DataError, HarkdError, InputError, MissingDependencyError, unknown_key_message
+from harkd.export.macs import count_macs, count_parameters
+from harkd.export.pipeline import DeployablePipeline, PipelineSpec, build_pipeline, pipeline_spec
+
+__all__ = ["FORMATS", "PARITY_TOLERANCE", "ExportedModel", "LoadedRun", "load_for_export", "export_pipeline",
+           "export_run", "load_exported", "manifest_path", "sha256_file", "parity_windows", "eager_probabilities",
+           "ParityError"]
+
+FORMATS = ("onnx", "torchscript")
+PARITY_TOLERANCE = 1e-5
+ONNX_OPSET = 17
+INPUT_NAME, OUTPUT_NAME = "window", "probabilities"
+MAX_PARITY_WINDOWS = 48
+
+
+class ParityError(HarkdError):
+    """The exported file does not reproduce the eager pipeline."""
+
+
+def manifest_path(model_file: str | Path) -> Path:
+    """The manifest of ``model.onnx`` is ``model.onnx.json``."""
+    model_file = Path(model_file)
+    return model_file.with_name(model_file.name + ".json")
+
+
+def sha256_file(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check_format(fmt: str) -> str:
+    if fmt not in FORMATS:
+        raise InputError(unknown_key_message("export format", str(fmt), FORMATS))
+    return fmt
+
+
+def infer_format(out: str | Path) -> str:
+    suffix = Path(out).suffix.lower()
+    if suffix == ".onnx":
+        return "onnx"
+    if suffix in (".pt", ".ts", ".torchscript"):
+        return "torchscript"
+    raise InputError(f"cannot tell the export format from '{out}': pass --format onnx|torchscript")
+
+
+# ----------------------------------------------------------------------------- loading
+@dataclass
+class LoadedRun:
+    run_dir: Path
+    cfg: Any
+    meta: dict
+    kind: str
+    model: torch.nn.Module
+    transform: Any  # the run's fitted InertialTransform (the eager reference)
+    prepared: Any
+    spec: PipelineSpec
+    checkpoint: str
+
+    @property
+    def pipeline(self) -> DeployablePipeline:
+        return build_pipeline(self.model, self.spec)
+
+
+def default_window(prepared, modality: str) -> int:
+    """Median raw length (samples) of the training split's clips."""
+    train = prepared.datasets["train"]
+    t = train.transforms[modality]
+    lengths = [train.spec.load(r, modality, root=train.index.root, **t.load_options()).shape[0]
+               for r in train.recordings]
+    return int(round(float(np.median(lengths))))
+
+
+def load_for_export(run_dir: str | Path, checkpoint: str = "best", window_samples: int | None = None,
+                    rate: float | None = None) -> LoadedRun:
+    """Load a train or distill run and describe its deployable pipeline."""
+    from harkd.engine.experiment import load_run
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise DataError(run_dir, "run directory not found")
+    if checkpoint not in ("best", "last"):
+        raise InputError(f"checkpoint must be 'best' or 'last', got {checkpoint!r}")
+    cfg, meta, task, prepared = load_run(run_dir, checkpoint)
+    kind = meta.get("kind", "train")
+    model = task.student if kind == "distill" else task.model
+    model_cfg = cfg.student if kind == "distill" else cfg.model
+    modality = model_cfg.input
+    if window_samples is None and isinstance(modality, str) and modality in prepared.datasets["train"].transforms:
+        window_samples = default_window(prepared, modality)
+    if window_samples is not None and window_samples < 2:
+        raise InputError(f"--window-samples must be at least 2, got {window_samples}")
+    spec = pipeline_spec(cfg, meta, kind, window_samples or 0, rate)
+    transform = prepared.datasets["train"].transforms[spec.modality]
+    return LoadedRun(run_dir, cfg, meta, kind, model.eval(), transform, prepared, spec, checkpoint)
+
+
+# ------------------------------------------------------------------------------ parity
+def parity_windows(loaded: LoadedRun, limit: int = MAX_PARITY_WINDOWS) -> tuple[np.ndarray, str]:
+    """``(n, C, W)`` float32 raw windows and a description of where they come from.
+
+    Real UTD-MHAD recordings under ``$HARKD_DATA_ROOT`` when available, else the run's
+    own dataset; test-split recordings first. A clip of T >= W samples gives its centred
+    W-sample window; a shorter clip is stretched to W samples (linear interpolation).
+    """
+    from harkd.data.transforms import resample_time
+    from harkd.engine.config import DATA_ROOT_ENV, DATASET_FOLDERS
+
+    train = loaded.prepared.datasets["train"]
+    spec_ds, index = train.spec, train.index
+    source = f"run dataset {index.root}"
+    env = os.environ.get(DATA_ROOT_ENV)
+    if env:
+        real = Path(env) / DATASET_FOLDERS.get(spec_ds.name, spec_ds.name)
+        if real.is_dir() and real.resolve() != Path(index.root).resolve():
+            try:
+                index = spec_ds.scan(real)
+                source = f"real recordings {real}"
+            except HarkdError:
+                pass
+        elif real.is_dir():
+            source = f"real recordings {real}"
+    split = loaded.meta.get("split") or {}
+    keys = [k for name in ("test", "val", "train") for k in split.get(name, []) if k in index]
+    keys += [k for k in index.keys if k not in set(keys)]
+    options = loaded.transform.load_options()
+    w = loaded.spec.window_samples
+    windows, used = [], []
+    for rec in index.subset(keys):
+        if not rec.has(loaded.spec.modality):
+            continue
+        clip = spec_ds.load(rec, loaded.spec.modality, root=index.root, **options)
+        t = clip.shape[0]
+        window = clip[(t - w) // 2:(t - w) // 2 + w] if t >= w else resample_time(clip, w)
+        windows.append(np.ascontiguousarray(window.T, dtype=np.float32))
+        used.append(rec.key)
+        if len(windows) >= limit:
+            break
+    if not windows:
+        raise DataError(index.root, f"no {loaded.spec.modality} recordings for the parity check")
+    return np.stack(windows), f"{source} ({len(windows)} windows of {w} samples, e.g. {', '.join(used[:3])})"
+
+
+@torch.no_grad()
+def eager_probabilities(loaded: LoadedRun, windows: np.ndarray) -> np.ndarray:
+    """The reference: the data layer's transform (prepare + finish) per window, the model, softmax."""
+    t = loaded.transform
+    batch = torch.stack([t.finish(t.prepare(np.ascontiguousarray(w.T))) for w in windows])
+    return torch.softmax(loaded.model(batch), dim=-1).numpy()
+
+
+# ------------------------------------------------------------------------------ export
+def _onnxruntime():
+    try:
+        import onnxruntime
+    except ImportError:
+        raise MissingDependencyError("onnxruntime", "export", "ONNX export") from None
+    return onnxruntime
+
+
+def export_pipeline(pipeline: DeployablePipeline, fmt: str, out: str | Path, channels: int) -> Path:
+    """Write ``pipeline`` as ONNX (opset 17, dynamic batch) or traced TorchScript."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    example = torch.randn(2, channels, pipeline.window)
+    pipeline.eval()
+    if fmt == "onnx":
+        try:
+            import onnx  # noqa: F401  (the TorchScript-based exporter needs it)
+        except ImportError:
+            raise MissingDependencyError("onnx", "export", "ONNX export") from None
+        buf = io.BytesIO()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the TorchScript-based exporter's deprecation and tracer warnings
+            torch.onnx.export(pipeline, (example,), buf, dynamo=False, opset_version=ONNX_OPSET,
+                              input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+                              dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}})
+        out.write_bytes(buf.getvalue())
+    else:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            traced = torch.jit.trace(pipeline, (example,), check_trace=False)
+        torch.jit.save(traced, str(out))
+    return out
+
+
+class ExportedModel:
+    """An exported file behind one call: ``(n, C, W)`` float32 -> ``(n, classes)`` probabilities."""
+
+    def __init__(self, path: str | Path, manifest: dict | None = None, threads: int | None = None):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise DataError(self.path, "model file not found")
+        if manifest is None:
+            mpath = manifest_path(self.path)
+            manifest = json.loads(mpath.read_text()) if mpath.is_file() else None
+        self.manifest = manifest
+        self.format = (manifest or {}).get("format") or infer_format(self.path)
+        if self.format == "onnx":
+            ort = _onnxruntime()
+            options = ort.SessionOptions()
+            if threads is not None:
+                options.intra_op_num_threads = threads
+                options.inter_op_num_threads = 1
+            try:
+                self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+            except Exception as err:  # onnxruntime raises its own exception types
+                raise DataError(self.path, f"cannot load ONNX model ({type(err).__name__}: {err})") from None
+            self.input_name = self.session.get_inputs()[0].name
+        else:
+            try:
+                self.module = torch.jit.load(str(self.path), map_location="cpu").eval()
+            except Exception as err:
+                raise DataError(self.path, f"cannot load TorchScript model ({type(err).__name__}: {err})") from None
+
+    @property
+    def runtime(self) -> str:
+        return "onnxruntime" if self.format == "onnx" else "torchscript"
+
+    def __call__(self, windows: np.ndarray) -> np.ndarray:
+        windows = np.ascontiguousarray(windows, dtype=np.float32)
+        if self.format == "onnx":
+            return self.session.run(None, {self.input_name: windows})[0]
+        with torch.no_grad():
+            return self.module(torch.from_numpy(windows)).numpy()
+
+
+def load_exported(path: str | Path, threads: int | None = None) -> ExportedModel:
+    return ExportedModel(path, threads=threads)
+
+
+def _run_exported(path: Path, fmt: str, windows: np.ndarray) -> np.ndarray:
+    return ExportedModel(path, {"format": fmt})(windows)
+
+
+def export_run(run_dir: str | Path, fmt: str, out: str | Path, *, checkpoint: str = "best",
+               window_samples: int | None = None, rate: float | None = None,
+               tolerance: float = PARITY_TOLERANCE, log: Callable[[str], None] = print) -> dict:
+    """Export a run's model with its input pipeline; check parity; write the manifest. Returns the manifest."""
+    _check_format(fmt)
+    loaded = load_for_export(run_dir, checkpoint, window_samples, rate)
+    return export_loaded(loaded, fmt, out, tolerance=tolerance, log=log)
+
+
+def export_loaded(loaded: LoadedRun, fmt: str, out: str | Path, *, tolerance: float = PARITY_TOLERANCE,
+                  log: Callable[[str], None] = print) -> dict:
+    _check_format(fmt)
+    out = Path(out)
+    spec = loaded.spec
+    pipeline = loaded.pipeline
+    channels = len(spec.channels)
+    export_pipeline(pipeline, fmt, out, channels)
+    windows, source = parity_windows(loaded)
+    expected = eager_probabilities(loaded, windows)
+    got = _run_exported(out, fmt, windows)
+    diff = float(np.max(np.abs(got - expected))) if got.shape == expected.shape else float("inf")
+    runtime = "onnxruntime" if fmt == "onnx" else "torch.jit.load"
+    log(f"parity ({runtime} vs PyTorch eager, {len(windows)} windows): max abs diff on probabilities "
+        f"{diff:.3g} (tolerance {tolerance:g})")
+    if not diff <= tolerance:
+        out.unlink(missing_ok=True)
+        raise ParityError(f"parity check failed: {runtime} differs from the PyTorch eager pipeline by {diff:.3g} "
+                          f"on probabilities (tolerance {tolerance:g}, {len(windows)} windows from {source}); "
+                          f"{out} was removed")
+    params = count_parameters(loaded.model)
+    macs = count_macs(pipeline, torch.zeros(1, channels, spec.window_samples))
+    manifest = {
+        "format": fmt,
+        "file": out.name,
+        "sha256": sha256_file(out),
+        "size_bytes": out.stat().st_size,
+        "class_names": spec.class_names,
+        "sampling_rate_hz": spec.sampling_rate_hz,
+        "window_samples": spec.window_samples,
+        "window_seconds": round(spec.window_seconds, 6),
+        "input": {"name": INPUT_NAME, "shape": ["batch", channels, spec.window_samples], "dtype": "float32",
+                  "layout": "(batch, channels, samples): raw sensor values, oldest sample first"},
+        "output": {"name": OUTPUT_NAME, "shape": ["batch", len(spec.class_names)],
+                   "meaning": "class probabilities (softmax), in class_names order"},
+        "sensor": spec.sensor,
+        "channels": spec.channels,
+        "units": spec.units,
+        "stream_columns": spec.columns,
+        "resample": None if spec.length is None else {
+            "method": "linear interpolation at linspace(0, W-1, length), as a constant (W, length) matrix",
+            "from_samples": spec.window_samples, "to_samples": spec.length},
+        "normalization": spec.normalization,
+        "gaf": spec.gaf,
+        "model": {"name": spec.model_name, "args": spec.model_args, "parameters": params, "macs_per_window": macs},
+        "run": {"dir": str(loaded.run_dir), "kind": loaded.kind, "checkpoint": loaded.checkpoint,
+                "seed": loaded.meta.get("seed"), "git": loaded.meta.get("git")},
+        "harkd_version": harkd.__version__,
+        "torch_version": torch.__version__,
+        "onnx_opset": ONNX_OPSET if fmt == "onnx" else None,
+        "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "parity": {"runtime": runtime, "reference": "PyTorch eager: data-layer transforms + model + softmax",
+                   "windows": int(len(windows)), "source": source, "max_abs_diff": diff, "tolerance": tolerance,
+                   "passed": True},
+    }
+    manifest_path(out).write_text(json.dumps(manifest, indent=1))
+    return manifest

@@ -1,0 +1,148 @@
+"""The deployable graph: raw sensor window -> resampling -> normalisation -> (GAF) -> model -> softmax.
+
+Training clips are resampled over the *whole clip* to ``length`` samples
+(:func:`harkd.data.transforms.resample_time`: linear interpolation at
+``linspace(0, T - 1, length)``). A deployed model sees a fixed window of ``W`` raw samples
+instead (by default the median training-clip length, so a window spans about one
+action) and resamples it to ``length`` inside the graph with the *same* interpolation,
+written as a constant ``(W, length)`` matrix: ``x @ M``. With ``W`` fixed, the graph has
+no data-dependent shapes and exports to TorchScript and ONNX with a dynamic batch axis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import numpy as np
+import torch
+from torch import nn
+
+from harkd.errors import ConfigError, InputError
+
+__all__ = ["interpolation_matrix", "DeployablePipeline", "PipelineSpec", "SENSOR_CHANNELS", "SAMPLING_RATES",
+           "pipeline_spec"]
+
+#: sensor option -> (channel names, units, columns of the 6-column inertial layout)
+SENSOR_CHANNELS = {
+    "acc": (["acc_x", "acc_y", "acc_z"], ["g"] * 3, [0, 1, 2]),
+    "gyro": (["gyro_x", "gyro_y", "gyro_z"], ["deg/s"] * 3, [3, 4, 5]),
+    "all": (["acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z"], ["g"] * 3 + ["deg/s"] * 3, [0, 1, 2, 3, 4, 5]),
+}
+#: (dataset, modality) -> recording rate in Hz (UTD-MHAD's inertial unit records at 50 Hz)
+SAMPLING_RATES = {("utd-mhad", "inertial"): 50.0}
+
+
+def interpolation_matrix(window: int, length: int) -> np.ndarray:
+    """``(window, length)`` float32 matrix ``M`` with ``x @ M == resample_time(x.T, length).T``.
+
+    Column ``j`` holds the two weights of output sample ``j`` at position
+    ``linspace(0, window - 1, length)[j]`` (the same float64 positions and float32 weights
+    as :func:`harkd.data.transforms.resample_time`).
+    """
+    if window < 2:
+        raise InputError(f"the window must hold at least 2 samples, got {window}")
+    pos = np.linspace(0.0, window - 1, length)
+    lo = np.minimum(np.floor(pos).astype(np.int64), window - 2)
+    w = (pos - lo).astype(np.float32)
+    m = np.zeros((window, length), dtype=np.float32)
+    cols = np.arange(length)
+    m[lo, cols] += 1 - w
+    m[lo + 1, cols] += w
+    return m
+
+
+class DeployablePipeline(nn.Module):
+    """``(batch, channels, window)`` raw sensor values -> ``(batch, classes)`` probabilities."""
+
+    def __init__(self, model: nn.Module, window: int, length: Optional[int], mean=None, std=None,
+                 gaf: Optional[nn.Module] = None):
+        super().__init__()
+        self.model = model
+        self.window = int(window)
+        self.resampling = length is not None
+        if self.resampling:
+            self.register_buffer("resample", torch.from_numpy(interpolation_matrix(window, length)))
+        self.normalizing = mean is not None
+        if self.normalizing:
+            self.register_buffer("mean", torch.as_tensor(np.asarray(mean, dtype=np.float32)).reshape(-1, 1))
+            self.register_buffer("std", torch.as_tensor(np.asarray(std, dtype=np.float32)).reshape(-1, 1))
+        self.gaf = gaf
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.resampling:
+            x = torch.matmul(x, self.resample)
+        if self.normalizing:
+            x = (x - self.mean) / self.std
+        if self.gaf is not None:
+            x = self.gaf(x)
+        return torch.softmax(self.model(x), dim=-1)
+
+
+@dataclass
+class PipelineSpec:
+    """What the deployed graph expects and does (the manifest is written from it)."""
+
+    model_name: str
+    model_args: dict
+    modality: str
+    sensor: str
+    channels: list
+    units: list
+    columns: list
+    sampling_rate_hz: float
+    window_samples: int
+    length: Optional[int]
+    normalization: Optional[dict]
+    gaf: Optional[dict]
+    class_names: list
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def window_seconds(self) -> float:
+        return self.window_samples / self.sampling_rate_hz
+
+
+def pipeline_spec(cfg, meta: dict, kind: str, window_samples: int, rate: float | None = None) -> PipelineSpec:
+    """Read the deployed input pipeline off a run's config and metadata."""
+    model_cfg = cfg.student if kind == "distill" else cfg.model
+    modality = model_cfg.input
+    if not isinstance(modality, str):
+        raise ConfigError(f"export supports single-input models; {model_cfg.name} reads {modality}")
+    options = dict(cfg.data.modalities.get(modality) or {})
+    if modality != "inertial":
+        raise ConfigError(f"export supports inertial-sensor models; this run's model reads '{modality}'")
+    sensor = options.get("sensor", "all")
+    channels, units, columns = SENSOR_CHANNELS[sensor]
+    if rate is None:
+        rate = SAMPLING_RATES.get((cfg.data.dataset, modality))
+        if rate is None:
+            raise ConfigError(f"no known sampling rate for {cfg.data.dataset} {modality}: pass --rate HZ")
+    stats = (meta.get("normalization") or {}).get(modality) or {}
+    normalization = None
+    if options.get("normalize"):
+        normalization = {"mean": [float(v) for v in stats["mean"]], "std": [float(v) for v in stats["std"]]}
+    gaf = None
+    if options.get("gaf") is not None:
+        gaf = {"method": "summation", "convention": "standard", "scaling": "per_sample", **dict(options["gaf"])}
+        if gaf["scaling"] == "dataset":
+            gaf["range"] = [list(map(float, v)) for v in stats["gaf_range"]]
+    return PipelineSpec(model_cfg.name, dict(model_cfg.args), modality, sensor, list(channels), list(units),
+                        list(columns), float(rate), int(window_samples), options.get("length"), normalization,
+                        gaf, list(meta["class_names"]))
+
+
+def build_pipeline(model: nn.Module, spec: PipelineSpec) -> DeployablePipeline:
+    """The :class:`DeployablePipeline` of ``spec`` around ``model`` (eval mode)."""
+    from harkd.encoding import GramianAngularField
+
+    gaf = None
+    if spec.gaf is not None:
+        scaling: Any = "per_sample"
+        if spec.gaf["scaling"] == "dataset":
+            lo, hi = (np.asarray(v, dtype=np.float32)[:, None] for v in spec.gaf["range"])
+            scaling = (lo, hi)
+        gaf = GramianAngularField(image_size=spec.gaf.get("image_size"), method=spec.gaf["method"],
+                                  scaling=scaling, convention=spec.gaf["convention"])
+    norm = spec.normalization or {}
+    return DeployablePipeline(model, spec.window_samples, spec.length, norm.get("mean"), norm.get("std"), gaf).eval()

@@ -1,0 +1,82 @@
+"""Tiny trained runs on the synthetic dataset for the export / bench / stream tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from harkd.engine.config import load_config
+from harkd.engine.experiment import train_experiment
+
+RAW = {"sensor": "acc", "length": 64, "normalize": True}
+GAF = {"sensor": "acc", "length": 32, "gaf": {"image_size": 16, "method": "summation"}}
+GAF_DATASET = {"sensor": "all", "length": 32, "normalize": True,
+               "gaf": {"image_size": 16, "method": "difference", "scaling": "dataset"}}
+MODELS = {
+    "raw": ("imu_cnn1d", RAW, {"widths": [8, 16], "depths": [1, 1]}),
+    "gaf": ("gaf_resnet18", GAF, {"width": 8, "depths": [1, 1], "stem": "small"}),
+    "gafds": ("gaf_resnet18", GAF_DATASET, {"width": 8, "depths": [1, 1], "stem": "small"}),
+}
+
+
+def train_tiny(root, out, kind: str, epochs: int = 2, seed: int = 0, **train):
+    model, inertial, args = MODELS[kind]
+    cfg = load_config(data={
+        "name": f"tiny_{kind}", "seed": seed, "output_dir": str(out),
+        "data": {"dataset": "utd-mhad", "root": str(root), "modalities": {"inertial": inertial}, "cache": False},
+        "model": {"name": model, "input": "inertial", "args": args},
+        "optim": {"name": "adam", "lr": 5e-3}, "train": {"epochs": epochs, "batch_size": 8, **train},
+    })
+    return train_experiment(cfg, log=lambda m: None, progress=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_runs(synth_utd, tmp_path_factory):
+    """kind -> run directory (trained lazily, once per session)."""
+    cache = {}
+
+    def get(kind: str):
+        if kind not in cache:
+            cache[kind] = train_tiny(synth_utd, tmp_path_factory.mktemp(f"run-{kind}"), kind)
+        return cache[kind]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def raw_run(tiny_runs):
+    return tiny_runs("raw")
+
+
+@pytest.fixture(scope="session")
+def raw_onnx(raw_run, tmp_path_factory):
+    """The raw run exported to ONNX (with its manifest)."""
+    from harkd.export import export_run
+
+    out = tmp_path_factory.mktemp("onnx") / "raw.onnx"
+    export_run(raw_run, "onnx", out, log=lambda m: None)
+    return out
+
+
+@pytest.fixture(scope="session")
+def distill_run(synth_utd, raw_run, tmp_path_factory):
+    """A KD + FitNet distillation run (skeleton teacher -> imu_cnn1d student)."""
+    from harkd.distill import distill_experiment, load_distill_config
+
+    out = tmp_path_factory.mktemp("distill")
+    teacher = train_experiment(load_config(data={
+        "name": "teacher", "seed": 0, "output_dir": str(out),
+        "data": {"dataset": "utd-mhad", "root": str(synth_utd), "cache": False,
+                 "modalities": {"skeleton": {"frames": 16, "center": True, "normalize": True}}},
+        "model": {"name": "stgcn", "input": "skeleton", "args": {"widths": [8, 16], "strides": [1, 2]}},
+        "optim": {"lr": 3e-3}, "train": {"epochs": 1, "batch_size": 8},
+    }), log=lambda m: None, progress=False)
+    cfg = load_distill_config(data={
+        "name": "student", "seed": 1, "output_dir": str(out),
+        "data": {"dataset": "utd-mhad", "root": str(synth_utd), "modalities": {"inertial": RAW}, "cache": False},
+        "teachers": [{"run": str(teacher)}],
+        "student": {"name": "imu_cnn1d", "input": "inertial", "args": {"widths": [8, 16], "depths": [1, 1]}},
+        "losses": [{"name": "ce"}, {"name": "kd", "weight": 0.5, "args": {"temperature": 4}},
+                   {"name": "fitnet", "weight": 0.1, "student": "pool", "teacher": "pool"}],
+        "optim": {"lr": 3e-3}, "train": {"epochs": 2, "batch_size": 8},
+    })
+    return distill_experiment(cfg, log=lambda m: None, progress=False)
