@@ -4,6 +4,7 @@ import json
 import re
 
 import pytest
+import torch
 import yaml
 
 from harkd.cli.main import main
@@ -123,3 +124,23 @@ def test_harkd_train_killed_mid_run_resumes_to_the_same_result(tmp_path, synth_u
 
     assert records(killed_dir) == records(tmp_path / "clean")
     assert len(records(killed_dir)) == 6
+
+
+def test_semantic_teacher_training_regresses_class_embeddings(tmp_path, synth_utd):
+    """SAKDN's teacher objective: CE + distance of the embedding layer to the label's class embedding."""
+    cfg = load_config(write_config(tmp_path, synth_utd, epochs=2),
+                      ["semantic.source=none", "semantic.distance=l1", "semantic.weight=0.5"])
+    run_dir = train_experiment(cfg, tmp_path / "sem", log=lambda m: None)
+    saved = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert saved["model"]["args"]["semantic_dim"] == 300  # resolved from the embeddings
+    records = [json.loads(l) for l in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert {"train_ce", "train_semantic"} <= set(records[-1])
+    assert records[-1]["train_loss"] == pytest.approx(records[-1]["train_ce"] + 0.5 * records[-1]["train_semantic"], rel=1e-5)
+    from harkd.distill.teachers import load_teacher, read_teacher_run
+
+    teacher = read_teacher_run(run_dir)  # a semantic run loads as a teacher with its embedding layer
+    prepared_sample = {"inertial": torch.zeros(3, 64)}
+    assert "embedding" in load_teacher(teacher, prepared_sample).model.feature_names
+    bad = load_config(write_config(tmp_path, synth_utd), ["semantic.source=none", "model.args.semantic_dim=16"])
+    with pytest.raises(ConfigError, match=re.escape("config key 'model.args.semantic_dim': 16 differs from the none class embeddings' dimension 300")):
+        train_experiment(bad, tmp_path / "bad", log=lambda m: None)

@@ -31,6 +31,7 @@ from harkd.engine.schema import apply_overrides, from_dict, load_yaml, to_dict
 from harkd.errors import ConfigError, DataError
 
 __all__ = ["ExperimentConfig", "DataConfig", "ModelConfig", "OptimConfig", "ScheduleConfig", "TrainConfig",
+           "SemanticConfig",
            "load_config", "DATA_ROOT_ENV"]
 
 DATA_ROOT_ENV = "HARKD_DATA_ROOT"
@@ -117,6 +118,19 @@ class TrainConfig:
 
 
 @dataclass
+class SemanticConfig:
+    """Regress the model's ``embedding`` to the class-name embedding of the label (SAKDN teachers).
+
+    ``source``: ``glove`` (``$HARKD_DATA_ROOT/class-embeddings``), ``sentence`` (the
+    ``[semantic]`` extra), ``none`` (seeded orthonormal rows) or a C x D matrix file."""
+
+    source: str = "glove"
+    weight: float = 1.0
+    distance: Literal["l1", "mse"] = "mse"
+    normalize: Literal["none", "l2"] = "none"
+
+
+@dataclass
 class ExperimentConfig:
     name: str
     model: ModelConfig
@@ -125,6 +139,7 @@ class ExperimentConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    semantic: Optional[SemanticConfig] = None
     output_dir: str = "runs"
 
     def to_dict(self) -> dict:

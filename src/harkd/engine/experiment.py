@@ -8,6 +8,7 @@ class names, split keys, training-split normalisation statistics), ``metrics.jso
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -169,8 +170,40 @@ def build_model(model_cfg, sample: dict, num_classes: int):
 
 
 def build_task(cfg: ExperimentConfig, prepared: PreparedData) -> ClassificationTask:
+    """The model of ``cfg`` in a cross-entropy task (plus class-name regression with ``semantic``)."""
+    if cfg.semantic is None:
+        model = build_model(cfg.model, prepared.datasets["train"][0], len(prepared.class_names))
+        return ClassificationTask(model, cfg.model.input, label_smoothing=cfg.train.label_smoothing)
+    emb = _class_embeddings(cfg)
+    for dup in emb.duplicates():
+        print(f"harkd: warning: classes {', '.join(dup)} share one class-name embedding ({emb.source})",
+              file=sys.stderr)
     model = build_model(cfg.model, prepared.datasets["train"][0], len(prepared.class_names))
-    return ClassificationTask(model, cfg.model.input, label_smoothing=cfg.train.label_smoothing)
+    return ClassificationTask(model, cfg.model.input, label_smoothing=cfg.train.label_smoothing,
+                              class_embeddings=emb.matrix, semantic_weight=cfg.semantic.weight,
+                              semantic_distance=cfg.semantic.distance)
+
+
+def _class_embeddings(cfg: ExperimentConfig):
+    from harkd.data import get_dataset
+    from harkd.data.embeddings import class_embeddings
+
+    return class_embeddings(cfg.semantic.source, list(get_dataset(cfg.data.dataset).class_names),
+                            dataset=cfg.data.dataset, normalize=cfg.semantic.normalize)
+
+
+def resolve_train_config(cfg: ExperimentConfig) -> ExperimentConfig:
+    """With ``semantic``, the model's embedding width is the class embeddings' (saved in config.yaml)."""
+    if cfg.semantic is None:
+        return cfg
+    dim = _class_embeddings(cfg).dim
+    width = cfg.model.args.get("semantic_dim", dim)
+    if width != dim:
+        raise ConfigError(f"config key 'model.args.semantic_dim': {width} differs from the "
+                          f"{cfg.semantic.source} class embeddings' dimension {dim}")
+    cfg = copy.deepcopy(cfg)
+    cfg.model.args["semantic_dim"] = dim
+    return cfg
 
 
 @dataclass(frozen=True)
@@ -193,7 +226,8 @@ def register_recipe(recipe: Recipe) -> Recipe:
     return recipe
 
 
-TRAIN = register_recipe(Recipe("train", load_config, lambda cfg: cfg.model.inputs, build_task))
+TRAIN = register_recipe(Recipe("train", load_config, lambda cfg: cfg.model.inputs, build_task,
+                               resolve=resolve_train_config))
 
 
 def get_recipe(kind: str) -> Recipe:

@@ -52,17 +52,33 @@ class Task(nn.Module):
 
 
 class ClassificationTask(Task):
-    """Cross-entropy on one model reading one modality of the batch."""
+    """Cross-entropy on one model reading its modality (or modalities) of the batch.
 
-    def __init__(self, model: nn.Module, input_key: str, label_smoothing: float = 0.0):
+    With ``class_embeddings`` (C x D), the model's ``embedding`` feature is also regressed
+    to the label's class-name embedding (SAKDN's semantic teacher training):
+    ``loss = CE + semantic_weight * dist(embedding, E[y])``."""
+
+    def __init__(self, model: nn.Module, input_key, label_smoothing: float = 0.0,
+                 class_embeddings: torch.Tensor | None = None, semantic_weight: float = 1.0,
+                 semantic_distance: str = "mse"):
         super().__init__()
         self.model = model
         self.input_key = input_key
         self.criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+        self.semantic_weight, self.semantic_distance = semantic_weight, semantic_distance
+        self.register_buffer("class_embeddings", class_embeddings, persistent=False)
 
     def forward(self, batch: Mapping) -> dict[str, torch.Tensor]:
-        logits = self.model(model_input(batch, self.input_key))
-        return {"loss": self.criterion(logits, batch["label"])}
+        x = model_input(batch, self.input_key)
+        if self.class_embeddings is None:
+            return {"loss": self.criterion(self.model(x), batch["label"])}
+        from harkd.losses.sakdn import class_embedding_loss
+
+        feats = self.model.forward_intermediates(x, ["embedding", "logits"])
+        ce = self.criterion(feats["logits"], batch["label"])
+        semantic = class_embedding_loss(feats["embedding"], batch["label"], self.class_embeddings,
+                                        self.semantic_distance)
+        return {"loss": ce + self.semantic_weight * semantic, "ce": ce.detach(), "semantic": semantic.detach()}
 
     def predict(self, batch: Mapping) -> torch.Tensor:
         return self.model(model_input(batch, self.input_key))

@@ -1,0 +1,164 @@
+"""harkd stream: ring buffer, resampling on timestamps, gaps, malformed rows, stdin; segment check."""
+
+from __future__ import annotations
+
+import io
+import re
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("onnx")
+
+from harkd.cli.main import main  # noqa: E402
+from harkd.export import export_run, manifest_path  # noqa: E402
+from harkd.export.exporter import load_for_export  # noqa: E402
+from harkd.export.stream import StreamConfig, StreamPredictor, parse_row  # noqa: E402
+
+from streamdata import parse_predictions, per_recording_labels, write_stream  # noqa: E402
+
+
+def _clips(loaded, keys):
+    train = loaded.prepared.datasets["train"]
+    index, spec = train.index, train.spec
+    return [(r.key, spec.class_names[r.label], spec.load(r, "inertial", root=index.root, sensor="all"))
+            for r in index.subset(keys)]
+
+
+def test_parse_row():
+    assert parse_row("1.5, 1 2\t3", 3)[0] == 1.5
+    np.testing.assert_array_equal(parse_row("0 1 2 3 4 5 6", 3)[1], [1, 2, 3])
+    for bad, reason in [("1,2", "expected a timestamp and at least 3 values, got 2 field(s)"),
+                        ("a,b,c,d", "not a number"), ("1,2,inf,3", "NaN or infinite value")]:
+        with pytest.raises(ValueError, match=re.escape(reason)):
+            parse_row(bad, 3)
+
+
+def test_ring_buffer_hops_and_resampling():
+    """A constant-rate stream gives one window at fill, then one per hop; an uneven one the same grid."""
+    seen = []
+
+    def model(x):
+        seen.append(x.copy())
+        return np.array([[0.25, 0.75]], dtype=np.float32)
+
+    config = StreamConfig(rate=10.0, window=1.0, hop=0.5)
+    p = StreamPredictor(model, ["a", "b"], [0], 10, config, report=lambda m: None)
+    lines = [f"{i / 10:.3f},{i}" for i in range(30)]
+    out = [o for n, line in enumerate(lines, 1) for o in p.feed(line, n)]
+    assert out == ["0.900,b,0.7500", "1.400,b,0.7500", "1.900,b,0.7500", "2.400,b,0.7500", "2.900,b,0.7500"]
+    np.testing.assert_allclose(seen[0][0, 0], np.arange(10))  # oldest first
+    np.testing.assert_allclose(seen[-1][0, 0], np.arange(20, 30))
+    # uneven timestamps of a linear signal: the resampled grid is exact
+    seen.clear()
+    p = StreamPredictor(model, ["a", "b"], [0], 10, config, report=lambda m: None)
+    times = [0.0, 0.03, 0.21, 0.29, 0.45, 0.52, 0.77, 0.9, 1.15, 1.2]
+    for n, t in enumerate(times, 1):
+        p.feed(f"{t},{100 * t}", n)
+    np.testing.assert_allclose(seen[0][0, 0], 100 * np.arange(10) / 10, atol=1e-4)
+    # a window longer than the model's is resampled to the model's W
+    seen.clear()
+    p = StreamPredictor(model, ["a", "b"], [0], 10, StreamConfig(rate=10.0, window=2.0, hop=1.0), report=lambda m: None)
+    for n in range(20):
+        p.feed(f"{n / 10},{n}", n + 1)
+    assert seen[0].shape == (1, 1, 10)
+    np.testing.assert_allclose(seen[0][0, 0], np.linspace(0, 19, 10), atol=1e-4)
+
+
+def test_gaps_and_malformed_rows_are_reported_not_fatal():
+    messages = []
+    p = StreamPredictor(lambda x: np.array([[1.0]]), ["a"], [0, 1, 2], 5, StreamConfig(rate=10, window=0.5, hop=0.1),
+                        report=messages.append)
+    lines = ["0.0,1,2,3", "0.1,1,2,3", "garbage", "0.2,1,2", "0.2,1,2,3", "0.15,1,2,3", "", "# comment",
+             "5.0,1,2,3", "5.1,1,2,3", "5.2,1,2,3", "5.3,1,2,3", "5.4,1,2,3", "5.5 1 2 3"]
+    out = [o for n, line in enumerate(lines, 1) for o in p.feed(line, n)]
+    assert out == ["5.400,a,1.0000", "5.500,a,1.0000"]  # the gap reset the 3 samples collected before it
+    assert messages == [
+        "harkd stream: line 3: expected a timestamp and at least 3 values, got 1 field(s); skipped: 'garbage'",
+        "harkd stream: line 4: expected a timestamp and at least 3 values, got 3 field(s); skipped: '0.2,1,2'",
+        "harkd stream: line 6: timestamp 0.15 does not increase (previous 0.2); skipped",
+        "harkd stream: line 9: gap of 4.800 s after t=0.200 (> 0.2 s); buffer reset",
+    ]
+    assert (p.stats.rows, p.stats.malformed, p.stats.gaps, p.stats.windows) == (12, 3, 1, 2)
+
+
+def test_stream_options_are_checked(raw_onnx, tmp_path, capsys):
+    data = tmp_path / "s.csv"
+    data.write_text("0,0,0,0\n")
+    assert main(["stream", str(raw_onnx), "--input", str(data), "--hop", "0"]) == 2
+    assert capsys.readouterr().err.strip() == "harkd: error: --hop must be a positive number, got 0.0"
+    assert main(["stream", str(raw_onnx), "--input", str(tmp_path / "none.csv")]) == 2
+    assert capsys.readouterr().err.strip() == f"harkd: error: {tmp_path / 'none.csv'}: input stream file not found"
+    assert main(["stream", str(tmp_path / "none.onnx"), "--input", str(data)]) == 2
+    assert capsys.readouterr().err.strip() == f"harkd: error: {tmp_path / 'none.onnx'}: model file not found"
+
+
+@pytest.fixture(scope="module")
+def stream_model(synth_utd, tmp_path_factory):
+    """A raw 1D CNN trained long enough on the synthetic data to be right most of the time, exported."""
+    from conftest import train_tiny
+
+    run = train_tiny(synth_utd, tmp_path_factory.mktemp("stream-run"), "raw", epochs=15)
+    out = tmp_path_factory.mktemp("stream-model") / "acc.onnx"
+    export_run(run, "onnx", out, log=lambda m: None)
+    return run, out
+
+
+def _eager_accuracy(loaded, keys):
+    """Whole-clip accuracy of the eager model on ``keys`` (what the stream is compared with)."""
+    import torch
+
+    ds = loaded.prepared.datasets["test"]
+    hits = [int(loaded.model(ds[i]["inertial"][None]).argmax()) == ds.recordings[i].label
+            for i in range(len(ds)) if ds.recordings[i].key in keys]
+    with torch.no_grad():
+        return float(np.mean(hits))
+
+
+def _check_segments(loaded, manifest_file, predictions_text, segments, stderr):
+    manifest = json.loads(manifest_file.read_text())
+    predictions = parse_predictions(predictions_text)
+    assert predictions and all(label in manifest["class_names"] and 0 < p <= 1 for _, label, p in predictions)
+    labels = per_recording_labels(predictions, segments, manifest["window_seconds"])
+    streamed = float(np.mean([got == want for got, (_, want, _, _) in zip(labels, segments)]))
+    eager = _eager_accuracy(loaded, {k for k, *_ in segments})
+    assert "malformed, skipped" in stderr and "windows/s" in stderr
+    return streamed, eager
+
+
+def test_stream_synthetic_recordings_from_file_and_stdin(stream_model, tmp_path, capsys, monkeypatch):
+    run, model = stream_model
+    loaded = load_for_export(run)
+    keys = loaded.prepared.datasets["test"].keys[:8]
+    text, segments = write_stream(_clips(loaded, keys), jitter=0.004, drop=0.05, gap_after=3)
+    data = tmp_path / "stream.csv"
+    data.write_text(text)
+    assert main(["stream", str(model), "--input", str(data), "--hop", "0.1"]) == 0
+    captured = capsys.readouterr()
+    assert "gap of 1.0" in captured.err and "buffer reset" in captured.err
+    assert "line 42: expected a timestamp and at least 3 values, got 1 field(s); skipped: 'hello,world'" in captured.err
+    assert "NaN or infinite value" in captured.err and "does not increase" in captured.err
+    assert "32 malformed, skipped), 1 gap(s)" in captured.err  # 4 malformed rows per recording
+    streamed, eager = _check_segments(loaded, manifest_path(model), captured.out, segments, captured.err)
+    # streamed windows straddle neighbouring recordings, so allow a margin below the whole-clip accuracy
+    assert streamed >= min(eager, 1.0) - 0.25 and streamed >= 0.5, (streamed, eager)
+    # stdin (whitespace separated) gives the same predictions
+    monkeypatch.setattr(sys, "stdin", io.StringIO(text.replace(",", " ")))
+    assert main(["stream", str(model), "--input", "-", "--hop", "0.1"]) == 0
+    assert capsys.readouterr().out == captured.out
+
+
+def test_stream_reads_a_pipe(raw_onnx):
+    text = "".join(f"{t / 50:.3f},{np.sin(t / 5):.4f},0.1,-0.9\n" for t in range(400)) + "oops\n"
+    proc = subprocess.run([sys.executable, "-m", "harkd", "stream", str(raw_onnx), "--input", "-", "--hop", "1"],
+                          input=text, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    window = json.loads(manifest_path(raw_onnx).read_text())["window_samples"]
+    assert len(lines) == 1 + (400 - window) // 50
+    assert "line 401: expected a timestamp" in proc.stderr and "400 rows" not in proc.stderr
+    assert "401 rows (1 malformed, skipped), 0 gap(s)" in proc.stderr
