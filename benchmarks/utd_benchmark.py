@@ -1,8 +1,9 @@
 """Real UTD-MHAD (cross-subject) tables: configs x seeds, one table per suite.
 
-Suites: ``single`` (single-modality baselines, ``harkd train``), ``skel2acc`` and
-``depth2acc`` (distillation into the same accelerometer student, ``harkd distill``;
-their teachers are the ``single`` suite's runs of the same seed, so run it first).
+Suites: ``single`` and ``video`` (single-modality baselines, ``harkd train``),
+``skel2acc`` and ``depth2acc`` (distillation into the same accelerometer student,
+``harkd distill``; their teachers are the ``single``/``video`` suites' runs of the same
+seed, so run those first).
 Every run selects its checkpoint on the validation split carved from the training
 subjects; the test subjects are evaluated for both the validation-selected (``best``)
 and the last-epoch checkpoint. The table (mean +- std test accuracy, seconds per
@@ -39,9 +40,11 @@ def _distill(config, *teachers):
 
 _PSKD = ("skeleton_stgcn", "skel_acc_fusion", "acc_cnn1d")
 SUITES = {
-    "single": ("Single-modality baselines", [(c, _single(f"{c}.yaml")) for c in (
+    "single": ("Single-modality baselines (sensor, skeleton, fused)", [(c, _single(f"{c}.yaml")) for c in (
         "acc_gaf_resnet18", "acc_gafds_resnet18", "accgyro_gaf_resnet18", "acc_cnn1d", "accgyro_cnn1d",
-        "skeleton_stgcn", "skel_acc_fusion", "depth_tsn", "depth_trn")]),
+        "skeleton_stgcn", "skel_acc_fusion")]),
+    "video": ("Single-modality baselines (depth video)", [(c, _single(f"{c}.yaml")) for c in (
+        "depth_tsn", "depth_trn")]),
     "skel2acc": ("Skeleton -> accelerometer student (raw-acc 1D CNN, same budget in every row)", [
         ("no KD", _single("acc_cnn1d.yaml")),
         ("KD", _distill("distill/skel2acc_kd.yaml", "skeleton_stgcn")),

@@ -16,12 +16,12 @@ def write_stream(clips, rate=50.0, jitter=0.0, drop=0.0, gap_after=None, gap=1.0
         times = t0 + np.arange(len(clip)) / rate
         segments.append((key, label, float(times[0]), float(times[-1])))
         for j, (t, row) in enumerate(zip(times, clip)):
+            if malformed and j == 41:  # 4 malformed rows per recording
+                lines += ["hello,world", f"{t:.4f},1.0", f"{t:.4f},nan,0,0,0,0,0", f"{t - 0.5:.4f},0,0,0,0,0,0"]
             if drop and 0 < j < len(clip) - 1 and rng.random() < drop:
                 continue
             t = t + (rng.uniform(-jitter, jitter) if jitter else 0.0)
             lines.append(sep.join([f"{t:.4f}"] + [f"{v:.6g}" for v in row]))
-            if malformed and j == 40:
-                lines += ["hello,world", f"{t + 0.001:.4f},1.0", f"{t + 0.002:.4f},nan,0,0,0,0,0", f"{t:.4f},0,0,0,0,0,0"]
         t0 = times[-1] + 1 / rate + (gap if gap_after is not None and i == gap_after else 0.0)
     return "\n".join(lines) + "\n", segments
 

@@ -55,7 +55,8 @@ def test_ring_buffer_hops_and_resampling():
     np.testing.assert_allclose(seen[-1][0, 0], np.arange(20, 30))
     # uneven timestamps of a linear signal: the resampled grid is exact
     seen.clear()
-    p = StreamPredictor(model, ["a", "b"], [0], 10, config, report=lambda m: None)
+    p = StreamPredictor(model, ["a", "b"], [0], 10, StreamConfig(rate=10.0, window=1.0, hop=0.5, max_gap=0.3),
+                        report=lambda m: None)
     times = [0.0, 0.03, 0.21, 0.29, 0.45, 0.52, 0.77, 0.9, 1.15, 1.2]
     for n, t in enumerate(times, 1):
         p.feed(f"{t},{100 * t}", n)
@@ -100,32 +101,32 @@ def test_stream_options_are_checked(raw_onnx, tmp_path, capsys):
 @pytest.fixture(scope="module")
 def stream_model(synth_utd, tmp_path_factory):
     """A raw 1D CNN trained long enough on the synthetic data to be right most of the time, exported."""
-    from conftest import train_tiny
+    from tinyruns import train_tiny
 
-    run = train_tiny(synth_utd, tmp_path_factory.mktemp("stream-run"), "raw", epochs=15)
+    run = train_tiny(synth_utd, tmp_path_factory.mktemp("stream-run"), "raw", epochs=30)
     out = tmp_path_factory.mktemp("stream-model") / "acc.onnx"
     export_run(run, "onnx", out, log=lambda m: None)
     return run, out
 
 
-def _eager_accuracy(loaded, keys):
+def _eager_accuracy(loaded, keys, split="train"):
     """Whole-clip accuracy of the eager model on ``keys`` (what the stream is compared with)."""
     import torch
 
-    ds = loaded.prepared.datasets["test"]
-    hits = [int(loaded.model(ds[i]["inertial"][None]).argmax()) == ds.recordings[i].label
-            for i in range(len(ds)) if ds.recordings[i].key in keys]
+    ds = loaded.prepared.datasets[split]
     with torch.no_grad():
-        return float(np.mean(hits))
+        hits = [int(loaded.model(ds[i]["inertial"][None]).argmax()) == ds.recordings[i].label
+                for i in range(len(ds)) if ds.recordings[i].key in keys]
+    return float(np.mean(hits))
 
 
-def _check_segments(loaded, manifest_file, predictions_text, segments, stderr):
+def _check_segments(loaded, manifest_file, predictions_text, segments, stderr, split="train"):
     manifest = json.loads(manifest_file.read_text())
     predictions = parse_predictions(predictions_text)
     assert predictions and all(label in manifest["class_names"] and 0 < p <= 1 for _, label, p in predictions)
     labels = per_recording_labels(predictions, segments, manifest["window_seconds"])
     streamed = float(np.mean([got == want for got, (_, want, _, _) in zip(labels, segments)]))
-    eager = _eager_accuracy(loaded, {k for k, *_ in segments})
+    eager = _eager_accuracy(loaded, {k for k, *_ in segments}, split)
     assert "malformed, skipped" in stderr and "windows/s" in stderr
     return streamed, eager
 
@@ -133,19 +134,21 @@ def _check_segments(loaded, manifest_file, predictions_text, segments, stderr):
 def test_stream_synthetic_recordings_from_file_and_stdin(stream_model, tmp_path, capsys, monkeypatch):
     run, model = stream_model
     loaded = load_for_export(run)
-    keys = loaded.prepared.datasets["test"].keys[:8]
+    # training-split recordings: this checks the streaming pipeline, not the tiny model's generalisation
+    keys = loaded.prepared.datasets["train"].keys[::3][:8]
     text, segments = write_stream(_clips(loaded, keys), jitter=0.004, drop=0.05, gap_after=3)
     data = tmp_path / "stream.csv"
     data.write_text(text)
     assert main(["stream", str(model), "--input", str(data), "--hop", "0.1"]) == 0
     captured = capsys.readouterr()
     assert "gap of 1.0" in captured.err and "buffer reset" in captured.err
-    assert "line 42: expected a timestamp and at least 3 values, got 1 field(s); skipped: 'hello,world'" in captured.err
+    assert re.search(r"harkd stream: line \d+: expected a timestamp and at least 3 values, got 2 field\(s\); "
+                     r"skipped: 'hello,world'", captured.err)
     assert "NaN or infinite value" in captured.err and "does not increase" in captured.err
-    assert "32 malformed, skipped), 1 gap(s)" in captured.err  # 4 malformed rows per recording
+    assert f"({4 * len(segments)} malformed, skipped), 1 gap(s)" in captured.err  # 4 malformed rows per recording
     streamed, eager = _check_segments(loaded, manifest_path(model), captured.out, segments, captured.err)
     # streamed windows straddle neighbouring recordings, so allow a margin below the whole-clip accuracy
-    assert streamed >= min(eager, 1.0) - 0.25 and streamed >= 0.5, (streamed, eager)
+    assert streamed >= eager - 0.25 and streamed >= 0.4, (streamed, eager)
     # stdin (whitespace separated) gives the same predictions
     monkeypatch.setattr(sys, "stdin", io.StringIO(text.replace(",", " ")))
     assert main(["stream", str(model), "--input", "-", "--hop", "0.1"]) == 0
@@ -162,3 +165,34 @@ def test_stream_reads_a_pipe(raw_onnx):
     assert len(lines) == 1 + (400 - window) // 50
     assert "line 401: expected a timestamp" in proc.stderr and "400 rows" not in proc.stderr
     assert "401 rows (1 malformed, skipped), 0 gap(s)" in proc.stderr
+
+
+def test_stream_real_utd_mhad_recordings(utd_root, tmp_path, capsys):
+    """Real UTD-MHAD test recordings concatenated as a 50 Hz text stream (with malformed rows and a gap)
+    through a small 1D CNN trained here on the real training subjects."""
+    from harkd.engine.config import load_config
+    from harkd.engine.experiment import train_experiment
+
+    cfg = load_config(data={
+        "name": "real_tiny", "seed": 0, "output_dir": str(tmp_path),
+        "data": {"dataset": "utd-mhad", "root": str(utd_root), "modalities": {"inertial": {
+            "sensor": "acc", "length": 128, "normalize": True}}},
+        "model": {"name": "imu_cnn1d", "input": "inertial", "args": {"widths": [16, 32, 64], "depths": [1, 1, 1]}},
+        "optim": {"name": "adamw", "lr": 3e-3, "weight_decay": 1e-2}, "schedule": {"name": "cosine"},
+        "train": {"epochs": 20, "batch_size": 32, "label_smoothing": 0.1},
+    })
+    run = train_experiment(cfg, log=lambda m: None, progress=False)
+    model = tmp_path / "real.onnx"
+    export_run(run, "onnx", model, log=lambda m: None)
+    loaded = load_for_export(run)
+    keys = loaded.prepared.datasets["test"].keys[::27][:16]  # 16 test recordings, mixed actions and subjects
+    text, segments = write_stream(_clips(loaded, keys), jitter=0.003, drop=0.03, gap_after=7)
+    data = tmp_path / "real.csv"
+    data.write_text(text)
+    assert main(["stream", str(model), "--input", str(data), "--hop", "0.1"]) == 0
+    captured = capsys.readouterr()
+    assert f"({4 * len(segments)} malformed, skipped), 1 gap(s)" in captured.err
+    streamed, eager = _check_segments(loaded, manifest_path(model), captured.out, segments, captured.err, "test")
+    # a 3.5 s window over concatenated ~2-5 s clips always mixes in a neighbour: allow 25 points below
+    # the model's whole-clip accuracy on the same recordings
+    assert streamed >= eager - 0.25 and streamed >= 0.3, (streamed, eager)
