@@ -1,7 +1,7 @@
 """Real UTD-MHAD (cross-subject) tables: configs x seeds, one table per suite.
 
 Suites: ``single`` and ``video`` (single-modality baselines, ``harkd train``),
-``skel2acc`` and ``depth2acc`` (distillation into the same accelerometer student,
+``skel2acc``, ``pskd`` and ``depth2acc`` (distillation into the same accelerometer student,
 ``harkd distill``; their teachers are the ``single``/``video`` suites' runs of the same
 seed, so run those first).
 Every run selects its checkpoint on the validation split carved from the training
@@ -52,6 +52,10 @@ SUITES = {
         ("KD + RKD", _distill("distill/skel2acc_rkd.yaml", "skeleton_stgcn")),
         ("KD + SP", _distill("distill/skel2acc_sp.yaml", "skeleton_stgcn")),
         ("KD + CRD", _distill("distill/skel2acc_crd.yaml", "skeleton_stgcn")),
+    ]),
+    "pskd": ("PSKD and its ablations: skeleton, fused and accelerometer teachers -> accelerometer student "
+             "(raw-acc 1D CNN, 60 epochs in every row)", [
+        ("no KD", _single("acc_cnn1d.yaml")),
         ("PSKD: 3 progressive stages + ACS", [(f"distill/pskd_stage{i + 1}.yaml", "distill", [t])
                                              for i, t in enumerate(_PSKD)]),
         ("PSKD without progressive stages (ACS, 3 teachers)", _distill("distill/pskd_no_progressive.yaml", *_PSKD)),
@@ -160,7 +164,7 @@ def main() -> int:
         config = " + ".join(Path(c).stem for c, _, _ in stages)
         rows.append(f"| {label} | `{config}` | {mean_std([r['test_best'] for r in rs])} | "
                     f"{mean_std([r['test_last'] for r in rs])} | {mean_std([r['f1_best'] for r in rs])} | "
-                    f"{statistics.mean(r['s_per_epoch'] for r in rs):.2f} | {rs[0]['epochs']} | `{command}` |")
+                    f"{statistics.median(r['s_per_epoch'] for r in rs):.2f} | {rs[0]['epochs']} | `{command}` |")
     table = "\n".join(rows)
     print(table)
     if not args.no_write:
@@ -169,7 +173,11 @@ def main() -> int:
                 f"- command: `{' '.join([Path(sys.executable).name, *sys.argv])}`\n"
                 f"- protocol: train subjects 1,3,5,7 (validation: 15 % per class carved from them), "
                 f"test subjects 2,4,6,8 (430 recordings), never used for selection; mean +- std over seeds "
-                f"{' '.join(map(str, args.seeds))}\n\n{table}\n")
+                f"{' '.join(map(str, args.seeds))}\n"
+                f"- s / epoch: median over seeds of each run's median epoch time, 2 CPU cores; other work "
+                f"shared the machine during some runs, so treat it as indicative\n"
+                f"- best-on-val: the checkpoint with the best validation accuracy (ties: lower validation "
+                f"loss); last epoch: the final weights\n\n{table}\n")
         replace_section(HERE / "RESULTS.md", f"utd-{args.suite}", body)
     return 0
 
