@@ -143,6 +143,7 @@ def main() -> int:
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--out", default="runs/bench", help="run directories (resumed if present)")
     ap.add_argument("--set", dest="overrides", action="append", default=[])
+    ap.add_argument("--skip", nargs="*", default=[], metavar="ROW", help="row labels to leave out of this table")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
     if args.root:
@@ -154,6 +155,8 @@ def main() -> int:
     rows = ["| row | config | test acc. best-on-val (%) | test acc. last epoch (%) | macro-F1 best (%) | s / epoch | epochs | command (S = seed) |",
             "|---|---|---:|---:|---:|---:|---:|---|"]
     for label, stages in suite:
+        if label in args.skip:
+            continue
         rs = [run_row(stages, s, Path(args.out), args.overrides) for s in args.seeds]
         commands = []
         for i, (config, kind, teachers) in enumerate(stages):
