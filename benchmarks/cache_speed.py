@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from harkd.data import PairedDataset, PreprocessCache, get_dataset
+from harkd.engine.machine import machine_description
 
 CONFIG = {"inertial": {"length": 128}, "skeleton": {"frames": 32}, "depth": {"frames": 8, "size": [112, 112]}}
 RESULTS = Path(__file__).with_name("RESULTS.md")
@@ -64,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     table = [head, "|" + "---|" * 8]
     table += [f"| {m} | {n} | `{c}` | {a:.2f} | {b:.2f} | {d:.3f} | {a / b:.1f}x | {a / d:.0f}x |"
               for m, n, c, a, b, d in rows]
-    machine = f"{platform.node() or 'unknown'}: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}"
+    machine = machine_description()
     section = "\n".join([
         BEGIN, "## Preprocessing cache speed-up (UTD-MHAD, real data)", "",
         f"- date: {datetime.datetime.now().isoformat(timespec='seconds')}",

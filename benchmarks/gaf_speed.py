@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from harkd.encoding import gramian_angular_field
+from harkd.engine.machine import cpu_model
 
 CASES = [((861, 6, 180), 64), ((8192, 6, 256), 128)]
 QUICK_CASES = [((64, 6, 180), 64), ((128, 6, 256), 128)]
@@ -66,16 +67,6 @@ def max_abs_diff(a, b, block: int = 4096) -> float:
     """max |a - b| in row blocks (the full temporaries would not fit in memory)."""
     return max((float(np.abs(a[i:i + block] - b[i:i + block]).max()) for i in range(0, len(a), block)),
                default=0.0)
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def run_case(shape, size, dtype, repeats: int, pyts_gaf) -> dict:

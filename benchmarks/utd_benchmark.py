@@ -20,11 +20,12 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import statistics
 import sys
 import time
 from pathlib import Path
+
+from harkd.engine.machine import machine_description
 
 HERE = Path(__file__).resolve().parent
 # suite -> (title, rows); a row is (label, stages); a stage is (config under configs/utd_mhad, kind,
@@ -68,20 +69,6 @@ SUITES = {
         ("VSKD (DASK + CE + 0.01 KD)", _distill("distill/depth2acc_dask.yaml", "depth_tsn")),
     ]),
 }
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import torch
-
-    return f"{platform.machine()}, {cpu}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads)"
 
 
 def replace_section(path: Path, mark: str, body: str) -> None:
@@ -172,7 +159,7 @@ def main() -> int:
     print(table)
     if not args.no_write:
         body = (f"## {title}, UTD-MHAD cross-subject (benchmarks/utd_benchmark.py --suite {args.suite})\n\n"
-                f"- date: {datetime.date.today().isoformat()}\n- machine: {machine()}\n"
+                f"- date: {datetime.date.today().isoformat()}\n- machine: {machine_description()}\n"
                 f"- command: `{' '.join([Path(sys.executable).name, *sys.argv])}`\n"
                 f"- protocol: train subjects 1,3,5,7 (validation: 15 % per class carved from them), "
                 f"test subjects 2,4,6,8 (430 recordings), never used for selection; mean +- std over seeds "

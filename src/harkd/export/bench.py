@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime
 import os
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -20,6 +19,8 @@ from typing import Callable
 
 import numpy as np
 import torch
+
+from harkd.engine.machine import machine_description
 
 import harkd
 from harkd.errors import DataError, InputError
@@ -41,18 +42,6 @@ def time_calls(fn: Callable[[], object], runs: int = 200, warmup: int = 20) -> d
     times *= 1e3
     return {"median_ms": float(np.median(times)), "p95_ms": float(np.percentile(times, 95)),
             "mean_ms": float(times.mean()), "runs": runs, "warmup": warmup}
-
-
-def machine_description() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{platform.platform()}, {cpu}, {os.cpu_count()} CPUs, python {platform.python_version()}, torch {torch.__version__}"
 
 
 def _thread_settings() -> list[tuple[str, int]]:
