@@ -125,8 +125,8 @@ def main() -> int:
              "MACs count Conv/Linear/matmul (resampling, PAA and GAF products included). Latency: median and p95 ms "
              f"over {args.runs} calls after 20 warm-up calls. Accuracy: UTD-MHAD cross-subject test, "
              "validation-selected checkpoint, mean +- std over the seeds listed.",
-             "- caveat: timed on a shared 2-core VM while another long CPU benchmark was running, so absolute "
-             "latencies (especially 'all threads') are noisy; compare rows measured together.", "",
+             "- caveat: timed on a shared 2-core VM, so absolute latencies (especially 'all threads') vary "
+             "between runs; compare rows measured together.", "",
              "| student | seeds | test acc. | params | ONNX KiB | MACs/window | eager 1t | eager all | TorchScript 1t | "
              "TorchScript all | ORT 1t (p95) | ORT all | parity |",
              "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
