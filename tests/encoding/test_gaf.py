@@ -295,3 +295,21 @@ def test_onnx_export_parity(options):
         x = torch.randn(batch, 6, 107)
         (out,) = session.run(None, {"x": x.numpy()})
         np.testing.assert_allclose(out, module(x).numpy(), rtol=0, atol=1e-5)
+
+
+def test_gaf_channels_stack_gasf_then_gadf_and_export():
+    from harkd.encoding import GAFChannels, gaf_channels
+
+    x = np.random.default_rng(0).normal(size=(2, 3, 40))
+    both = gaf_channels(x, image_size=16, method="both")
+    assert both.shape == (2, 6, 16, 16)
+    np.testing.assert_allclose(both[:, :3], gramian_angular_field(x, image_size=16, method="summation"))
+    np.testing.assert_allclose(both[:, 3:], gramian_angular_field(x, image_size=16, method="difference"))
+    np.testing.assert_array_equal(gaf_channels(x, method="difference"), gramian_angular_field(x, method="difference"))
+    layer = GAFChannels(image_size=16, method="both")
+    t = torch.from_numpy(x)
+    torch.testing.assert_close(layer(t), torch.from_numpy(both))
+    torch.testing.assert_close(torch.jit.script(layer)(t), torch.from_numpy(both))
+    with pytest.raises(InputError, match=r"^GAFChannels: unknown method 'bothh'; did you mean 'both'\? "
+                                         r"\(valid: both, difference, summation\)$"):
+        GAFChannels(method="bothh")

@@ -7,9 +7,12 @@ import json
 import sys
 from typing import Any
 
+MAX_ABSENT_ROWS = 20  # a partial download (e.g. one subject) lacks hundreds of keys
+
 EXAMPLES = """\
 examples:
   harkd data info --dataset utd-mhad --root ../shared/data/UTD-MHAD
+  harkd data info --dataset berkeley-mhad --root ../shared/data/Berkeley-MHAD-s01
   harkd data info --dataset utd-mhad --root ../shared/data/UTD-MHAD --protocol subject_specific
   harkd data info --dataset utd-mhad --root ../shared/data/UTD-MHAD --check --json > info.json
 """
@@ -71,7 +74,10 @@ def _rows(summary: dict[str, Any]) -> list[tuple[str, list[list[str]]]]:
                      [[m, str(v["min"]), f"{v['median']:g}", str(v["max"]), str(v["n"])] for m, v in lengths.items()]))
     missing = summary["missing"]
     rows = [["key", "missing"]] + [[k, ", ".join(v)] for k, v in missing["incomplete"].items()]
-    rows += [[k, "all modalities (absent from the release grid)"] for k in missing["absent"]]
+    absent = missing["absent"]
+    rows += [[k, "all modalities (absent from the release grid)"] for k in absent[:MAX_ABSENT_ROWS]]
+    if len(absent) > MAX_ABSENT_ROWS:
+        rows.append([f"... {len(absent) - MAX_ABSENT_ROWS} more", "absent (--json lists every key)"])
     sections.append(("Missing recordings", rows))
     sections.append(("Skipped files", [["path", "reason"]] + [[s["path"], s["reason"]] for s in summary["skipped"]]))
     if summary["checked"] or summary["errors"]:

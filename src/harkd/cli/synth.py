@@ -7,7 +7,7 @@ import re
 
 from harkd.errors import InputError
 
-DATASETS = ("utd-mhad",)
+DATASETS = ("utd-mhad", "mmact", "berkeley-mhad")
 DEFAULT_DEPTH_SIZE = "120x160"
 
 EXAMPLES = """\
@@ -16,6 +16,10 @@ examples:
   harkd synth utd-mhad /tmp/utd --subjects 4 --trials 2 --actions 1,2,10-12
   harkd synth utd-mhad /tmp/utd --depth-size 240x320    # the real resolution (~3x slower)
   harkd synth utd-mhad /tmp/utd --no-depth --like-release
+  harkd synth mmact /tmp/mmact --subjects 2 --actions 1-4 --empty-csv --missing-stream --uneven
+  harkd synth mmact /tmp/mmact --subjects 20 --scenes 1-4 --sessions 1-5 --video
+  harkd synth berkeley-mhad /tmp/bmhad --subjects 12 --uneven --like-release
+  harkd synth berkeley-mhad /tmp/bmhad --subjects 2 --actions 1-3 --missing-stream --no-overlap
 
 The full default grid (864 recordings, depth at 120x160) takes about a minute on
 two cores and ~160 MB; with --no-depth about 10 s and ~40 MB.
@@ -33,15 +37,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=EXAMPLES, formatter_class=HelpFormatter)
     parser.add_argument("dataset", choices=DATASETS, help="dataset layout to imitate")
     parser.add_argument("out", help="output root folder (created if needed)")
-    parser.add_argument("--subjects", type=int, default=8, help="subjects 1..N (1-8, default 8)")
+    parser.add_argument("--subjects", type=int, default=8, help="subjects 1..N (1-8; mmact 1-20; default 8)")
     parser.add_argument("--trials", type=int, default=4, help="trials 1..N (1-4, default 4)")
-    parser.add_argument("--actions", default=None, help="action ids, e.g. 1,2,10-12 (1-27, default all)")
+    parser.add_argument("--actions", default=None, help="action ids, e.g. 1,2,10-12 (1-27; mmact 1-36; default all)")
     parser.add_argument("--seed", type=int, default=0, help="random seed, >= 0 (default 0)")
     parser.add_argument("--depth-size", default=DEFAULT_DEPTH_SIZE,
                         help=f"depth frame HEIGHTxWIDTH (default {DEFAULT_DEPTH_SIZE}; the real data is 240x320)")
     parser.add_argument("--no-depth", action="store_true", help="write only inertial and skeleton files")
     parser.add_argument("--like-release", action="store_true",
                         help="leave out the 3 trials missing from the real release (a8_s1_t4, a23_s6_t4, a27_s8_t4)")
+    mm = parser.add_argument_group("mmact options")
+    mm.add_argument("--scenes", default="1,2", help="scene ids (1-4, default 1,2)")
+    mm.add_argument("--sessions", default="1,5", help="session ids (1-5, default 1,5)")
+    mm.add_argument("--padding", choices=("none", "zero", "mixed"), default="mixed",
+                    help="folder numbers: subject1, subject01, or zero-padded for even subjects (default)")
+    mm.add_argument("--uneven", action="store_true", help="jittered sample times and one late-stamped row per CSV")
+    mm.add_argument("--empty-csv", action="store_true", help="leave the first take's acc_watch CSV empty")
+    mm.add_argument("--missing-stream", action="store_true", help="leave out the last take's gyro CSV")
+    mm.add_argument("--video", action="store_true", help="also write tiny mp4 clips for cams 1-4 (video extra)")
+    bk = parser.add_argument_group(
+        "berkeley-mhad options", "also --subjects (1-12), --actions (1-11), --uneven (jittered Shimmer "
+        "intervals with near-duplicate stamps and gaps), --missing-stream (no Shimmer03 file for the first "
+        "recording), --like-release (no s04_a08_r05)")
+    bk.add_argument("--repetitions", type=int, default=5, help="repetitions 1..N (1-5, default 5)")
+    bk.add_argument("--no-overlap", action="store_true",
+                    help="shift the last recording's Shimmer05 clock by an hour so it overlaps nothing")
     parser.set_defaults(func=run)
 
 
@@ -76,6 +96,10 @@ def _human(n: float) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.dataset == "mmact":
+        return run_mmact(args)
+    if args.dataset == "berkeley-mhad":
+        return run_berkeley(args)
     from harkd.data.synth import UTD_MISSING, write_utd_mhad
 
     for option, value, top in (("--subjects", args.subjects, 8), ("--trials", args.trials, 4)):
@@ -92,5 +116,46 @@ def run(args: argparse.Namespace) -> int:
     files = ", ".join(f"{n} {m}" for m, n in summary.files.items())
     depth = "" if args.no_depth else f", depth {size[0]}x{size[1]}"
     print(f"wrote synthetic {args.dataset} to {summary.root}: {summary.recordings} recordings ({files} files{depth}), "
+          f"{_human(summary.bytes)} in {summary.seconds:.1f} s")
+    return 0
+
+
+def run_mmact(args: argparse.Namespace) -> int:
+    """``harkd synth mmact``: see :func:`harkd.data.synth.mmact.write_mmact`."""
+    from harkd.data.synth.mmact import write_mmact
+
+    if not 1 <= args.subjects <= 20:
+        raise InputError(f"--subjects must be between 1 and 20, got {args.subjects}")
+    if args.seed < 0:
+        raise InputError(f"--seed must be >= 0, got {args.seed}")
+    summary = write_mmact(args.out, subjects=args.subjects, scenes=parse_ids(args.scenes, "--scenes", 4),
+                          sessions=parse_ids(args.sessions, "--sessions", 5), seed=args.seed,
+                          actions=parse_ids(args.actions, "--actions", 36) if args.actions else None,
+                          uneven=args.uneven, empty_csv=args.empty_csv, missing_stream=args.missing_stream,
+                          padding=args.padding, video=args.video)
+    files = ", ".join(f"{n} {m}" for m, n in summary.files.items())
+    print(f"wrote synthetic mmact to {summary.root}: {summary.recordings} takes ({files} files), "
+          f"{_human(summary.bytes)} in {summary.seconds:.1f} s")
+    return 0
+
+
+def run_berkeley(args: argparse.Namespace) -> int:
+    """``harkd synth berkeley-mhad``: see :func:`harkd.data.synth.write_berkeley_mhad`."""
+    from harkd.data.berkeley_mhad import key_of
+    from harkd.data.synth import write_berkeley_mhad
+
+    for option, value, top in (("--subjects", args.subjects, 12), ("--repetitions", args.repetitions, 5)):
+        if not 1 <= value <= top:
+            raise InputError(f"{option} must be between 1 and {top}, got {value}")
+    if args.seed < 0:
+        raise InputError(f"--seed must be >= 0, got {args.seed}")
+    actions = parse_ids(args.actions, "--actions", 11) if args.actions else list(range(1, 12))
+    first, last = key_of(1, actions[0], 1), key_of(args.subjects, actions[-1], args.repetitions)
+    summary = write_berkeley_mhad(args.out, subjects=args.subjects, actions=actions, repetitions=args.repetitions,
+                                  seed=args.seed, uneven=args.uneven, like_release=args.like_release,
+                                  missing_streams=[(first, "acc3")] if args.missing_stream else (),
+                                  no_overlap=[(last, "acc5")] if args.no_overlap else ())
+    files = ", ".join(f"{n} {m}" for m, n in summary.files.items())
+    print(f"wrote synthetic berkeley-mhad to {summary.root}: {summary.recordings} recordings ({files} files), "
           f"{_human(summary.bytes)} in {summary.seconds:.1f} s")
     return 0

@@ -21,7 +21,7 @@ import os
 import uuid
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -39,8 +39,13 @@ def _digest(obj: Any, n: int) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:n]
 
 
-def file_identity(path: Path) -> str:
-    """Hash of a file's resolved path, size and modification time."""
+def file_identity(path: Path | Mapping[Any, Path]) -> str:
+    """Hash of a file's resolved path, size and modification time (of every file of a
+    multi-file modality's :class:`~harkd.data.recording.FileGroup` or of a folder)."""
+    if isinstance(path, Mapping):
+        return _digest([[str(part), file_identity(p)] for part, p in path.items()], 16)
+    if path.is_dir():  # a folder of frames: every file in it
+        return _digest([[p.name, file_identity(p)] for p in sorted(path.iterdir())], 16)
     st = path.stat()
     return _digest([str(path.resolve()), st.st_size, st.st_mtime_ns], 16)
 
@@ -61,7 +66,7 @@ class PreprocessCache:
         self._memory_used = 0
         self.stats = {"memory_hits": 0, "disk_hits": 0, "misses": 0, "rebuilt": 0}
 
-    def entry_path(self, dataset: str, modality: str, config: dict, key: str, source: Path) -> Path:
+    def entry_path(self, dataset: str, modality: str, config: dict, key: str, source: Path | Mapping) -> Path:
         config_hash = _digest({"version": CACHE_FORMAT_VERSION, "dataset": dataset,
                                "modality": modality, "config": config}, 16)
         return self.directory / dataset / f"{modality}-{config_hash}" / f"{key}-{file_identity(source)}.npz"

@@ -61,11 +61,12 @@ class PairedDataset(Dataset):
             raise InputError("PairedDataset needs at least one modality")
         for m in self.modalities:
             self.spec.modality(m)  # ConfigError for unknown names
+        kinds = {m: self.spec.modality(m).transform or m for m in self.modalities}
         if transforms and all(isinstance(t, ModalityTransform) for t in transforms.values()):
             missing = [m for m in self.modalities if m not in transforms]
-            self.transforms = {**build_transforms({}, missing), **transforms}
+            self.transforms = {**build_transforms({}, missing, kinds), **transforms}
         else:
-            self.transforms = build_transforms(transforms, self.modalities)
+            self.transforms = build_transforms(transforms, self.modalities, kinds)
         self.train = train
         self.cache = _as_cache(cache)
         keys = list(self.index.keys if keys is None else keys)

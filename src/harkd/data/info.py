@@ -46,7 +46,9 @@ def summarize(spec: DatasetSpec, index: RecordingIndex, protocol: str | None = N
                 frames.append(len(spec.load(rec, mod.name)))
             except HarkdError as err:
                 path = err.path if isinstance(err, DataError) else rec.files[mod.name]
-                errors.append({"path": str(path), "reason": getattr(err, "problem", str(err))})
+                entry = {"path": str(path), "reason": getattr(err, "problem", str(err))}
+                if entry not in errors:  # modalities sharing files (multi-file groups) report a problem once
+                    errors.append(entry)
         if frames:
             lengths[mod.name] = {"min": int(np.min(frames)), "median": float(np.median(frames)),
                                  "max": int(np.max(frames)), "n": len(frames)}

@@ -10,13 +10,22 @@ from typing import Iterable, Iterator
 from harkd.errors import InputError
 
 
+class FileGroup(dict):
+    """The files of one multi-file modality of a recording: part (the file name's ``part``
+    field, e.g. ``"03"``) -> path."""
+
+    def __str__(self) -> str:
+        return ", ".join(str(p) for p in self.values())
+
+
 @dataclass(frozen=True)
 class Recording:
     """One recorded performance, shared by all the modalities captured with it.
 
     ``key`` is the pairing key (UTD-MHAD: ``"a10_s1_t1"``); ``label`` is the 0-based
     class index from the dataset definition; ``attrs`` holds every key field
-    (UTD-MHAD: action, subject, trial); ``files`` maps modality -> file path.
+    (UTD-MHAD: action, subject, trial); ``files`` maps modality -> file path (a
+    :class:`FileGroup` for a multi-file modality).
     """
 
     key: str

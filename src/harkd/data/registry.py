@@ -19,10 +19,10 @@ from typing import Callable, ClassVar
 import numpy as np
 
 from harkd.errors import ConfigError, DataError, unknown_key_message
-from harkd.data.recording import Recording, RecordingIndex
+from harkd.data.recording import FileGroup, Recording, RecordingIndex
 
 #: Modules that register the built-in datasets when first asked for.
-BUILTIN_MODULES = ("harkd.data.utd_mhad",)
+BUILTIN_MODULES = ("harkd.data.utd_mhad", "harkd.data.mmact", "harkd.data.berkeley_mhad")
 
 _REGISTRY: dict[str, "DatasetSpec"] = {}
 
@@ -32,10 +32,21 @@ class ModalitySpec:
     """One modality's files: ``folder/NAME`` where NAME fully matches ``pattern``.
 
     The pattern's named groups are the key fields (integers); ``example`` shows the
-    pattern to users and ``expected`` (formatted with ``key``) names a missing file. ``reader(path, **options)``
+    pattern to users and ``expected`` (formatted with ``key`` and the recording's key
+    fields) names a missing file. ``reader(path, **options)``
     returns the validated array; ``options`` names the keyword options it accepts.
     ``layout`` documents the returned array (e.g. ``"(T, 6) float32"``); ``cheap`` is
     False for modalities too slow to load for a quick summary (depth, video).
+
+    Nested and multi-file modalities (Berkeley-MHAD's six accelerometers): with
+    ``glob`` set, the files are ``folder.glob(glob)`` and ``pattern`` matches their
+    path relative to ``folder`` (``/``-separated). A named group ``part`` in the pattern
+    makes the modality multi-file: a recording's entry is a
+    :class:`~harkd.data.recording.FileGroup` (part text -> path), and a recording that
+    lacks one of ``parts`` does not have the modality (reported as skipped). ``transform``
+    names the transform kind in :data:`harkd.data.transforms.TRANSFORMS` (default: ``name``);
+    names fully matching the regex ``ignore`` are known non-recording files, passed over silently;
+    ``directories=True`` makes each entry a folder (e.g. one folder of image frames).
     """
 
     name: str
@@ -47,6 +58,24 @@ class ModalitySpec:
     layout: str
     options: tuple[str, ...] = ()
     cheap: bool = True
+    glob: str = ""
+    ignore: str = ""
+    parts: tuple[str, ...] = ()
+    transform: str = ""
+    directories: bool = False
+
+    @property
+    def multi_file(self) -> bool:
+        return "part" in self.pattern.groupindex
+
+    def files(self, root: Path) -> list[Path]:
+        """The candidate files of this modality under ``root`` (sorted)."""
+        folder = root / self.folder
+        return sorted(folder.glob(self.glob) if self.glob else folder.iterdir())
+
+    def name_of(self, path: Path, root: Path) -> str:
+        """What ``pattern`` is matched against: the file name, or with ``glob`` the relative path."""
+        return path.relative_to(root / self.folder).as_posix() if self.glob else path.name
 
 
 class DatasetSpec:
@@ -100,7 +129,9 @@ class DatasetSpec:
         sorted name order wins) are skipped and
         reported in ``index.skipped``; with ``strict=True`` the first problem raises
         :class:`~harkd.errors.DataError`. ``validate=True`` also loads every file
-        (slow: all depth videos) and treats unreadable ones the same way.
+        (slow: all depth videos) and treats unreadable ones the same way. A multi-file
+        modality collects one file per part into a :class:`FileGroup` (duplicates per part);
+        a group missing a required part is dropped and its missing file reported.
         """
         root = Path(root)
         if not root.is_dir():
@@ -114,41 +145,82 @@ class DatasetSpec:
         def skip(path: Path, reason: str) -> None:
             if strict:
                 raise DataError(path, reason)
-            skipped.append((path, reason))
+            if all(path != p for p, _ in skipped):  # modalities sharing a folder report a file once
+                skipped.append((path, reason))
 
         fields_of: dict[str, dict[str, int]] = {}
         files_of: dict[str, dict[str, Path]] = {}
         for mod in present:
-            for path in sorted((root / mod.folder).iterdir()):
-                match = mod.pattern.fullmatch(path.name)
-                if not path.is_file() or match is None:
-                    what = "not a regular file" if not path.is_file() else "unknown file name pattern"
+            for path in mod.files(root):
+                name = mod.name_of(path, root)
+                match = mod.pattern.fullmatch(name)
+                if match is None and mod.ignore and re.fullmatch(mod.ignore, name):
+                    continue
+                is_entry = path.is_dir() if mod.directories else path.is_file()
+                if not is_entry or match is None:
+                    what = "unknown file name pattern" if is_entry else (
+                        "not a directory" if mod.directories else "not a regular file")
                     skip(path, f"{what} (expected {mod.example})")
                     continue
-                fields = {k: int(v) for k, v in match.groupdict().items()}
+                fields = {k: int(v) for k, v in match.groupdict().items() if k != "part"}
+                part = match.groupdict().get("part")
                 try:
                     key = self.make_recording(fields, {}).key
                 except ValueError as err:
                     skip(path, str(err))
                     continue
-                if path.stat().st_size == 0:
+                if mod.directories and not any(path.iterdir()):
+                    skip(path, "empty directory")
+                    continue
+                if not mod.directories and path.stat().st_size == 0:
                     skip(path, "empty file (0 bytes)")
                     continue
                 other = files_of.get(key, {}).get(mod.name)
+                if mod.multi_file and other is not None:
+                    other = other.get(part)
                 if other is not None:
                     skip(path, f"duplicate of {other.name} (same key {key})")
                     continue
-                if validate:
+                if validate and not mod.multi_file:
                     try:
                         mod.reader(path)
                     except DataError as err:
                         skip(path, err.problem)
                         continue
                 fields_of[key] = fields
-                files_of.setdefault(key, {})[mod.name] = path
-        order = sorted(fields_of, key=lambda k: tuple(fields_of[k][f] for f in self.key_fields))
+                if mod.multi_file:
+                    files_of.setdefault(key, {}).setdefault(mod.name, FileGroup())[part] = path
+                else:
+                    files_of.setdefault(key, {})[mod.name] = path
+            if mod.multi_file:
+                self._check_groups(mod, root, files_of, fields_of, skip, validate)
+        order = sorted((k for k in fields_of if files_of.get(k)),
+                       key=lambda k: tuple(fields_of[k][f] for f in self.key_fields))
         recordings = [self.make_recording(fields_of[k], files_of[k]) for k in order]
         return RecordingIndex(self.name, root, recordings, skipped)
+
+    def _check_groups(self, mod: ModalitySpec, root: Path, files_of: dict, fields_of: dict, skip,
+                      validate: bool) -> None:
+        """Drop (and report) the multi-file groups of ``mod`` that lack a part or, with ``validate``, fail to load."""
+        for key, files in files_of.items():
+            group = files.get(mod.name)
+            if group is None:
+                continue
+            lacking = [p for p in mod.parts if p not in group]
+            problem = None
+            if lacking:
+                names = {**fields_of[key], "key": key, "part": lacking[0]}
+                problem = (root / mod.folder / mod.expected.format(**names),
+                           f"missing file (part {lacking[0]} of {mod.name} of recording {key}); "
+                           f"the recording has no {mod.name}")
+            elif validate:
+                try:
+                    mod.reader(group)
+                except DataError as err:
+                    problem = (err.path, err.problem)
+            if problem is not None:
+                del files[mod.name]
+                skip(*problem)
 
     # -- loading --------------------------------------------------------------------
     def path_for(self, recording: Recording, modality: str, root: str | Path | None = None) -> Path:
@@ -156,7 +228,7 @@ class DatasetSpec:
         mod = self.modality(modality)
         path = recording.files.get(modality)
         if path is None:
-            expected = Path(mod.folder) / mod.expected.format(key=recording.key)
+            expected = Path(mod.folder) / mod.expected.format(**{**recording.attrs, "key": recording.key, "part": "*"})
             raise DataError(Path(root) / expected if root is not None else expected,
                             f"missing {modality} file for recording {recording.key}")
         return path

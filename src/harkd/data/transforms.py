@@ -90,22 +90,39 @@ def _choice(kind: str, name: str, value: Any, choices: Iterable[Any]) -> Any:
     return value
 
 
+#: Transform options that only add training-time randomness (evaluation ignores them).
+TRAIN_ONLY_OPTIONS = ("augment", "random_offsets")
+
+
+def deterministic_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """``options`` without :data:`TRAIN_ONLY_OPTIONS`: the evaluation view of a modality."""
+    return {k: v for k, v in dict(options).items() if k not in TRAIN_ONLY_OPTIONS}
+
+
 # -- transforms -------------------------------------------------------------------------
 class ModalityTransform:
-    """Base: no preprocessing, output is the loaded array as a tensor."""
+    """Base: no preprocessing, output is the loaded array as a tensor.
+
+    Every transform also takes ``load``: extra keyword options for the dataset's reader
+    (e.g. Berkeley-MHAD ``{accelerometers: [1, 2], rate: 30}``), checked by the reader.
+    """
 
     modality = "raw"
     options: tuple[str, ...] = ()
 
     def __init__(self, **config: Any):
-        _check_keys(f"{self.modality} transform option", config, self.options)
+        _check_keys(f"{self.modality} transform option", config, (*self.options, "load"))
         self.config = dict(config)
+        load = config.get("load") or {}
+        if not isinstance(load, Mapping):
+            raise ConfigError(f"{self.modality} transform option 'load' must be a mapping, got {load!r}")
+        self.reader_options = dict(load)
         self.mean: np.ndarray | None = None
         self.std: np.ndarray | None = None
 
     # what the loader and the cache need to know
     def load_options(self) -> dict[str, Any]:
-        return {}
+        return dict(self.reader_options)
 
     def cache_config(self) -> dict[str, Any]:
         """The options that determine ``prepare``'s output (hashed into the cache key)."""
@@ -166,16 +183,54 @@ class ModalityTransform:
         return torch.from_numpy(np.ascontiguousarray(self._normalised(x)))
 
 
+def _rotation_matrix(axis: torch.Tensor, angle: float) -> np.ndarray:
+    """3 x 3 rotation by ``angle`` radians about ``axis`` (Rodrigues)."""
+    k = (axis / axis.norm().clamp_min(_EPS)).numpy().astype(np.float64)
+    cross = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
+    return np.eye(3) + np.sin(angle) * cross + (1 - np.cos(angle)) * cross @ cross
+
+
+def augment_inertial(x: np.ndarray, scale: float = 0.0, rotate: float = 0.0, shift: float = 0.0,
+                     noise: float = 0.0) -> np.ndarray:
+    """Random training-time view of a time-first (T, C) inertial clip, C a multiple of 3.
+
+    ``rotate``: one random rotation (angle uniform in +-``rotate`` degrees about a random
+    axis) applied to every 3-axis sensor of the clip (a re-mounted device: acceleration
+    incl. gravity and angular velocity turn together). ``scale``: amplitude times
+    U(1 - scale, 1 + scale). ``shift``: keep a random window dropping up to ``shift`` of
+    the clip at each end and resample it back to T samples (time shift and stretch).
+    ``noise``: Gaussian noise with std ``noise`` times each channel's std over the clip.
+    Random numbers come from torch's generator (seeded per DataLoader worker).
+    """
+    x = x.astype(np.float32, copy=True)
+    t, c = x.shape
+    if rotate > 0 and c % 3 == 0:
+        angle = np.deg2rad(rotate) * (2 * float(torch.rand(())) - 1)
+        rot = _rotation_matrix(torch.randn(3), angle).astype(np.float32)
+        x = (x.reshape(t, c // 3, 3) @ rot.T).reshape(t, c)
+    if scale > 0:
+        x *= 1 + scale * (2 * float(torch.rand(())) - 1)
+    if shift > 0 and t > 1:
+        start, end = (torch.rand(2) * shift * (t - 1)).tolist()
+        grid = np.linspace(start, t - 1 - end, t)
+        x = np.stack([np.interp(grid, np.arange(t), x[:, j]) for j in range(c)], axis=1).astype(np.float32)
+    if noise > 0:
+        x += noise * x.std(axis=0, keepdims=True) * torch.randn(t, c).numpy()
+    return x
+
+
 class InertialTransform(ModalityTransform):
-    """``sensor`` (acc|gyro|all), ``length`` (resample), ``normalize``, ``gaf`` (dict for
-    :func:`harkd.encoding.gramian_angular_field`: image_size, method, convention, and
-    ``scaling``: ``per_sample`` (each clip's own min/max, amplitude discarded) or
-    ``dataset`` (per-channel 0.5/99.5 percentiles of the training split, so amplitude
-    is kept; values outside clip to +-1))."""
+    """``sensor`` (acc|gyro|all), ``length`` (resample), ``normalize``, ``augment`` (training
+    only; dict of :func:`augment_inertial`'s ``scale``, ``rotate`` (degrees), ``shift``,
+    ``noise``), ``gaf`` (dict for :func:`harkd.encoding.gramian_angular_field`: image_size,
+    method, convention, and ``scaling``: ``per_sample`` (each clip's own min/max, amplitude
+    discarded) or ``dataset`` (per-channel 0.5/99.5 percentiles of the training split, so
+    amplitude is kept; values outside clip to +-1))."""
 
     modality = "inertial"
-    options = ("sensor", "length", "normalize", "gaf")
+    options = ("sensor", "length", "normalize", "augment", "gaf")
     gaf_options = ("image_size", "method", "scaling", "convention")
+    augment_options = ("scale", "rotate", "shift", "noise")
 
     def __init__(self, **config: Any):
         super().__init__(**config)
@@ -187,14 +242,26 @@ class InertialTransform(ModalityTransform):
         if self.gaf is not None:
             _check_keys("inertial gaf option", self.gaf, self.gaf_options)
             _positive_int("inertial gaf", "image_size", self.gaf.get("image_size"))
-            _choice("inertial gaf", "method", self.gaf.get("method", "summation"), ("summation", "difference"))
+            _choice("inertial gaf", "method", self.gaf.get("method", "summation"), ("summation", "difference", "both"))
             scaling = self.gaf.get("scaling", "per_sample")
             _choice("inertial gaf", "scaling", scaling, ("per_sample", "dataset"))
             self.gaf_dataset_scaling = scaling == "dataset"
         self.gaf_range: tuple[np.ndarray, np.ndarray] | None = None
+        augment = config.get("augment") or {}
+        _check_keys("inertial augment option", augment, self.augment_options)
+        self.augment = dict(augment)
+        for name, value in self.augment.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+                raise ConfigError(f"inertial augment option '{name}' must be a number >= 0, got {value!r}")
+        if self.augment.get("shift", 0) >= 0.5:
+            raise ConfigError(f"inertial augment option 'shift' must be below 0.5, got {self.augment['shift']!r}")
+
+    @property
+    def stochastic(self) -> bool:
+        return any(v > 0 for v in self.augment.values())
 
     def load_options(self) -> dict[str, Any]:
-        return {"sensor": self.sensor}
+        return {"sensor": self.sensor, **super().load_options()}
 
     def cache_config(self) -> dict[str, Any]:
         return {**super().cache_config(), "length": self.length}
@@ -227,10 +294,12 @@ class InertialTransform(ModalityTransform):
             self.gaf_range = tuple(np.asarray(v, dtype=np.float32) for v in state["gaf_range"])
 
     def finish(self, x: np.ndarray, train: bool = False) -> torch.Tensor:
+        if train and self.stochastic:
+            x = augment_inertial(x, **self.augment)
         x = self._normalised(x)
         if self.gaf is None:
             return torch.from_numpy(np.ascontiguousarray(x.T, dtype=np.float32))
-        from harkd.encoding import gramian_angular_field  # lazy: optional sibling module
+        from harkd.encoding.gaf import gaf_channels  # lazy: optional sibling module
 
         options = dict(self.gaf)
         if self.gaf_dataset_scaling:
@@ -238,12 +307,13 @@ class InertialTransform(ModalityTransform):
                 raise ConfigError("inertial gaf scaling 'dataset' is not fitted: fit it on the training split "
                                   "(PairedDataset.fit_normalization) or load fitted statistics")
             options["scaling"] = (self.gaf_range[0][:, None], self.gaf_range[1][:, None])
-        return torch.as_tensor(np.asarray(gramian_angular_field(np.ascontiguousarray(x.T), **options)),
+        return torch.as_tensor(np.asarray(gaf_channels(np.ascontiguousarray(x.T), **options)),
                                dtype=torch.float32)
 
 
 class SkeletonTransform(ModalityTransform):
-    """``frames`` (resample), ``center`` (subtract hip_center, joint 0-based 3), ``normalize``
+    """``frames`` (resample), ``center`` (true: subtract hip_center, joint 0-based 3 as in
+    UTD-MHAD; an integer: subtract that joint, e.g. 0 for Berkeley-MHAD), ``normalize``
     (per joint-coordinate mean/std)."""
 
     modality = "skeleton"
@@ -253,14 +323,25 @@ class SkeletonTransform(ModalityTransform):
     def __init__(self, **config: Any):
         super().__init__(**config)
         self.frames = _positive_int("skeleton transform", "frames", config.get("frames"))
-        self.center = bool(config.get("center", False))
+        center = config.get("center", False)
+        if isinstance(center, (int, np.integer)) and not isinstance(center, bool):
+            if center < 0:
+                raise ConfigError("skeleton transform option 'center' must be true/false or a joint index >= 0, "
+                                  f"got {center}")
+            self.center_joint, center = int(center), True
+        self.center = bool(center)
 
     def cache_config(self) -> dict[str, Any]:
-        return {**super().cache_config(), "frames": self.frames, "center": self.center}
+        custom = self.center and self.center_joint != SkeletonTransform.center_joint
+        center = self.center_joint if custom else self.center  # UTD-MHAD cache keys unchanged
+        return {**super().cache_config(), "frames": self.frames, "center": center}
 
     def prepare(self, x: np.ndarray) -> np.ndarray:
         x = x.astype(np.float32)
         if self.center:
+            if self.center_joint >= x.shape[1]:
+                raise ConfigError(f"skeleton transform option 'center': joint {self.center_joint} does not exist "
+                                  f"(the skeleton has {x.shape[1]} joints)")
             x = x - x[:, self.center_joint: self.center_joint + 1]
         return resample_time(x, self.frames) if self.frames else x
 
@@ -326,8 +407,12 @@ TRANSFORMS: dict[str, type[ModalityTransform]] = {
 }
 
 
-def build_transforms(config: Mapping[str, Any] | None, modalities: Iterable[str]) -> dict[str, ModalityTransform]:
+def build_transforms(config: Mapping[str, Any] | None, modalities: Iterable[str],
+                     kinds: Mapping[str, str] | None = None) -> dict[str, ModalityTransform]:
     """One transform per modality in ``modalities`` from ``config`` (modality -> options).
+
+    ``kinds`` maps a modality to its transform kind in :data:`TRANSFORMS` when the names
+    differ (Berkeley-MHAD ``acc1`` -> ``inertial``); by default the modality name is the kind.
 
     A modality without an entry gets no preprocessing (the loader's array as a
     tensor; ``{}`` selects the modality's transform with defaults); an entry for a modality
@@ -340,11 +425,12 @@ def build_transforms(config: Mapping[str, Any] | None, modalities: Iterable[str]
             raise ConfigError(unknown_key_message("transform modality", str(name), modalities))
     out = {}
     for name in modalities:
-        cls = TRANSFORMS.get(name, ModalityTransform) if name in config else ModalityTransform
+        kind = (kinds or {}).get(name, name)
+        cls = TRANSFORMS.get(kind, ModalityTransform) if name in config else ModalityTransform
         options = config.get(name) or {}
         if not isinstance(options, Mapping):
             raise ConfigError(f"transform options for '{name}' must be a mapping, got {options!r}")
-        if cls is ModalityTransform and options:
+        if cls is ModalityTransform and set(options) - {"load"}:
             raise ConfigError(f"modality '{name}' takes no transform options, got {sorted(options)}")
         t = cls(**options)
         t.modality = name

@@ -23,7 +23,7 @@ ill-conditioned (``|x~|`` close to 1).
 """
 
 import numbers
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -32,9 +32,12 @@ from torch import Tensor, nn
 from harkd.encoding.paa import paa_matrix
 from harkd.errors import InputError, unknown_key_message
 
-__all__ = ["METHODS", "CONVENTIONS", "gramian_angular_field", "GramianAngularField"]
+__all__ = ["METHODS", "CONVENTIONS", "CHANNEL_METHODS", "gramian_angular_field", "GramianAngularField",
+           "gaf_channels", "GAFChannels"]
 
 METHODS = ("summation", "difference")
+#: image-channel option -> the GAF methods whose images are stacked as channels
+CHANNEL_METHODS = {"summation": ("summation",), "difference": ("difference",), "both": ("summation", "difference")}
 CONVENTIONS = ("standard", "matlab")
 _FUNC = "gramian_angular_field"
 _MODULE = "GramianAngularField"
@@ -284,3 +287,40 @@ class GramianAngularField(nn.Module):
         scaling = "per_sample" if self.per_sample else "fitted"
         return (f"image_size={self.image_size}, method={self.method!r}, "
                 f"scaling={scaling!r}, convention={self.convention!r}")
+
+
+# ------------------------------------------------------------- stacked channels
+def _channel_methods(method, who: str) -> Tuple[str, ...]:
+    if method not in CHANNEL_METHODS:
+        raise InputError(f"{who}: {unknown_key_message('method', str(method), CHANNEL_METHODS)}")
+    return CHANNEL_METHODS[method]
+
+
+def gaf_channels(x, *, method="summation", **options):
+    """Channel images of ``x`` ``(..., C, T)``: ``(..., C * k, N, N)``.
+
+    ``method="both"`` stacks the GASF of every channel, then the GADF of every channel
+    (``k = 2``): the GASF alone is symmetric and blind to the time direction, the GADF
+    keeps it. ``"summation"``/``"difference"`` give :func:`gramian_angular_field`'s images.
+    Other ``options`` are :func:`gramian_angular_field`'s.
+    """
+    images = [gramian_angular_field(x, method=m, **options) for m in _channel_methods(method, "gaf_channels")]
+    if len(images) == 1:
+        return images[0]
+    return torch.cat(images, dim=-3) if isinstance(images[0], Tensor) else np.concatenate(images, axis=-3)
+
+
+class GAFChannels(nn.Module):
+    """:func:`gaf_channels` as a layer: ``(..., C, T)`` -> ``(..., C * k, N, N)`` (exportable)."""
+
+    def __init__(self, image_size: Optional[int] = None, method: str = "summation", scaling="per_sample",
+                 convention: str = "standard"):
+        super().__init__()
+        self.encoders = nn.ModuleList(GramianAngularField(image_size, m, scaling, convention)
+                                      for m in _channel_methods(method, "GAFChannels"))
+
+    def forward(self, x: Tensor) -> Tensor:
+        images: List[Tensor] = []
+        for encoder in self.encoders:
+            images.append(encoder(x))
+        return torch.cat(images, dim=-3)

@@ -134,7 +134,7 @@ def pipeline_spec(cfg, meta: dict, kind: str, window_samples: int, rate: float |
 
 def build_pipeline(model: nn.Module, spec: PipelineSpec) -> DeployablePipeline:
     """The :class:`DeployablePipeline` of ``spec`` around ``model`` (eval mode)."""
-    from harkd.encoding import GramianAngularField
+    from harkd.encoding.gaf import GAFChannels
 
     gaf = None
     if spec.gaf is not None:
@@ -142,7 +142,7 @@ def build_pipeline(model: nn.Module, spec: PipelineSpec) -> DeployablePipeline:
         if spec.gaf["scaling"] == "dataset":
             lo, hi = (np.asarray(v, dtype=np.float32)[:, None] for v in spec.gaf["range"])
             scaling = (lo, hi)
-        gaf = GramianAngularField(image_size=spec.gaf.get("image_size"), method=spec.gaf["method"],
+        gaf = GAFChannels(image_size=spec.gaf.get("image_size"), method=spec.gaf["method"],
                                   scaling=scaling, convention=spec.gaf["convention"])
     norm = spec.normalization or {}
     return DeployablePipeline(model, spec.window_samples, spec.length, norm.get("mean"), norm.get("std"), gaf).eval()

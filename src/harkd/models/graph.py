@@ -147,18 +147,19 @@ register_graph_layout("utd_kinect_v1", 20, _one_based([
     (4, 17), (17, 18), (18, 19), (19, 20),
 ]), center=2)
 
-# Berkeley MHAD mocap, reduced to 16 joints. ASSUMED order (0-based): 0 hip_center, 1 spine,
-# 2 neck, 3 head, 4-6 left shoulder/elbow/wrist, 7-9 right shoulder/elbow/wrist,
-# 10-12 left hip/knee/ankle, 13-15 right hip/knee/ankle. Center: spine. The joint order
-# is not yet confirmed against the data: check it against the Berkeley loader's joint
-# list when that loader lands, and re-register with overwrite=True if it differs.
+# Berkeley MHAD D-Mocap / mocap, 16 joints, order measured on the real data (subject 1: the
+# optical mocap's bone lengths are constant, which gives the tree; the arm that moves in
+# "waving one hand", done with the right hand, gives the sides); names in
+# harkd.data.berkeley_mhad.JOINT_NAMES. 0-based: 0 hip_center, 1-4 left hip/knee/ankle/foot,
+# 5-8 right hip/knee/ankle/foot, 9 neck, 10-12 left shoulder/elbow/wrist, 13-15 right
+# shoulder/elbow/wrist. There is no head joint. Center: hip_center (the root of the tree).
 register_graph_layout("berkeley_dmocap16", 16, [
-    (0, 1), (1, 2), (2, 3),
-    (2, 4), (4, 5), (5, 6),
-    (2, 7), (7, 8), (8, 9),
-    (0, 10), (10, 11), (11, 12),
-    (0, 13), (13, 14), (14, 15),
-], center=1)
+    (0, 1), (1, 2), (2, 3), (3, 4),
+    (0, 5), (5, 6), (6, 7), (7, 8),
+    (0, 9),
+    (9, 10), (10, 11), (11, 12),
+    (9, 13), (13, 14), (14, 15),
+], center=0)
 
 # NTU RGB+D (Kinect v2), 25 joints, standard ST-GCN bones (1-based); center: spine (21).
 register_graph_layout("ntu25", 25, _one_based([

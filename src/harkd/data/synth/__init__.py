@@ -7,5 +7,7 @@ from that one motion, so the modalities agree physically.
 """
 
 from harkd.data.synth.utd_mhad import UTD_ACTIONS, UTD_MISSING, SynthSummary, utd_mhad_recording, write_utd_mhad
+from harkd.data.synth.berkeley_mhad import berkeley_recording, write_berkeley_mhad
 
-__all__ = ["UTD_ACTIONS", "UTD_MISSING", "SynthSummary", "utd_mhad_recording", "write_utd_mhad"]
+__all__ = ["UTD_ACTIONS", "UTD_MISSING", "SynthSummary", "berkeley_recording", "utd_mhad_recording",
+           "write_berkeley_mhad", "write_utd_mhad"]

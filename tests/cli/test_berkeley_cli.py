@@ -1,0 +1,82 @@
+"""``harkd synth berkeley-mhad``, ``harkd data info --dataset berkeley-mhad`` and a 2-epoch
+``harkd train`` of configs/berkeley_mhad/acc_cnn1d.yaml on a synthetic root."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import harkd.cli.main as cli_main
+from harkd.engine.config import load_config
+
+CONFIG = Path(__file__).resolve().parents[2] / "configs" / "berkeley_mhad" / "acc_cnn1d.yaml"
+
+
+@pytest.fixture
+def run(capsys):
+    def _run(*argv):
+        rc = cli_main.main(list(argv))
+        out, err = capsys.readouterr()
+        return rc, out, err
+
+    return _run
+
+
+def test_synth_then_info_reports_missing_and_broken_streams(run, tmp_path):
+    root = tmp_path / "bmhad"
+    rc, out, err = run("synth", "berkeley-mhad", str(root), "--subjects", "1", "--actions", "1-2",
+                       "--repetitions", "2", "--missing-stream", "--no-overlap", "--uneven")
+    assert rc == 0, err
+    assert out.startswith(f"wrote synthetic berkeley-mhad to {root}: 4 recordings (4 acc1, 4 acc2, 3 acc3,")
+    rc, out, err = run("data", "info", "--dataset", "berkeley-mhad", "--root", str(root), "--check", "--json")
+    info = json.loads(out)
+    assert rc == 1  # a load error (the shifted clock) is reported
+    assert info["recordings"] == 4 and info["modalities"]["inertial"] == 3 and info["modalities"]["skeleton"] == 4
+    assert info["missing"]["incomplete"]["s01_a01_r01"][-1] == "inertial"
+    assert info["skipped"] == [{"path": str(root / "Accelerometer/Shimmer03/acc_h03_s01_a01_r01.txt"),
+                                "reason": "missing file (part 03 of inertial of recording s01_a01_r01); "
+                                          "the recording has no inertial"}]
+    assert [e["path"] for e in info["errors"]] == [str(root / "Accelerometer/Shimmer05/acc_h05_s01_a02_r02.txt")]
+    assert info["errors"][0]["reason"].startswith("does not overlap the other streams of this recording")
+
+
+def test_synth_bad_values(run, tmp_path):
+    rc, out, err = run("synth", "berkeley-mhad", str(tmp_path / "x"), "--subjects", "13")
+    assert rc == 2 and err.strip() == "harkd: error: --subjects must be between 1 and 12, got 13"
+    rc, out, err = run("synth", "berkeley-mhad", str(tmp_path / "x"), "--actions", "12")
+    assert rc == 2 and err.strip() == "harkd: error: --actions: ids must be between 1 and 11, got 12"
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.realdata
+def test_info_on_real_subject_1(run, real_data_root):
+    root = real_data_root / "Berkeley-MHAD-s01"
+    if not root.is_dir():
+        pytest.skip(f"real-data test skipped: {root} not found")
+    rc, out, err = run("data", "info", "--dataset", "berkeley-mhad", "--root", str(root), "--json")
+    info = json.loads(out)
+    assert rc == 0, err
+    assert info["recordings"] == 55 and info["skipped"] == [] and info["missing"]["incomplete"] == {}
+    assert info["modalities"] == {m: 55 for m in ("inertial", "acc1", "acc2", "acc3", "acc4", "acc5", "acc6",
+                                                   "skeleton", "mocap", "timestamps")} | {"camera": 0}
+    assert info["lengths"]["inertial"] == {"min": 58, "median": 194.0, "max": 610, "n": 55}
+    rc, out, err = run("data", "info", "--dataset", "berkeley-mhad", "--root", str(root))
+    assert "... 584 more" in out  # the other subjects' keys are summarised, not listed
+
+
+def test_config_loads_and_trains_two_epochs(run, tmp_path, monkeypatch):
+    cfg = load_config(CONFIG)
+    assert cfg.data.dataset == "berkeley-mhad" and cfg.data.protocol == "cross_subject"
+    root = tmp_path / "synth"
+    rc, out, err = run("synth", "berkeley-mhad", str(root), "--subjects", "9", "--repetitions", "1",
+                       "--actions", "1-4")
+    assert rc == 0, err
+    monkeypatch.setenv("HARKD_CACHE_DIR", str(tmp_path / "cache"))
+    rc, out, err = run("train", str(CONFIG), "--set", f"data.root={root}", "--set", "train.epochs=2",
+                       "--set", "train.batch_size=8", "--set", "model.args.widths=[8,16,16]",
+                       "--run-dir", str(tmp_path / "run"))
+    assert rc == 0, err
+    assert "run directory:" in out and (tmp_path / "run" / "eval_test_best.json").is_file()
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["split"]["test"][0].startswith("s08_")

@@ -1,0 +1,63 @@
+"""Real Berkeley-MHAD subject 1 (HARKD_DATA_ROOT/Berkeley-MHAD-s01): 55 recordings, six synchronised
+accelerometers each, D-Mocap and mocap skeletons in the measured joint order."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from harkd.data import get_dataset
+from harkd.data.berkeley_mhad import JOINT_NAMES
+from harkd.models.graph import get_graph_layout
+
+pytestmark = pytest.mark.realdata
+
+SPEC = get_dataset("berkeley-mhad")
+
+
+@pytest.fixture(scope="module")
+def root(real_data_root):
+    path = real_data_root / "Berkeley-MHAD-s01"
+    if not path.is_dir():
+        pytest.skip(f"real-data test skipped: {path} not found (Berkeley-MHAD subject 1)")
+    return path
+
+
+@pytest.fixture(scope="module")
+def index(root):
+    return SPEC.scan(root, strict=True)
+
+
+def test_55_recordings_with_six_accelerometers_and_skeletons(index):
+    assert len(index) == 55 and index.skipped == []
+    assert index.modality_counts() == {m: 55 for m in SPEC.modalities if m != "camera"}  # no frames here
+    assert all(sorted(r.files["inertial"]) == ["01", "02", "03", "04", "05", "06"] for r in index)
+    assert {r.label for r in index} == set(range(11)) and {r.subject for r in index} == {1}
+    assert index.keys[:2] == ["s01_a01_r01", "s01_a01_r02"]
+
+
+def test_synchronised_accelerometers_have_a_sane_length_and_rate(index):
+    for rec in index:
+        acc = SPEC.load(rec, "inertial")
+        cam = SPEC.load(rec, "timestamps")[:, 1]
+        skel = SPEC.load(rec, "skeleton")
+        assert acc.shape[1] == 18 and acc.dtype == np.float32 and np.isfinite(acc).all()
+        assert np.abs(acc).max() <= 2.0 + 1e-6  # g; the Shimmers saturate at +-2 g
+        # 30 Hz over the streams' common window: within 0.3 s of the camera span
+        assert abs(len(acc) / 30.0 - np.ptp(cam)) < 0.3, rec.key
+        # D-Mocap runs at ~30 Hz over the camera span (one take, s01_a09_r02, at ~26.7)
+        assert 26 < (len(skel) - 1) / np.ptp(cam) < 31, rec.key
+        assert len(SPEC.load(rec, "inertial", window="camera")) <= int(np.ptp(cam) * 30) + 1
+
+
+def test_skeleton_units_axes_and_joint_order(index):
+    rec = index["s01_a06_r01"]  # waving one hand: the right hand
+    skel, mocap = SPEC.load(rec, "skeleton"), SPEC.load(rec, "mocap")
+    assert skel.shape == mocap.shape and skel.shape[1:] == (16, 3)
+    assert np.allclose(skel[:, 0, :2], 0.0) and 0.6 < skel[:, 0, 2].mean() < 1.1  # metres, z up
+    motion = mocap.std(axis=0).sum(axis=1)
+    assert int(np.argmax(motion)) == JOINT_NAMES.index("right_wrist")
+    for i, j in get_graph_layout("berkeley_dmocap16").edges:  # limb bones rigid; the torso's less so
+        length = np.linalg.norm(mocap[:, i] - mocap[:, j], axis=1)
+        limit = 0.2 if "neck" in (JOINT_NAMES[i], JOINT_NAMES[j]) else 0.002
+        assert length.std() < limit * length.mean(), (JOINT_NAMES[i], JOINT_NAMES[j])
