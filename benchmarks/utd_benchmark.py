@@ -3,7 +3,8 @@
 Suites: ``single`` and ``video`` (single-modality baselines, ``harkd train``),
 ``skel2acc``, ``pskd`` and ``depth2acc`` (distillation into the same accelerometer student,
 ``harkd distill``; their teachers are the ``single``/``video`` suites' runs of the same
-seed, so run those first).
+seed, so run those first), ``sakdn`` (sensor -> depth video; its teacher is the ``single``
+suite's ``accgyro_sakdn_teacher`` run).
 Every run selects its checkpoint on the validation split carved from the training
 subjects; the test subjects are evaluated for both the validation-selected (``best``)
 and the last-epoch checkpoint. The table (mean +- std test accuracy, seconds per
@@ -43,7 +44,7 @@ _PSKD = ("skeleton_stgcn", "skel_acc_fusion", "acc_cnn1d")
 SUITES = {
     "single": ("Single-modality baselines (sensor, skeleton, fused)", [(c, _single(f"{c}.yaml")) for c in (
         "acc_gaf_resnet18", "acc_gafds_resnet18", "accgyro_gaf_resnet18", "acc_cnn1d", "accgyro_cnn1d",
-        "skeleton_stgcn", "skel_acc_fusion")]),
+        "skeleton_stgcn", "skel_acc_fusion", "accgyro_sakdn_teacher")]),
     "video": ("Single-modality baselines (depth video)", [(c, _single(f"{c}.yaml")) for c in (
         "depth_tsn", "depth_trn")]),
     "skel2acc": ("Skeleton -> accelerometer student (raw-acc 1D CNN, same budget in every row)", [
@@ -65,8 +66,15 @@ SUITES = {
     ]),
     "depth2acc": ("Depth video -> accelerometer student (raw-acc 1D CNN, same budget in every row)", [
         ("no KD", _single("acc_cnn1d.yaml")),
-        ("KD", _distill("distill/depth2acc_kd.yaml", "depth_tsn")),
-        ("VSKD (DASK + CE + 0.01 KD)", _distill("distill/depth2acc_dask.yaml", "depth_tsn")),
+        ("KD", _distill("distill/depth2acc_kd.yaml", "depth_trn")),
+        ("VSKD (DASK + CE + 0.01 KD)", _distill("distill/depth2acc_dask.yaml", "depth_trn")),
+    ]),
+    "sakdn": ("Acc + gyro GAF teacher (SPAMFM-fused, semantic) -> depth video student (depth TRN, 40 epochs "
+              "in every row)", [
+        ("no KD", _single("depth_trn.yaml")),
+        ("KD", _distill("distill/accgyro2depth_kd.yaml", "accgyro_sakdn_teacher")),
+        ("SAKDN (CE + 0.01 KD + GSDM + semantic)", _distill("distill/accgyro2depth_sakdn.yaml",
+                                                             "accgyro_sakdn_teacher")),
     ]),
 }
 
@@ -83,13 +91,32 @@ def replace_section(path: Path, mark: str, body: str) -> None:
     path.write_text(text)
 
 
-def stage_overrides(teachers: list[str], init_from: Path | None, seed: int, out: Path) -> list[str]:
-    """Point a config at this suite's teacher runs (same seed) and the previous stage."""
-    extra = [f"teachers.{i}.run={out / f'{t}_s{seed}'}" for i, t in enumerate(teachers)]
+def use_data_root(root: str | None, folder: str) -> bool:
+    """Point HARKD_DATA_ROOT at ``root`` (if given); False, after a skip message, without ``folder`` under it."""
+    if root:
+        os.environ["HARKD_DATA_ROOT"] = str(Path(root).resolve())
+    if not os.environ.get("HARKD_DATA_ROOT") or not (Path(os.environ["HARKD_DATA_ROOT"]) / folder).exists():
+        print(f"skipped: no {folder} under --root / HARKD_DATA_ROOT (e.g. ../shared/data)")
+        return False
+    return True
+
+
+def record_header(title: str, *notes: str, date: str | None = None) -> str:
+    """A results section's heading and its date, machine, command and ``notes`` lines."""
+    date = date or datetime.date.today().isoformat()
+    lines = [f"## {title}", "", f"- date: {date}", f"- machine: {machine_description()}",
+             f"- command: `{' '.join([Path(sys.executable).name, *sys.argv])}`", *(f"- {n}" for n in notes)]
+    return "\n".join(lines) + "\n\n"
+
+
+def stage_overrides(teachers: list[str], init_from: Path | None, seed, out: Path, teacher_seed=None) -> list[str]:
+    """Point a config at this suite's teacher runs (``teacher_seed``, default the student's) and the previous stage."""
+    tseed = seed if teacher_seed is None else teacher_seed
+    extra = [f"teachers.{i}.run={out / f'{t}_s{tseed}'}" for i, t in enumerate(teachers)]
     return extra + ([f"init_from={init_from}"] if init_from else [])
 
 
-def run_row(stages: list, seed: int, out: Path, overrides: list[str]) -> dict:
+def run_row(stages: list, seed: int, out: Path, overrides: list[str], teacher_seed: int | None = None) -> dict:
     """Run a row's stages in order (each resumed when present) and test the last one."""
     from harkd.engine.evaluate import evaluate_run, read_metrics
     from harkd.engine.experiment import get_recipe, train_experiment
@@ -97,7 +124,7 @@ def run_row(stages: list, seed: int, out: Path, overrides: list[str]) -> dict:
     run_dir, wall, records = None, 0.0, []
     for config, kind, teachers in stages:
         recipe = get_recipe(kind)
-        extra = stage_overrides(teachers, run_dir, seed, out)
+        extra = stage_overrides(teachers, run_dir, seed, out, teacher_seed)
         cfg = recipe.load(HERE.parent / "configs" / "utd_mhad" / config, [f"seed={seed}", *extra, *overrides])
         run_dir = out / f"{Path(config).stem}_s{seed}"
         start = time.perf_counter()
@@ -131,12 +158,11 @@ def main() -> int:
     ap.add_argument("--out", default="runs/bench", help="run directories (resumed if present)")
     ap.add_argument("--set", dest="overrides", action="append", default=[])
     ap.add_argument("--skip", nargs="*", default=[], metavar="ROW", help="row labels to leave out of this table")
+    ap.add_argument("--teacher-seed", type=int, default=None,
+                    help="use the teachers of this seed for every student seed (default: the student's seed)")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
-    if args.root:
-        os.environ["HARKD_DATA_ROOT"] = str(Path(args.root).resolve())
-    if not os.environ.get("HARKD_DATA_ROOT") or not (Path(os.environ["HARKD_DATA_ROOT"]) / "UTD-MHAD").is_dir():
-        print("skipped: no UTD-MHAD under --root / HARKD_DATA_ROOT (e.g. ../shared/data)")
+    if not use_data_root(args.root, "UTD-MHAD"):
         return 0
     title, suite = SUITES[args.suite]
     rows = ["| row | config | test acc. best-on-val (%) | test acc. last epoch (%) | macro-F1 best (%) | s / epoch | epochs | command (S = seed) |",
@@ -144,11 +170,12 @@ def main() -> int:
     for label, stages in suite:
         if label in args.skip:
             continue
-        rs = [run_row(stages, s, Path(args.out), args.overrides) for s in args.seeds]
+        rs = [run_row(stages, s, Path(args.out), args.overrides, args.teacher_seed) for s in args.seeds]
         commands = []
         for i, (config, kind, teachers) in enumerate(stages):
             previous = f"RUNS/{Path(stages[i - 1][0]).stem}_sS" if i else None
-            extra = " ".join(f"--set {o}" for o in stage_overrides(teachers, previous, "S", Path("RUNS")))
+            extra = " ".join(f"--set {o}" for o in stage_overrides(teachers, previous, "S", Path("RUNS"),
+                                                                   args.teacher_seed))
             commands.append(f"harkd {kind} configs/utd_mhad/{config} --set seed=S {extra}".strip())
         command = " && ".join(commands)
         config = " + ".join(Path(c).stem for c, _, _ in stages)
@@ -158,16 +185,17 @@ def main() -> int:
     table = "\n".join(rows)
     print(table)
     if not args.no_write:
-        body = (f"## {title}, UTD-MHAD cross-subject (benchmarks/utd_benchmark.py --suite {args.suite})\n\n"
-                f"- date: {datetime.date.today().isoformat()}\n- machine: {machine_description()}\n"
-                f"- command: `{' '.join([Path(sys.executable).name, *sys.argv])}`\n"
-                f"- protocol: train subjects 1,3,5,7 (validation: 15 % per class carved from them), "
-                f"test subjects 2,4,6,8 (430 recordings), never used for selection; mean +- std over seeds "
-                f"{' '.join(map(str, args.seeds))}\n"
-                f"- s / epoch: median over seeds of each run's median epoch time, 2 CPU cores; other work "
-                f"shared the machine during some runs, so treat it as indicative\n"
-                f"- best-on-val: the checkpoint with the best validation accuracy (ties: lower validation "
-                f"loss); last epoch: the final weights\n\n{table}\n")
+        body = record_header(
+            f"{title}, UTD-MHAD cross-subject (benchmarks/utd_benchmark.py --suite {args.suite})",
+            "protocol: train subjects 1,3,5,7 (validation: 15 % per class carved from them), test subjects "
+            "2,4,6,8 (430 recordings), never used for selection; mean +- std over seeds "
+            f"{' '.join(map(str, args.seeds))}"
+            + (f"; every student seed distils from the seed-{args.teacher_seed} teachers" if args.teacher_seed is not None
+               else "; each seed's student distils from the same seed's teachers"),
+            "s / epoch: median over seeds of each run's median epoch time, 2 CPU cores; other work shared the "
+            "machine during some runs, so treat it as indicative",
+            "best-on-val: the checkpoint with the best validation accuracy (ties: lower validation loss); "
+            "last epoch: the final weights") + table + "\n"
         replace_section(HERE / "RESULTS.md", f"utd-{args.suite}", body)
     return 0
 

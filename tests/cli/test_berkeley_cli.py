@@ -1,5 +1,6 @@
-"""``harkd synth berkeley-mhad``, ``harkd data info --dataset berkeley-mhad`` and a 2-epoch
-``harkd train`` of configs/berkeley_mhad/acc_cnn1d.yaml on a synthetic root."""
+"""``harkd synth berkeley-mhad``, ``harkd data info --dataset berkeley-mhad``, a 2-epoch
+``harkd train`` of configs/berkeley_mhad/acc_cnn1d.yaml and a one-subject skeleton -> accelerometer
+distillation (the configs of the subject-1 smoke test) on synthetic roots."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import harkd.cli.main as cli_main
 from harkd.engine.config import load_config
 
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "berkeley_mhad" / "acc_cnn1d.yaml"
+SKELETON = CONFIG.parent / "skeleton_stgcn.yaml"
+DISTILL = CONFIG.parent / "distill" / "skel2acc_kd.yaml"
 
 
 @pytest.fixture
@@ -80,3 +83,23 @@ def test_config_loads_and_trains_two_epochs(run, tmp_path, monkeypatch):
     assert rc == 0, err
     assert "run directory:" in out and (tmp_path / "run" / "eval_test_best.json").is_file()
     assert json.loads((tmp_path / "run" / "run.json").read_text())["split"]["test"][0].startswith("s08_")
+
+
+def test_skeleton_teacher_and_kd_student_within_one_subject(run, tmp_path, monkeypatch):
+    assert load_config(SKELETON).data.protocol == "cross_subject"  # the full release's protocol by default
+    root = tmp_path / "synth"
+    rc, out, err = run("synth", "berkeley-mhad", str(root), "--subjects", "1", "--actions", "1-3")
+    assert rc == 0, err
+    monkeypatch.setenv("HARKD_CACHE_DIR", str(tmp_path / "cache"))
+    common = ["--set", f"data.root={root}", "--set", "data.protocol=subject_specific", "--set", "train.epochs=1",
+              "--set", "train.batch_size=4"]
+    rc, out, err = run("train", str(SKELETON), *common, "--set", "model.args.widths=[8,8,8,8,8]",
+                       "--run-dir", str(tmp_path / "teacher"))
+    assert rc == 0, err
+    split = json.loads((tmp_path / "teacher" / "run.json").read_text())["split"]
+    assert {k: len(v) for k, v in split.items()} == {"train": 6, "val": 3, "test": 6}
+    assert {k[-3:] for k in split["test"]} == {"r04", "r05"}
+    rc, out, err = run("distill", str(DISTILL), *common, "--set", f"teachers.0.run={tmp_path / 'teacher'}",
+                       "--set", "student.args.widths=[8,8,8]", "--run-dir", str(tmp_path / "student"))
+    assert rc == 0, err
+    assert (tmp_path / "student" / "eval_test_best.json").is_file()

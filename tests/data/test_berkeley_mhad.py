@@ -60,6 +60,16 @@ def test_registered_with_class_names_and_protocol(index):
     assert len(SPEC.expected_keys()) == 659 and "s04_a08_r05" not in SPEC.expected_keys()
 
 
+def test_subject_specific_protocol_splits_repetitions_within_each_subject(tmp_path):
+    write_berkeley_mhad(tmp_path, subjects=(1, 8), actions=(1, 2), repetitions=5, seed=1)
+    index = SPEC.scan(tmp_path, strict=True)
+    split = make_split(SPEC, index, "subject_specific")  # 2 subjects x 3 repetitions per class: 1 to validation
+    assert split.counts() == {"train": 10, "val": 2, "test": 8}
+    assert {index[k].trial for k in split.train + split.val} == {1, 2, 3}
+    assert {index[k].trial for k in split.test} == {4, 5}
+    assert {index[k].subject for k in split.test} == {1, 8}
+
+
 def test_shapes_units_and_shared_time_base(index):
     rec = index["s01_a06_r01"]
     acc = SPEC.load(rec, "inertial")

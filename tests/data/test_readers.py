@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from harkd.data import get_dataset
+from harkd.data.readers import read_file
 from harkd.data.utd_mhad import read_depth, read_inertial, read_skeleton
 from harkd.errors import DataError
 
@@ -22,6 +23,15 @@ def expect(path, reader, pattern):
     assert re.search(pattern, message), message
     assert "\n" not in message
     return message
+
+
+def test_read_file_bytes_and_problems(tmp_path):
+    (tmp_path / "six.bin").write_bytes(b"abcdef")
+    (tmp_path / "empty.bin").write_bytes(b"")
+    assert read_file(tmp_path / "six.bin") == b"abcdef" and read_file(tmp_path / "six.bin", 2) == b"ab"
+    expect(tmp_path / "nope.bin", read_file, r": file not found$")
+    expect(tmp_path / "empty.bin", read_file, r": empty file \(0 bytes\)$")
+    expect(tmp_path, read_file, r": cannot read file \(Is a directory\)$")
 
 
 def test_valid_files_are_time_first(tmp_path):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harkd.data import get_dataset
+from harkd.data import get_dataset, make_split
 from harkd.data.berkeley_mhad import JOINT_NAMES
 from harkd.models.graph import get_graph_layout
 
@@ -34,6 +34,13 @@ def test_55_recordings_with_six_accelerometers_and_skeletons(index):
     assert all(sorted(r.files["inertial"]) == ["01", "02", "03", "04", "05", "06"] for r in index)
     assert {r.label for r in index} == set(range(11)) and {r.subject for r in index} == {1}
     assert index.keys[:2] == ["s01_a01_r01", "s01_a01_r02"]
+
+
+def test_subject_specific_is_the_protocol_for_subject_1_alone(index):
+    assert make_split(SPEC, index, "cross_subject").test == ()  # no test subject among subject 1's files
+    split = make_split(SPEC, index, "subject_specific")  # repetitions 1-3 / 4-5
+    assert split.counts() == {"train": 22, "val": 11, "test": 22}
+    assert {index[k].trial for k in split.test} == {4, 5}
 
 
 def test_synchronised_accelerometers_have_a_sane_length_and_rate(index):

@@ -7,6 +7,8 @@ import re
 import pytest
 
 from harkd.data import available_datasets, get_dataset
+from harkd.data.recording import Recording
+from harkd.data.registry import DatasetSpec, ModalitySpec
 from harkd.errors import ConfigError, DataError
 
 from utdfiles import write_recording
@@ -112,3 +114,37 @@ def test_unknown_modality_and_load_option(small_utd):
     with pytest.raises(ConfigError, match=r"unknown sensor 'accel'; did you mean 'acc'\?"):
         spec.load(rec, "inertial", sensor="accel")
     assert spec.load(rec, "inertial", sensor="acc").shape[1] == 3
+
+
+class NestedSpec(DatasetSpec):
+    """A nested layout ``Signals/<group>/item<N>.txt`` with its own field parsing and wording."""
+
+    name = "nested-test"
+    class_names = ("a", "b")
+    key_fields = ("item",)
+    protocols = {}
+    unknown_name = "unexpected file"
+    modality_specs = (ModalitySpec("signal", "Signals", re.compile(r"(?P<group>[^/]+)/(?P<item>[^/]+)\.txt"),
+                                   "GROUP/itemN.txt", "", lambda path: path, "path", glob="**/*"),)
+
+    def parse_fields(self, mod, groups):
+        if not re.fullmatch(r"item\d+", groups["item"]):
+            raise ValueError(f"'{groups['item']}' is not item{{N}}")
+        return {"item": int(groups["item"][4:])}
+
+    def make_recording(self, fields, files):
+        return Recording(key=f"i{fields['item']}", label=0, subject=1, attrs=dict(fields), files=dict(files))
+
+
+def test_scan_hooks_parse_fields_recursive_glob_and_nested_duplicates(tmp_path):
+    for rel in ("g1/item1.txt", "g2/item01.txt", "g1/thing.txt", "g1/deeper/more/item2.txt", "g2/item3.txt"):
+        (tmp_path / "Signals" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "Signals" / rel).write_text("x")
+    index = NestedSpec().scan(tmp_path)
+    assert index.keys == ["i1", "i3"] and index["i1"].files["signal"].parent.name == "g1"
+    assert {p.relative_to(tmp_path).as_posix(): r for p, r in index.skipped} == {  # folders are not reported
+        "Signals/g1/deeper/more/item2.txt": "unexpected file (expected GROUP/itemN.txt)",
+        "Signals/g1/thing.txt": "'thing' is not item{N}",
+        "Signals/g2/item01.txt": "duplicate of Signals/g1/item1.txt (same key i1)"}
+    with pytest.raises(DataError, match=re.escape(f"{tmp_path / 'Signals/g1/deeper/more/item2.txt'}: unexpected")):
+        NestedSpec().scan(tmp_path, strict=True)

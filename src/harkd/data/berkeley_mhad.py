@@ -39,7 +39,7 @@ from typing import Iterable, Mapping
 import numpy as np
 
 from harkd.errors import ConfigError, DataError, unknown_key_message
-from harkd.data.readers import MatVar, read_mat
+from harkd.data.readers import MatVar, read_file, read_mat
 from harkd.data.recording import FileGroup, Recording
 from harkd.data.registry import DatasetSpec, ModalitySpec, register_dataset
 
@@ -102,15 +102,9 @@ def read_table(path: str | Path, columns: str) -> np.ndarray:
     path = Path(path)
     names = columns.split()
     try:
-        text = path.read_bytes().decode("ascii")
-    except FileNotFoundError:
-        raise DataError(path, "file not found") from None
-    except OSError as err:
-        raise DataError(path, f"cannot read file ({err.strerror or err})") from None
+        text = read_file(path).decode("ascii")
     except UnicodeDecodeError as err:
         raise DataError(path, f"not a text file (non-ASCII byte at offset {err.start})") from None
-    if not text:
-        raise DataError(path, "empty file (0 bytes)")
     rows = []
     for n, line in enumerate(text.splitlines(), start=1):
         fields = line.split()
@@ -377,8 +371,12 @@ class BerkeleyMHAD(DatasetSpec):
                      "time_stamps_img_sSS_aAA_rRR.txt", "time_stamps_img_{key}.txt", read_camera_times,
                      "(N, 2) float64 [frame, unix s]", ignore=r"time_stamps_img_s\d+_(b\d+|t-pose)\.txt"),
     )
-    #: name -> predicate, True for the training side.
-    protocols = {"cross_subject": lambda r: r.subject <= 7}
+    #: name -> predicate, True for the training side. ``subject_specific`` (repetitions 1-3 /
+    #: 4-5 of every subject) is for smoke tests and per-subject studies, e.g. on subject 1 alone.
+    protocols = {
+        "cross_subject": lambda r: r.subject <= 7,
+        "subject_specific": lambda r: r.trial <= 3,
+    }
 
     def make_recording(self, fields: dict[str, int], files: dict[str, Path]) -> Recording:
         s, a, r = fields["subject"], fields["action"], fields["repetition"]

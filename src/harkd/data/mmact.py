@@ -25,6 +25,7 @@ for the ``cross_view`` protocol.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from bisect import bisect_left
 from datetime import date
@@ -35,6 +36,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from harkd.errors import ConfigError, DataError, InputError
+from harkd.data.readers import read_file
 from harkd.data.recording import FileGroup, Recording, RecordingIndex
 from harkd.data.registry import DatasetSpec, ModalitySpec, register_dataset
 from harkd.data.utd_mhad import select_sensor
@@ -118,15 +120,7 @@ def read_samples(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """
     path = Path(path)
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(path, "file not found") from None
-    except OSError as err:
-        raise DataError(path, f"cannot read file ({err.strerror or err})") from None
-    if not raw:
-        raise DataError(path, "empty file (0 bytes)")
-    try:
-        lines = raw.decode("utf-8").splitlines()
+        lines = read_file(path).decode("utf-8").splitlines()
     except UnicodeDecodeError:
         raise DataError(path, "not a text file (cannot decode as UTF-8)") from None
     rows = [(n, line.strip()) for n, line in enumerate(lines, 1) if line.strip()]
@@ -261,6 +255,18 @@ def _take_key(f: dict[str, int]) -> str:
     return f"s{f['subject']}_sc{f['scene']}_se{f['session']}_{action_stem(f['action'])}"
 
 
+def _path_pattern(first: str, kinds: tuple[str, ...], suffix: str) -> re.Pattern:
+    """``<kind folder>/.../<action>.<suffix>`` (suffix in any case); the first folder must match ``first``."""
+    folders = [f"(?P<{kinds[0]}>{first})", *(f"(?P<{k}>[^/]+)" for k in kinds[1:])]
+    return re.compile("/".join(folders) + rf"/(?P<action>[^/.][^/]*)\.(?i:{suffix})")
+
+
+_HIDDEN = r"(?:.*/)?\.[^/]*"  # .DS_Store, ._* (passed over silently)
+_SUBJECT = r"(?i:subject)[_ -]?\d+"
+_SENSOR_FOLDERS = "subject{N}/scene{N}/session{N}/{action}.csv"
+_VIDEO_FOLDERS = "subject{N}/cam{N}/scene{N}/session{N}/{action}.mp4"
+
+
 class MMAct(DatasetSpec):
     """MMAct; key (subject, scene, session, action), label = class index.
 
@@ -270,22 +276,27 @@ class MMAct(DatasetSpec):
 
     key_fields = ("subject", "scene", "session", "action")
     class_names = CLASS_NAMES
+    unknown_name = "unexpected file"
 
     def __init__(self, views: bool = False):
         self.views = views
         self.name = "mmact-views" if views else "mmact"
-        csv = re.compile(r"(?P<action>.+)\.csv")
-        specs = [ModalitySpec(s, s, csv, f"{s}/subject{{S}}/scene{{C}}/session{{E}}/{{action}}.csv", "",
-                              partial(read_stream, kind=s.split("_")[0] if s != "orientation" else ""),
-                              "(T, 3) float32 at rate Hz", ("rate", "sensor"), transform="inertial")
-                 for s in STREAMS]
-        specs.append(ModalitySpec("inertial", "acc_phone", csv, "acc_phone/ + gyro/ CSVs", "",
-                                  read_inertial, "(T, 6) float32 [acc m/s^2, gyro]", ("sensor", "rate")))
+        csv = _path_pattern(r"[^/]+", ("subject", "scene", "session"), "csv")
+        self._streams = tuple(
+            ModalitySpec(s, s, csv, f"{s}/{_SENSOR_FOLDERS}", "",
+                         partial(read_stream, kind=s.split("_")[0] if s != "orientation" else ""),
+                         "(T, 3) float32 at rate Hz", ("rate", "sensor"), glob="**/*", ignore=_HIDDEN,
+                         transform="inertial")
+            for s in STREAMS)
+        inertial = ModalitySpec("inertial", "acc_phone", csv, "acc_phone/ + gyro/ CSVs", "",
+                                read_inertial, "(T, 6) float32 [acc m/s^2, gyro]", ("sensor", "rate"))
+        mp4 = _path_pattern(_SUBJECT, ("subject", "cam", "scene", "session"), "mp4")
         cams = ["video"] if views else [f"video_cam{k}" for k in range(1, NUM_CAMERAS + 1)]
-        specs += [ModalitySpec(c, "", re.compile(r"(?P<action>.+)\.mp4"),
-                               "subject{S}/cam{K}/scene{C}/session{E}/{action}.mp4", "", read_video,
-                               "(T, H, W, 3) uint8", cheap=False) for c in cams]
-        self.modality_specs = tuple(specs)
+        videos = [ModalitySpec(c, "", mp4, _VIDEO_FOLDERS, "", read_video, "(T, H, W, 3) uint8", cheap=False,
+                               glob="*[0-9]/**/*", ignore=rf"{_HIDDEN}|(?!{_SUBJECT}/).*") for c in cams]
+        #: every camera's clips are scanned as one modality ``video`` (the camera is a key field)
+        self._video = dataclasses.replace(videos[0], name="video")
+        self.modality_specs = (*self._streams, inertial, *videos)
         #: name -> predicate, True for the training side.
         self.protocols = {
             "cross_subject": lambda r: r.subject <= 16,
@@ -302,6 +313,16 @@ class MMAct(DatasetSpec):
                               "(one recording per take and camera; cams 1-3 train, cam 4 test)")
         return super().protocol(name)
 
+    @property
+    def scan_specs(self) -> tuple[ModalitySpec, ...]:
+        """The four sensor streams and the camera clips (``inertial`` is assembled from two streams)."""
+        return (*self._streams, self._video)
+
+    def parse_fields(self, mod: ModalitySpec, groups: dict[str, str]) -> dict[str, int]:
+        """Folder numbers (``subject01`` -> 1, padding never assumed) and the action label of the file stem."""
+        fields = {k: _folder_id(k, v) for k, v in groups.items() if k != "action"}
+        return {**fields, "action": action_label(groups["action"])}
+
     def make_recording(self, fields: dict[str, int], files: dict[str, Path]) -> Recording:
         tops = {"subject": NUM_SUBJECTS, "scene": NUM_SCENES, "session": NUM_SESSIONS, "cam": NUM_CAMERAS}
         for what, value in fields.items():
@@ -311,22 +332,8 @@ class MMAct(DatasetSpec):
         return Recording(key=key, label=fields["action"], subject=fields["subject"], trial=fields["session"],
                          attrs=dict(fields), files=dict(files))
 
-    def _files(self, root: Path):
-        """(stream or ``"video"``, path, folder kinds, path parts, suffix) of every file under
-        the stream and subject folders of ``root``; hidden files (``.DS_Store``) are passed over."""
-        def below(folder: Path) -> list[Path]:
-            return sorted(p for p in folder.rglob("*") if not p.is_dir() and not p.name.startswith("."))
-
-        for top in sorted(root.iterdir()):
-            if top.name in STREAMS:
-                for path in below(top):
-                    yield top.name, path, ("subject", "scene", "session"), path.relative_to(top).parts, ".csv"
-            elif top.is_dir() and _FOLDER["subject"].fullmatch(top.name):
-                for path in below(top):
-                    yield "video", path, ("subject", "cam", "scene", "session"), path.relative_to(root).parts, ".mp4"
-
     def scan(self, root: str | Path, strict: bool = False, validate: bool = False) -> RecordingIndex:
-        """Index the takes under ``root`` (see the module layout).
+        """Index the takes under ``root`` (see the module layout) with the generic scan.
 
         Unexpected paths, folder names without digits, unknown actions, out-of-range
         ids, empty files and duplicate keys (``subject1`` and ``subject01``: the first in
@@ -334,65 +341,30 @@ class MMAct(DatasetSpec):
         raises the first as DataError; ``validate=True`` also reads every CSV.
         A take lacking a stream simply lacks that modality (``index.missing()``).
         """
-        root = Path(root)
-        if not root.is_dir():
-            raise DataError(root, f"{self.name} root is not a directory")
-        skipped: list[tuple[Path, str]] = []
-
-        def skip(path: Path, reason: str) -> None:
-            if strict:
-                raise DataError(path, reason)
-            skipped.append((path, reason))
-
-        takes: dict[str, dict[str, int]] = {}
-        files: dict[str, dict[str, Path]] = {}
-        found_any = False
-        for stream, path, kinds, parts, suffix in self._files(root):
-            found_any = True
-            layout = "/".join(f"{k}{{N}}" for k in kinds)
-            if len(parts) != len(kinds) + 1 or path.suffix.lower() != suffix:
-                where = f"{stream}/" if stream != "video" else ""
-                skip(path, f"unexpected file (expected {where}{layout}/{{action}}{suffix})")
-                continue
-            try:
-                fields = {k: _folder_id(k, name) for k, name in zip(kinds, parts)}
-                fields["action"] = action_label(path.stem)
-                self.make_recording(fields, {})  # range checks
-            except ValueError as err:
-                skip(path, str(err))
-                continue
-            if path.stat().st_size == 0:
-                skip(path, "empty file (0 bytes)")
-                continue
-            key = _take_key(fields)
-            slot = f"video_cam{fields['cam']}" if stream == "video" else stream
-            other = files.get(key, {}).get(slot)
-            if other is not None:
-                skip(path, f"duplicate of {other.relative_to(root)} (same key {key})")
-                continue
-            if validate:
-                try:
-                    (read_video if stream == "video" else read_samples)(path)
-                except DataError as err:
-                    skip(path, err.problem)
-                    continue
-            takes.setdefault(key, {k: v for k, v in fields.items() if k != "cam"})
-            files.setdefault(key, {})[slot] = path
-        if not found_any:
-            raise DataError(root, f"no {self.name} data found (expected any of "
-                                  f"{', '.join(s + '/' for s in STREAMS)} or subject{{N}}/ video folders)")
+        index = super().scan(root, strict, validate)
+        if not len(index) and not index.skipped:
+            raise DataError(index.root, f"no {self.name} data found (expected any of "
+                                        f"{', '.join(s + '/' for s in STREAMS)} or subject{{N}}/ video folders)")
+        takes: dict[str, tuple[dict[str, int], dict[str, Path]]] = {}
+        for rec in index:  # (take, camera) entries follow their take's sensor entry
+            fields = {k: v for k, v in rec.attrs.items() if k != "cam"}
+            files = takes.setdefault(_take_key(fields), (fields, {}))[1]
+            if "cam" in rec.attrs:
+                files[f"video_cam{rec.attrs['cam']}"] = rec.files["video"]
+            else:
+                files.update(rec.files)
         recordings = []
-        for key in sorted(takes, key=lambda k: tuple(takes[k][f] for f in self.key_fields)):
-            sensors = {m: p for m, p in files[key].items() if m in STREAMS}
+        for fields, files in takes.values():
+            sensors = {m: p for m, p in files.items() if m in STREAMS}
             if all(s in sensors for s in INERTIAL_STREAMS):
                 sensors["inertial"] = FileGroup({s: sensors[s] for s in INERTIAL_STREAMS})
             if not self.views:
-                recordings.append(self.make_recording(takes[key], {**files[key], **sensors}))
+                recordings.append(self.make_recording(fields, {**files, **sensors}))
                 continue
-            for slot, path in sorted((m, p) for m, p in files[key].items() if m not in STREAMS):
+            for slot, path in sorted((m, p) for m, p in files.items() if m not in STREAMS):
                 cam = int(slot[len("video_cam"):])
-                recordings.append(self.make_recording({**takes[key], "cam": cam}, {**sensors, "video": path}))
-        return RecordingIndex(self.name, root, recordings, skipped)
+                recordings.append(self.make_recording({**fields, "cam": cam}, {**sensors, "video": path}))
+        return RecordingIndex(self.name, index.root, recordings, index.skipped)
 
     def expected_path(self, recording: Recording, modality: str) -> Path:
         """Where ``modality`` of ``recording`` would be (unpadded folder names), relative to the root."""

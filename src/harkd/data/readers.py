@@ -1,4 +1,4 @@
-"""Validated readers for MATLAB ``.mat`` arrays.
+"""Validated readers for MATLAB ``.mat`` arrays (and :func:`read_file`, shared by the text readers).
 
 One generic reader, :func:`read_mat`, checks a file against a :class:`MatVar`
 specification (variable name, shape, dtype, finiteness, non-empty time axis) and
@@ -42,19 +42,25 @@ class MatVar:
         return f"'{self.name}' ({dims})"
 
 
-def _load_variable(path: Path, name: str) -> np.ndarray:
-    """Return variable ``name`` of a MAT v5 file, raising DataError for file problems."""
-    import scipy.io
-
+def read_file(path: Path, size: int = -1) -> bytes:
+    """The first ``size`` bytes of ``path`` (default all); DataError if missing, unreadable or empty."""
     try:
         with open(path, "rb") as fh:
-            head = fh.read(128)
+            data = fh.read(size)
     except FileNotFoundError:
         raise DataError(path, "file not found") from None
     except OSError as err:
         raise DataError(path, f"cannot read file ({err.strerror or err})") from None
-    if not head:
+    if not data:
         raise DataError(path, "empty file (0 bytes)")
+    return data
+
+
+def _load_variable(path: Path, name: str) -> np.ndarray:
+    """Return variable ``name`` of a MAT v5 file, raising DataError for file problems."""
+    import scipy.io
+
+    head = read_file(path, 128)
     if head.startswith(_MAT73_MAGIC):
         raise DataError(path, "MAT v7.3 (HDF5) files are not supported; re-save with -v7")
     if not head.startswith(_MAT5_MAGIC):

@@ -40,7 +40,7 @@ class ModalitySpec:
 
     Nested and multi-file modalities (Berkeley-MHAD's six accelerometers): with
     ``glob`` set, the files are ``folder.glob(glob)`` and ``pattern`` matches their
-    path relative to ``folder`` (``/``-separated). A named group ``part`` in the pattern
+    path relative to ``folder`` (``/``-separated; a recursive ``**`` glob lists files only). A named group ``part`` in the pattern
     makes the modality multi-file: a recording's entry is a
     :class:`~harkd.data.recording.FileGroup` (part text -> path), and a recording that
     lacks one of ``parts`` does not have the modality (reported as skipped). ``transform``
@@ -71,11 +71,20 @@ class ModalitySpec:
     def files(self, root: Path) -> list[Path]:
         """The candidate files of this modality under ``root`` (sorted)."""
         folder = root / self.folder
-        return sorted(folder.glob(self.glob) if self.glob else folder.iterdir())
+        if not self.glob:
+            return sorted(folder.iterdir())
+        found = folder.glob(self.glob)
+        if "**" in self.glob:  # a recursive glob also yields every folder it walks through
+            found = (p for p in found if not p.is_dir())
+        return sorted(found)
 
     def name_of(self, path: Path, root: Path) -> str:
         """What ``pattern`` is matched against: the file name, or with ``glob`` the relative path."""
         return path.relative_to(root / self.folder).as_posix() if self.glob else path.name
+
+    def shown(self, path: Path, root: Path) -> str:
+        """``path`` in messages: the file name, or with ``glob`` the path relative to ``root``."""
+        return path.relative_to(root).as_posix() if self.glob else path.name
 
 
 class DatasetSpec:
@@ -83,8 +92,12 @@ class DatasetSpec:
 
     Subclasses define ``name``, ``class_names``, ``modality_specs`` (a tuple of
     :class:`ModalitySpec`), ``key_fields``, ``protocols`` (name -> predicate that is
-    True for training recordings) and :meth:`make_recording`.
+    True for training recordings) and :meth:`make_recording`; :meth:`parse_fields`,
+    :attr:`scan_specs` and ``unknown_name`` adapt :meth:`scan` to a layout.
     """
+
+    #: Reason reported for a file whose name does not match its modality's pattern.
+    unknown_name: ClassVar[str] = "unknown file name pattern"
 
     name: ClassVar[str]
     class_names: ClassVar[tuple[str, ...]]
@@ -106,6 +119,18 @@ class DatasetSpec:
                 return spec
         raise ConfigError(unknown_key_message(f"{self.name} modality", name, self.modalities))
 
+    @property
+    def scan_specs(self) -> tuple[ModalitySpec, ...]:
+        """The modalities :meth:`scan` looks for: all of them, unless a dataset assembles some after scanning."""
+        return self.modality_specs
+
+    def parse_fields(self, mod: ModalitySpec, groups: dict[str, str]) -> dict[str, int]:
+        """Key fields from the named groups of ``mod.pattern`` (``part`` aside): each through int().
+
+        Raise ValueError(reason) to skip the file with that reason.
+        """
+        return {k: int(v) for k, v in groups.items() if k != "part"}
+
     def make_recording(self, fields: dict[str, int], files: dict[str, Path]) -> Recording:
         """Build the recording for a file name's fields; raise ValueError(reason) if invalid."""
         raise NotImplementedError
@@ -125,7 +150,8 @@ class DatasetSpec:
         """Index the recordings under ``root``: one :class:`Recording` per key.
 
         Scanning only looks at file names and sizes (cheap). Files with an unknown
-        name, out-of-range fields, zero size or a duplicate key (the first file in
+        name (reason :attr:`unknown_name`), fields that :meth:`parse_fields` or
+        :meth:`make_recording` reject, zero size or a duplicate key (the first file in
         sorted name order wins) are skipped and
         reported in ``index.skipped``; with ``strict=True`` the first problem raises
         :class:`~harkd.errors.DataError`. ``validate=True`` also loads every file
@@ -136,16 +162,18 @@ class DatasetSpec:
         root = Path(root)
         if not root.is_dir():
             raise DataError(root, f"{self.name} root is not a directory")
-        present = [m for m in self.modality_specs if (root / m.folder).is_dir()]
+        present = [m for m in self.scan_specs if (root / m.folder).is_dir()]
         if not present:
-            folders = ", ".join(f"{m.folder}/" for m in self.modality_specs)
+            folders = ", ".join(f"{m.folder}/" for m in self.scan_specs)
             raise DataError(root, f"no {self.name} modality folder found (expected any of {folders})")
         skipped: list[tuple[Path, str]] = []
+        reported: set[Path] = set()
 
         def skip(path: Path, reason: str) -> None:
             if strict:
                 raise DataError(path, reason)
-            if all(path != p for p, _ in skipped):  # modalities sharing a folder report a file once
+            if path not in reported:  # modalities sharing a folder report a file once
+                reported.add(path)
                 skipped.append((path, reason))
 
         fields_of: dict[str, dict[str, int]] = {}
@@ -158,13 +186,13 @@ class DatasetSpec:
                     continue
                 is_entry = path.is_dir() if mod.directories else path.is_file()
                 if not is_entry or match is None:
-                    what = "unknown file name pattern" if is_entry else (
+                    what = self.unknown_name if is_entry else (
                         "not a directory" if mod.directories else "not a regular file")
                     skip(path, f"{what} (expected {mod.example})")
                     continue
-                fields = {k: int(v) for k, v in match.groupdict().items() if k != "part"}
                 part = match.groupdict().get("part")
                 try:
+                    fields = self.parse_fields(mod, match.groupdict())
                     key = self.make_recording(fields, {}).key
                 except ValueError as err:
                     skip(path, str(err))
@@ -179,7 +207,7 @@ class DatasetSpec:
                 if mod.multi_file and other is not None:
                     other = other.get(part)
                 if other is not None:
-                    skip(path, f"duplicate of {other.name} (same key {key})")
+                    skip(path, f"duplicate of {mod.shown(other, root)} (same key {key})")
                     continue
                 if validate and not mod.multi_file:
                     try:

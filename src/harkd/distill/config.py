@@ -20,8 +20,12 @@ Example (``configs/utd_mhad/distill/skel2acc_kd.yaml``)::
 A loss term reads the student's and one teacher's features by name (``student`` /
 ``teacher``: a feature name, or a list for multi-layer losses; default ``logits``);
 ``teacher_index`` picks the teacher (default 0) and ``all`` averages the term over
-every teacher. ``ce`` is the student's cross-entropy with the labels. ``init_from``
-starts the student from another run's best weights (a progressive stage).
+every teacher. ``teacher_branches: all`` (or a list of branch names) reads the
+features of every branch of a multi-branch teacher (``gaf_vgg_spamfm``: ``embedding``
+means ``acc.embedding``, ``gyro.embedding``, ...) and averages the term over them
+(SAKDN). ``ce`` is the student's cross-entropy with the labels. ``init_from`` starts
+the student from another run's best weights (a progressive stage). ``semantic`` names
+the class-name embeddings of GSDM's ablation weights (default: the teacher's).
 """
 
 from __future__ import annotations
@@ -30,7 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Union
 
-from harkd.engine.config import DataConfig, ModelConfig, OptimConfig, ScheduleConfig, TrainConfig, load_config
+from harkd.engine.config import (DataConfig, ModelConfig, OptimConfig, ScheduleConfig, SemanticConfig, TrainConfig,
+                                 load_config)
 from harkd.engine.schema import to_dict
 
 __all__ = ["DistillConfig", "TeacherConfig", "LossTermConfig", "load_distill_config"]
@@ -54,11 +59,14 @@ class LossTermConfig:
     student: Union[str, list[str]] = "logits"
     teacher: Union[str, list[str]] = "logits"
     teacher_index: Union[int, str] = 0
+    teacher_branches: Union[str, list[str], None] = None
     args: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
         if isinstance(self.teacher_index, str) and self.teacher_index != "all":
             raise ValueError(f"teacher_index must be an integer or 'all', got {self.teacher_index!r}")
+        if isinstance(self.teacher_branches, str) and self.teacher_branches != "all":
+            raise ValueError(f"teacher_branches must be 'all' or a list of branch names, got {self.teacher_branches!r}")
 
 
 @dataclass
@@ -71,6 +79,7 @@ class DistillConfig:
     seed: int = 0
     teacher_cache: bool = True
     init_from: Optional[str] = None  # a run directory whose best student/model weights start this one
+    semantic: Optional[SemanticConfig] = None  # class-name embeddings for GSDM (default: a teacher's)
     optim: OptimConfig = field(default_factory=OptimConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     train: TrainConfig = field(default_factory=TrainConfig)

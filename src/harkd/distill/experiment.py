@@ -9,6 +9,7 @@ from typing import Callable
 
 import torch
 
+from harkd.data.transforms import deterministic_options
 from harkd.distill.config import DistillConfig, load_distill_config
 from harkd.distill.task import DistillTask, LossTerm
 from harkd.distill.teachers import Teacher, check_teacher_split, load_teacher, read_teacher_run
@@ -26,15 +27,22 @@ def _teachers(cfg: DistillConfig) -> list[Teacher]:
 def resolve_config(cfg: DistillConfig) -> DistillConfig:
     """Add each teacher's input modality and its training transforms to ``data.modalities``.
 
-    A modality read by two models must use the same transform options in both.
+    A modality read by two models must use the same transform options in both, except
+    training-time randomness (:data:`~harkd.data.transforms.TRAIN_ONLY_OPTIONS`: inertial
+    ``augment``, depth ``random_offsets``). The batch holds one view per modality: a teacher
+    reading the student's modality sees the student's view (augmented in training; such a
+    teacher is not cached), and a modality only teachers read gets the teachers' evaluation
+    view (no randomness), so the frozen teachers give their deterministic outputs, which the
+    teacher-output cache then computes once per recording. To feed teachers a random view,
+    list the modality in ``data.modalities`` with those options.
     """
     cfg = copy.deepcopy(cfg)
     for teacher in _teachers(cfg):
         for modality, transform in teacher.transforms.items():
             current = cfg.data.modalities.get(modality)
             if current is None:
-                cfg.data.modalities[modality] = dict(transform)
-            elif dict(current) != transform:
+                cfg.data.modalities[modality] = deterministic_options(transform)
+            elif deterministic_options(current) != deterministic_options(transform):
                 raise ConfigError(
                     f"modality '{modality}' is read by teacher {teacher.run_dir} with {transform} but "
                     f"data.modalities gives {dict(current)}; use the teacher's options")
@@ -84,19 +92,55 @@ def _build_terms(cfg: DistillConfig, student, teachers: list[Teacher], sample: d
             if key not in student_shapes:
                 raise ConfigError(f"losses[{i}].student: the student has no feature {key!r} "
                                   f"(features: {', '.join(student_shapes)})")
-        for w in which:
-            for key in t_keys:
+        branches = tuple(_branch_prefixes(i, term.teacher_branches, w, teachers[w].model) for w in which)
+        for w, prefixes in zip(which, branches):
+            for key in (p + k for p in prefixes for k in t_keys):
                 if key not in teacher_shapes[w]:
                     raise ConfigError(f"losses[{i}].teacher: teacher {w} has no feature {key!r} "
                                       f"(features: {', '.join(teacher_shapes[w])})")
+        first = teacher_shapes[which[0]]
+        t_keys0 = [branches[0][0] + k for k in t_keys]
         s_shape = [student_shapes[k] for k in s_keys] if multi else student_shapes[s_keys[0]]
-        t_shape = [teacher_shapes[which[0]][k] for k in t_keys] if multi else teacher_shapes[which[0]][t_keys[0]]
+        t_shape = [first[k] for k in t_keys0] if multi else first[t_keys0[0]]
         args = dict(term.args)
-        if "num_samples" in inspect.signature(loss_class(term.name).__init__).parameters:
+        params = inspect.signature(loss_class(term.name).__init__).parameters
+        if "num_samples" in params:
             args.setdefault("num_samples", num_samples)  # memory banks sized from the training set
+        for side, model in (("student", student), ("teacher", teachers[which[0]].model)):
+            if f"{side}_segments" in params:  # video stages hold B * S frames
+                args.setdefault(f"{side}_segments", getattr(model, "num_segments", 1))
         loss = create_loss(term.name, student_shape=s_shape, teacher_shape=t_shape, **args)
-        terms.append(LossTerm(label, loss, term.weight, s_keys, t_keys, which, multi))
+        terms.append(LossTerm(label, loss, term.weight, s_keys, t_keys, which, multi, branches))
     return terms
+
+
+def _branch_prefixes(i: int, wanted, w: int, model) -> tuple[str, ...]:
+    """Feature-name prefixes of the teacher branches a term reads (``("",)``: the model's own features)."""
+    if wanted is None:
+        return ("",)
+    names = tuple(getattr(model, "branch_names", ()))
+    if not names:
+        raise ConfigError(f"losses[{i}].teacher_branches: teacher {w} is not a multi-branch model "
+                          "(e.g. gaf_vgg_spamfm); remove the key")
+    chosen = names if wanted == "all" else tuple(wanted)
+    for name in chosen:
+        if name not in names:
+            raise ConfigError(f"losses[{i}].teacher_branches: teacher {w} has no branch {name!r} "
+                              f"(branches: {', '.join(names)})")
+    return tuple(f"{b}." for b in chosen)
+
+
+def _gsdm_embeddings(cfg: DistillConfig, teachers: list[Teacher], terms: list[LossTerm]):
+    """Class-name embeddings for GSDM's ablation weights: ``cfg.semantic``, else the first semantic teacher's."""
+    if not any(k in ("student_weights", "teacher_weights") for t in terms for k in t.context_keys()):
+        return None
+    from harkd.engine.experiment import semantic_embeddings
+
+    semantic = cfg.semantic or next((t.semantic for t in teachers if t.semantic is not None), None)
+    if semantic is None:
+        raise ConfigError("config key 'semantic': gsdm's ablation weights need class-name embeddings; set "
+                          "semantic: {source: glove} or use a teacher trained with a 'semantic' section")
+    return semantic_embeddings(semantic, cfg.data.dataset).matrix
 
 
 def _init_student(student, run_dir: Path) -> None:
@@ -127,7 +171,7 @@ def build_distill_task(cfg: DistillConfig, prepared: PreparedData) -> DistillTas
     transforms = prepared.datasets["train"].transforms
     cacheable = [cfg.teacher_cache and not any(transforms[m].stochastic for m in t.transforms) for t in teachers]
     return DistillTask(student, cfg.student.input, [t.model for t in teachers], [t.input for t in teachers],
-                       terms, cacheable)
+                       terms, cacheable, _gsdm_embeddings(cfg, teachers, terms))
 
 
 def _load(path=None, overrides=(), data=None) -> DistillConfig:

@@ -3,6 +3,13 @@
 Every batch holds, for each recording, the student's input and every teacher's input
 (a :class:`~harkd.data.PairedDataset` sample), so teacher sample i and student sample
 i are the same recording - never two independently shuffled loaders.
+
+GSDM's ablation weights (METHODS.md 3.3) need each network's logits on an all-zero
+input as well. Those zero passes run separately from the real batch, in eval mode and
+without gradients, so they neither update BatchNorm running statistics nor share
+batch statistics with real samples. In eval mode a model's output is per sample, so
+one all-zero sample of the input's shape is run and its logits are broadcast over the
+batch; the frozen teachers' zero logits are computed once.
 """
 
 from __future__ import annotations
@@ -25,7 +32,9 @@ class LossTerm:
     """One weighted term: ``weight * loss(student[student_keys], teacher_t[teacher_keys])``.
 
     ``loss`` None means cross-entropy of the student's logits with the labels.
-    ``teachers`` lists the teacher indices the term is averaged over.
+    ``teachers`` lists the teacher indices the term is averaged over; ``branches`` (one
+    entry per teacher, default ``("",)``) the feature-name prefixes of the branches it
+    reads (``("acc.", "gyro.")`` for every branch of a multi-branch teacher).
     """
 
     name: str
@@ -35,6 +44,15 @@ class LossTerm:
     teacher_keys: tuple[str, ...]
     teachers: tuple[int, ...]
     multi_layer: bool = False
+    branches: tuple[tuple[str, ...], ...] = ()
+
+    def sources(self) -> list[tuple[int, str]]:
+        """(teacher index, feature prefix) pairs the term is averaged over (one per teacher branch)."""
+        branches = self.branches or (("",),) * len(self.teachers)
+        return [(i, prefix) for i, prefixes in zip(self.teachers, branches) for prefix in prefixes]
+
+    def context_keys(self) -> tuple[str, ...]:
+        return () if self.loss is None else tuple(self.loss.context_keys)
 
 
 class TeacherOutputCache:
@@ -72,7 +90,8 @@ class DistillTask(Task):
     find_unused_parameters = True  # a term may leave an adapter unused for a batch
 
     def __init__(self, student: nn.Module, student_input, teachers: Sequence[nn.Module],
-                 teacher_inputs: Sequence, terms: Sequence[LossTerm], cacheable: Sequence[bool] = ()):
+                 teacher_inputs: Sequence, terms: Sequence[LossTerm], cacheable: Sequence[bool] = (),
+                 class_embeddings: torch.Tensor | None = None):
         super().__init__()
         self.student = student
         self.student_input = student_input
@@ -84,8 +103,17 @@ class DistillTask(Task):
         self.cache = TeacherOutputCache()
         self.student_features = sorted({k for t in self.terms for k in t.student_keys} | {"logits"},
                                        key=_feature_order(student))
+        needed = {k for t in self.terms for k in t.context_keys()}
+        self.ablation = needed & {"student_weights", "teacher_weights"}
+        if self.ablation and class_embeddings is None:
+            raise ConfigError("a loss term needs GSDM ablation weights but no class-name embeddings were given")
+        self.register_buffer("class_embeddings", class_embeddings, persistent=False)
+        self.weight_sources = sorted({src for t in self.terms if "teacher_weights" in t.context_keys()
+                                      for src in t.sources()})
+        self._zero_logits: dict[tuple[int, str], torch.Tensor] = {}  # frozen teachers' logits on a zero input
         self.teacher_features = [
-            sorted({k for t in self.terms if i in t.teachers for k in t.teacher_keys}, key=_feature_order(teacher))
+            sorted({p + k for t in self.terms for j, p in t.sources() if j == i for k in t.teacher_keys}
+                   | {p + "logits" for j, p in self.weight_sources if j == i}, key=_feature_order(teacher))
             for i, teacher in enumerate(self._teachers)
         ]
         for i, (teacher, names) in enumerate(zip(self._teachers, self.teacher_features)):
@@ -132,10 +160,51 @@ class DistillTask(Task):
             outputs.append({k: v.to(device) for k, v in feats.items()})
         return outputs
 
+    @torch.no_grad()
+    def zero_logits(self, model: nn.Module, x, names: Sequence[str] = ("logits",)) -> dict[str, torch.Tensor]:
+        """``model``'s ``names`` features (1, C) on ONE all-zero sample shaped like ``x``'s.
+
+        Run in eval mode without gradients (the mode is restored): BatchNorm running
+        statistics are not updated and no batch statistics mix with the real batch.
+        """
+        was_training = model.training
+        model.eval()
+        try:
+            zeros = ({k: torch.zeros_like(v[:1]) for k, v in x.items()} if isinstance(x, Mapping)
+                     else torch.zeros_like(x[:1]))
+            return model.forward_intermediates(zeros, list(names))
+        finally:
+            model.train(was_training)
+
+    def ablation_context(self, batch: Mapping, student: Mapping, teachers: list[dict]) -> dict:
+        """GSDM's per-sample ablation weights: ``student_weights`` (B,) and ``teacher_weights``
+        {(teacher, branch prefix): (B,)}, each from the real logits and the zero-input logits."""
+        from harkd.losses.sakdn import ablation_weights
+
+        context = {}
+        emb = self.class_embeddings
+        if "student_weights" in self.ablation:
+            logits = student["logits"].detach()
+            zero = self.zero_logits(self.student, model_input(batch, self.student_input))["logits"]
+            context["student_weights"] = ablation_weights(logits, zero.expand_as(logits), emb)
+        weights = {}
+        for i, prefix in self.weight_sources:
+            name = prefix + "logits"
+            if (i, prefix) not in self._zero_logits:
+                x = model_input(batch, self.teacher_inputs[i])
+                self._zero_logits[(i, prefix)] = self.zero_logits(self._teachers[i], x, [name])[name]
+            logits = teachers[i][name]
+            zero = self._zero_logits[(i, prefix)].to(logits.device).expand_as(logits)
+            weights[(i, prefix)] = ablation_weights(logits, zero, emb)
+        context["teacher_weights"] = weights
+        return context
+
     def forward(self, batch: Mapping) -> dict[str, torch.Tensor]:
         student = self.student.forward_intermediates(model_input(batch, self.student_input), self.student_features)
         teachers = self.teacher_outputs(batch)
         context = {"labels": batch["label"], "index": batch.get("index")}
+        if self.ablation:
+            context.update(self.ablation_context(batch, student, teachers))
         out: dict[str, torch.Tensor] = {}
         total = student["logits"].new_zeros(())
         for term in self.terms:
@@ -149,12 +218,15 @@ class DistillTask(Task):
         if term.loss is None:
             return nn.functional.cross_entropy(student["logits"], context["labels"])
         s = _select(student, term.student_keys, term.multi_layer)
-        kwargs = {k: context[k] for k in term.loss.context_keys}
+        sources = term.sources()
+        inputs = [_select(teachers[i], tuple(p + k for k in term.teacher_keys), term.multi_layer) for i, p in sources]
+        kwargs = {k: context[k] for k in term.context_keys() if k != "teacher_weights"}
+        weights = ([context["teacher_weights"][src] for src in sources] if "teacher_weights" in term.context_keys()
+                   else None)
         if term.loss.multi_teacher:
-            return term.loss(s, [_select(teachers[i], term.teacher_keys, term.multi_layer) for i in term.teachers],
-                             **kwargs)
-        values = [term.loss(s, _select(teachers[i], term.teacher_keys, term.multi_layer), **kwargs)
-                  for i in term.teachers]
+            return term.loss(s, inputs, **kwargs, **({} if weights is None else {"teacher_weights": weights}))
+        values = [term.loss(s, t, **kwargs, **({} if weights is None else {"teacher_weights": weights[n]}))
+                  for n, t in enumerate(inputs)]
         return torch.stack(values).mean()
 
     def predict(self, batch: Mapping) -> torch.Tensor:

@@ -31,6 +31,7 @@ class Teacher:
     protocol: str
     model_cfg: object
     checkpoint: str = "best"
+    semantic: object = None  # the teacher's SemanticConfig (class-name embeddings it was trained to), if any
 
 
 def read_teacher_run(run_dir: str | Path, checkpoint: str = "best", name: str | None = None) -> Teacher:
@@ -48,7 +49,7 @@ def read_teacher_run(run_dir: str | Path, checkpoint: str = "best", name: str | 
     return Teacher(name or cfg.name, run_dir, None, cfg.model.input,
                    {m: dict(cfg.data.modalities.get(m) or {}) for m in modalities},
                    {m: stats[m] for m in modalities if stats.get(m)}, list(meta["class_names"]), meta["split"],
-                   cfg.data.dataset, cfg.data.protocol, cfg.model, checkpoint)
+                   cfg.data.dataset, cfg.data.protocol, cfg.model, checkpoint, cfg.semantic)
 
 
 def load_teacher(teacher: Teacher, sample: dict) -> Teacher:

@@ -185,11 +185,16 @@ def build_task(cfg: ExperimentConfig, prepared: PreparedData) -> ClassificationT
 
 
 def _class_embeddings(cfg: ExperimentConfig):
+    return semantic_embeddings(cfg.semantic, cfg.data.dataset)
+
+
+def semantic_embeddings(semantic, dataset: str):
+    """The class-name embeddings a :class:`SemanticConfig` names, rows in ``dataset``'s class order."""
     from harkd.data import get_dataset
     from harkd.data.embeddings import class_embeddings
 
-    return class_embeddings(cfg.semantic.source, list(get_dataset(cfg.data.dataset).class_names),
-                            dataset=cfg.data.dataset, normalize=cfg.semantic.normalize)
+    return class_embeddings(semantic.source, list(get_dataset(dataset).class_names), dataset=dataset,
+                            normalize=semantic.normalize)
 
 
 def resolve_train_config(cfg: ExperimentConfig) -> ExperimentConfig:

@@ -56,7 +56,9 @@ class ClassificationTask(Task):
 
     With ``class_embeddings`` (C x D), the model's ``embedding`` feature is also regressed
     to the label's class-name embedding (SAKDN's semantic teacher training):
-    ``loss = CE + semantic_weight * dist(embedding, E[y])``."""
+    ``loss = CE + semantic_weight * dist(embedding, E[y])``. A multi-branch model (a
+    non-empty ``branch_names``, e.g. ``gaf_vgg_spamfm``) is trained per branch:
+    ``mean_m CE(<b>.logits) + semantic_weight * mean_m dist(<b>.embedding, E[y])``."""
 
     def __init__(self, model: nn.Module, input_key, label_smoothing: float = 0.0,
                  class_embeddings: torch.Tensor | None = None, semantic_weight: float = 1.0,
@@ -70,14 +72,20 @@ class ClassificationTask(Task):
 
     def forward(self, batch: Mapping) -> dict[str, torch.Tensor]:
         x = model_input(batch, self.input_key)
-        if self.class_embeddings is None:
+        prefixes = [f"{b}." for b in getattr(self.model, "branch_names", ())] or [""]
+        if self.class_embeddings is None and prefixes == [""]:
             return {"loss": self.criterion(self.model(x), batch["label"])}
+        names = [p + "logits" for p in prefixes]
+        if self.class_embeddings is not None:
+            names += [p + "embedding" for p in prefixes]
+        feats = self.model.forward_intermediates(x, names)
+        ce = torch.stack([self.criterion(feats[p + "logits"], batch["label"]) for p in prefixes]).mean()
+        if self.class_embeddings is None:
+            return {"loss": ce}
         from harkd.losses.sakdn import class_embedding_loss
 
-        feats = self.model.forward_intermediates(x, ["embedding", "logits"])
-        ce = self.criterion(feats["logits"], batch["label"])
-        semantic = class_embedding_loss(feats["embedding"], batch["label"], self.class_embeddings,
-                                        self.semantic_distance)
+        semantic = class_embedding_loss([feats[p + "embedding"] for p in prefixes], batch["label"],
+                                        self.class_embeddings, self.semantic_distance)
         return {"loss": ce + self.semantic_weight * semantic, "ce": ce.detach(), "semantic": semantic.detach()}
 
     def predict(self, batch: Mapping) -> torch.Tensor:
@@ -228,6 +236,8 @@ class Trainer:
         """Restore everything from ``path`` (default ``last.pt``); False when there is none."""
         path = Path(path) if path else self.last_path
         if not path.is_file():
+            if self.is_main:
+                self._truncate_metrics(0)  # a run killed before its first checkpoint starts afresh
             return False
         ckpt = load_checkpoint(path, map_location=self.device)
         self.task.load_state_dict(ckpt["task"])
@@ -264,12 +274,15 @@ class Trainer:
                     self.state.best_loss = record["val_loss"]
                     self.state.best_epoch = self.state.epoch
                 record["best_epoch"] = self.state.best_epoch
+                # the metrics line first: a kill before last.pt is written leaves a line that resume
+                # drops (epoch > epochs done); the other order could lose the line of a saved epoch
+                self.run_dir.mkdir(parents=True, exist_ok=True)
+                with self.metrics_path.open("a") as handle:
+                    handle.write(json.dumps(record) + "\n")
                 ckpt = self._checkpoint()
                 atomic_save(ckpt, self.last_path)
                 if improved or self.val_set is None:
                     atomic_save(ckpt, self.best_path)
-                with self.metrics_path.open("a") as handle:
-                    handle.write(json.dumps(record) + "\n")
                 self._tensorboard(record)
             dist_utils.barrier()
             if self.on_epoch_end:

@@ -234,6 +234,8 @@ class GSDMLoss(DistillLoss):
     def __init__(self, weighting: str = "map", student_segments: int = 1, teacher_segments: int = 1, **shapes):
         super().__init__(**shapes)
         self.weighting = check_choice("gsdm", "weighting", weighting, ("map", "loss"))
+        # what a distillation task must compute for it (the zero-input passes, see ablation_weights)
+        self.context_keys = ("student_weights", "teacher_weights") if weighting == "map" else ("teacher_weights",)
         for name, value in (("student_segments", student_segments), ("teacher_segments", teacher_segments)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InputError(f"gsdm: {name} must be an integer >= 1, got {value!r}")

@@ -104,6 +104,8 @@ class SPAMFM(nn.Module):
             raise InputError("SPAMFM: input must be a list of tensors, one per branch")
         if len(xs) != self.num_branches:
             raise InputError(f"SPAMFM: expected {self.num_branches} branch tensors, got {len(xs)}")
+        if torch.jit.is_tracing():  # shape checks would be frozen into the trace as constants
+            return list(xs)
         batch = xs[0].shape[0] if xs[0].dim() else None
         for m, x in enumerate(xs):
             if x.dim() < 2 or x.shape[1] != self.channels[m]:

@@ -6,7 +6,8 @@
 ``feature_names``, ``feature_info``, ``num_features``, ``reset_classifier``) and an
 optional semantic embedding layer (``semantic_dim``, feature ``"embedding"``).
 
-Models: ``gaf_resnet18``, ``gaf_vgg16_bn`` (GAF images), ``imu_cnn1d`` (raw IMU),
+Models: ``gaf_resnet18``, ``gaf_vgg16_bn`` (GAF images), ``gaf_vgg_spamfm`` (SAKDN's
+SPAMFM-fused multi-branch GAF teacher), ``imu_cnn1d`` (raw IMU),
 ``stgcn`` (skeletons; layouts via :func:`register_graph_layout`), ``tsn``, ``trn`` (video).
 """
 
@@ -14,7 +15,7 @@ from harkd.models.base import ActionModel, ClassifierHead
 from harkd.models.graph import (GraphLayout, get_graph_layout, list_graph_layouts, partition_adjacency,
                                 register_graph_layout)
 from harkd.models.registry import create_model, list_models, register_model
-from harkd.models import resnet, stgcn, vgg, video  # noqa: F401  (register the built-in models)
+from harkd.models import resnet, sakdn, stgcn, vgg, video  # noqa: F401  (register the built-in models)
 
 __all__ = ["ActionModel", "ClassifierHead", "GraphLayout", "create_model", "get_graph_layout", "list_graph_layouts",
            "list_models", "partition_adjacency", "register_graph_layout", "register_model"]

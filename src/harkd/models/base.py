@@ -216,14 +216,18 @@ class ActionModel(nn.Module):
             raise InputError(f"{type(self).__name__} expects a floating-point input, got {x.dtype}")
 
     # -- timm-style API
-    def _run(self, x: torch.Tensor, wanted: List[str], with_head: bool) -> Dict[str, torch.Tensor]:
-        """The single forward loop; collects ``wanted`` features, key ``"_x"`` = last stage output."""
-        out: Dict[str, torch.Tensor] = {}
-        x = self.prepare(x)
+    def _forward_stages(self, x: torch.Tensor, wanted: List[str], out: Dict[str, torch.Tensor]) -> torch.Tensor:
+        """Apply the stages in order, storing the ``wanted`` ones in ``out``; returns the last output."""
         for name, stage in self.stages.items():
             x = stage(x)
             if name in wanted:
                 out[name] = x
+        return x
+
+    def _run(self, x: torch.Tensor, wanted: List[str], with_head: bool) -> Dict[str, torch.Tensor]:
+        """The single forward loop; collects ``wanted`` features, key ``"_x"`` = last stage output."""
+        out: Dict[str, torch.Tensor] = {}
+        x = self._forward_stages(self.prepare(x), wanted, out)
         if with_head:
             for name, value in self.head.forward_intermediates(x).items():
                 if name in wanted:
@@ -255,7 +259,7 @@ class ActionModel(nn.Module):
             for name in wanted:
                 if name not in self.feature_names:
                     raise InputError(unknown_key_message(f"feature of {type(self).__name__}", name, self.feature_names))
-        stage_names = set(self.stages.keys())
+        stage_names = {d["name"] for d in self._stage_info}
         out = self._run(x, wanted, any(n not in stage_names for n in wanted))
         return {n: out[n] for n in self.feature_names if n in wanted}
 

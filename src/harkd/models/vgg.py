@@ -11,7 +11,28 @@ from torch import nn
 from harkd.models.base import ActionModel, ClassifierHead, check_int, check_ints, init_weights
 from harkd.models.registry import register_model
 
-__all__ = ["VGG"]
+__all__ = ["VGG", "vgg_stages"]
+
+
+def vgg_stages(in_chans: int, width: int, depths: Sequence[int]) -> tuple["OrderedDict[str, nn.Module]", List[dict]]:
+    """VGG conv blocks ``block1..block5``: ``depths[i]`` conv3x3-BN-ReLU then 2x2 max-pool,
+    widths ``min(width * 2**i, 8 * width)``; returns (stages, feature_info entries)."""
+    width = check_int("width", width)
+    depths = check_ints("depths", depths, length=5)
+    stages: "OrderedDict[str, nn.Module]" = OrderedDict()
+    info: List[dict] = []
+    in_chs = in_chans
+    for i, depth in enumerate(depths):
+        out = min(width * 2 ** i, 8 * width)
+        layers: List[nn.Module] = []
+        for j in range(depth):
+            layers += [nn.Conv2d(in_chs if j == 0 else out, out, 3, padding=1, bias=False),
+                       nn.BatchNorm2d(out), nn.ReLU(inplace=True)]
+        layers.append(nn.MaxPool2d(2, 2))
+        stages[f"block{i + 1}"] = nn.Sequential(*layers)
+        info.append({"name": f"block{i + 1}", "num_chs": out, "reduction": 2 ** (i + 1)})
+        in_chs = out
+    return stages, info
 
 
 class VGG(ActionModel):
@@ -33,21 +54,8 @@ class VGG(ActionModel):
                  pool_size: int = 1, drop_rate: float = 0.0):
         super().__init__()
         self.in_chans = check_int("in_chans", in_chans)
-        width = check_int("width", width)
-        depths = check_ints("depths", depths, length=5)
-        stages: "OrderedDict[str, nn.Module]" = OrderedDict()
-        info: List[dict] = []
-        in_chs = in_chans
-        for i, depth in enumerate(depths):
-            out = min(width * 2 ** i, 8 * width)
-            layers: List[nn.Module] = []
-            for j in range(depth):
-                layers += [nn.Conv2d(in_chs if j == 0 else out, out, 3, padding=1, bias=False),
-                           nn.BatchNorm2d(out), nn.ReLU(inplace=True)]
-            layers.append(nn.MaxPool2d(2, 2))
-            stages[f"block{i + 1}"] = nn.Sequential(*layers)
-            info.append({"name": f"block{i + 1}", "num_chs": out, "reduction": 2 ** (i + 1)})
-            in_chs = out
+        stages, info = vgg_stages(in_chans, width, depths)
+        in_chs = info[-1]["num_chs"]
         self.stages = nn.ModuleDict(stages)
         self.head = ClassifierHead(in_chs, num_classes, pool_size=pool_size, hidden_dim=fc_dim,
                                    semantic_dim=semantic_dim, semantic_act=semantic_act, semantic_bn=semantic_bn,

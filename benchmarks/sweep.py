@@ -1,0 +1,88 @@
+"""Tune a config on the VALIDATION split only: variants x seeds, a table of validation accuracy.
+
+Each variant is a group of ``--set`` overrides (``;``-separated) applied to one config; every
+run selects and reports on the validation split carved from the training subjects, and the
+test split is never evaluated here, so choosing the best row is honest model selection.
+Measure the chosen variant on the test split with ``utd_benchmark.py``.
+
+The default validation carve (15 % of each class) shares its subjects with the training
+side and saturates near 100 % on UTD-MHAD cross-subject, so it cannot rank variants; hold out
+a whole training subject instead (``--set data.val_subjects=[7]``), which mirrors the
+cross-subject test protocol.
+
+    python benchmarks/sweep.py configs/utd_mhad/acc_cnn1d.yaml --root ../shared/data \\
+        --set "data.val_subjects=[7]" \\
+        --variant base= --variant "aug=data.modalities.inertial.augment={scale: 0.1, rotate: 15}"
+
+The table (mean +- std of the best and the last-epoch validation accuracy) is printed and,
+with ``--write NAME``, stored in benchmarks/SWEEPS.md under that name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from utd_benchmark import mean_std, record_header, replace_section, use_data_root  # noqa: E402
+
+
+def parse_variant(text: str) -> tuple[str, list[str]]:
+    """``"label=a.b=1;c=2"`` -> ("label", ["a.b=1", "c=2"]); ``"label="`` is the config as is."""
+    label, _, rest = text.partition("=")
+    return label.strip(), [o.strip() for o in rest.split(";") if o.strip()]
+
+
+def run_variant(config: Path, kind: str, overrides: list[str], seed: int, out: Path) -> dict:
+    from harkd.engine.evaluate import read_metrics
+    from harkd.engine.experiment import get_recipe, train_experiment
+
+    recipe = get_recipe(kind)
+    cfg = recipe.load(config, [f"seed={seed}", *overrides])
+    train_experiment(cfg, out, log=lambda m: None, recipe=recipe)
+    records = read_metrics(out)
+    val = [r["val_accuracy"] for r in records]
+    return {"val_best": max(val), "val_last": val[-1], "s_per_epoch": statistics.median(r["seconds"] for r in records)}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("config")
+    ap.add_argument("--kind", choices=("train", "distill"), default="train")
+    ap.add_argument("--variant", action="append", required=True, metavar="LABEL=OVERRIDES")
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    ap.add_argument("--root", help="data root (default: $HARKD_DATA_ROOT)")
+    ap.add_argument("--out", default="runs/sweep")
+    ap.add_argument("--dataset-folder", default="UTD-MHAD", help="folder the config reads under the data root")
+    ap.add_argument("--set", dest="common", action="append", default=[], help="override for every variant")
+    ap.add_argument("--write", metavar="NAME", help="store the table in benchmarks/SWEEPS.md under NAME")
+    args = ap.parse_args()
+    if not use_data_root(args.root, args.dataset_folder):
+        return 0
+    config = Path(args.config)
+    rows = ["| variant | overrides | val acc. best (%) | val acc. last epoch (%) | s / epoch |", "|---|---|---:|---:|---:|"]
+    for text in args.variant:
+        label, overrides = parse_variant(text)
+        results = []
+        for seed in args.seeds:
+            out = Path(args.out) / config.stem / f"{label}_s{seed}"
+            results.append(run_variant(config, args.kind, [*args.common, *overrides], seed, out))
+            print(f"{label} seed {seed}: {results[-1]}", flush=True)
+        shown = "; ".join([*args.common, *overrides]) or "(config as is)"
+        rows.append(f"| {label} | `{shown}` | {mean_std([r['val_best'] for r in results])} | "
+                    f"{mean_std([r['val_last'] for r in results])} | "
+                    f"{statistics.median(r['s_per_epoch'] for r in results):.2f} |")
+    table = "\n".join(rows)
+    print(table)
+    if args.write:
+        body = record_header(f"{args.write}: `{args.config}` ({args.kind}), validation split only",
+                             f"seeds {' '.join(map(str, args.seeds))}; the test split is not evaluated") + table + "\n"
+        replace_section(HERE / "SWEEPS.md", f"sweep-{args.write}", body)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
