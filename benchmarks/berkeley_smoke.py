@@ -69,6 +69,12 @@ def run(config: str, kind: str, sets: list[str], run_dir: Path) -> dict:
     return result
 
 
+def command_line() -> str:
+    """This invocation, with its OMP_NUM_THREADS (the thread count the timings depend on)."""
+    threads = os.environ.get("OMP_NUM_THREADS")
+    return " ".join([*([f"OMP_NUM_THREADS={threads}"] if threads else []), Path(sys.executable).name, *sys.argv])
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--root", help=f"data root holding {FOLDER}/ (default: $HARKD_DATA_ROOT)")
@@ -101,7 +107,7 @@ def main() -> int:
                 f"(benchmarks/berkeley_smoke.py)\n\n"
                 f"- date: {datetime.date.today().isoformat()}\n"
                 f"- machine: {machine_description()}\n"
-                f"- command: `{' '.join(['OMP_NUM_THREADS=' + os.environ.get('OMP_NUM_THREADS', '(unset)'), Path(sys.executable).name, *sys.argv])}`\n"
+                f"- command: `{command_line()}`\n"
                 f"- data: the subject-1 sample only (55 recordings), protocol `subject_specific` (train "
                 f"repetitions 1-3 with validation carved from them, test repetitions 4-5): {split['train']} train / "
                 f"{split['val']} val / {split['test']} test recordings, seed {args.seed}. This checks that the "
@@ -109,7 +115,8 @@ def main() -> int:
                 f"{split['test']} test recordings from one subject cannot rank methods. The published protocol "
                 f"is `cross_subject` (subjects 1-7 / 8-12) on the full release (README, Datasets).\n"
                 f"- best-on-val: the checkpoint with the best validation accuracy; last epoch: the final weights; "
-                f"wall s: training time of the run (all three: {sum(r['wall_s'] for r in results):.0f} s)\n\n"
+                f"wall s: training time of the run (all three: {sum(r['wall_s'] for r in results):.0f} s); "
+                f"timings are indicative (other work may share the machine)\n\n"
                 f"{table}\n")
         replace_section(HERE / "RESULTS.md", "berkeley-smoke", body)
     return 0

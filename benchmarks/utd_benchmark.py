@@ -71,7 +71,7 @@ SUITES = {
     ]),
     "sakdn": ("Acc + gyro GAF teacher (SPAMFM-fused, semantic) -> depth video student (depth TRN, 40 epochs "
               "in every row)", [
-        ("no KD", _single("depth_trn.yaml")),
+        ("no KD (same 300-d bottleneck student)", _single("depth_trn_sem300.yaml")),
         ("KD", _distill("distill/accgyro2depth_kd.yaml", "accgyro_sakdn_teacher")),
         ("SAKDN (CE + 0.01 KD + GSDM + semantic)", _distill("distill/accgyro2depth_sakdn.yaml",
                                                              "accgyro_sakdn_teacher")),

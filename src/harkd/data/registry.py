@@ -40,8 +40,8 @@ class ModalitySpec:
 
     Nested and multi-file modalities (Berkeley-MHAD's six accelerometers): with
     ``glob`` set, the files are ``folder.glob(glob)`` and ``pattern`` matches their
-    path relative to ``folder`` (``/``-separated; a recursive ``**`` glob lists files only). A named group ``part`` in the pattern
-    makes the modality multi-file: a recording's entry is a
+    path relative to ``folder`` (``/``-separated; a recursive ``**`` glob lists files only).
+    A named group ``part`` in the pattern makes the modality multi-file: a recording's entry is a
     :class:`~harkd.data.recording.FileGroup` (part text -> path), and a recording that
     lacks one of ``parts`` does not have the modality (reported as skipped). ``transform``
     names the transform kind in :data:`harkd.data.transforms.TRANSFORMS` (default: ``name``);
