@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-import harkd.cli.main as cli_main
 from harkd.engine.config import load_config
 
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "berkeley_mhad" / "acc_cnn1d.yaml"
@@ -17,14 +16,6 @@ SKELETON = CONFIG.parent / "skeleton_stgcn.yaml"
 DISTILL = CONFIG.parent / "distill" / "skel2acc_kd.yaml"
 
 
-@pytest.fixture
-def run(capsys):
-    def _run(*argv):
-        rc = cli_main.main(list(argv))
-        out, err = capsys.readouterr()
-        return rc, out, err
-
-    return _run
 
 
 def test_synth_then_info_reports_missing_and_broken_streams(run, tmp_path):

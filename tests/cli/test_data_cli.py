@@ -9,20 +9,8 @@ import numpy as np
 import pytest
 import scipy.io
 
-import harkd.cli.main as cli_main
 
 
-@pytest.fixture
-def run(monkeypatch, capsys):
-    """Run ``harkd`` with only the data subcommand registered; returns (rc, out, err)."""
-    monkeypatch.setattr(cli_main, "SUBCOMMAND_MODULES", ("data",))
-
-    def _run(*argv):
-        rc = cli_main.main(list(argv))
-        out, err = capsys.readouterr()
-        return rc, out, err
-
-    return _run
 
 
 @pytest.fixture

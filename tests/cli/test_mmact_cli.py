@@ -6,20 +6,8 @@ import json
 
 import pytest
 
-import harkd.cli.main as cli_main
 
 
-@pytest.fixture
-def run(monkeypatch, capsys):
-    """Run ``harkd`` with the synth and data subcommands; returns (rc, out, err)."""
-    monkeypatch.setattr(cli_main, "SUBCOMMAND_MODULES", ("synth", "data"))
-
-    def _run(*argv):
-        rc = cli_main.main(list(argv))
-        out, err = capsys.readouterr()
-        return rc, out, err
-
-    return _run
 
 
 def test_synth_then_info(run, tmp_path):

@@ -8,17 +8,6 @@ import scipy.io
 import harkd.cli.main as cli_main
 
 
-@pytest.fixture
-def run(monkeypatch, capsys):
-    """Run ``harkd`` with only the synth subcommand registered; returns (rc, out, err)."""
-    monkeypatch.setattr(cli_main, "SUBCOMMAND_MODULES", ("synth",))
-
-    def _run(*argv):
-        rc = cli_main.main(list(argv))
-        out, err = capsys.readouterr()
-        return rc, out, err
-
-    return _run
 
 
 def test_writes_small_dataset(run, tmp_path):

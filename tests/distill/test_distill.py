@@ -14,20 +14,16 @@ from harkd.engine.config import load_config
 from harkd.engine.experiment import load_run, train_experiment
 from harkd.errors import ConfigError
 
+from tinyteachers import train_teacher
+
 SKELETON = {"frames": 16, "center": True, "normalize": True}
 INERTIAL = {"sensor": "acc", "length": 64, "normalize": True}
 
 
 @pytest.fixture(scope="module")
 def teacher_run(synth_utd, tmp_path_factory):
-    out = tmp_path_factory.mktemp("teacher")
-    cfg = load_config(data={
-        "name": "teacher", "seed": 0, "output_dir": str(out),
-        "data": {"dataset": "utd-mhad", "root": str(synth_utd), "modalities": {"skeleton": SKELETON}, "cache": False},
-        "model": {"name": "stgcn", "input": "skeleton", "args": {"widths": [8, 16], "strides": [1, 2]}},
-        "optim": {"lr": 3e-3}, "train": {"epochs": 2, "batch_size": 8},
-    })
-    return train_experiment(cfg, log=lambda m: None)
+    return train_teacher(synth_utd, tmp_path_factory.mktemp("teacher"), "skeleton", SKELETON,
+                         {"name": "stgcn", "args": {"widths": [8, 16], "strides": [1, 2]}}, epochs=2)
 
 
 def distill_data(root, teacher, tmp_path, losses, **extra):

@@ -5,22 +5,17 @@ import pytest
 
 from harkd.distill import distill_experiment, load_distill_config
 from harkd.distill.experiment import resolve_config
-from harkd.engine.config import load_config
-from harkd.engine.experiment import load_run, train_experiment
+from harkd.engine.experiment import load_run
 from harkd.errors import ConfigError
+
+from tinyteachers import train_teacher
 
 INERTIAL = {"sensor": "acc", "length": 64, "normalize": True}
 AUGMENT = {"scale": 0.1, "rotate": 10}
 
 
 def _acc_teacher(root, out, inertial):
-    cfg = load_config(data={
-        "name": "acc-teacher", "seed": 0, "output_dir": str(out),
-        "data": {"dataset": "utd-mhad", "root": str(root), "modalities": {"inertial": inertial}, "cache": False},
-        "model": {"name": "imu_cnn1d", "input": "inertial", "args": {"widths": [8, 16], "depths": [1, 1]}},
-        "optim": {"lr": 3e-3}, "train": {"epochs": 1, "batch_size": 8},
-    })
-    return train_experiment(cfg, log=lambda m: None)
+    return train_teacher(root, out, "inertial", inertial, {"name": "imu_cnn1d", "args": {"widths": [8, 16], "depths": [1, 1]}})
 
 
 @pytest.fixture(scope="module")

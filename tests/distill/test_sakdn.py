@@ -12,9 +12,10 @@ import yaml
 
 from harkd.cli.main import main
 from harkd.distill import distill_experiment, load_distill_config
-from harkd.engine.config import load_config
-from harkd.engine.experiment import load_run, train_experiment
+from harkd.engine.experiment import load_run
 from harkd.errors import ConfigError
+
+from tinyteachers import train_teacher
 
 INERTIAL_GAF = {"sensor": "all", "length": 32, "gaf": {"image_size": 32, "method": "summation"}}
 DEPTH = {"frames": 3, "size": [16, 16], "scale": "metres"}
@@ -29,17 +30,10 @@ SAKDN_LOSSES = [
 
 @pytest.fixture(scope="module")
 def fused_teacher(synth_utd, tmp_path_factory):
-    out = tmp_path_factory.mktemp("sakdn-teacher")
-    cfg = load_config(data={
-        "name": "teacher", "seed": 0, "output_dir": str(out),
-        "data": {"dataset": "utd-mhad", "root": str(synth_utd), "modalities": {"inertial": INERTIAL_GAF},
-                 "cache": False},
-        "model": {"name": "gaf_vgg_spamfm", "input": "inertial",
-                  "args": {"branch_names": ["acc", "gyro"], "width": 2, "depths": [1, 1, 1, 1, 1], "fc_dim": 8}},
-        "semantic": {"source": "none", "distance": "l1"},
-        "optim": {"lr": 3e-3}, "train": {"epochs": 1, "batch_size": 8},
-    })
-    return train_experiment(cfg, log=lambda m: None)
+    return train_teacher(synth_utd, tmp_path_factory.mktemp("sakdn-teacher"), "inertial", INERTIAL_GAF,
+                         {"name": "gaf_vgg_spamfm", "args": {"branch_names": ["acc", "gyro"], "width": 2,
+                                                             "depths": [1, 1, 1, 1, 1], "fc_dim": 8}},
+                         semantic={"source": "none", "distance": "l1"})
 
 
 def sakdn_data(root, teacher, out, losses=SAKDN_LOSSES):
