@@ -116,7 +116,8 @@ def stage_overrides(teachers: list[str], init_from: Path | None, seed, out: Path
     return extra + ([f"init_from={init_from}"] if init_from else [])
 
 
-def run_row(stages: list, seed: int, out: Path, overrides: list[str], teacher_seed: int | None = None) -> dict:
+def run_row(stages: list, seed: int, out: Path, overrides: list[str], teacher_seed: int | None = None,
+            tag: str = "") -> dict:
     """Run a row's stages in order (each resumed when present) and test the last one."""
     from harkd.engine.evaluate import evaluate_run, read_metrics
     from harkd.engine.experiment import get_recipe, train_experiment
@@ -126,7 +127,7 @@ def run_row(stages: list, seed: int, out: Path, overrides: list[str], teacher_se
         recipe = get_recipe(kind)
         extra = stage_overrides(teachers, run_dir, seed, out, teacher_seed)
         cfg = recipe.load(HERE.parent / "configs" / "utd_mhad" / config, [f"seed={seed}", *extra, *overrides])
-        run_dir = out / f"{Path(config).stem}_s{seed}"
+        run_dir = out / f"{Path(config).stem}{tag and '_' + tag}_s{seed}"
         start = time.perf_counter()
         train_experiment(cfg, run_dir, log=lambda m: None, recipe=recipe)
         wall += time.perf_counter() - start
@@ -160,6 +161,8 @@ def main() -> int:
     ap.add_argument("--skip", nargs="*", default=[], metavar="ROW", help="row labels to leave out of this table")
     ap.add_argument("--teacher-seed", type=int, default=None,
                     help="use the teachers of this seed for every student seed (default: the student's seed)")
+    ap.add_argument("--tag", default="", help="a variant name (e.g. with --set overrides): suffixes the student "
+                    "run directories and the RESULTS.md section, so the plain suite's runs and table stay")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
     if not use_data_root(args.root, "UTD-MHAD"):
@@ -170,13 +173,14 @@ def main() -> int:
     for label, stages in suite:
         if label in args.skip:
             continue
-        rs = [run_row(stages, s, Path(args.out), args.overrides, args.teacher_seed) for s in args.seeds]
+        rs = [run_row(stages, s, Path(args.out), args.overrides, args.teacher_seed, args.tag) for s in args.seeds]
         commands = []
         for i, (config, kind, teachers) in enumerate(stages):
             previous = f"RUNS/{Path(stages[i - 1][0]).stem}_sS" if i else None
             extra = " ".join(f"--set {o}" for o in stage_overrides(teachers, previous, "S", Path("RUNS"),
                                                                    args.teacher_seed))
-            commands.append(f"harkd {kind} configs/utd_mhad/{config} --set seed=S {extra}".strip())
+            common = " ".join(f"--set '{o}'" for o in args.overrides)
+            commands.append(f"harkd {kind} configs/utd_mhad/{config} --set seed=S {extra} {common}".strip())
         command = " && ".join(commands)
         config = " + ".join(Path(c).stem for c, _, _ in stages)
         rows.append(f"| {label} | `{config}` | {mean_std([r['test_best'] for r in rs])} | "
@@ -186,7 +190,8 @@ def main() -> int:
     print(table)
     if not args.no_write:
         body = record_header(
-            f"{title}, UTD-MHAD cross-subject (benchmarks/utd_benchmark.py --suite {args.suite})",
+            f"{title}{args.tag and f' [{args.tag}]'}, UTD-MHAD cross-subject "
+            f"(benchmarks/utd_benchmark.py --suite {args.suite})",
             "protocol: train subjects 1,3,5,7 (validation: 15 % per class carved from them), test subjects "
             "2,4,6,8 (430 recordings), never used for selection; mean +- std over seeds "
             f"{' '.join(map(str, args.seeds))}"
@@ -196,7 +201,7 @@ def main() -> int:
             "machine during some runs, so treat it as indicative",
             "best-on-val: the checkpoint with the best validation accuracy (ties: lower validation loss); "
             "last epoch: the final weights") + table + "\n"
-        replace_section(HERE / "RESULTS.md", f"utd-{args.suite}", body)
+        replace_section(HERE / "RESULTS.md", f"utd-{args.suite}{args.tag and '-' + args.tag}", body)
     return 0
 
 

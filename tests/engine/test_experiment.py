@@ -1,6 +1,7 @@
 """End to end: YAML experiment -> harkd train -> run directory -> harkd evaluate, on synthetic data."""
 
 import json
+import os
 import re
 
 import pytest
@@ -144,3 +145,19 @@ def test_semantic_teacher_training_regresses_class_embeddings(tmp_path, synth_ut
     bad = load_config(write_config(tmp_path, synth_utd), ["semantic.source=none", "model.args.semantic_dim=16"])
     with pytest.raises(ConfigError, match=re.escape("config key 'model.args.semantic_dim': 16 differs from the none class embeddings' dimension 300")):
         train_experiment(bad, tmp_path / "bad", log=lambda m: None)
+
+
+def test_a_second_process_cannot_train_into_a_locked_run_directory(tmp_path, synth_utd):
+    from harkd.engine.experiment import run_dir_lock
+    from harkd.errors import DataError
+
+    cfg = load_config(write_config(tmp_path, synth_utd, epochs=1))
+    run_dir = tmp_path / "locked"
+    with run_dir_lock(run_dir):  # as if another harkd process were training here
+        with pytest.raises(DataError) as err:
+            train_experiment(cfg, run_dir, log=lambda m: None)
+    assert str(err.value) == (f"{run_dir}: another harkd process (pid {os.getpid()}) is training into this run "
+                              "directory; wait for it to finish or choose another --run-dir")
+    assert not (run_dir / "last.pt").exists()
+    train_experiment(cfg, run_dir, log=lambda m: None)  # released: trains
+    assert (run_dir / "last.pt").is_file()

@@ -8,7 +8,9 @@ class names, split keys, training-split normalisation statistics), ``metrics.jso
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import fcntl
 import json
 import math
 import os
@@ -281,6 +283,41 @@ def train_experiment(cfg, run_dir: Path | None = None, *, resume: bool = True,
     run_dir = Path(run_dir) if run_dir else Path(cfg.output_dir) / cfg.name
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     dist_utils.init_from_env(cfg.train.device)
+    with run_dir_lock(run_dir, dist_utils.rank() == 0):
+        return _train_locked(cfg, run_dir, resume, log, progress, recipe)
+
+
+@contextlib.contextmanager
+def run_dir_lock(run_dir: Path, active: bool = True):
+    """Hold an exclusive lock on ``run_dir`` (its ``.lock`` file) while a process trains into it.
+
+    A second process on the same directory would resume from the same checkpoint and write
+    the same epochs again; it gets a DataError instead. The OS releases the lock when the
+    holder exits, even when it is killed, so a killed run resumes normally.
+    """
+    if not active:
+        yield
+        return
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with open(run_dir / ".lock", "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            holder = handle.read().strip() or "?"
+            raise DataError(run_dir, f"another harkd process (pid {holder}) is training into this run directory; "
+                                     "wait for it to finish or choose another --run-dir") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _train_locked(cfg, run_dir: Path, resume: bool, log, progress, recipe: "Recipe") -> Path:
     seed_everything(cfg.seed, cfg.train.deterministic)
     last = run_dir / "last.pt"
     existing = (run_dir / "run.json")
