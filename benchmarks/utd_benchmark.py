@@ -45,6 +45,11 @@ SUITES = {
     "single": ("Single-modality baselines (sensor, skeleton, fused)", [(c, _single(f"{c}.yaml")) for c in (
         "acc_gaf_resnet18", "acc_gafds_resnet18", "accgyro_gaf_resnet18", "acc_cnn1d", "accgyro_cnn1d",
         "skeleton_stgcn", "skel_acc_fusion", "accgyro_sakdn_teacher")]),
+    "gaf": ("Accelerometer GAF images vs the raw series (issue 3's tuning, chosen on a held-out training subject)",
+            [(label, _single(f"{c}.yaml")) for label, c in (
+                ("raw acc -> 1D CNN (reference)", "acc_cnn1d"),
+                ("GASF, training-split scaling -> ResNet-18-style", "acc_gafds_resnet18"),
+                ("GASF, training-split scaling, augmentation -> ResNet-18-style", "acc_gafds_aug_resnet18"))]),
     "video": ("Single-modality baselines (depth video)", [(c, _single(f"{c}.yaml")) for c in (
         "depth_tsn", "depth_trn")]),
     "skel2acc": ("Skeleton -> accelerometer student (raw-acc 1D CNN, same budget in every row)", [
