@@ -49,7 +49,9 @@ SUITES = {
             [(label, _single(f"{c}.yaml")) for label, c in (
                 ("raw acc -> 1D CNN (reference)", "acc_cnn1d"),
                 ("GASF, training-split scaling -> ResNet-18-style", "acc_gafds_resnet18"),
-                ("GASF, training-split scaling, augmentation -> ResNet-18-style", "acc_gafds_aug_resnet18"))]),
+                ("GASF, training-split scaling, augmentation -> ResNet-18-style", "acc_gafds_aug_resnet18"),
+                ("GASF + GADF channels, training-split scaling, augmentation -> ResNet-18-style",
+                 "acc_gafboth_aug_resnet18"))]),
     "video": ("Single-modality baselines (depth video)", [(c, _single(f"{c}.yaml")) for c in (
         "depth_tsn", "depth_trn")]),
     "skel2acc": ("Skeleton -> accelerometer student (raw-acc 1D CNN, same budget in every row)", [

@@ -51,7 +51,7 @@ def test_export_parity_manifest_and_dynamic_batch(kind, fmt, tiny_runs, tmp_path
     if kind == "raw":
         assert saved["gaf"] is None and len(saved["normalization"]["mean"]) == 3
     elif kind == "gaf":
-        assert saved["gaf"]["image_size"] == 16 and saved["gaf"]["scaling"] == "per_sample" and saved["normalization"] is None
+        assert saved["gaf"]["image_size"] == 16 and saved["gaf"]["method"] == "both" and saved["gaf"]["scaling"] == "per_sample" and saved["normalization"] is None
     else:
         assert saved["gaf"]["scaling"] == "dataset" and np.shape(saved["gaf"]["range"]) == (2, 6)
     assert saved["resample"]["from_samples"] == saved["window_samples"]

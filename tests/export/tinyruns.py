@@ -6,7 +6,8 @@ from harkd.engine.config import load_config
 from harkd.engine.experiment import train_experiment
 
 RAW = {"sensor": "acc", "length": 64, "normalize": True}
-GAF = {"sensor": "acc", "length": 32, "gaf": {"image_size": 16, "method": "summation"}}
+GAF = {"sensor": "acc", "length": 32, "augment": {"rotate": 10, "scale": 0.1},
+       "gaf": {"image_size": 16, "method": "both"}}  # GASF + GADF channels; augmentation is training-only
 GAF_DATASET = {"sensor": "all", "length": 32, "normalize": True,
                "gaf": {"image_size": 16, "method": "difference", "scaling": "dataset"}}
 MODELS = {
