@@ -62,6 +62,10 @@ SUITES = {
         ("KD + SP", _distill("distill/skel2acc_sp.yaml", "skeleton_stgcn")),
         ("KD + CRD", _distill("distill/skel2acc_crd.yaml", "skeleton_stgcn")),
     ]),
+    "skel2gaf": ("Skeleton -> accelerometer GAF-image student (GASF + GADF, augmentation, ResNet-18-style)", [
+        ("no KD", _single("acc_gafboth_aug_resnet18.yaml")),
+        ("KD", _distill("distill/skel2acc_kd_gafboth.yaml", "skeleton_stgcn")),
+    ]),
     "pskd": ("PSKD and its ablations: skeleton, fused and accelerometer teachers -> accelerometer student "
              "(raw-acc 1D CNN, 60 epochs in every row)", [
         ("no KD", _single("acc_cnn1d.yaml")),
