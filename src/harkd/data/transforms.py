@@ -222,10 +222,11 @@ def augment_inertial(x: np.ndarray, scale: float = 0.0, rotate: float = 0.0, shi
 class InertialTransform(ModalityTransform):
     """``sensor`` (acc|gyro|all), ``length`` (resample), ``normalize``, ``augment`` (training
     only; dict of :func:`augment_inertial`'s ``scale``, ``rotate`` (degrees), ``shift``,
-    ``noise``), ``gaf`` (dict for :func:`harkd.encoding.gramian_angular_field`: image_size,
-    method, convention, and ``scaling``: ``per_sample`` (each clip's own min/max, amplitude
-    discarded) or ``dataset`` (per-channel 0.5/99.5 percentiles of the training split, so
-    amplitude is kept; values outside clip to +-1))."""
+    ``noise``), ``gaf`` (dict for :func:`harkd.encoding.gaf_channels`: image_size, method
+    (summation | difference | both: GASF then GADF channels), convention, and ``scaling``:
+    ``per_sample`` (each clip's own min/max, amplitude discarded) or ``dataset`` (per-channel
+    0.5/99.5 percentiles of the training split, so amplitude is kept; values outside clip
+    to +-1))."""
 
     modality = "inertial"
     options = ("sensor", "length", "normalize", "augment", "gaf")
