@@ -25,26 +25,50 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 from harkd.engine.machine import machine_description
 
 HERE = Path(__file__).resolve().parent
-# suite -> (title, rows); a row is (label, stages); a stage is (config under configs/utd_mhad, kind,
-# teacher runs of this suite's single-modality configs, same seed). A later stage starts from the
-# previous stage's student (init_from).
+class Stage(NamedTuple):
+    """One run of a row: a config under configs/utd_mhad, ``train`` or ``distill``, the teacher runs (this
+    suite's single-modality configs, same seed; ``NAME@folds``: NAME's cross-fitting fold runs, see
+    FOLDS), a suffix naming the run when one config is run with other teachers or ``overrides``. A
+    later stage of a row starts from the previous stage's student (init_from)."""
+    config: str
+    kind: str
+    teachers: list
+    suffix: str = ""
+    overrides: tuple = ()
+
+    def run_name(self, tag: str = "") -> str:
+        return f"{Path(self.config).stem}{self.suffix and '_' + self.suffix}{tag and '_' + tag}"
+
+
+# Cross-fitting folds of a teacher config: fold run NAME_fold13 holds training subjects 1 and 3 out (its
+# validation split) and teaches their recordings; NAME_fold57 the others (configs' teachers: {folds: [...]}).
+FOLDS = ((1, 3), (5, 7))
+
+
+def _fold_suffix(held) -> str:
+    return "fold" + "".join(map(str, held))
+
+
+# suite -> (title, rows); a row is (label, stages)
 def _single(config):
-    return [(config, "train", [])]
+    return [Stage(config, "train", [])]
 
 
-def _distill(config, *teachers):
-    return [(config, "distill", list(teachers))]
+def _distill(config, *teachers, suffix=""):
+    return [Stage(config, "distill", list(teachers), suffix)]
 
 
 _PSKD = ("skeleton_stgcn", "skel_acc_fusion", "acc_cnn1d")
 SUITES = {
     "single": ("Single-modality baselines (sensor, skeleton, fused)", [(c, _single(f"{c}.yaml")) for c in (
         "acc_gaf_resnet18", "acc_gafds_resnet18", "accgyro_gaf_resnet18", "acc_cnn1d", "accgyro_cnn1d",
-        "skeleton_stgcn", "skel_acc_fusion", "accgyro_sakdn_teacher")]),
+        "skeleton_stgcn", "skel_acc_fusion", "accgyro_sakdn_teacher", "skeleton_stgcn_aug",
+        "accgyro_sakdn_teacher_gafboth")]),
     "gaf": ("Accelerometer GAF images vs the raw series (issue 3's tuning, chosen on a held-out training subject)",
             [(label, _single(f"{c}.yaml")) for label, c in (
                 ("raw acc -> 1D CNN (reference)", "acc_cnn1d"),
@@ -65,16 +89,35 @@ SUITES = {
     "skel2gaf": ("Skeleton -> accelerometer GAF-image student (GASF + GADF, augmentation, ResNet-18-style)", [
         ("no KD", _single("acc_gafboth_aug_resnet18.yaml")),
         ("KD", _distill("distill/skel2acc_kd_gafboth.yaml", "skeleton_stgcn")),
+        ("KD, augmented skeleton teacher", _distill("distill/skel2acc_kd_gafboth.yaml", "skeleton_stgcn_aug",
+                                                    suffix="skelaug")),
     ]),
     "pskd": ("PSKD and its ablations: skeleton, fused and accelerometer teachers -> accelerometer student "
              "(raw-acc 1D CNN, 60 epochs in every row)", [
         ("no KD", _single("acc_cnn1d.yaml")),
         ("KD (skeleton teacher)", _distill("distill/skel2acc_kd.yaml", "skeleton_stgcn")),
-        ("PSKD: 3 progressive stages + ACS", [(f"distill/pskd_stage{i + 1}.yaml", "distill", [t])
+        ("PSKD: 3 progressive stages + ACS", [Stage(f"distill/pskd_stage{i + 1}.yaml", "distill", [t])
                                              for i, t in enumerate(_PSKD)]),
         ("PSKD without progressive stages (ACS, 3 teachers)", _distill("distill/pskd_no_progressive.yaml", *_PSKD)),
-        ("PSKD without ACS (progressive, KD)", [(f"distill/pskd_noacs_stage{i + 1}.yaml", "distill", [t])
+        ("PSKD without ACS (progressive, KD)", [Stage(f"distill/pskd_noacs_stage{i + 1}.yaml", "distill", [t])
                                                for i, t in enumerate(_PSKD)]),
+    ]),
+    "folds": ("Cross-fitting fold teachers (each trained without two training subjects, which it teaches; "
+              "test accuracy for reference)", [
+        (f"{c}, subjects {a} and {b} held out", [Stage(f"{c}.yaml", "train", [], _fold_suffix((a, b)),
+                                                       (f"data.val_subjects=[{a}, {b}]",))])
+        for c in _PSKD for a, b in FOLDS]),
+    "pskd-xfit": ("PSKD with cross-fitted teachers (every training recording taught by fold teachers that never "
+                  "trained on it) -> accelerometer student (raw-acc 1D CNN, 60 epochs in every row)", [
+        ("no KD", _single("acc_cnn1d.yaml")),
+        ("KD (cross-fitted skeleton teacher)", _distill("distill/skel2acc_kd.yaml", "skeleton_stgcn@folds",
+                                                        suffix="xfit")),
+        ("PSKD: 3 progressive stages + ACS", [Stage(f"distill/pskd_stage{i + 1}.yaml", "distill", [f"{t}@folds"], "xfit")
+                                             for i, t in enumerate(_PSKD)]),
+        ("PSKD without progressive stages (ACS, 3 teachers)",
+         _distill("distill/pskd_no_progressive.yaml", *(f"{t}@folds" for t in _PSKD), suffix="xfit")),
+        ("PSKD without ACS (progressive, KD)", [Stage(f"distill/pskd_noacs_stage{i + 1}.yaml", "distill",
+                                                      [f"{t}@folds"], "xfit") for i, t in enumerate(_PSKD)]),
     ]),
     "depth2acc": ("Depth video -> accelerometer student (raw-acc 1D CNN, same budget in every row)", [
         ("no KD", _single("acc_cnn1d.yaml")),
@@ -87,6 +130,10 @@ SUITES = {
         ("KD", _distill("distill/accgyro2depth_kd.yaml", "accgyro_sakdn_teacher")),
         ("SAKDN (CE + 0.01 KD + GSDM + semantic)", _distill("distill/accgyro2depth_sakdn.yaml",
                                                              "accgyro_sakdn_teacher")),
+        ("KD, GASF + GADF augmented teacher", _distill("distill/accgyro2depth_kd.yaml",
+                                                       "accgyro_sakdn_teacher_gafboth", suffix="gafboth")),
+        ("SAKDN, GASF + GADF augmented teacher", _distill("distill/accgyro2depth_sakdn.yaml",
+                                                          "accgyro_sakdn_teacher_gafboth", suffix="gafboth")),
     ]),
 }
 
@@ -124,7 +171,14 @@ def record_header(title: str, *notes: str, date: str | None = None) -> str:
 def stage_overrides(teachers: list[str], init_from: Path | None, seed, out: Path, teacher_seed=None) -> list[str]:
     """Point a config at this suite's teacher runs (``teacher_seed``, default the student's) and the previous stage."""
     tseed = seed if teacher_seed is None else teacher_seed
-    extra = [f"teachers.{i}.run={out / f'{t}_s{tseed}'}" for i, t in enumerate(teachers)]
+    extra = []
+    for i, t in enumerate(teachers):
+        name, _, folds = t.partition("@")
+        if folds:
+            runs = ", ".join(str(out / f"{name}_{_fold_suffix(held)}_s{tseed}") for held in FOLDS)
+            extra += [f"teachers.{i}.run=null", f"teachers.{i}.folds=[{runs}]"]
+        else:
+            extra.append(f"teachers.{i}.run={out / f'{t}_s{tseed}'}")
     return extra + ([f"init_from={init_from}"] if init_from else [])
 
 
@@ -135,17 +189,17 @@ def run_row(stages: list, seed: int, out: Path, overrides: list[str], teacher_se
     from harkd.engine.experiment import get_recipe, train_experiment
 
     run_dir, wall, records = None, 0.0, []
-    for config, kind, teachers in stages:
-        recipe = get_recipe(kind)
-        extra = stage_overrides(teachers, run_dir, seed, out, teacher_seed)
-        cfg = recipe.load(HERE.parent / "configs" / "utd_mhad" / config, [f"seed={seed}", *extra, *overrides])
-        run_dir = out / f"{Path(config).stem}{tag and '_' + tag}_s{seed}"
+    for stage in stages:
+        recipe = get_recipe(stage.kind)
+        extra = stage_overrides(stage.teachers, run_dir, seed, out, teacher_seed)
+        cfg = recipe.load(HERE.parent / "configs" / "utd_mhad" / stage.config,
+                          [f"seed={seed}", *extra, *stage.overrides, *overrides])
+        run_dir = out / f"{stage.run_name(tag)}_s{seed}"
         start = time.perf_counter()
         train_experiment(cfg, run_dir, log=lambda m: None, recipe=recipe)
         wall += time.perf_counter() - start
         records += read_metrics(run_dir)
-    config = stages[-1][0]
-    kind = stages[-1][1]
+    config, kind = stages[-1].config, stages[-1].kind
     result = {"config": config, "kind": kind, "seed": seed, "run_dir": str(run_dir), "wall_s": wall, "epochs": len(records),
               "s_per_epoch": statistics.median(r["seconds"] for r in records)}
     for checkpoint in ("best", "last"):
@@ -187,14 +241,16 @@ def main() -> int:
             continue
         rs = [run_row(stages, s, Path(args.out), args.overrides, args.teacher_seed, args.tag) for s in args.seeds]
         commands = []
-        for i, (config, kind, teachers) in enumerate(stages):
-            previous = f"RUNS/{Path(stages[i - 1][0]).stem}_sS" if i else None
-            extra = " ".join(f"--set {o}" for o in stage_overrides(teachers, previous, "S", Path("RUNS"),
-                                                                   args.teacher_seed))
-            common = " ".join(f"--set '{o}'" for o in args.overrides)
-            commands.append(f"harkd {kind} configs/utd_mhad/{config} --set seed=S {extra} {common}".strip())
+        for i, stage in enumerate(stages):
+            previous = f"RUNS/{stages[i - 1].run_name(args.tag)}_sS" if i else None
+            extra = " ".join(f"--set '{o}'" for o in stage_overrides(stage.teachers, previous, "S", Path("RUNS"),
+                                                                     args.teacher_seed))
+            common = " ".join(f"--set '{o}'" for o in (*stage.overrides, *args.overrides))
+            run_dir = f"--run-dir RUNS/{stage.run_name(args.tag)}_sS"
+            commands.append(" ".join(x for x in (f"harkd {stage.kind} configs/utd_mhad/{stage.config} --set seed=S",
+                                                 extra, common, run_dir) if x))
         command = " && ".join(commands)
-        config = " + ".join(Path(c).stem for c, _, _ in stages)
+        config = " + ".join(Path(stage.config).stem for stage in stages)
         rows.append(f"| {label} | `{config}` | {mean_std([r['test_best'] for r in rs])} | "
                     f"{mean_std([r['test_last'] for r in rs])} | {mean_std([r['f1_best'] for r in rs])} | "
                     f"{statistics.median(r['s_per_epoch'] for r in rs):.2f} | {rs[0]['epochs']} | `{command}` |")

@@ -1,4 +1,4 @@
-"""Training-time inertial augmentation: validation messages, physics of each op, train-only."""
+"""Training-time inertial and skeleton augmentation: validation messages, physics of each op, train-only."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from harkd.data import build_transforms
-from harkd.data.transforms import InertialTransform, augment_inertial
+from harkd.data.transforms import InertialTransform, SkeletonTransform, augment_inertial, augment_skeleton
 from harkd.errors import ConfigError
 
 
@@ -70,3 +70,34 @@ def test_augmentation_is_seeded_and_train_only():
     assert not np.allclose(a, x.T)
     gaf = InertialTransform(sensor="acc", length=32, augment={"rotate": 20}, gaf={"image_size": 16})
     assert gaf.finish(gaf.prepare(_clip(t=80, c=3)), train=True).shape == (3, 16, 16)
+
+
+def test_skeleton_augment_config_errors():
+    with pytest.raises(ConfigError) as err:
+        build_transforms({"skeleton": {"augment": {"noise": 0.1}}}, ("skeleton",))
+    assert str(err.value) == "unknown skeleton augment option 'noise' (valid: rotate, scale, shift)"
+    with pytest.raises(ConfigError) as err:
+        build_transforms({"skeleton": {"augment": {"shift": 0.7}}}, ("skeleton",))
+    assert str(err.value) == "skeleton augment option 'shift' must be below 0.5, got 0.7"
+
+
+def test_skeleton_rotation_is_rigid_and_train_only():
+    x = np.random.default_rng(4).normal(size=(40, 20, 3)).astype(np.float32)
+    torch.manual_seed(0)
+    y = augment_skeleton(x, rotate=30)
+    bones = lambda s: np.linalg.norm(s[:, 1:] - s[:, :-1], axis=-1)  # noqa: E731
+    np.testing.assert_allclose(bones(y), bones(x), rtol=1e-4, atol=1e-5)  # distances between joints kept
+    assert not np.allclose(y, x)
+    z = augment_skeleton(x, scale=0.2)
+    ratio = z / x
+    assert np.allclose(ratio, ratio.flat[0], rtol=1e-4) and 0.8 <= ratio.flat[0] <= 1.2
+    assert augment_skeleton(x, shift=0.2).shape == x.shape
+    t = SkeletonTransform(frames=16, center=True, augment={"rotate": 15, "scale": 0.1, "shift": 0.1})
+    assert t.stochastic and not SkeletonTransform(frames=16).stochastic
+    prepared = t.prepare(x)
+    np.testing.assert_array_equal(t.finish(prepared, train=False).numpy(), prepared.transpose(2, 0, 1))
+    torch.manual_seed(5)
+    a = t.finish(prepared, train=True)
+    torch.manual_seed(5)
+    assert a.shape == (3, 16, 20) and torch.equal(a, t.finish(prepared, train=True))
+    assert not np.allclose(a.numpy(), prepared.transpose(2, 0, 1))

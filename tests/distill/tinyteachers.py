@@ -8,13 +8,15 @@ from harkd.engine.experiment import train_experiment
 
 
 def train_teacher(root, out, modality: str, transform: dict, model: dict, epochs: int = 1, name: str = "teacher",
-                  **extra):
+                  data: dict | None = None, **extra):
     """Train ``model`` (``{"name": ..., "args": ...}``) on ``modality`` into ``out``; returns its run directory.
 
-    ``extra`` adds top-level config sections (e.g. ``semantic``)."""
+    ``data`` adds keys to the data section (e.g. ``val_subjects``); ``extra`` adds top-level config
+    sections (e.g. ``semantic``)."""
     cfg = load_config(data={
         "name": name, "seed": 0, "output_dir": str(out),
-        "data": {"dataset": "utd-mhad", "root": str(root), "modalities": {modality: transform}, "cache": False},
+        "data": {"dataset": "utd-mhad", "root": str(root), "modalities": {modality: transform}, "cache": False,
+                 **(data or {})},
         "model": {**model, "input": modality},
         "optim": {"lr": 3e-3}, "train": {"epochs": epochs, "batch_size": 8}, **extra,
     })

@@ -87,3 +87,24 @@ def test_semantic_training_is_per_branch():
     torch.testing.assert_close(out["ce"], ce.detach())
     torch.testing.assert_close(out["semantic"], sem.detach())
     torch.testing.assert_close(out["loss"], ce + 0.5 * sem)
+
+
+def test_stacked_images_give_each_branch_its_slice_of_every_block():
+    """GASF + GADF stacked block-wise (12 = 2 x (acc 3 + gyro 3)): branch acc reads channels 0-2 and 6-8."""
+    torch.manual_seed(0)
+    model = create_model("gaf_vgg_spamfm", num_classes=5, in_chans=12, branches=2, stacked_images=2,
+                         branch_names=["acc", "gyro"], **TINY).eval()
+    seen = {}
+    for name in ("acc", "gyro"):
+        model.stages[name]["block1"].register_forward_pre_hook(
+            lambda module, args, name=name: seen.__setitem__(name, args[0]))
+    x = torch.arange(12.0).view(1, 12, 1, 1).expand(2, 12, 32, 32)
+    with torch.no_grad():
+        model(x)
+    assert seen["acc"][0, :, 0, 0].tolist() == [0, 1, 2, 6, 7, 8]
+    assert seen["gyro"][0, :, 0, 0].tolist() == [3, 4, 5, 9, 10, 11]
+
+
+def test_stacked_images_must_divide_the_channels():
+    with pytest.raises(InputError, match=r"^model 'gaf_vgg_spamfm': stacked_images: 10 input channels do not split into 4 equal image blocks$"):
+        create_model("gaf_vgg_spamfm", num_classes=5, in_chans=10, branches=2, stacked_images=4, **TINY)

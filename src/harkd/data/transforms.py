@@ -90,6 +90,18 @@ def _choice(kind: str, name: str, value: Any, choices: Iterable[Any]) -> Any:
     return value
 
 
+def _augment_options(modality: str, augment: Any, valid: Iterable[str]) -> dict[str, float]:
+    """Checked ``augment`` options: numbers >= 0, ``shift`` below 0.5."""
+    augment = augment or {}
+    _check_keys(f"{modality} augment option", augment, valid)
+    for name, value in augment.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+            raise ConfigError(f"{modality} augment option '{name}' must be a number >= 0, got {value!r}")
+    if augment.get("shift", 0) >= 0.5:
+        raise ConfigError(f"{modality} augment option 'shift' must be below 0.5, got {augment['shift']!r}")
+    return dict(augment)
+
+
 #: Transform options that only add training-time randomness (evaluation ignores them).
 TRAIN_ONLY_OPTIONS = ("augment", "random_offsets")
 
@@ -190,6 +202,38 @@ def _rotation_matrix(axis: torch.Tensor, angle: float) -> np.ndarray:
     return np.eye(3) + np.sin(angle) * cross + (1 - np.cos(angle)) * cross @ cross
 
 
+def random_time_window(x: np.ndarray, shift: float) -> np.ndarray:
+    """Keep a random window of ``x`` (time on axis 0) that drops up to ``shift`` of the clip at
+    each end, resampled back to the same length (a random time shift and stretch)."""
+    t = x.shape[0]
+    if t < 2:
+        return x
+    start, end = (torch.rand(2) * shift * (t - 1)).tolist()
+    grid = np.linspace(start, t - 1 - end, t)
+    flat = x.reshape(t, -1)
+    out = np.stack([np.interp(grid, np.arange(t), flat[:, j]) for j in range(flat.shape[1])], axis=1)
+    return out.reshape(x.shape).astype(np.float32)
+
+
+def augment_skeleton(x: np.ndarray, rotate: float = 0.0, scale: float = 0.0, shift: float = 0.0) -> np.ndarray:
+    """Random training-time view of a time-first (T, V, 3) skeleton clip.
+
+    ``rotate``: one rotation of every joint (angle uniform in +-``rotate`` degrees about a
+    random axis: a different camera view); ``scale``: coordinates times U(1 - scale,
+    1 + scale) (body size); ``shift``: :func:`random_time_window`. Random numbers come from
+    torch's generator (seeded per DataLoader worker).
+    """
+    x = x.astype(np.float32, copy=True)
+    if rotate > 0:
+        angle = np.deg2rad(rotate) * (2 * float(torch.rand(())) - 1)
+        x = x @ _rotation_matrix(torch.randn(3), angle).astype(np.float32).T
+    if scale > 0:
+        x *= 1 + scale * (2 * float(torch.rand(())) - 1)
+    if shift > 0:
+        x = random_time_window(x, shift)
+    return x
+
+
 def augment_inertial(x: np.ndarray, scale: float = 0.0, rotate: float = 0.0, shift: float = 0.0,
                      noise: float = 0.0) -> np.ndarray:
     """Random training-time view of a time-first (T, C) inertial clip, C a multiple of 3.
@@ -210,10 +254,8 @@ def augment_inertial(x: np.ndarray, scale: float = 0.0, rotate: float = 0.0, shi
         x = (x.reshape(t, c // 3, 3) @ rot.T).reshape(t, c)
     if scale > 0:
         x *= 1 + scale * (2 * float(torch.rand(())) - 1)
-    if shift > 0 and t > 1:
-        start, end = (torch.rand(2) * shift * (t - 1)).tolist()
-        grid = np.linspace(start, t - 1 - end, t)
-        x = np.stack([np.interp(grid, np.arange(t), x[:, j]) for j in range(c)], axis=1).astype(np.float32)
+    if shift > 0:
+        x = random_time_window(x, shift)
     if noise > 0:
         x += noise * x.std(axis=0, keepdims=True) * torch.randn(t, c).numpy()
     return x
@@ -248,14 +290,7 @@ class InertialTransform(ModalityTransform):
             _choice("inertial gaf", "scaling", scaling, ("per_sample", "dataset"))
             self.gaf_dataset_scaling = scaling == "dataset"
         self.gaf_range: tuple[np.ndarray, np.ndarray] | None = None
-        augment = config.get("augment") or {}
-        _check_keys("inertial augment option", augment, self.augment_options)
-        self.augment = dict(augment)
-        for name, value in self.augment.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-                raise ConfigError(f"inertial augment option '{name}' must be a number >= 0, got {value!r}")
-        if self.augment.get("shift", 0) >= 0.5:
-            raise ConfigError(f"inertial augment option 'shift' must be below 0.5, got {self.augment['shift']!r}")
+        self.augment = _augment_options("inertial", config.get("augment"), self.augment_options)
 
     @property
     def stochastic(self) -> bool:
@@ -315,10 +350,12 @@ class InertialTransform(ModalityTransform):
 class SkeletonTransform(ModalityTransform):
     """``frames`` (resample), ``center`` (true: subtract hip_center, joint 0-based 3 as in
     UTD-MHAD; an integer: subtract that joint, e.g. 0 for Berkeley-MHAD), ``normalize``
-    (per joint-coordinate mean/std)."""
+    (per joint-coordinate mean/std), ``augment`` (training only; dict of
+    :func:`augment_skeleton`'s ``rotate`` (degrees), ``scale``, ``shift``)."""
 
     modality = "skeleton"
-    options = ("frames", "center", "normalize")
+    options = ("frames", "center", "normalize", "augment")
+    augment_options = ("rotate", "scale", "shift")
     center_joint = 3
 
     def __init__(self, **config: Any):
@@ -331,6 +368,11 @@ class SkeletonTransform(ModalityTransform):
                                   f"got {center}")
             self.center_joint, center = int(center), True
         self.center = bool(center)
+        self.augment = _augment_options("skeleton", config.get("augment"), self.augment_options)
+
+    @property
+    def stochastic(self) -> bool:
+        return any(v > 0 for v in self.augment.values())
 
     def cache_config(self) -> dict[str, Any]:
         custom = self.center and self.center_joint != SkeletonTransform.center_joint
@@ -347,6 +389,8 @@ class SkeletonTransform(ModalityTransform):
         return resample_time(x, self.frames) if self.frames else x
 
     def finish(self, x: np.ndarray, train: bool = False) -> torch.Tensor:
+        if train and self.stochastic:
+            x = augment_skeleton(x, **self.augment)
         return super().finish(x, train).permute(2, 0, 1).contiguous()
 
 

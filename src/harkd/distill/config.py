@@ -17,6 +17,11 @@ Example (``configs/utd_mhad/distill/skel2acc_kd.yaml``)::
       - {name: kd, weight: 1.0, args: {temperature: 4}}
       - {name: fitnet, weight: 0.5, student: layer3, teacher: block5}
 
+A teacher given as ``folds`` (runs of one config, each with some training subjects held
+out as its validation split) is *cross-fitted*: every training recording is taught by the
+fold that never trained on it, so the student sees the teacher's errors on unseen data
+(what ACS needs to choose between teachers); those outputs are computed once before training.
+
 A loss term reads the student's and one teacher's features by name (``student`` /
 ``teacher``: a feature name, or a list for multi-layer losses; default ``logits``);
 ``teacher_index`` picks the teacher (default 0) and ``all`` averages the term over
@@ -43,11 +48,23 @@ __all__ = ["DistillConfig", "TeacherConfig", "LossTermConfig", "load_distill_con
 
 @dataclass
 class TeacherConfig:
-    run: str
-    checkpoint: str = "best"
+    """``run``: one ``harkd train`` run directory; or ``folds``: >= 2 runs of one config, each holding
+    some training subjects out (``data.val_subjects``), for out-of-fold (cross-fitted) teacher outputs.
+    ``checkpoint``: best (default for ``run``) or last (default for ``folds``: a fold's best epoch was
+    chosen on the very recordings it teaches)."""
+    run: Optional[str] = None
+    folds: Optional[list[str]] = None
+    checkpoint: Optional[str] = None
     name: Optional[str] = None
 
     def __post_init__(self):
+        if (self.run is None) == (self.folds is None):
+            raise ValueError("give a teacher either 'run' (a run directory) or 'folds' (cross-fitting run "
+                             "directories), not both or neither")
+        if self.folds is not None and len(self.folds) < 2:
+            raise ValueError(f"'folds' needs >= 2 run directories, got {len(self.folds)}")
+        if self.checkpoint is None:
+            self.checkpoint = "best" if self.run is not None else "last"
         if self.checkpoint not in ("best", "last"):
             raise ValueError(f"teacher checkpoint must be 'best' or 'last', got {self.checkpoint!r}")
 

@@ -12,7 +12,7 @@ import torch
 from harkd.data.transforms import deterministic_options
 from harkd.distill.config import DistillConfig, load_distill_config
 from harkd.distill.task import DistillTask, LossTerm
-from harkd.distill.teachers import Teacher, check_teacher_split, load_teacher, read_teacher_run
+from harkd.distill.teachers import Teacher, check_teacher_split, load_teacher, out_of_fold_outputs, read_teacher
 from harkd.engine.experiment import PreparedData, Recipe, build_model, register_recipe, train_experiment
 from harkd.engine.trainer import model_input
 from harkd.errors import ConfigError
@@ -21,7 +21,7 @@ __all__ = ["DISTILL", "distill_experiment", "resolve_config"]
 
 
 def _teachers(cfg: DistillConfig) -> list[Teacher]:
-    return [read_teacher_run(t.run, t.checkpoint, t.name) for t in cfg.teachers]
+    return [read_teacher(t) for t in cfg.teachers]
 
 
 def resolve_config(cfg: DistillConfig) -> DistillConfig:
@@ -170,8 +170,15 @@ def build_distill_task(cfg: DistillConfig, prepared: PreparedData) -> DistillTas
     terms = _build_terms(cfg, student, teachers, sample, len(prepared.datasets["train"]))
     transforms = prepared.datasets["train"].transforms
     cacheable = [cfg.teacher_cache and not any(transforms[m].stochastic for m in t.transforms) for t in teachers]
-    return DistillTask(student, cfg.student.input, [t.model for t in teachers], [t.input for t in teachers],
-                       terms, cacheable, _gsdm_embeddings(cfg, teachers, terms))
+    task = DistillTask(student, cfg.student.input, [t.model for t in teachers], [t.input for t in teachers],
+                       terms, cacheable, _gsdm_embeddings(cfg, teachers, terms),
+                       stored=[bool(t.folds) for t in teachers])
+    for i, teacher in enumerate(teachers):
+        if teacher.folds:
+            keys = prepared.datasets["train"].keys
+            for key, feats in out_of_fold_outputs(teacher, task.teacher_features[i], keys).items():
+                task.cache.insert(i, [key], {name: value[None] for name, value in feats.items()})
+    return task
 
 
 def _load(path=None, overrides=(), data=None) -> DistillConfig:

@@ -91,7 +91,7 @@ class DistillTask(Task):
 
     def __init__(self, student: nn.Module, student_input, teachers: Sequence[nn.Module],
                  teacher_inputs: Sequence, terms: Sequence[LossTerm], cacheable: Sequence[bool] = (),
-                 class_embeddings: torch.Tensor | None = None):
+                 class_embeddings: torch.Tensor | None = None, stored: Sequence[bool] = ()):
         super().__init__()
         self.student = student
         self.student_input = student_input
@@ -100,6 +100,8 @@ class DistillTask(Task):
         self.terms = list(terms)
         self.losses = nn.ModuleDict({t.name: t.loss for t in self.terms if t.loss is not None})
         self.cacheable = list(cacheable) or [False] * len(self._teachers)
+        # stored: a cross-fitted teacher's outputs are put in the cache up front; its model is never run
+        self.stored = list(stored) or [False] * len(self._teachers)
         self.cache = TeacherOutputCache()
         self.student_features = sorted({k for t in self.terms for k in t.student_keys} | {"logits"},
                                        key=_feature_order(student))
@@ -110,6 +112,9 @@ class DistillTask(Task):
         self.register_buffer("class_embeddings", class_embeddings, persistent=False)
         self.weight_sources = sorted({src for t in self.terms if "teacher_weights" in t.context_keys()
                                       for src in t.sources()})
+        if any(self.stored[i] for i, _ in self.weight_sources):
+            raise ConfigError("GSDM's ablation weights run the teacher on a zero input; a cross-fitted ('folds') "
+                              "teacher only has stored outputs: give that teacher as 'run'")
         self._zero_logits: dict[tuple[int, str], torch.Tensor] = {}  # frozen teachers' logits on a zero input
         self.teacher_features = [
             sorted({p + k for t in self.terms for j, p in t.sources() if j == i for k in t.teacher_keys}
@@ -150,8 +155,12 @@ class DistillTask(Task):
             if not names:
                 outputs.append({})
                 continue
-            use_cache = self.cacheable[i] and keys is not None
+            use_cache = (self.cacheable[i] or self.stored[i]) and keys is not None
             feats = self.cache.lookup(i, keys) if use_cache else None
+            if feats is None and self.stored[i]:
+                absent = [k for k in (keys or ["?"]) if (i, k) not in self.cache.store]
+                raise ConfigError(f"teacher {i} is cross-fitted ('folds') and has no stored output for recording "
+                                  f"{absent[0]}: only the student's training recordings are taught")
             if feats is None:
                 feats = teacher.forward_intermediates(model_input(batch, self.teacher_inputs[i]), names)
                 if use_cache:

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
 from torch import nn
 
 from harkd.engine.checkpoint import load_checkpoint
 from harkd.engine.config import load_config
 from harkd.errors import ConfigError, DataError
 
-__all__ = ["Teacher", "read_teacher_run", "load_teacher", "check_teacher_split"]
+__all__ = ["Teacher", "read_teacher", "read_teacher_run", "load_teacher", "check_teacher_split",
+           "out_of_fold_outputs"]
 
 
 @dataclass
@@ -32,6 +34,7 @@ class Teacher:
     model_cfg: object
     checkpoint: str = "best"
     semantic: object = None  # the teacher's SemanticConfig (class-name embeddings it was trained to), if any
+    folds: list["Teacher"] = field(default_factory=list)  # cross-fitting runs (the teacher is folds[0]'s config)
 
 
 def read_teacher_run(run_dir: str | Path, checkpoint: str = "best", name: str | None = None) -> Teacher:
@@ -50,6 +53,60 @@ def read_teacher_run(run_dir: str | Path, checkpoint: str = "best", name: str | 
                    {m: dict(cfg.data.modalities.get(m) or {}) for m in modalities},
                    {m: stats[m] for m in modalities if stats.get(m)}, list(meta["class_names"]), meta["split"],
                    cfg.data.dataset, cfg.data.protocol, cfg.model, checkpoint, cfg.semantic)
+
+
+def read_teacher(spec) -> Teacher:
+    """A teacher from its config entry (``run``, or ``folds`` of one config: see :class:`TeacherConfig`)."""
+    if spec.folds is None:
+        return read_teacher_run(spec.run, spec.checkpoint, spec.name)
+    folds = [read_teacher_run(run, spec.checkpoint) for run in spec.folds]
+    first = folds[0]
+    for fold in folds[1:]:
+        for what, a, b in (("model", first.model_cfg, fold.model_cfg), ("transforms", first.transforms, fold.transforms),
+                           ("classes", first.class_names, fold.class_names), ("dataset", first.dataset, fold.dataset)):
+            if a != b:
+                raise ConfigError(f"teacher folds {first.run_dir} and {fold.run_dir} differ in {what}; "
+                                  "folds must be runs of one config")
+    teacher = read_teacher_run(spec.folds[0], spec.checkpoint, spec.name)
+    teacher.folds = folds
+    return teacher
+
+
+def out_of_fold_outputs(teacher: Teacher, names: list[str], keys, batch_size: int = 64) -> dict[str, dict]:
+    """Cross-fitted outputs: for every recording of ``keys``, the ``names`` features of the first fold that
+    held it out (its validation split), computed with that fold's own preprocessing and statistics."""
+    from torch.utils.data import DataLoader, Subset
+
+    from harkd.engine.experiment import load_run
+    from harkd.engine.trainer import model_input
+
+    owner = {}
+    for n, fold in enumerate(teacher.folds):
+        for key in fold.split.get("val", []):
+            owner.setdefault(key, n)
+    missing = [k for k in keys if k not in owner]
+    if missing:
+        raise ConfigError(f"teacher folds {', '.join(str(f.run_dir) for f in teacher.folds)}: {len(missing)} "
+                          f"training recordings are held out by no fold (e.g. {missing[0]}); train the folds "
+                          "with data.val_subjects that together cover every training subject")
+    outputs: dict[str, dict] = {}
+    for n, fold in enumerate(teacher.folds):
+        wanted = {k for k in keys if owner[k] == n}
+        if not wanted:
+            continue
+        _, _, task, prepared = load_run(fold.run_dir, fold.checkpoint)
+        val = prepared.datasets["val"]
+        rows = [i for i, k in enumerate(val.keys) if k in wanted]
+        with torch.no_grad():
+            for batch in DataLoader(Subset(val, rows), batch_size=batch_size):
+                feats = task.model.forward_intermediates(model_input(batch, fold.input), list(names))
+                for i, key in enumerate(batch["key"]):
+                    outputs[key] = {name: value[i].detach().cpu() for name, value in feats.items()}
+    lost = sorted(set(keys) - set(outputs))
+    if lost:
+        raise ConfigError(f"teacher fold runs could not load {len(lost)} of their held-out recordings "
+                          f"(e.g. {lost[0]})")
+    return outputs
 
 
 def load_teacher(teacher: Teacher, sample: dict) -> Teacher:
@@ -77,8 +134,9 @@ def check_teacher_split(teacher: Teacher, split, dataset: str, class_names: list
     if teacher.class_names != list(class_names):
         raise ConfigError(f"teacher {teacher.run_dir} has {len(teacher.class_names)} classes that differ from the "
                           f"student's {len(class_names)}")
-    seen = set(teacher.split.get("train", [])) | set(teacher.split.get("val", []))
-    leaked = sorted(seen & set(split.test))
-    if leaked:
-        raise ConfigError(f"teacher {teacher.run_dir} trained or selected on {len(leaked)} of the student's test "
-                          f"recordings (e.g. {leaked[0]}); train the teacher with the same protocol")
+    for run in teacher.folds or [teacher]:
+        seen = set(run.split.get("train", [])) | set(run.split.get("val", []))
+        leaked = sorted(seen & set(split.test))
+        if leaked:
+            raise ConfigError(f"teacher {run.run_dir} trained or selected on {len(leaked)} of the student's test "
+                              f"recordings (e.g. {leaked[0]}); train the teacher with the same protocol")

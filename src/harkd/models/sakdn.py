@@ -2,7 +2,10 @@
 
 Registered as ``gaf_vgg_spamfm``. The input (B, C, H, W) is split along channels into M
 branch images (e.g. 6 GAF channels -> accelerometer [0:3] and gyroscope [3:6]; six
-3-axis accelerometers -> 18 channels, M = 6). Each branch is a VGG (``block1..block5``
+3-axis accelerometers -> 18 channels, M = 6). With ``stacked_images=k`` the input is k
+image kinds stacked block-wise (``gaf: {method: both}`` gives every channel's GASF, then
+every channel's GADF: k = 2) and each branch reads its channels from every block (acc
+GASF + acc GADF). Each branch is a VGG (``block1..block5``
 as in ``gaf_vgg16_bn``) ending FC6 (-> ``fc_dim``, BN, ReLU), FC7 (the ``semantic_dim``
 semantic layer) and FC8 (-> C); a :class:`~harkd.losses.spamfm.SPAMFM` re-weights the
 M branches after every block and after FC6 and FC7. The model's logits are the mean of
@@ -109,17 +112,25 @@ class SPAMFMVGG(ActionModel):
     ``branches``: M (``in_chans`` split evenly) or the list of per-branch channel counts;
     ``branch_names``: feature prefixes (default ``b0, b1, ...``); ``width``/``depths``:
     each branch's VGG plan (VGG-16-BN: 64, (2, 2, 3, 3, 3)); ``reduction``/``eval_fusion``:
-    SPAMFM's (r default 4 / 8 / 12 for M = 2 / 4 / 6; ``"running"`` = batch-independent eval).
+    SPAMFM's (r default 4 / 8 / 12 for M = 2 / 4 / 6; ``"running"`` = batch-independent eval);
+    ``stacked_images``: image kinds stacked block-wise along channels (2 for GASF + GADF),
+    ``branches`` then splits one block and every branch reads its slice of each block.
     """
 
     def __init__(self, num_classes: int, in_chans: int = 6, branches: Union[int, Sequence[int]] = 2,
                  branch_names: Optional[Sequence[str]] = None, width: int = 64,
                  depths: Sequence[int] = (2, 2, 3, 3, 3), fc_dim: int = 300, semantic_dim: int = 300,
                  semantic_act: str = "none", semantic_bn: bool = False, drop_rate: float = 0.0,
-                 reduction: Optional[int] = None, eval_fusion: str = "running"):
+                 reduction: Optional[int] = None, eval_fusion: str = "running", stacked_images: int = 1):
         super().__init__()
         self.in_chans = check_int("in_chans", in_chans)
-        split = _branch_channels(branches, in_chans)
+        self.stacked_images = check_int("stacked_images", stacked_images)
+        if in_chans % stacked_images:
+            raise InputError(f"stacked_images: {in_chans} input channels do not split into {stacked_images} "
+                             "equal image blocks")
+        block_split = _branch_channels(branches, in_chans // stacked_images)
+        self.block_split = block_split
+        split = tuple(c * stacked_images for c in block_split)
         names = tuple(branch_names) if branch_names is not None else tuple(f"b{m}" for m in range(len(split)))
         if len(names) != len(split) or len(set(names)) != len(names) or not all(
                 isinstance(n, str) and n and "." not in n for n in names):
@@ -145,7 +156,11 @@ class SPAMFMVGG(ActionModel):
         return x
 
     def _forward_stages(self, x: torch.Tensor, wanted: List[str], out: Dict[str, torch.Tensor]) -> torch.Tensor:
-        xs = list(torch.split(x, self.branch_channels, dim=1))
+        if self.stacked_images == 1:
+            xs = list(torch.split(x, self.branch_channels, dim=1))
+        else:  # (B, k * C, H, W) -> per branch (B, k * C_m, H, W): its slice of every image block
+            blocks = x.reshape(x.shape[0], self.stacked_images, -1, *x.shape[2:])
+            xs = [t.flatten(1, 2) for t in torch.split(blocks, self.block_split, dim=2)]
         for block, fuse in self.fusion.items():
             xs = fuse([self.stages[b][block](t) for b, t in zip(self.branch_names, xs)])
             out.update({f"{b}.{block}": t for b, t in zip(self.branch_names, xs) if f"{b}.{block}" in wanted})
@@ -156,6 +171,7 @@ class SPAMFMVGG(ActionModel):
 
 
 def _branch_channels(branches, in_chans: int) -> tuple[int, ...]:
+    """Per-branch channel counts of ``in_chans`` channels (``branches``: M equal parts or the counts)."""
     if isinstance(branches, int) and not isinstance(branches, bool):
         m = check_int("branches", branches, minimum=2)
         if in_chans % m:
