@@ -124,6 +124,12 @@ SUITES = {
         ("KD", _distill("distill/depth2acc_kd.yaml", "depth_trn")),
         ("VSKD (DASK + CE + 0.01 KD)", _distill("distill/depth2acc_dask.yaml", "depth_trn")),
     ]),
+    "depth2gaf": ("Depth video -> accelerometer GAF-image student (VSKD's student type: GASF + GADF, augmentation, "
+                  "ResNet-18-style; same budget in every row)", [
+        ("no KD", _single("acc_gafboth_aug_resnet18.yaml")),
+        ("KD", _distill("distill/depth2gaf_kd.yaml", "depth_trn")),
+        ("VSKD (DASK + CE + 0.01 KD)", _distill("distill/depth2gaf_dask.yaml", "depth_trn")),
+    ]),
     "sakdn": ("Acc + gyro GAF teacher (SPAMFM-fused, semantic) -> depth video student (depth TRN, 40 epochs "
               "in every row)", [
         ("no KD (same 300-d bottleneck student)", _single("depth_trn_sem300.yaml")),
