@@ -350,8 +350,16 @@ def _train_locked(cfg, run_dir: Path, resume: bool, log, progress, recipe: "Reci
 
 
 def _check_same_experiment(run_dir: Path, cfg: ExperimentConfig) -> None:
-    """Refuse to resume a run directory that was trained with a different configuration."""
+    """Refuse to resume a run directory that was trained with a different configuration.
+
+    The saved config is read through the current schema first, so a key added to harkd since
+    the run was written (at its default) is not a change.
+    """
     saved = yaml.safe_load((run_dir / "config.yaml").read_text())
+    try:
+        saved = yaml.safe_load(yaml.safe_dump(load_config(data=saved, schema=type(cfg)).to_dict()))
+    except ConfigError:
+        pass  # compare the raw file: the diff names what no longer matches
     current = yaml.safe_load(yaml.safe_dump(cfg.to_dict()))
     changed = sorted(_diff_keys(saved, current))
     harmless = {"train.epochs", "data.num_workers", "train.device", "output_dir"}
