@@ -144,6 +144,16 @@ SUITES = {
 }
 
 
+# extra header lines of a suite's RESULTS.md section
+SUITE_NOTES = {
+    "folds": "validation of these runs: their two held-out training subjects (data.val_subjects), the very "
+             "recordings each fold later teaches; distillation therefore reads each fold's last epoch "
+             "(teachers: {folds: [...]} defaults to checkpoint: last)",
+    "pskd-xfit": "teachers: the fold runs of the `folds` section (seed 0), each training recording taught by the "
+                 "fold that held it out; the students' validation is the usual 15 % per class",
+}
+
+
 def replace_section(path: Path, mark: str, body: str) -> None:
     """Write ``body`` between ``<!-- mark -->`` markers, replacing an older section."""
     start, end = f"<!-- {mark} -->", f"<!-- /{mark} -->"
@@ -274,7 +284,8 @@ def main() -> int:
             "s / epoch: median over seeds of each run's median epoch time, 2 CPU cores; other work shared the "
             "machine during some runs, so treat it as indicative",
             "best-on-val: the checkpoint with the best validation accuracy (ties: lower validation loss); "
-            "last epoch: the final weights") + table + "\n"
+            "last epoch: the final weights", *([SUITE_NOTES[args.suite]] if args.suite in SUITE_NOTES else [])
+        ) + table + "\n"
         replace_section(HERE / "RESULTS.md", f"utd-{args.suite}{args.tag and '-' + args.tag}", body)
     return 0
 
