@@ -96,6 +96,8 @@ SUITES = {
              "(raw-acc 1D CNN, 60 epochs in every row)", [
         ("no KD", _single("acc_cnn1d.yaml")),
         ("KD (skeleton teacher)", _distill("distill/skel2acc_kd.yaml", "skeleton_stgcn")),
+        ("KD (augmented skeleton teacher)", _distill("distill/skel2acc_kd.yaml", "skeleton_stgcn_aug",
+                                                     suffix="skelaug")),
         ("PSKD: 3 progressive stages + ACS", [Stage(f"distill/pskd_stage{i + 1}.yaml", "distill", [t])
                                              for i, t in enumerate(_PSKD)]),
         ("PSKD without progressive stages (ACS, 3 teachers)", _distill("distill/pskd_no_progressive.yaml", *_PSKD)),
