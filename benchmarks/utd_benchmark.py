@@ -247,6 +247,8 @@ def main() -> int:
                     help="use the teachers of this seed for every student seed (default: the student's seed)")
     ap.add_argument("--tag", default="", help="a variant name (e.g. with --set overrides): suffixes the student "
                     "run directories and the RESULTS.md section, so the plain suite's runs and table stay")
+    ap.add_argument("--section", default=None, help="RESULTS.md section name suffix (default: --tag), e.g. for a "
+                    "table of the same runs over more seeds")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
     if not use_data_root(args.root, "UTD-MHAD"):
@@ -275,8 +277,9 @@ def main() -> int:
     table = "\n".join(rows)
     print(table)
     if not args.no_write:
+        section = args.tag if args.section is None else args.section
         body = record_header(
-            f"{title}{args.tag and f' [{args.tag}]'}, UTD-MHAD cross-subject "
+            f"{title}{section and f' [{section}]'}, UTD-MHAD cross-subject "
             f"(benchmarks/utd_benchmark.py --suite {args.suite})",
             "protocol: train subjects 1,3,5,7 (validation: 15 % per class carved from them), test subjects "
             "2,4,6,8 (430 recordings), never used for selection; mean +- std over seeds "
@@ -288,7 +291,7 @@ def main() -> int:
             "best-on-val: the checkpoint with the best validation accuracy (ties: lower validation loss); "
             "last epoch: the final weights", *([SUITE_NOTES[args.suite]] if args.suite in SUITE_NOTES else [])
         ) + table + "\n"
-        replace_section(HERE / "RESULTS.md", f"utd-{args.suite}{args.tag and '-' + args.tag}", body)
+        replace_section(HERE / "RESULTS.md", f"utd-{args.suite}{section and '-' + section}", body)
     return 0
 
 
