@@ -175,9 +175,8 @@ def build_distill_task(cfg: DistillConfig, prepared: PreparedData) -> DistillTas
                        stored=[bool(t.folds) for t in teachers])
     for i, teacher in enumerate(teachers):
         if teacher.folds:
-            keys = prepared.datasets["train"].keys
-            for key, feats in out_of_fold_outputs(teacher, task.teacher_features[i], keys).items():
-                task.cache.insert(i, [key], {name: value[None] for name, value in feats.items()})
+            task.cache.preload(i, out_of_fold_outputs(teacher, task.teacher_features[i],
+                                                      prepared.datasets["train"].keys))
     return task
 
 

@@ -78,6 +78,11 @@ class TeacherOutputCache:
         for i, key in enumerate(keys):
             self.store[(teacher, key)] = {name: value[i].detach().cpu() for name, value in features.items()}
 
+    def preload(self, teacher: int, rows: Mapping[str, Mapping[str, torch.Tensor]]) -> None:
+        """Store per-recording features computed elsewhere (a cross-fitted teacher's out-of-fold outputs)."""
+        for key, features in rows.items():
+            self.store[(teacher, key)] = dict(features)
+
 
 class DistillTask(Task):
     """Student + frozen teachers + loss terms.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -67,9 +67,7 @@ def read_teacher(spec) -> Teacher:
             if a != b:
                 raise ConfigError(f"teacher folds {first.run_dir} and {fold.run_dir} differ in {what}; "
                                   "folds must be runs of one config")
-    teacher = read_teacher_run(spec.folds[0], spec.checkpoint, spec.name)
-    teacher.folds = folds
-    return teacher
+    return replace(first, name=spec.name or first.name, folds=folds)
 
 
 def out_of_fold_outputs(teacher: Teacher, names: list[str], keys, batch_size: int = 64) -> dict[str, dict]:
