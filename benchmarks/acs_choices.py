@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from utd_benchmark import FOLDS, HERE, _fold_suffix, record_header, replace_section, use_data_root  # noqa: E402
+from utd_benchmark import HERE, record_header, replace_section, stage_overrides, use_data_root  # noqa: E402
 
 TEACHERS = ("skeleton_stgcn", "skel_acc_fusion", "acc_cnn1d")
 
@@ -51,12 +51,9 @@ def main() -> int:
         return 0
     runs = Path(args.runs)
     variants = {
-        "full teachers (trained on every training subject)":
-            [f"teachers.{i}.run={runs / f'{t}_s0'}" for i, t in enumerate(TEACHERS)],
+        "full teachers (trained on every training subject)": stage_overrides(list(TEACHERS), None, 0, runs),
         "cross-fitted folds (each recording taught by the fold that held it out)":
-            [o for i, t in enumerate(TEACHERS) for o in (
-                f"teachers.{i}.run=null",
-                f"teachers.{i}.folds=[{', '.join(str(runs / f'{t}_{_fold_suffix(h)}_s0') for h in FOLDS)}]")],
+            stage_overrides([f"{t}@folds" for t in TEACHERS], None, 0, runs),
     }
     rows = ["| teachers | training recordings | follows skeleton (%) | follows fused (%) | follows accelerometer (%) "
             "| follows the label: no teacher right (%) |", "|---|---:|---:|---:|---:|---:|"]

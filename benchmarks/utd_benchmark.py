@@ -63,6 +63,11 @@ def _distill(config, *teachers, suffix=""):
     return [Stage(config, "distill", list(teachers), suffix)]
 
 
+def _progressive(prefix: str, teacher_tag: str = "", suffix: str = ""):
+    """PSKD's three stages (``distill/{prefix}1..3.yaml``), one teacher of _PSKD each (``teacher_tag``: "@folds")."""
+    return [Stage(f"distill/{prefix}{i + 1}.yaml", "distill", [t + teacher_tag], suffix) for i, t in enumerate(_PSKD)]
+
+
 _PSKD = ("skeleton_stgcn", "skel_acc_fusion", "acc_cnn1d")
 SUITES = {
     "single": ("Single-modality baselines (sensor, skeleton, fused)", [(c, _single(f"{c}.yaml")) for c in (
@@ -98,11 +103,9 @@ SUITES = {
         ("KD (skeleton teacher)", _distill("distill/skel2acc_kd.yaml", "skeleton_stgcn")),
         ("KD (augmented skeleton teacher)", _distill("distill/skel2acc_kd.yaml", "skeleton_stgcn_aug",
                                                      suffix="skelaug")),
-        ("PSKD: 3 progressive stages + ACS", [Stage(f"distill/pskd_stage{i + 1}.yaml", "distill", [t])
-                                             for i, t in enumerate(_PSKD)]),
+        ("PSKD: 3 progressive stages + ACS", _progressive("pskd_stage")),
         ("PSKD without progressive stages (ACS, 3 teachers)", _distill("distill/pskd_no_progressive.yaml", *_PSKD)),
-        ("PSKD without ACS (progressive, KD)", [Stage(f"distill/pskd_noacs_stage{i + 1}.yaml", "distill", [t])
-                                               for i, t in enumerate(_PSKD)]),
+        ("PSKD without ACS (progressive, KD)", _progressive("pskd_noacs_stage")),
     ]),
     "folds": ("Cross-fitting fold teachers (each trained without two training subjects, which it teaches; "
               "test accuracy for reference)", [
@@ -114,12 +117,10 @@ SUITES = {
         ("no KD", _single("acc_cnn1d.yaml")),
         ("KD (cross-fitted skeleton teacher)", _distill("distill/skel2acc_kd.yaml", "skeleton_stgcn@folds",
                                                         suffix="xfit")),
-        ("PSKD: 3 progressive stages + ACS", [Stage(f"distill/pskd_stage{i + 1}.yaml", "distill", [f"{t}@folds"], "xfit")
-                                             for i, t in enumerate(_PSKD)]),
+        ("PSKD: 3 progressive stages + ACS", _progressive("pskd_stage", "@folds", "xfit")),
         ("PSKD without progressive stages (ACS, 3 teachers)",
          _distill("distill/pskd_no_progressive.yaml", *(f"{t}@folds" for t in _PSKD), suffix="xfit")),
-        ("PSKD without ACS (progressive, KD)", [Stage(f"distill/pskd_noacs_stage{i + 1}.yaml", "distill",
-                                                      [f"{t}@folds"], "xfit") for i, t in enumerate(_PSKD)]),
+        ("PSKD without ACS (progressive, KD)", _progressive("pskd_noacs_stage", "@folds", "xfit")),
     ]),
     "depth2acc": ("Depth video -> accelerometer student (raw-acc 1D CNN, same budget in every row)", [
         ("no KD", _single("acc_cnn1d.yaml")),

@@ -34,7 +34,7 @@ def test_stage_config_loads_with_its_overrides(suite, label, i, stage):
 def test_fold_runs_hold_out_every_training_subject_once():
     held = [s for fold in utd_benchmark.FOLDS for s in fold]
     assert sorted(held) == [1, 3, 5, 7]
-    runs = {stage.run_name() for _, rows in [utd_benchmark.SUITES["folds"]] for _, stages in rows for stage in stages}
+    runs = {stage.run_name() for _, stages in utd_benchmark.SUITES["folds"][1] for stage in stages}
     needed = {f"{t.partition('@')[0]}_{utd_benchmark._fold_suffix(h)}" for _, (_, rows) in utd_benchmark.SUITES.items()
               for _, stages in rows for stage in stages for t in stage.teachers if t.endswith("@folds")
               for h in utd_benchmark.FOLDS}
