@@ -128,9 +128,8 @@ class SPAMFMVGG(ActionModel):
         if in_chans % stacked_images:
             raise InputError(f"stacked_images: {in_chans} input channels do not split into {stacked_images} "
                              "equal image blocks")
-        block_split = _branch_channels(branches, in_chans // stacked_images)
-        self.block_split = block_split
-        split = tuple(c * stacked_images for c in block_split)
+        self.block_split = _branch_channels(branches, in_chans // stacked_images)
+        split = tuple(c * stacked_images for c in self.block_split)
         names = tuple(branch_names) if branch_names is not None else tuple(f"b{m}" for m in range(len(split)))
         if len(names) != len(split) or len(set(names)) != len(names) or not all(
                 isinstance(n, str) and n and "." not in n for n in names):
@@ -156,11 +155,9 @@ class SPAMFMVGG(ActionModel):
         return x
 
     def _forward_stages(self, x: torch.Tensor, wanted: List[str], out: Dict[str, torch.Tensor]) -> torch.Tensor:
-        if self.stacked_images == 1:
-            xs = list(torch.split(x, self.branch_channels, dim=1))
-        else:  # (B, k * C, H, W) -> per branch (B, k * C_m, H, W): its slice of every image block
-            blocks = x.reshape(x.shape[0], self.stacked_images, -1, *x.shape[2:])
-            xs = [t.flatten(1, 2) for t in torch.split(blocks, self.block_split, dim=2)]
+        # (B, k * C, H, W) -> per branch (B, k * C_m, H, W): its slice of every image block (k = 1: a plain split)
+        blocks = x.reshape(x.shape[0], self.stacked_images, -1, *x.shape[2:])
+        xs = [t.flatten(1, 2) for t in torch.split(blocks, self.block_split, dim=2)]
         for block, fuse in self.fusion.items():
             xs = fuse([self.stages[b][block](t) for b, t in zip(self.branch_names, xs)])
             out.update({f"{b}.{block}": t for b, t in zip(self.branch_names, xs) if f"{b}.{block}" in wanted})
