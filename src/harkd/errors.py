@@ -54,3 +54,18 @@ def unknown_key_message(kind: str, key: str, valid: Iterable[str]) -> str:
     close = difflib.get_close_matches(key, valid, n=1)
     hint = f"; did you mean '{close[0]}'?" if close else ""
     return f"unknown {kind} '{key}'{hint} (valid: {', '.join(valid)})"
+
+
+class DataWarning(UserWarning):
+    """Something in the input was repaired or left out (an interpolated gap, a skipped file).
+
+    The CLI prints each on one line as ``harkd: warning: ...``; library users see an
+    ordinary :mod:`warnings` warning they can filter or turn into an error.
+    """
+
+
+def warn(message: str) -> None:
+    """Issue a :class:`DataWarning` with ``message`` (shown once per distinct message)."""
+    import warnings
+
+    warnings.warn(message, DataWarning, stacklevel=2)

@@ -8,11 +8,16 @@ sets ``func`` to a callable taking the parsed namespace and returning an exit co
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
+import os
 import sys
+import warnings
 
 from harkd import __version__
-from harkd.errors import HarkdError
+from harkd.errors import DataWarning, HarkdError
+
+DEBUG_ENV = "HARKD_DEBUG"  # set to 1 to see the traceback of an unexpected error
 
 SUBCOMMAND_MODULES = ("demo", "synth", "data", "gaf", "train", "distill", "evaluate", "export", "bench", "stream")
 
@@ -45,12 +50,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings on one line: ``harkd: warning: ...`` (other libraries' with their category)."""
+    text = str(message) if issubclass(category, DataWarning) else f"{category.__name__}: {message}"
+    print(f"harkd: warning: {text}", file=sys.stderr if file is None else file, flush=True)
+
+
+def os_error_message(err: OSError) -> str:
+    """``PATH: what happened`` for a filesystem error, with a hint for the common ones."""
+    what = err.strerror or str(err)
+    hints = {errno.ENOSPC: "free some space or choose another directory",
+             errno.EDQUOT: "free some space or choose another directory",
+             errno.EACCES: "choose a writable directory", errno.EROFS: "choose a writable directory",
+             errno.EPERM: "choose a writable directory"}
+    hint = hints.get(err.errno)
+    where = f"{err.filename}: " if err.filename else ""
+    return f"{where}{what}" + (f" ({hint})" if hint else "")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 0 if args.command is None else 2
+    warnings.showwarning = _show_warning
+    warnings.simplefilter("default", DataWarning)  # once per distinct message and place
     try:
         return int(args.func(args) or 0)
     except HarkdError as err:
@@ -59,6 +84,27 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("harkd: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `harkd evaluate --json | head`: the reader left, nothing is wrong
+        _silence_stdout()
+        return 0
+    except OSError as err:
+        print(f"harkd: error: {os_error_message(err)}", file=sys.stderr)
+        return 1
+    except Exception as err:  # a bug: one line unless HARKD_DEBUG asks for the traceback
+        if os.environ.get(DEBUG_ENV):
+            raise
+        print(f"harkd: internal error: {type(err).__name__}: {err} (this is a bug in harkd; "
+              f"set {DEBUG_ENV}=1 for the traceback and report it)", file=sys.stderr)
+        return 1
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot raise again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":
