@@ -19,7 +19,8 @@ from harkd.errors import DataWarning, HarkdError
 
 DEBUG_ENV = "HARKD_DEBUG"  # set to 1 to see the traceback of an unexpected error
 
-SUBCOMMAND_MODULES = ("demo", "synth", "data", "gaf", "train", "distill", "evaluate", "export", "bench", "stream")
+SUBCOMMAND_MODULES = ("demo", "synth", "data", "gaf", "train", "distill", "evaluate", "compare", "export", "bench",
+                      "stream")
 
 EXAMPLES = """\
 examples:
