@@ -126,6 +126,8 @@ def read_samples(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     rows = [(n, line.strip()) for n, line in enumerate(lines, 1) if line.strip()]
     if not rows:
         raise DataError(path, "no data rows (only blank lines)")
+    if len(rows) < 2:
+        raise DataError(path, f"only 1 data row (line {rows[0][0]}; need at least 2 samples to resample)")
     times, values, days = np.empty(len(rows)), np.empty((len(rows), 3)), {}
     for i, (n, line) in enumerate(rows):
         fields = [f.strip() for f in line.split(",")]
@@ -157,6 +159,8 @@ def read_samples(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
         times = np.interp(idx, idx[keep], times[keep])
         inside = slice(int(np.argmax(keep)), len(keep) - int(np.argmax(keep[::-1])))
         times, values = times[inside], values[inside]
+        if len(times) < 2:
+            raise DataError(path, f"only {len(times)} row in time order (need at least 2 samples to resample)")
     return times, values
 
 
