@@ -168,6 +168,7 @@ GOOD = "20181016_13:37:28.612000,-0.8,-9.0,-1.0\n20181016_13:37:28.622000,-0.6,-
     (GOOD + "\n20181016_13:37:28.632000,1,abc,3\n", "line 4: non-numeric value 'abc'"),
     (GOOD + "20181016_13:37:28.632000,nan,2,inf\n", "line 3: NaN/inf value (2 in the file)"),
     (b"\xff\xfe\x00binary", "not a text file (cannot decode as UTF-8)"),
+    ("\n20181016_13:37:28.612000,1,2,3\n\n", "only 1 data row (line 2; need at least 2 samples to resample)"),
     (GOOD + GOOD, "line 3: timestamp 20181016_13:37:28.612000 is not after line 2's 20181016_13:37:28.622000 "
                   "(2 of 4 rows out of time order; at most 5% are repaired as clock jitter)"),
 ])

@@ -126,8 +126,6 @@ def read_samples(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     rows = [(n, line.strip()) for n, line in enumerate(lines, 1) if line.strip()]
     if not rows:
         raise DataError(path, "no data rows (only blank lines)")
-    if len(rows) < 2:
-        raise DataError(path, f"only 1 data row (line {rows[0][0]}; need at least 2 samples to resample)")
     times, values, days = np.empty(len(rows)), np.empty((len(rows), 3)), {}
     for i, (n, line) in enumerate(rows):
         fields = [f.strip() for f in line.split(",")]
@@ -145,6 +143,8 @@ def read_samples(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     bad = np.flatnonzero(~np.isfinite(values).all(axis=1))
     if bad.size:
         raise DataError(path, f"line {rows[bad[0]][0]}: NaN/inf value ({int((~np.isfinite(values)).sum())} in the file)")
+    if len(rows) < 2:
+        raise DataError(path, f"only 1 data row (line {rows[0][0]}; need at least 2 samples to resample)")
     back = np.flatnonzero(np.diff(times) <= 0)
     if back.size:
         keep = _increasing_rows(times)
