@@ -181,8 +181,11 @@ def test_bad_accelerometer_file_gives_one_data_error(tmp_path, text, problem):
 def test_repeated_time_stamp_keeps_the_first_row(tmp_path):
     path = tmp_path / "acc_h01_s01_a01_r01.txt"
     path.write_text("1 0 0 10.0\n2 0 0 10.0\n3 0 0 10.1\n")
-    x = read_accelerometers(path, rate=10)
+    with pytest.warns(DataWarning) as caught:
+        x = read_accelerometers(path, rate=10)
     assert np.allclose(x[:, 0], [1.0, 3.0])
+    assert [str(w.message) for w in caught] == [
+        f"{path}: 1 row with a repeated time stamp dropped (first: row 2; the first row of each time stamp is kept)"]
 
 
 def test_bad_mat_files(tmp_path, index):

@@ -170,7 +170,7 @@ def _read_table_lines(path: Path, text: str, columns: str) -> np.ndarray:
 def checked_times(path: Path, times: np.ndarray, max_gap: float | None = None,
                   what: str = "sample") -> np.ndarray:
     """Row mask keeping strictly increasing ``times`` (a repeated time stamp keeps its first
-    row); fewer than 2 distinct times, a time stamp that goes backwards or a gap over
+    row, reported); fewer than 2 distinct times, a time stamp that goes backwards or a gap over
     ``max_gap`` s is a DataError; each gap over :data:`REPORTED_GAP` (up to ``max_gap``) is
     interpolated by the caller and reported with :func:`harkd.errors.warn`."""
     if len(times) < 2:
@@ -185,6 +185,10 @@ def checked_times(path: Path, times: np.ndarray, max_gap: float | None = None,
     if keep.sum() < 2:
         raise DataError(path, f"all {len(times)} rows have the same time stamp {times[0]:.6f} "
                               f"(need at least 2 distinct times to resample)")
+    if not keep.all():  # none in the real release
+        repeated = np.flatnonzero(~keep)
+        warn(f"{path}: {len(repeated)} row{'s' if len(repeated) > 1 else ''} with a repeated time stamp dropped "
+             f"(first: row {repeated[0] + 1}; the first row of each time stamp is kept)")
     if max_gap is not None and dt.max() > max_gap:
         i = int(np.argmax(dt)) + 1
         raise DataError(path, f"gap of {dt[i - 1]:.3f} s without samples before row {i + 1} (max_gap {max_gap:g} s; "
