@@ -289,6 +289,8 @@ def read_accelerometers(files: FileGroup | Mapping[int, Path] | str | Path,
     and ``sync_with`` (extra ids that only bound the window, so separately loaded
     accelerometers share one time base) and, with ``window="camera"``, by the camera.
     ``sensor`` (``acc``/``all``) is accepted for the inertial transform (no gyroscope).
+    A stream's gaps up to ``max_gap`` seconds (default 2: the release has up to 1.19 s) are
+    interpolated, those over 1 s reported; a longer gap is a DataError naming the file.
     """
     if sensor not in ("acc", "all"):
         raise ConfigError("Berkeley-MHAD sensor must be 'acc' or 'all' (accelerometers only, no gyroscope), "
