@@ -5,6 +5,7 @@ distillation (the configs of the subject-1 smoke test) on synthetic roots."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,33 @@ def test_synth_then_info_reports_missing_and_broken_streams(run, tmp_path):
     assert info["errors"][0]["reason"].startswith("does not overlap the other streams of this recording")
 
 
+def test_synth_like_release_then_info_lists_missing_keys_and_interpolated_gaps(run, tmp_path):
+    root = tmp_path / "bmhad"
+    rc, out, err = run("synth", "berkeley-mhad", str(root), "--subjects", "4", "--actions", "3,7,8", "--uneven",
+                       "--like-release")
+    assert rc == 0, err
+    assert out.startswith(f"wrote synthetic berkeley-mhad to {root}: 59 recordings (58 acc1, 58 acc2, 58 acc3,")
+    assert not list(root.glob("Accelerometer/*/acc_h0?_s02_a07_r05.txt"))
+    assert (root / "Time_stamps" / "time_stamps_img_s04_t-pose.txt").is_file()
+    gapped = [root / "Accelerometer" / "Shimmer03" / f"acc_h03_s03_a03_r0{r}.txt" for r in (1, 2, 3)]
+    for check in ((), ("--check",)):
+        rc, out, err = run("data", "info", "--dataset", "berkeley-mhad", "--root", str(root), *check, "--json")
+        info = json.loads(out)
+        assert rc == 0 and err == "" and info["errors"] == [] and info["skipped"] == []
+        assert info["recordings"] == 59 and info["modalities"]["inertial"] == 58
+        assert info["missing"]["incomplete"] == {"s02_a07_r05": ["acc1", "acc2", "acc3", "acc4", "acc5", "acc6",
+                                                                 "inertial"]}
+        assert "s04_a08_r05" in info["missing"]["absent"]
+        assert [w.split(": ")[0] for w in info["warnings"]] == [str(p) for p in gapped]
+    assert info["warnings"][0].startswith(f"{gapped[0]}: gap of 1.115 s without samples before row ")
+    rc, out, err = run("data", "info", "--dataset", "berkeley-mhad", "--root", str(root), "--check")
+    assert rc == 0 and "Traceback" not in out + err
+    section = out.split("Repaired on load (warnings):\n")[1].split("\n\n")[0].splitlines()
+    assert section[0].split() == ["path", "repair"] and len(section) == 4
+    assert section[1].split()[0] == str(gapped[0]) and section[1].endswith("linearly interpolated (max_gap 2 s)")
+    assert re.search(r"\n  s02_a07_r05 +acc1, acc2, acc3, acc4, acc5, acc6, inertial\n", out)
+
+
 def test_synth_bad_values(run, tmp_path):
     rc, out, err = run("synth", "berkeley-mhad", str(tmp_path / "x"), "--subjects", "13")
     assert rc == 2 and err.strip() == "harkd: error: --subjects must be between 1 and 12, got 13"
@@ -57,7 +85,7 @@ def test_info_on_real_subject_1(run, real_data_root):
                                                    "skeleton", "mocap", "timestamps")} | {"camera": 0}
     assert info["lengths"]["inertial"] == {"min": 58, "median": 194.0, "max": 610, "n": 55}
     rc, out, err = run("data", "info", "--dataset", "berkeley-mhad", "--root", str(root))
-    assert "... 584 more" in out  # the other subjects' keys are summarised, not listed
+    assert "... 585 more" in out  # the other subjects' keys (605 of the 660-key grid) are summarised, not listed
 
 
 def test_config_loads_and_trains_two_epochs(run, tmp_path, monkeypatch):

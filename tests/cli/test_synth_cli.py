@@ -51,3 +51,4 @@ def test_help_text(monkeypatch, capsys):
     assert exc.value.code == 0
     out = capsys.readouterr().out
     assert "examples:" in out and "harkd synth utd-mhad" in out and "--no-depth" in out
+    assert "s02_a07_r05" in out and "s04_a08_r05" in out and "_t-pose" in out  # berkeley --like-release

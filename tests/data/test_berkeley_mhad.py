@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ import torch
 from harkd.data import PreprocessCache, get_dataset, make_datasets, make_split
 from harkd.data.berkeley_mhad import CLASS_NAMES, JOINT_NAMES, read_accelerometers
 from harkd.data.synth import write_berkeley_mhad
-from harkd.errors import ConfigError, DataError
+from harkd.errors import ConfigError, DataError, DataWarning
 from harkd.models.graph import get_graph_layout
 
 SPEC = get_dataset("berkeley-mhad")
@@ -57,7 +58,7 @@ def test_registered_with_class_names_and_protocol(index):
     assert sorted(rec.files["inertial"]) == ["01", "02", "03", "04", "05", "06"]
     split = make_split(SPEC, index, "cross_subject", val_fraction=0.0)
     assert {index[k].subject for k in split.train} == {1} and {index[k].subject for k in split.test} == {8}
-    assert len(SPEC.expected_keys()) == 659 and "s04_a08_r05" not in SPEC.expected_keys()
+    assert len(SPEC.expected_keys()) == 660 and "s04_a08_r05" in SPEC.expected_keys()  # absent: reported by info
 
 
 def test_subject_specific_protocol_splits_repetitions_within_each_subject(tmp_path):
@@ -163,7 +164,8 @@ def test_missing_camera_file_for_camera_window(tmp_path):
     ("0.1 0.2 0.3 10.0\nnan 0.2 0.3 10.1\n", "line 2: NaN/inf value"),
     ("0.1 0.2 0.3 10.0\n0.1 0.2 0.3 10.1\n0.1 0.2 0.3 10.05\n",
      "time stamps not increasing: row 3 (10.050000) is before row 2 (10.100000)"),
-    ("0.1 0.2 0.3 10.0\n0.1 0.2 0.3 12.5\n", "gap of 2.500 s without samples before row 2 (max_gap 1 s)"),
+    ("0.1 0.2 0.3 10.0\n0.1 0.2 0.3 12.5\n",
+     "gap of 2.500 s without samples before row 2 (max_gap 2 s; raise the load option max_gap to interpolate it)"),
     ("\n\n", "no data rows (expected x y z unix_time)"),
     ("0.1 0.2 0.3 10.0\n", "only 1 sample (need at least 2 to resample)"),
     ("\xff\xfe", "not a text file (non-ASCII byte at offset 0)"),
@@ -179,8 +181,11 @@ def test_bad_accelerometer_file_gives_one_data_error(tmp_path, text, problem):
 def test_repeated_time_stamp_keeps_the_first_row(tmp_path):
     path = tmp_path / "acc_h01_s01_a01_r01.txt"
     path.write_text("1 0 0 10.0\n2 0 0 10.0\n3 0 0 10.1\n")
-    x = read_accelerometers(path, rate=10)
+    with pytest.warns(DataWarning) as caught:
+        x = read_accelerometers(path, rate=10)
     assert np.allclose(x[:, 0], [1.0, 3.0])
+    assert [str(w.message) for w in caught] == [
+        f"{path}: 1 row with a repeated time stamp dropped (first: row 2; the first row of each time stamp is kept)"]
 
 
 def test_bad_mat_files(tmp_path, index):
@@ -341,3 +346,139 @@ def test_camera_frames(tmp_path):
     assert str(err.value) == f"{bad}: truncated PGM image (10 of 48 pixel bytes)"
     write_pgm(bad, np.zeros((6, 8)), maxval=4095)
     assert SPEC.load(rec, "camera").dtype == np.uint16
+
+
+# -- gaps, short clips, duplicates -------------------------------------------------------------
+def test_gap_up_to_max_gap_is_interpolated_and_reported_per_file(tmp_path):
+    path = tmp_path / "acc_h01_s01_a01_r01.txt"
+    t = np.concatenate([np.arange(5) * 0.1, 1.6 + np.arange(5) * 0.1, 4.0 + np.arange(5) * 0.1])  # gaps 1.2, 1.999
+    np.savetxt(path, np.column_stack([t, t, t, T0 + t]), fmt="%.6f")
+    with pytest.warns(DataWarning) as caught:
+        x = read_accelerometers(path, rate=10)
+    assert [str(w.message) for w in caught] == [
+        f"{path}: 2 gaps without samples (1.200 s before row 6, 2.000 s before row 11), linearly interpolated "
+        f"(max_gap 2 s)"]
+    assert np.allclose(x[:, 0], np.arange(len(x)) / 10, atol=1e-4)  # the straight line across each gap
+    with pytest.raises(DataError) as err:
+        read_accelerometers(path, max_gap=1.5)
+    assert str(err.value) == (f"{path}: gap of 2.000 s without samples before row 11 (max_gap 1.5 s; "
+                              f"raise the load option max_gap to interpolate it)")
+    np.savetxt(path, np.column_stack([t[:10], t[:10], t[:10], T0 + t[:10]]), fmt="%.6f")
+    with pytest.warns(DataWarning) as caught:
+        read_accelerometers(path, max_gap=5)
+    assert [str(w.message) for w in caught] == [
+        f"{path}: gap of 1.200 s without samples before row 6, linearly interpolated (max_gap 5 s)"]
+
+
+def test_gap_of_one_second_or_less_is_not_reported(tmp_path):
+    path = tmp_path / "acc_h01_s01_a01_r01.txt"
+    t = np.concatenate([np.arange(5) * 0.1, 1.4 + np.arange(5) * 0.1])  # a 1.0 s gap
+    np.savetxt(path, np.column_stack([t, t, t, T0 + t]), fmt="%.6f")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_accelerometers(path, rate=10).shape == (19, 3)
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("0.1 0.2 0.3 10.0\n0.1 0.2 0.3 10.0\n", "all 2 rows have the same time stamp 10.000000 "
+                                             "(need at least 2 distinct times to resample)"),
+    ("1 2 3 4 5\n", "line 1: expected 4 values (x y z unix_time), got 5"),
+    ("0.1 0.2 0.3 10.0\n\n0.1 0.2 0.3 inf\n", "line 3: NaN/inf value"),
+])
+def test_more_bad_accelerometer_files(tmp_path, text, problem):
+    path = tmp_path / "acc_h01_s01_a01_r01.txt"
+    path.write_text(text)
+    with pytest.raises(DataError) as err:
+        read_accelerometers(path)
+    assert str(err.value) == f"{path}: {problem}"
+
+
+def test_fast_table_parser_matches_the_line_by_line_one(synth_root):
+    from harkd.data.berkeley_mhad import ACC_COLUMNS, _read_table_lines, read_table
+
+    for path in sorted((synth_root / "Accelerometer").glob("*/*.txt"))[:6]:
+        text = path.read_text()
+        assert np.array_equal(read_table(path, ACC_COLUMNS), _read_table_lines(path, text, ACC_COLUMNS))
+    path = synth_root / "Time_stamps" / "time_stamps_img_s01_a01_r01.txt"
+    assert read_table(path, "frame unix_time").shape[1] == 2
+
+
+def test_single_frame_skeleton_camera_times_and_camera_folder_are_rejected(tmp_path):
+    from harkd.data.berkeley_mhad import read_camera, read_camera_times, read_dmocap
+
+    mat = tmp_path / "K1_kinect_S01_A01_R01.mat"
+    scipy.io.savemat(mat, {"frontKinect": np.zeros((1, 16, 3))})
+    assert str(pytest.raises(DataError, read_dmocap, mat).value) == (
+        f"{mat}: variable 'frontKinect' has only 1 frame (need at least 2)")
+    cam = tmp_path / "time_stamps_img_s01_a01_r01.txt"
+    cam.write_text("0 1309539264.151622\n")
+    assert str(pytest.raises(DataError, read_camera_times, cam).value) == (
+        f"{cam}: only 1 frame time stamp (need at least 2 to resample)")
+    folder = tmp_path / "R01"
+    write_pgm(folder / "img_l01_c01_s01_a01_r01_00000.pgm", np.zeros((6, 8)))
+    assert str(pytest.raises(DataError, read_camera, folder).value) == (
+        f"{folder}: only 1 frame (img_l01_c01_s01_a01_r01_00000.pgm) in this camera folder (need at least 2)")
+
+
+def test_duplicate_names_keep_the_release_spelling(tmp_path):
+    write_berkeley_mhad(tmp_path, subjects=1, actions=(1,), repetitions=1)
+    canonical = acc_path(tmp_path, 3)
+    other = canonical.with_name("acc_h03_s1_a01_r01.txt")  # sorts after the release's name
+    other.write_bytes(canonical.read_bytes())
+    dmocap = tmp_path / "Front-Facing" / "D-Mocap"
+    (dmocap / "K1_kinect_S1_A1_R1.mat").write_bytes((dmocap / "K1_kinect_S01_A01_R01.mat").read_bytes())
+    index = SPEC.scan(tmp_path)
+    assert index["s01_a01_r01"].files["inertial"]["03"] == canonical
+    assert {p.relative_to(tmp_path).as_posix(): r for p, r in index.skipped} == {
+        "Accelerometer/Shimmer03/acc_h03_s1_a01_r01.txt":
+            "duplicate of Accelerometer/Shimmer03/acc_h03_s01_a01_r01.txt (same key s01_a01_r01; "
+            "the release's file name is kept)",
+        "Front-Facing/D-Mocap/K1_kinect_S1_A1_R1.mat":
+            "duplicate of K1_kinect_S01_A01_R01.mat (same key s01_a01_r01; the release's file name is kept)"}
+
+
+# -- the full release's faults (synth --like-release) -----------------------------------------
+LIKE_SUBJECTS, LIKE_ACTIONS = (2, 3, 4, 5, 7, 9, 10), (3, 7, 8, 9, 10)
+
+
+@pytest.fixture(scope="module")
+def like_release(tmp_path_factory) -> Path:
+    """Every subject and action holding one of the release's faults (174 recordings, ~6 s)."""
+    root = tmp_path_factory.mktemp("berkeley-like-release")
+    write_berkeley_mhad(root, subjects=LIKE_SUBJECTS, actions=LIKE_ACTIONS, uneven=True, like_release=True)
+    return root
+
+
+def gap_file(root: Path, h: int, s: int, a: int, r: int) -> Path:
+    return acc_path(root, h, f"s{s:02d}_a{a:02d}_r{r:02d}")
+
+
+def test_like_release_scan_reports_the_missing_recordings(like_release):
+    index = SPEC.scan(like_release)
+    assert len(index) == 7 * 5 * 5 - 1 and index.skipped == []  # the extra Time_stamps captures are ignored
+    assert "s04_a08_r05" not in index.keys
+    counts = index.modality_counts()
+    assert counts["skeleton"] == counts["timestamps"] == 174 and counts["inertial"] == counts["acc3"] == 173
+    assert index.missing(counts) == {"s02_a07_r05": ["acc1", "acc2", "acc3", "acc4", "acc5", "acc6", "inertial"]}
+    assert sorted(p.name for p in (like_release / "Time_stamps").glob("*_s03_[bt]*.txt")) == [
+        "time_stamps_img_s03_b01.txt", "time_stamps_img_s03_b02.txt", "time_stamps_img_s03_t-pose.txt"]
+    split = make_split(SPEC, index, "cross_subject")
+    assert {k: len(v) for k, v in (("train", split.train), ("val", split.val))} == {"train": 104, "val": 20}
+    assert len(split.test) == 50 and {index[k].subject for k in split.test} == {9, 10}
+
+
+def test_like_release_gaps_load_with_the_default_and_are_reported(like_release):
+    from harkd.data.berkeley_mhad import RELEASE_GAPS
+    from harkd.data.info import summarize
+
+    index = SPEC.scan(like_release)
+    summary = summarize(SPEC, index, "cross_subject")
+    assert summary["errors"] == [] and summary["lengths"]["inertial"]["n"] == 173
+    assert summary["missing"]["absent"][:1] == ["s01_a01_r01"] and "s04_a08_r05" in summary["missing"]["absent"]
+    expected = [f"{gap_file(like_release, *k)}: gap of {g:.3f} s without samples before row" for k, (g, _) in
+                RELEASE_GAPS.items()]
+    assert sorted(w.split(" before row")[0] + " before row" for w in summary["warnings"]) == sorted(expected)
+    assert all(w.endswith(", linearly interpolated (max_gap 2 s)") for w in summary["warnings"])
+    with pytest.raises(DataError) as err:  # a stricter bound makes these recordings errors
+        SPEC.load(index["s07_a07_r02"], "inertial", max_gap=1.0)
+    assert str(err.value).startswith(f"{gap_file(like_release, 4, 7, 7, 2)}: gap of 1.083 s without samples")

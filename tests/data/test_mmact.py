@@ -15,7 +15,7 @@ from harkd.data.info import summarize
 from harkd.data.mmact import (CLASS_NAMES, action_label, normalise_action, read_inertial, read_samples,
                               read_stream, read_streams, resample_uniform)
 from harkd.data.synth.mmact import write_mmact
-from harkd.errors import ConfigError, DataError, InputError
+from harkd.errors import ConfigError, DataError, DataWarning, InputError
 
 SUBJECTS, SCENES, SESSIONS, ACTIONS = (1, 2, 17), (1, 2), (1, 5), (1, 2)
 
@@ -168,6 +168,7 @@ GOOD = "20181016_13:37:28.612000,-0.8,-9.0,-1.0\n20181016_13:37:28.622000,-0.6,-
     (GOOD + "\n20181016_13:37:28.632000,1,abc,3\n", "line 4: non-numeric value 'abc'"),
     (GOOD + "20181016_13:37:28.632000,nan,2,inf\n", "line 3: NaN/inf value (2 in the file)"),
     (b"\xff\xfe\x00binary", "not a text file (cannot decode as UTF-8)"),
+    ("\n20181016_13:37:28.612000,1,2,3\n\n", "only 1 data row (line 2; need at least 2 samples to resample)"),
     (GOOD + GOOD, "line 3: timestamp 20181016_13:37:28.612000 is not after line 2's 20181016_13:37:28.622000 "
                   "(2 of 4 rows out of time order; at most 5% are repaired as clock jitter)"),
 ])
@@ -200,12 +201,19 @@ def test_clock_jitter_repaired_in_place(tmp_path):
     text = rows(n=40).splitlines()
     text[20] = "20181016_13:37:00.250000," + text[20].split(",", 1)[1]  # stamped 45 ms late: rows 21-24 look "earlier"
     path = write(tmp_path / "a.csv", "\n".join(text) + "\n")
-    times, values = read_samples(path)
+    with pytest.warns(DataWarning) as caught:
+        times, values = read_samples(path)
     assert len(times) == 40 and np.all(np.diff(times) > 0)
     assert np.isclose(times[20] - times[0], 0.20) and values[20, 0] == 20  # row kept, time interpolated
+    assert [str(w.message) for w in caught] == [
+        f"{path}: 1 of 40 rows out of time order (clock jitter; first at line 21): 1 re-timed from their neighbours"]
     first_late = ["20181016_13:37:01.000000,9,9,9"] + rows(n=40).splitlines()
-    t2, v2 = read_samples(write(tmp_path / "b.csv", "\n".join(first_late)))
+    b = write(tmp_path / "b.csv", "\n".join(first_late))
+    with pytest.warns(DataWarning) as caught:
+        t2, v2 = read_samples(b)
     assert len(t2) == 40 and v2[0, 0] == 0  # an out-of-order first row is dropped
+    assert [str(w.message) for w in caught] == [
+        f"{b}: 1 of 41 rows out of time order (clock jitter; first at line 1): 1 at the ends dropped"]
 
 
 def test_streams_combined_on_overlap(tmp_path):

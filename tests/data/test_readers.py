@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from harkd.data import get_dataset
 from harkd.data.readers import read_file
 from harkd.data.utd_mhad import read_depth, read_inertial, read_skeleton
-from harkd.errors import DataError
+from harkd.errors import DataError, DataWarning
 
 from utdfiles import make_array, write_mat
 
@@ -52,9 +53,29 @@ def test_sensor_selection(tmp_path):
     np.testing.assert_array_equal(read_inertial(path, sensor="gyro"), full[:, 3:])
 
 
-def test_single_frame_depth_with_dropped_axis(tmp_path):
-    path = write_mat(tmp_path / "d.mat", d_depth=np.ones((240, 320), np.uint16))
-    assert read_depth(path).shape == (1, 240, 320)
+def test_single_frame_clips_are_rejected_with_the_file_name(tmp_path):
+    path = write_mat(tmp_path / "d.mat", d_depth=np.ones((240, 320), np.uint16))  # MATLAB drops T = 1
+    assert str(pytest.raises(DataError, read_depth, path).value) == (
+        f"{path}: variable 'd_depth' has only 1 frame (need at least 2)")
+    path = write_mat(tmp_path / "i.mat", d_iner=np.ones((1, 6)))
+    assert str(pytest.raises(DataError, read_inertial, path).value) == (
+        f"{path}: variable 'd_iner' has only 1 frame (need at least 2)")
+    path = write_mat(tmp_path / "s.mat", d_skel=np.ones((20, 3, 1)))
+    assert str(pytest.raises(DataError, read_skeleton, path).value) == (
+        f"{path}: variable 'd_skel' has only 1 frame (need at least 2)")
+    assert read_depth(write_mat(tmp_path / "d2.mat", d_depth=np.ones((240, 320, 2), np.uint16))).shape == (2, 240, 320)
+
+
+def test_all_zero_depth_clip_is_warned_about_and_used(tmp_path):
+    path = write_mat(tmp_path / "d.mat", d_depth=np.zeros((24, 32, 3), np.uint16))
+    with pytest.warns(DataWarning) as caught:
+        depth = read_depth(path)
+    assert [str(w.message) for w in caught] == [
+        f"{path}: depth clip is all zeros (3 frames without any depth value); used as it is"]
+    assert depth.shape == (3, 24, 32) and not depth.any()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        read_depth(write_mat(tmp_path / "ok.mat", d_depth=np.ones((24, 32, 3), np.uint16)))  # no warning
 
 
 def test_missing_file(tmp_path):

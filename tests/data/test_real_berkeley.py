@@ -1,7 +1,10 @@
-"""Real Berkeley-MHAD subject 1 (HARKD_DATA_ROOT/Berkeley-MHAD-s01): 55 recordings, six synchronised
-accelerometers each, D-Mocap and mocap skeletons in the measured joint order."""
+"""Real Berkeley-MHAD: subject 1 (HARKD_DATA_ROOT/Berkeley-MHAD-s01: 55 recordings, six synchronised
+accelerometers each, D-Mocap and mocap skeletons in the measured joint order) and the full 12-subject
+release (HARKD_DATA_ROOT/Berkeley-MHAD: 659 recordings, its missing keys and 11 gapped files)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -68,3 +71,49 @@ def test_skeleton_units_axes_and_joint_order(index):
         length = np.linalg.norm(mocap[:, i] - mocap[:, j], axis=1)
         limit = 0.2 if "neck" in (JOINT_NAMES[i], JOINT_NAMES[j]) else 0.002
         assert length.std() < limit * length.mean(), (JOINT_NAMES[i], JOINT_NAMES[j])
+
+
+# -- the full release (HARKD_DATA_ROOT/Berkeley-MHAD, 12 subjects) ------------------------------
+ACCELEROMETER_MODALITIES = ["acc1", "acc2", "acc3", "acc4", "acc5", "acc6", "inertial"]
+
+
+@pytest.fixture(scope="module")
+def full_root(real_data_root):
+    path = real_data_root / "Berkeley-MHAD"
+    if not path.is_dir():
+        pytest.skip(f"real-data test skipped: {path} not found (the full Berkeley-MHAD release)")
+    return path
+
+
+@pytest.fixture(scope="module")
+def full_summary(full_root):
+    """``harkd data info`` of the release: loads every accelerometer recording with the defaults (~6 s)."""
+    from harkd.data.info import summarize
+
+    return summarize(SPEC, SPEC.scan(full_root), "cross_subject")
+
+
+def test_full_release_scans_to_659_recordings_and_reports_the_missing_ones(full_root, full_summary):
+    index = SPEC.scan(full_root, strict=True)  # nothing skipped: the Time_stamps _b01/_b02/_t-pose are ignored
+    assert len(index) == 659 and {r.subject for r in index} == set(range(1, 13))
+    assert len(list((full_root / "Time_stamps").glob("time_stamps_img_s??_[bt]*.txt"))) == 36
+    counts = index.modality_counts()
+    assert counts["inertial"] == 658 and all(counts[m] == 658 for m in ACCELEROMETER_MODALITIES)
+    assert counts["skeleton"] == counts["timestamps"] == 659
+    assert full_summary["missing"] == {"incomplete": {"s02_a07_r05": ACCELEROMETER_MODALITIES},
+                                       "absent": ["s04_a08_r05"]}
+    assert full_summary["skipped"] == []
+    assert full_summary["split"] == {"protocol": "cross_subject", "train": 329, "val": 55, "test": 275}
+
+
+def test_every_accelerometer_recording_loads_with_the_default_and_the_11_gaps_are_reported(full_root, full_summary):
+    from harkd.data.berkeley_mhad import RELEASE_GAPS
+
+    assert full_summary["errors"] == [] and full_summary["lengths"]["inertial"]["n"] == 658
+    gapped = {full_root / "Accelerometer" / f"Shimmer{h:02d}" / f"acc_h{h:02d}_s{s:02d}_a{a:02d}_r{r:02d}.txt":
+              gap for (h, s, a, r), gap in RELEASE_GAPS.items()}
+    warned = {Path(w.split(": ", 1)[0]): w for w in full_summary["warnings"]}
+    assert sorted(warned) == sorted(gapped) and len(full_summary["warnings"]) == 11
+    for path, (seconds, row) in gapped.items():  # the longest gap of each file, where it is
+        assert f"{seconds:.3f} s before row {row}" in warned[path].replace(" without samples", "")
+        assert warned[path].endswith("linearly interpolated (max_gap 2 s)")

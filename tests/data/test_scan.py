@@ -78,10 +78,36 @@ def test_empty_and_duplicate_files_skipped(small_utd):
     dup.write_bytes((small_utd / "Skeleton" / "a1_s2_t1_skeleton.mat").read_bytes())
     index = get_dataset("utd-mhad").scan(small_utd)
     reasons = {p.name: r for p, r in index.skipped}
-    # the first name in sorted order wins ("a01..." < "a1...")
+    # the release's name wins although "a01..." sorts before "a1..."
     assert reasons == {"a1_s1_t1_inertial.mat": "empty file (0 bytes)",
-                       "a1_s2_t1_skeleton.mat": "duplicate of a01_s2_t1_skeleton.mat (same key a1_s2_t1)"}
+                       "a01_s2_t1_skeleton.mat": "duplicate of a1_s2_t1_skeleton.mat (same key a1_s2_t1; "
+                                                 "the release's file name is kept)"}
     assert index["a1_s1_t1"].modalities == ("depth", "skeleton")
+    assert index["a1_s2_t1"].files["skeleton"].name == "a1_s2_t1_skeleton.mat"
+
+
+@pytest.mark.parametrize("other", ["a01_s2_t1_inertial.mat", "a1_s02_t1_inertial.mat", "a1_s2_t001_inertial.mat"])
+def test_duplicate_key_keeps_the_release_name_whichever_sorts_first(small_utd, other):
+    canonical = small_utd / "Inertial" / "a1_s2_t1_inertial.mat"
+    (small_utd / "Inertial" / other).write_bytes(canonical.read_bytes())
+    index = get_dataset("utd-mhad").scan(small_utd)
+    assert index["a1_s2_t1"].files["inertial"] == canonical
+    assert [(p.name, r) for p, r in index.skipped] == [
+        (other, "duplicate of a1_s2_t1_inertial.mat (same key a1_s2_t1; the release's file name is kept)")]
+    with pytest.raises(DataError) as err:
+        get_dataset("utd-mhad").scan(small_utd, strict=True)
+    assert err.value.path.name == other
+
+
+def test_duplicate_key_without_the_release_name_keeps_the_first_in_sorted_order(small_utd):
+    canonical = small_utd / "Inertial" / "a1_s2_t1_inertial.mat"
+    for name in ("a01_s2_t1_inertial.mat", "a1_s02_t1_inertial.mat"):
+        (small_utd / "Inertial" / name).write_bytes(canonical.read_bytes())
+    canonical.unlink()
+    index = get_dataset("utd-mhad").scan(small_utd)
+    assert index["a1_s2_t1"].files["inertial"].name == "a01_s2_t1_inertial.mat"
+    assert [(p.name, r) for p, r in index.skipped] == [
+        ("a1_s02_t1_inertial.mat", "duplicate of a01_s2_t1_inertial.mat (same key a1_s2_t1)")]
 
 
 def test_validate_loads_every_file(small_utd):

@@ -149,3 +149,15 @@ def test_write_options(tmp_path):
 def test_bad_arguments_raise_input_error(tmp_path, kwargs, match):
     with pytest.raises(InputError, match=match):
         write_utd_mhad(tmp_path, **kwargs)
+
+
+def test_berkeley_with_gap_places_an_exact_gap():
+    from harkd.data.synth.berkeley_mhad import with_gap
+
+    times = np.arange(200) * 0.025
+    out = with_gap(times, 1.15, 46)
+    dt = np.diff(out)
+    assert np.isclose(dt.max(), 1.15) and int(np.argmax(dt)) + 2 == 46 and out[-1] == times[-1]
+    assert int(np.argmax(np.diff(with_gap(times, 1.1, 400)))) + 2 == 200 // 3 + 1  # a short stream: a third in
+    with pytest.raises(InputError, match=r"a gap of 3 s does not fit in a 1.00 s stream"):
+        with_gap(times[:41], 3.0, 10)

@@ -31,7 +31,7 @@ def test_segment_indices():
     ({"skeletn": {}}, r"unknown transform modality 'skeletn'; did you mean 'skeleton'\?"),
     ({"depth": {"frams": 8}}, r"unknown depth transform option 'frams'; did you mean 'frames'\?"),
     ({"inertial": {"gaf": {"imagesize": 64}}}, r"unknown inertial gaf option 'imagesize'; did you mean 'image_size'\?"),
-    ({"inertial": {"length": 0}}, r"'length' must be a positive integer, got 0"),
+    ({"inertial": {"length": 0}}, r"'length' must be an integer >= 2 \(a series needs at least 2 samples\), got 0"),
     ({"inertial": {"sensor": "mag"}}, r"'sensor' must be one of \['acc', 'gyro', 'all'\], got 'mag'"),
     ({"depth": {"size": [1, 2, 3]}}, r"'size' must be \[height, width\]"),
     ({"depth": {"scale": "cm"}}, r"'scale' must be one of"),
@@ -39,6 +39,35 @@ def test_segment_indices():
 def test_config_errors(config, message):
     with pytest.raises(ConfigError, match=message):
         build_transforms(config, ("inertial", "skeleton", "depth"))
+
+
+@pytest.mark.parametrize("config, message", [
+    ({"inertial": {"length": 1}},
+     "inertial transform option 'length' must be an integer >= 2 (a series needs at least 2 samples), got 1"),
+    ({"inertial": {"length": 2.5}},
+     "inertial transform option 'length' must be an integer >= 2 (a series needs at least 2 samples), got 2.5"),
+    ({"skeleton": {"frames": 1}},
+     "skeleton transform option 'frames' must be an integer >= 2 (a series needs at least 2 samples), got 1"),
+    ({"inertial": {"length": 32, "gaf": {"image_size": 1}}},
+     "inertial gaf option 'image_size' must be an integer >= 2 (a 1 x 1 image holds no angle pairs), got 1"),
+    ({"inertial": {"length": 32, "gaf": {"image_size": 64}}},
+     "inertial gaf option 'image_size' (64) must not exceed the inertial option 'length' (32): "
+     "the image is N x N over at most 'length' samples"),
+    ({"depth": {"frames": 0}}, "depth transform option 'frames' must be a positive integer, got 0"),
+    ({"depth": {"size": 1.5}}, "depth transform option 'size' must be [height, width], got 1.5"),
+    ({"depth": {"size": True}}, "depth transform option 'size' must be [height, width], got True"),
+    ({"depth": {"size": [0, 8]}}, "depth transform option 'size' must be a positive integer, got 0"),
+])
+def test_size_options_out_of_range_name_the_key(config, message):
+    with pytest.raises(ConfigError) as err:
+        build_transforms(config, ("inertial", "skeleton", "depth"))
+    assert str(err.value) == message
+
+
+def test_smallest_valid_sizes():
+    t = build_transforms({"inertial": {"length": 2, "gaf": {"image_size": 2}}, "skeleton": {"frames": 2},
+                          "depth": {"frames": 1, "size": 8}}, ("inertial", "skeleton", "depth"))
+    assert t["inertial"].length == 2 and t["skeleton"].frames == 2 and t["depth"].size == (8, 8)
 
 
 def test_inertial_fit_normalise_and_serialise():

@@ -57,3 +57,12 @@ def test_bad_video(tmp_path):
     path.write_bytes(b"not a video" * 10)
     with pytest.raises(DataError, match="^" + re.escape(str(path)) + ": cannot decode video"):
         read_video(path)
+
+
+def test_single_frame_video_is_rejected(tmp_path):
+    pytest.importorskip("av")
+    path = tmp_path / "a1_s1_t1_color.avi"
+    write_avi(path, np.zeros((1, 16, 16, 3), np.uint8))
+    with pytest.raises(DataError) as err:
+        read_video(path)
+    assert str(err.value) == f"{path}: video has only 1 frame (need at least 2)"

@@ -27,8 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     info = sub.add_parser(
         "info", help="recordings per modality, splits, gaps, skipped files, clip lengths",
         description="Scan a dataset root and summarise it: recordings per modality, train/val/test "
-                    "counts of a protocol, missing recordings, skipped files with reasons and clip "
-                    "lengths (frames). --check loads and validates every file.",
+                    "counts of a protocol, missing recordings, skipped files with reasons, what the "
+                    "readers repaired (e.g. interpolated accelerometer gaps) and clip lengths (frames). "
+                    "--check loads and validates every file.",
         epilog=EXAMPLES, formatter_class=HelpFormatter)
     info.add_argument("--dataset", default="utd-mhad", help="registered dataset name")
     info.add_argument("--root", required=True, help="dataset root folder (e.g. .../UTD-MHAD)")
@@ -80,6 +81,8 @@ def _rows(summary: dict[str, Any]) -> list[tuple[str, list[list[str]]]]:
         rows.append([f"... {len(absent) - MAX_ABSENT_ROWS} more", "absent (--json lists every key)"])
     sections.append(("Missing recordings", rows))
     sections.append(("Skipped files", [["path", "reason"]] + [[s["path"], s["reason"]] for s in summary["skipped"]]))
+    sections.append(("Repaired on load (warnings)",
+                     [["path", "repair"]] + [(w.split(": ", 1) + [""])[:2] for w in summary.get("warnings", [])]))
     if summary["checked"] or summary["errors"]:
         sections.append(("Load errors" + (" (--check)" if summary["checked"] else ""),
                          [["path", "problem"]] + [[e["path"], e["reason"]] for e in summary["errors"]]))

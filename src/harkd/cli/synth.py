@@ -18,7 +18,7 @@ examples:
   harkd synth utd-mhad /tmp/utd --no-depth --like-release
   harkd synth mmact /tmp/mmact --subjects 2 --actions 1-4 --empty-csv --missing-stream --uneven
   harkd synth mmact /tmp/mmact --subjects 20 --scenes 1-4 --sessions 1-5 --video
-  harkd synth berkeley-mhad /tmp/bmhad --subjects 12 --uneven --like-release
+  harkd synth berkeley-mhad /tmp/bmhad --subjects 12 --uneven --like-release   # 659 recordings like the release
   harkd synth berkeley-mhad /tmp/bmhad --subjects 2 --actions 1-3 --missing-stream --no-overlap
 
 The full default grid (864 recordings, depth at 120x160) takes about a minute on
@@ -45,7 +45,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help=f"depth frame HEIGHTxWIDTH (default {DEFAULT_DEPTH_SIZE}; the real data is 240x320)")
     parser.add_argument("--no-depth", action="store_true", help="write only inertial and skeleton files")
     parser.add_argument("--like-release", action="store_true",
-                        help="leave out the 3 trials missing from the real release (a8_s1_t4, a23_s6_t4, a27_s8_t4)")
+                        help="reproduce the real release's gaps: utd-mhad leaves out the 3 missing trials (a8_s1_t4, "
+                             "a23_s6_t4, a27_s8_t4); berkeley-mhad see below")
     mm = parser.add_argument_group("mmact options")
     mm.add_argument("--scenes", default="1,2", help="scene ids (1-4, default 1,2)")
     mm.add_argument("--sessions", default="1,5", help="session ids (1-5, default 1,5)")
@@ -58,7 +59,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bk = parser.add_argument_group(
         "berkeley-mhad options", "also --subjects (1-12), --actions (1-11), --uneven (jittered Shimmer "
         "intervals with near-duplicate stamps and gaps), --missing-stream (no Shimmer03 file for the first "
-        "recording), --like-release (no s04_a08_r05)")
+        "recording), --like-release (the real release's faults: no s04_a08_r05, no accelerometer files for "
+        "s02_a07_r05, gaps of 1.02-1.19 s without samples in the same 11 Shimmer files (ten of Shimmer03 in "
+        "subjects 3, 5, 9; Shimmer04 of s07_a07_r02), and the extra _b01/_b02/_t-pose Time_stamps captures)")
     bk.add_argument("--repetitions", type=int, default=5, help="repetitions 1..N (1-5, default 5)")
     bk.add_argument("--no-overlap", action="store_true",
                     help="shift the last recording's Shimmer05 clock by an hour so it overlaps nothing")

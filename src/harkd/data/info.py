@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 
-from harkd.errors import DataError, HarkdError
+from harkd.errors import DataError, DataWarning, HarkdError
 from harkd.data.protocols import DEFAULT_VAL_FRACTION, make_split
 from harkd.data.recording import RecordingIndex
 from harkd.data.registry import DatasetSpec
@@ -18,7 +19,8 @@ def summarize(spec: DatasetSpec, index: RecordingIndex, protocol: str | None = N
 
     Frame counts are measured for the cheap modalities (inertial, skeleton); with
     ``check=True`` every file of every modality is loaded and validated, and load
-    failures are listed under ``"errors"`` (also any met while measuring lengths).
+    failures are listed under ``"errors"`` (also any met while measuring lengths), and
+    what the readers repaired (e.g. interpolated accelerometer gaps) under ``"warnings"``.
     """
     counts = index.modality_counts()
     expected = spec.expected_keys()
@@ -37,13 +39,21 @@ def summarize(spec: DatasetSpec, index: RecordingIndex, protocol: str | None = N
         out["split"] = {"protocol": protocol, **make_split(spec, index, protocol, val_fraction, seed).counts()}
     lengths: dict[str, Any] = {}
     errors: list[dict[str, str]] = []
+    repaired: list[str] = []
     for mod in spec.modality_specs:
         if not counts.get(mod.name) or not (check or mod.cheap):
             continue
         frames = []
         for rec in index.with_modalities([mod.name]):
             try:
-                frames.append(len(spec.load(rec, mod.name)))
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always", DataWarning)
+                    frames.append(len(spec.load(rec, mod.name)))
+                for w in caught:
+                    if not issubclass(w.category, DataWarning):
+                        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+                    elif str(w.message) not in repaired:
+                        repaired.append(str(w.message))
             except HarkdError as err:
                 path = err.path if isinstance(err, DataError) else rec.files[mod.name]
                 entry = {"path": str(path), "reason": getattr(err, "problem", str(err))}
@@ -55,4 +65,5 @@ def summarize(spec: DatasetSpec, index: RecordingIndex, protocol: str | None = N
     out["lengths"] = lengths
     out["checked"] = check
     out["errors"] = errors
+    out["warnings"] = repaired
     return out

@@ -35,7 +35,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from harkd.errors import ConfigError, DataError, InputError
+from harkd.errors import ConfigError, DataError, InputError, warn
 from harkd.data.readers import read_file
 from harkd.data.recording import FileGroup, Recording, RecordingIndex
 from harkd.data.registry import DatasetSpec, ModalitySpec, register_dataset
@@ -114,7 +114,8 @@ def read_samples(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     Blank lines are ignored; every other row must be ``timestamp,x,y,z`` with finite
     numbers. Phone clocks jitter (the real sample has 6 of 890 rows stamped up to 45 ms
     late): rows off the longest increasing run of times keep their place and get a time
-    interpolated from their neighbours (dropped at the ends); more than
+    interpolated from their neighbours (dropped at the ends), reported with
+    :func:`harkd.errors.warn`; more than
     :data:`MAX_OUT_OF_ORDER` of the rows out of order is an error. Each problem is one
     DataError naming the line.
     """
@@ -143,6 +144,8 @@ def read_samples(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     bad = np.flatnonzero(~np.isfinite(values).all(axis=1))
     if bad.size:
         raise DataError(path, f"line {rows[bad[0]][0]}: NaN/inf value ({int((~np.isfinite(values)).sum())} in the file)")
+    if len(rows) < 2:
+        raise DataError(path, f"only 1 data row (line {rows[0][0]}; need at least 2 samples to resample)")
     back = np.flatnonzero(np.diff(times) <= 0)
     if back.size:
         keep = _increasing_rows(times)
@@ -156,7 +159,14 @@ def read_samples(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
         idx = np.arange(len(times))
         times = np.interp(idx, idx[keep], times[keep])
         inside = slice(int(np.argmax(keep)), len(keep) - int(np.argmax(keep[::-1])))
+        retimed = int((~keep[inside]).sum())
+        done = [f"{retimed} re-timed from their neighbours" if retimed else "",
+                f"{off - retimed} at the ends dropped" if off > retimed else ""]
+        warn(f"{path}: {off} of {len(keep)} rows out of time order (clock jitter; first at line "
+             f"{rows[int(np.argmin(keep))][0]}): {', '.join(d for d in done if d)}")
         times, values = times[inside], values[inside]
+        if len(times) < 2:
+            raise DataError(path, f"only {len(times)} row in time order (need at least 2 samples to resample)")
     return times, values
 
 

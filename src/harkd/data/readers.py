@@ -26,7 +26,8 @@ class MatVar:
     ``shape`` gives the expected size per axis (``None`` = any size); ``time_axis``
     is the axis that counts frames/samples and is moved to the front on read.
     ``dtype_kind`` is a NumPy kind string (``"f"`` any float) or an exact dtype name
-    (``"uint16"``). ``finite`` rejects NaN/inf; ``out_dtype`` is the returned dtype.
+    (``"uint16"``). ``finite`` rejects NaN/inf; ``out_dtype`` is the returned dtype;
+    a clip of fewer than ``min_frames`` frames (default 2: nothing to resample) is rejected.
     """
 
     name: str
@@ -35,6 +36,7 @@ class MatVar:
     dtype_kind: str
     out_dtype: str
     finite: bool = True
+    min_frames: int = 2
 
     def describe(self) -> str:
         dims = " x ".join("T" if i == self.time_axis else ("*" if s is None else str(s))
@@ -99,6 +101,10 @@ def read_mat(path: str | Path, spec: MatVar) -> np.ndarray:
         raise DataError(path, f"variable '{spec.name}' has dtype {arr.dtype}, expected {want}")
     if arr.shape[spec.time_axis] == 0:
         raise DataError(path, f"variable '{spec.name}' is empty (0 frames)")
+    if arr.shape[spec.time_axis] < spec.min_frames:
+        n = arr.shape[spec.time_axis]
+        raise DataError(path, f"variable '{spec.name}' has only {n} frame{'s' if n != 1 else ''} "
+                              f"(need at least {spec.min_frames})")
     if spec.finite and arr.dtype.kind == "f":
         bad = ~np.isfinite(arr)
         if bad.any():

@@ -135,6 +135,20 @@ class DatasetSpec:
         """Build the recording for a file name's fields; raise ValueError(reason) if invalid."""
         raise NotImplementedError
 
+    def canonical_name(self, mod: ModalitySpec, fields: dict[str, int], key: str, part: str | None) -> str | None:
+        """The release's spelling of the file of ``mod`` for a key (as :meth:`ModalitySpec.name_of`
+        gives it): ``mod.expected`` formatted with the fields; None when the modality has none.
+
+        Of two files with the same key, :meth:`scan` keeps the one with this name (else the
+        first in sorted order) and reports the other.
+        """
+        if not mod.expected:
+            return None
+        try:
+            return mod.expected.format(**fields, key=key, part=part)
+        except (KeyError, IndexError, ValueError):
+            return None
+
     def expected_keys(self) -> list[str] | None:
         """Every key of the complete release (for reporting gaps), or None if unknown."""
         return None
@@ -151,8 +165,8 @@ class DatasetSpec:
 
         Scanning only looks at file names and sizes (cheap). Files with an unknown
         name (reason :attr:`unknown_name`), fields that :meth:`parse_fields` or
-        :meth:`make_recording` reject, zero size or a duplicate key (the first file in
-        sorted name order wins) are skipped and
+        :meth:`make_recording` reject, zero size or a duplicate key (the file with the
+        release's name, :meth:`canonical_name`, wins, else the first in sorted order) are skipped and
         reported in ``index.skipped``; with ``strict=True`` the first problem raises
         :class:`~harkd.errors.DataError`. ``validate=True`` also loads every file
         (slow: all depth videos) and treats unreadable ones the same way. A multi-file
@@ -203,18 +217,22 @@ class DatasetSpec:
                 if not mod.directories and path.stat().st_size == 0:
                     skip(path, "empty file (0 bytes)")
                     continue
-                other = files_of.get(key, {}).get(mod.name)
-                if mod.multi_file and other is not None:
-                    other = other.get(part)
-                if other is not None:
-                    skip(path, f"duplicate of {mod.shown(other, root)} (same key {key})")
-                    continue
                 if validate and not mod.multi_file:
                     try:
                         mod.reader(path)
                     except DataError as err:
                         skip(path, err.problem)
                         continue
+                other = files_of.get(key, {}).get(mod.name)
+                if mod.multi_file and other is not None:
+                    other = other.get(part)
+                if other is not None:
+                    canonical = self.canonical_name(mod, fields, key, part)
+                    if canonical is None or mod.name_of(other, root) == canonical or name != canonical:
+                        kept = "; the release's file name is kept" if mod.name_of(other, root) == canonical else ""
+                        skip(path, f"duplicate of {mod.shown(other, root)} (same key {key}{kept})")
+                        continue
+                    skip(other, f"duplicate of {mod.shown(path, root)} (same key {key}; the release's file name is kept)")
                 fields_of[key] = fields
                 if mod.multi_file:
                     files_of.setdefault(key, {}).setdefault(mod.name, FileGroup())[part] = path

@@ -75,12 +75,19 @@ def _check_keys(kind: str, given: Mapping[str, Any], valid: Iterable[str]) -> No
             raise ConfigError(unknown_key_message(kind, str(key), valid))
 
 
-def _positive_int(kind: str, name: str, value: Any, optional: bool = True) -> int | None:
+def _positive_int(kind: str, name: str, value: Any, optional: bool = True, minimum: int = 1,
+                  why: str = "") -> int | None:
+    """``value`` as an int >= ``minimum`` (None stays None when ``optional``); else one ConfigError
+    naming the option (``why`` says what a smaller value would break)."""
     if value is None and optional:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ConfigError(f"{kind} option '{name}' must be a positive integer, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        what = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ConfigError(f"{kind} option '{name}' must be {what}{why}, got {value!r}")
     return int(value)
+
+
+_TIME_AXIS = " (a series needs at least 2 samples)"
 
 
 def _choice(kind: str, name: str, value: Any, choices: Iterable[Any]) -> Any:
@@ -279,12 +286,16 @@ class InertialTransform(ModalityTransform):
         super().__init__(**config)
         kind = "inertial transform"
         self.sensor = _choice(kind, "sensor", config.get("sensor", "all"), ("acc", "gyro", "all"))
-        self.length = _positive_int(kind, "length", config.get("length"))
+        self.length = _positive_int(kind, "length", config.get("length"), minimum=2, why=_TIME_AXIS)
         self.gaf = config.get("gaf")
         self.gaf_dataset_scaling = False
         if self.gaf is not None:
             _check_keys("inertial gaf option", self.gaf, self.gaf_options)
-            _positive_int("inertial gaf", "image_size", self.gaf.get("image_size"))
+            size = _positive_int("inertial gaf", "image_size", self.gaf.get("image_size"), minimum=2,
+                                 why=" (a 1 x 1 image holds no angle pairs)")
+            if size is not None and self.length is not None and size > self.length:
+                raise ConfigError(f"inertial gaf option 'image_size' ({size}) must not exceed the inertial option "
+                                  f"'length' ({self.length}): the image is N x N over at most 'length' samples")
             _choice("inertial gaf", "method", self.gaf.get("method", "summation"), ("summation", "difference", "both"))
             scaling = self.gaf.get("scaling", "per_sample")
             _choice("inertial gaf", "scaling", scaling, ("per_sample", "dataset"))
@@ -360,7 +371,7 @@ class SkeletonTransform(ModalityTransform):
 
     def __init__(self, **config: Any):
         super().__init__(**config)
-        self.frames = _positive_int("skeleton transform", "frames", config.get("frames"))
+        self.frames = _positive_int("skeleton transform", "frames", config.get("frames"), minimum=2, why=_TIME_AXIS)
         center = config.get("center", False)
         if isinstance(center, (int, np.integer)) and not isinstance(center, bool):
             if center < 0:
@@ -408,9 +419,9 @@ class DepthTransform(ModalityTransform):
         self.frames = _positive_int(kind, "frames", config.get("frames"))
         size = config.get("size")
         if size is not None:
-            if isinstance(size, (int, np.integer)):
+            if isinstance(size, (int, np.integer)) and not isinstance(size, bool):
                 size = (size, size)
-            if len(size) != 2:
+            if not isinstance(size, (list, tuple)) or len(size) != 2:
                 raise ConfigError(f"{kind} option 'size' must be [height, width], got {size!r}")
             size = tuple(_positive_int(kind, "size", s, optional=False) for s in size)
         self.size = size

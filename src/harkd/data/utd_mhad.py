@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harkd.errors import ConfigError, unknown_key_message
+from harkd.errors import ConfigError, unknown_key_message, warn
 from harkd.data.readers import MatVar, read_mat
 from harkd.data.recording import Recording
 from harkd.data.registry import DatasetSpec, ModalitySpec, register_dataset
@@ -95,8 +95,14 @@ def read_skeleton(path: str | Path) -> np.ndarray:
 
 
 def read_depth(path: str | Path) -> np.ndarray:
-    """(T, H, W) uint16 depth clip in millimetres (time first; 240 x 320 in the release)."""
-    return read_mat(path, DEPTH)
+    """(T, H, W) uint16 depth clip in millimetres (time first; 240 x 320 in the release).
+
+    An all-zero clip (no depth measured in any frame) is used as it is and reported.
+    """
+    depth = read_mat(path, DEPTH)
+    if not depth.any():
+        warn(f"{path}: depth clip is all zeros ({len(depth)} frames without any depth value); used as it is")
+    return depth
 
 
 def _modality(name: str, folder: str, suffix: str, reader, layout: str, options=(), cheap=True) -> ModalitySpec:

@@ -34,4 +34,6 @@ def read_video(path: str | Path) -> np.ndarray:
         raise DataError(path, f"cannot decode video ({err})") from None
     if not frames:
         raise DataError(path, "video has 0 frames")
+    if len(frames) < 2:
+        raise DataError(path, "video has only 1 frame (need at least 2)")
     return np.stack(frames)

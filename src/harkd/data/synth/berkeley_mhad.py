@@ -8,13 +8,14 @@ skeleton and the optical mocap all come from that motion on one shared unix cloc
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
 from scipy.io import savemat
 
-from harkd.data.berkeley_mhad import ACCELEROMETERS, CLASS_NAMES, JOINT_NAMES, MISSING, key_of
+from harkd.data.berkeley_mhad import (ACCELEROMETERS, CLASS_NAMES, JOINT_NAMES, MISSING, MISSING_ACCELEROMETERS,
+                                      RELEASE_GAPS, key_of)
 from harkd.data.synth.actions import ACTIONS
 from harkd.data.synth.body import J, Body, forward_kinematics
 from harkd.data.synth.motion import Style, make_motion
@@ -89,12 +90,26 @@ def _acc_times(rng: np.random.Generator, start: float, end: float, uneven: bool)
     return t[t <= end]
 
 
+def with_gap(times: np.ndarray, gap: float, row: int) -> np.ndarray:
+    """``times`` without samples for ``gap`` seconds before data row ``row`` (1-based; moved to a
+    third of the stream when the stream is shorter), so that row follows the previous one by ``gap``."""
+    i = max(1, min(row - 1, len(times) // 3))
+    after = times[i:][times[i:] >= times[i - 1] + gap]
+    if len(after) < 2:
+        raise InputError(f"a gap of {gap:g} s does not fit in a {np.ptp(times):.2f} s stream")
+    after[0] = times[i - 1] + gap
+    return np.concatenate([times[:i], after])
+
+
 def berkeley_recording(subject: int, action: int, repetition: int, *, seed: int = 0,
-                       uneven: bool = False) -> dict[str, np.ndarray]:
+                       uneven: bool = False, gaps: Mapping[int, tuple[float, int]] | None = None
+                       ) -> dict[str, np.ndarray]:
     """Arrays of one synthetic recording by stream: ``acc1``..``acc6`` (N, 4) ``x y z unix_time``,
     ``timestamps`` (M, 2) ``frame unix_time``, ``skeleton`` and ``mocap`` (T, 16, 3) millimetres.
 
-    Depends only on (seed, subject, action, repetition).
+    ``gaps`` maps an accelerometer id to (seconds, row): its stream has no sample for that
+    long before that data row (:func:`with_gap`). Depends only on (seed, subject, action,
+    repetition) and ``gaps``.
     """
     body_rng = np.random.default_rng([seed, 10, subject])
     body, style = Body.random(body_rng), Style.random(body_rng)
@@ -127,6 +142,8 @@ def berkeley_recording(subject: int, action: int, repetition: int, *, seed: int 
         pos, rot = MOUNTS[h].trajectory(kin, tilt=acc_rng.normal(0, 10, 3))
         acc = simulate_imu(pos, rot, _FAST)[:, :3]
         times = _acc_times(acc_rng, acc_rng.uniform(-0.14, 0.05), cam[-1] + acc_rng.uniform(-0.09, 0.16), uneven)
+        if gaps and h in gaps:
+            times = with_gap(times, *gaps[h])
         values = np.stack([np.interp(times, t_fast, acc[:, c]) for c in range(3)], axis=1)
         values = np.clip(values + acc_rng.normal(0, 0.01, values.shape), -ACC_RANGE, ACC_RANGE)
         out[f"acc{h}"] = np.column_stack([values, t0 + times])
@@ -136,6 +153,23 @@ def berkeley_recording(subject: int, action: int, repetition: int, *, seed: int 
 def _write_table(path: Path, rows: np.ndarray, formats: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savetxt(path, rows, fmt=formats.split(), delimiter=" ")
+
+
+#: The extra camera captures of each subject in the release's ``Time_stamps/`` (not recordings).
+EXTRA_CAPTURES = ("b01", "b02", "t-pose")
+
+
+def _write_extra_captures(root: Path, subject: int, seed: int) -> int:
+    """The background / T-pose camera time stamps of ``subject`` in the release's own format
+    (rows ``frame seconds microseconds``); returns the bytes written."""
+    total = 0
+    for n, capture in enumerate(EXTRA_CAPTURES):
+        rng = np.random.default_rng([seed, 13, subject, n])
+        t = CLOCK_START - 300.0 + 60.0 * ((subject - 1) * 55 + n) + np.arange(rng.integers(100, 112)) * CAMERA_DT
+        path = root / "Time_stamps" / f"time_stamps_img_s{subject:02d}_{capture}.txt"
+        _write_table(path, np.column_stack([np.arange(len(t)), np.floor(t), np.round(t % 1 * 1e6)]), "%d %d %d")
+        total += path.stat().st_size
+    return total
 
 
 def write_berkeley_mhad(root: str | Path, *, subjects: int | Iterable[int] = 12,
@@ -154,7 +188,12 @@ def write_berkeley_mhad(root: str | Path, *, subjects: int | Iterable[int] = 12,
     ``actions`` ids 1-11 (default all). ``missing_streams`` lists (key, stream) pairs to
     leave out (stream: ``acc1``..``acc6``, ``timestamps``, ``skeleton``, ``mocap``);
     ``no_overlap`` lists (key, ``accH``) pairs whose accelerometer clock is shifted by an
-    hour so it no longer overlaps the others; ``like_release`` leaves out s04 a08 r05.
+    hour so it no longer overlaps the others. ``like_release`` reproduces the real release's
+    faults (of the subjects/actions written): s04_a08_r05 is left out
+    (:data:`~harkd.data.berkeley_mhad.MISSING`), s02_a07_r05 has no accelerometer files
+    (:data:`~harkd.data.berkeley_mhad.MISSING_ACCELEROMETERS`), the eleven files of
+    :data:`~harkd.data.berkeley_mhad.RELEASE_GAPS` have their gap (1.02-1.19 s), and
+    ``Time_stamps/`` holds each subject's extra ``_b01``/``_b02``/``_t-pose`` captures.
     """
     subject_ids, rep_ids = _ids(subjects, "subjects", 12), _ids(repetitions, "repetitions", 5)
     action_ids = _ids(len(CLASS_NAMES) if actions is None else actions, "actions", len(CLASS_NAMES))
@@ -165,12 +204,17 @@ def write_berkeley_mhad(root: str | Path, *, subjects: int | Iterable[int] = 12,
     root = Path(root)
     files = dict.fromkeys(STREAMS, 0)
     recordings = total = 0
+    if like_release:
+        drop |= {(k, f"acc{h}") for k in MISSING_ACCELEROMETERS for h in ACCELEROMETERS}
     for s in subject_ids:
+        if like_release:
+            total += _write_extra_captures(root, s, int(seed))
         for a in action_ids:
             for r in rep_ids:
                 if like_release and (s, a, r) in MISSING:
                     continue
-                arrays = berkeley_recording(s, a, r, seed=int(seed), uneven=uneven)
+                gaps = {h: gap for (h, *k), gap in RELEASE_GAPS.items() if tuple(k) == (s, a, r)} if like_release else None
+                arrays = berkeley_recording(s, a, r, seed=int(seed), uneven=uneven, gaps=gaps)
                 key, mat_key = key_of(s, a, r), f"S{s:02d}_A{a:02d}_R{r:02d}"
                 for stream, x in arrays.items():
                     if ((s, a, r), stream) in drop:
