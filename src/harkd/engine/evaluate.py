@@ -21,7 +21,8 @@ SPLITS = ("train", "val", "test")
 def evaluate_run(run_dir: str | Path, split: str = "test", checkpoint: str = "best", batch_size: int = 64) -> dict:
     """Top-1, macro-F1, per-class accuracy and confusion matrix of ``checkpoint`` on ``split``.
 
-    The split's recordings are run.json's, checked first (``data.on_error``). Those evaluated
+    The split's recordings are run.json's, checked first when that is free (a cache) or
+    needed (``data.on_error: skip`` leaves bad ones out). Those evaluated
     when the run was trained but missing or failing now are warned about and counted in
     ``missing_keys``; ``data_root_from`` says whether the data root came from the config
     (``data.root`` / ``$HARKD_DATA_ROOT``) or from run.json.
@@ -33,7 +34,9 @@ def evaluate_run(run_dir: str | Path, split: str = "test", checkpoint: str = "be
     run_dir = Path(run_dir)
     cfg, meta, task, prepared = load_run(run_dir, checkpoint)
     dataset = prepared.datasets[split]
-    dataset.check(getattr(cfg.data, "on_error", "stop"))
+    on_error = getattr(cfg.data, "on_error", "stop")
+    if on_error == "skip" or dataset.cache is not None:  # else a bad file stops the evaluation pass itself
+        dataset.check(on_error)
     missing = missing_keys(meta, split, dataset.keys)
     if missing:
         reasons = dict(dataset.skipped)
