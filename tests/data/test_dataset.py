@@ -148,10 +148,10 @@ def test_check_stops_at_the_first_bad_file_and_counts_the_others(small_utd, tmp_
     with pytest.raises(DataError) as err:
         ds.check()
     assert str(err.value) == (f"{first}: {err.value.problem.split(';')[0]}; 1 other recording(s) fail too "
-                              "(data.on_error=skip leaves the failing recordings out and reports them)")
+                              "(--set data.on_error=skip leaves the failing recordings out and reports them)")
     assert str(err.value).startswith(f"{first}: {problem}")
     no_cache = PairedDataset("utd-mhad", small_utd, modalities=("inertial", "skeleton"))
-    with pytest.raises(DataError, match=re.escape(" (data.on_error=skip leaves the failing recordings out")) as err:
+    with pytest.raises(DataError, match=re.escape(" (--set data.on_error=skip leaves the failing recordings out")) as err:
         no_cache.check()  # without a cache the pass ends at the first bad file: nothing to count
     assert "other recording" not in str(err.value)
 

@@ -232,7 +232,7 @@ def test_bad_test_file_stops_the_run_before_training(tmp_path, monkeypatch):
     with pytest.raises(DataError) as err:
         train_experiment(cfg, tmp_path / "run", log=lambda m: None)
     assert str(err.value).startswith(f"{first}: corrupt or truncated MAT file")
-    assert str(err.value).endswith("; 1 other recording(s) fail too (data.on_error=skip leaves the failing "
+    assert str(err.value).endswith("; 1 other recording(s) fail too (--set data.on_error=skip leaves the failing "
                                    "recordings out and reports them)")
     assert not (tmp_path / "run" / "metrics.jsonl").exists()  # found at the start, not after the last epoch
 

@@ -140,7 +140,7 @@ class PairedDataset(Dataset):
                     break
         if first is not None and on_error == "stop":
             others = (f"; {len(bad) - 1} other recording(s) fail too" if len(bad) > 1 else "")
-            raise DataError(first.path, f"{first.problem}{others} (data.on_error=skip leaves the failing "
+            raise DataError(first.path, f"{first.problem}{others} (--set data.on_error=skip leaves the failing "
                                         "recordings out and reports them)")
         failed = {key for key, _ in bad}
         self.recordings = [r for r in self.recordings if r.key not in failed]

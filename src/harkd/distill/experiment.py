@@ -14,7 +14,7 @@ from harkd.distill.config import DistillConfig, load_distill_config
 from harkd.distill.task import DistillTask, LossTerm
 from harkd.distill.teachers import Teacher, check_teacher_split, load_teacher, out_of_fold_outputs, read_teacher
 from harkd.engine.experiment import PreparedData, Recipe, build_model, register_recipe, train_experiment
-from harkd.engine.trainer import model_input
+from harkd.engine.trainer import _to_device, model_input
 from harkd.errors import ConfigError
 
 __all__ = ["DISTILL", "distill_experiment", "resolve_config"]
@@ -207,8 +207,12 @@ def teacher_report(cfg: DistillConfig, task: DistillTask, teachers: list[Teacher
 
     train = prepared.datasets["train"]
     temps = teacher_temperatures(cfg, terms, len(teachers))
-    batches = DataLoader(train, batch_size=cfg.train.batch_size, num_workers=cfg.data.num_workers)
-    rows = task.teacher_calibration(batches, temps)
+    # on the training device when there is one (the trainer moves the task there anyway)
+    device = torch.device(cfg.train.device if cfg.train.device.startswith("cuda") and torch.cuda.is_available()
+                          else "cpu")
+    task.to(device)
+    loader = DataLoader(train, batch_size=cfg.train.batch_size, num_workers=cfg.data.num_workers)
+    rows = task.teacher_calibration((_to_device(batch, device) for batch in loader), temps)
     return {"split": "train", "recordings": len(train),
             "teachers": [{"name": t.name, "run": str(t.run_dir), "input": t.input, **row}
                          for t, row in zip(teachers, rows)]}
