@@ -211,7 +211,7 @@ def test_training_reports_left_out_recordings_per_split_at_the_start(tmp_path, c
     side_n, test_n = len(meta["split"][side]), len(meta["split"]["test"])
     lines = err.splitlines()
     scan = (f"harkd: warning: scanning {root} skipped 1 file(s): {empty} (empty file (0 bytes)) "
-            "(harkd data info lists them all)")
+            f"(harkd data info --dataset utd-mhad --root {root} lists them all)")
     train = (f"harkd: warning: {side} split: 1 of {side_n} recordings left out: a2_s1_t2 (missing inertial) "
              "(listed in run.json 'skipped')")
     test = (f"harkd: warning: test split: 1 of {test_n} recordings left out: a1_s2_t1 (missing skeleton) "

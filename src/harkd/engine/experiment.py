@@ -138,7 +138,8 @@ def prepare_data(data: DataConfig, inputs: list[str], normalization: dict | None
     else:
         split = make_split(spec, index, data.protocol, val_fraction=data.val_fraction, seed=0,
                            val_subjects=data.val_subjects)
-        origin = f"protocol {data.protocol} with data.val_subjects {data.val_subjects}"
+        origin = f"protocol {data.protocol} " + (f"with data.val_subjects {data.val_subjects}" if data.val_subjects
+                                                 else f"with data.val_fraction {data.val_fraction}")
     check_disjoint(split, origin)
     cache = True if data.cache else None
     datasets: dict = {}
@@ -155,9 +156,9 @@ def prepare_data(data: DataConfig, inputs: list[str], normalization: dict | None
         datasets[name].skipped[:0] = [(k, f"not found under {root}") for k in absent]
         if name in check:
             datasets[name].check(on_error)
+        if name == "train" and len(datasets[name]) == 0:
+            raise DataError(root, f"no training recordings with modalities {modalities} under protocol {data.protocol}")
     train = datasets["train"]
-    if len(train) == 0:
-        raise DataError(root, f"no training recordings with modalities {modalities} under protocol {data.protocol}")
     if check:
         report_left_out(index, datasets, split)
     supplied = dict(normalization or {})
@@ -191,7 +192,7 @@ def report_left_out(index, datasets: dict, split) -> None:
         shown = "; ".join(f"{path} ({reason})" for path, reason in index.skipped[:SHOWN])
         more = f"; and {len(index.skipped) - SHOWN} more" if len(index.skipped) > SHOWN else ""
         warn(f"scanning {index.root} skipped {len(index.skipped)} file(s): {shown}{more} "
-             f"(harkd data info lists them all)")
+             f"(harkd data info --dataset {index.dataset} --root {index.root} lists them all)")
     for name, dataset in datasets.items():
         if dataset.skipped:
             warn(f"{name} split: {len(dataset.skipped)} of {len(getattr(split, name))} recordings left out: "
