@@ -71,3 +71,21 @@ def test_json_into_a_closed_pipe_ends_quietly(trained):
     shell = subprocess.run(" ".join(cmd) + " | head -c 10", shell=True, capture_output=True, text=True, env=env,
                            timeout=300)
     assert len(shell.stdout) == 10 and "Traceback" not in shell.stderr
+
+
+def test_samples_line_counts_recordings_missing_since_training(trained, run, synth_utd, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy" / "UTD-MHAD"
+    shutil.copytree(synth_utd, copy)
+    meta = json.loads((trained / "run.json").read_text())
+    meta["data_root"] = str(copy)
+    (trained / "run.json").write_text(json.dumps(meta))
+    key = meta["split"]["test"][0]
+    (copy / "Inertial" / f"{key}_inertial.mat").unlink()
+    n = len(meta["split"]["test"])
+    rc, out, err = run("evaluate", str(trained), "--no-plots")
+    assert rc == 0
+    assert f"samples {n - 1} (1 of run.json's {n} missing now)" in " ".join(out.split())
+    assert (f"harkd: warning: 1 of the {n} test recordings in {trained / 'run.json'} are missing now: {key} "
+            f"(missing inertial); evaluating the {n - 1} others") in " ".join(err.split())

@@ -63,7 +63,9 @@ def _print_table(result: dict, run_dir, args) -> None:
         table.add_row(name, "-" if acc != acc else f"{acc:.3f}")
     console = Console()
     console.print(table)
+    missing = result.get("missing_keys", 0)
+    gone = f" ({missing} of run.json's {missing + result['num_samples']} missing now)" if missing else ""
     console.print(f"top-1 accuracy {result['accuracy']:.4f}   macro-F1 {result['macro_f1']:.4f}   "
-                  f"samples {result['num_samples']}")
+                  f"samples {result['num_samples']}{gone}")
     for fig in result.get("figures", []):
         console.print(f"wrote {fig}")
