@@ -128,3 +128,57 @@ def test_synthetic_dataset_end_to_end(request, workers):
     for batch in DataLoader(sets["train"], batch_size=5, shuffle=True, num_workers=workers):
         assert batch["depth"].shape[1:] == (4, 1, 24, 32)
         assert batch["label"].tolist() == [index[k].label for k in batch["key"]]
+
+
+def corrupt(root, *keys, modality="Skeleton", suffix="skeleton"):
+    """Overwrite the ``modality`` files of ``keys`` with a truncated MAT header; returns their paths."""
+    paths = [root / modality / f"{key}_{suffix}.mat" for key in keys]
+    for path in paths:
+        path.write_bytes(b"MATLAB 5.0 MAT-file" + b"\x00" * 50)
+    return paths
+
+
+def test_check_stops_at_the_first_bad_file_and_counts_the_others(small_utd, tmp_path):
+    first, _ = corrupt(small_utd, "a1_s2_t1", "a2_s3_t2")
+    problem = "corrupt or truncated MAT file"
+    with pytest.raises(DataError) as err:
+        read_skeleton(first)
+    assert err.value.problem.startswith(problem)
+    ds = PairedDataset("utd-mhad", small_utd, modalities=("inertial", "skeleton"), cache=tmp_path / "cache")
+    with pytest.raises(DataError) as err:
+        ds.check()
+    assert str(err.value) == (f"{first}: {err.value.problem.split(';')[0]}; 1 other recording(s) fail too "
+                              "(--set data.on_error=skip leaves the failing recordings out and reports them)")
+    assert str(err.value).startswith(f"{first}: {problem}")
+    no_cache = PairedDataset("utd-mhad", small_utd, modalities=("inertial", "skeleton"))
+    with pytest.raises(DataError, match=re.escape(" (--set data.on_error=skip leaves the failing recordings out")) as err:
+        no_cache.check()  # without a cache the pass ends at the first bad file: nothing to count
+    assert "other recording" not in str(err.value)
+
+
+def test_check_skip_drops_and_lists_the_bad_recordings(small_utd):
+    bad, = corrupt(small_utd, "a2_s3_t2")
+    ds = PairedDataset("utd-mhad", small_utd, modalities=("inertial", "skeleton"))
+    failed = ds.check("skip")
+    assert [key for key, _ in failed] == ["a2_s3_t2"] and failed[0][1].startswith(f"{bad}: corrupt or truncated")
+    assert len(ds) == 15 and "a2_s3_t2" not in ds.keys and ds.skipped == failed
+    with pytest.raises(InputError, match=re.escape("on_error must be one of stop, skip, got 'ignore'")):
+        ds.check("ignore")
+
+
+def test_check_fills_the_cache_the_epochs_read(small_utd, tmp_path):
+    """The preflight loads every file once; reading the samples afterwards loads none again."""
+    ds = PairedDataset("utd-mhad", small_utd, modalities=("inertial", "depth"), cache=tmp_path / "cache",
+                       transforms={"inertial": {"length": 16}, "depth": {"frames": 4, "size": [24, 32]}})
+    ds.check()
+    assert ds.cache.stats["misses"] == 2 * len(ds)
+    for i in range(len(ds)):
+        ds[i]
+    assert ds.cache.stats["misses"] == 2 * len(ds)
+
+
+def test_fit_normalization_only_for_the_given_modalities(small_utd):
+    ds = PairedDataset("utd-mhad", small_utd, modalities=("inertial", "skeleton"),
+                       transforms={m: CONFIG[m] for m in ("inertial", "skeleton")})
+    assert set(ds.fit_normalization(["inertial"])) == {"inertial"}
+    assert set(ds.fit_normalization()) == {"inertial", "skeleton"}

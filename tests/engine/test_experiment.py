@@ -10,8 +10,8 @@ import yaml
 
 from harkd.cli.main import main
 from harkd.engine.config import load_config
-from harkd.engine.experiment import schedule_factor, train_experiment
-from harkd.errors import ConfigError
+from harkd.engine.experiment import load_run, prepare_data, schedule_factor, train_experiment
+from harkd.errors import ConfigError, DataError, DataWarning
 
 
 def write_config(tmp_path, root, **train):
@@ -172,3 +172,121 @@ def test_a_second_process_cannot_train_into_a_locked_run_directory(tmp_path, syn
     assert not (run_dir / "last.pt").exists()
     train_experiment(cfg, run_dir, log=lambda m: None)  # released: trains
     assert (run_dir / "last.pt").is_file()
+
+
+# -- issue 13: nothing dropped in silence, preflight, disjoint splits ------------------------------
+
+def small_utd_release(root):
+    """A fresh 4-subject synthetic UTD-MHAD (inertial + skeleton) under ``root/UTD-MHAD`` a test may damage."""
+    from harkd.data.synth import write_utd_mhad
+
+    write_utd_mhad(root / "UTD-MHAD", subjects=(1, 2, 3, 4), trials=(1, 2), actions=(1, 2, 3), seed=0,
+                   modalities=("inertial", "skeleton"))
+    return root / "UTD-MHAD"
+
+
+def two_modality_config(tmp_path, root, **data):
+    cfg = yaml.safe_load(write_config(tmp_path, root, epochs=1).read_text())
+    cfg["data"]["modalities"]["skeleton"] = {"frames": 8, "center": True, "normalize": True}
+    cfg["data"].update(data)
+    return load_config(data=cfg)
+
+
+def corrupt_mat(path):
+    path.write_bytes(b"MATLAB 5.0 MAT-file" + b"\x00" * 50)
+    return path
+
+
+def test_training_reports_left_out_recordings_per_split_at_the_start(tmp_path, capsys):
+    root = small_utd_release(tmp_path)
+    (root / "Skeleton" / "a1_s2_t1_skeleton.mat").unlink()  # test split (even subject): missing skeleton
+    empty = root / "Inertial" / "a2_s1_t2_inertial.mat"
+    empty.write_bytes(b"")  # skipped by the scan; its recording then lacks inertial
+    config = write_config(tmp_path, root, epochs=1)
+    assert main(["train", str(config), "--set", "data.modalities.skeleton.frames=8"]) == 0
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    meta = json.loads((tmp_path / "runs" / "acc_cnn" / "run.json").read_text())
+    side = next(name for name in ("train", "val") if "a2_s1_t2" in meta["split"][name])  # subject 1: training side
+    side_n, test_n = len(meta["split"][side]), len(meta["split"]["test"])
+    lines = err.splitlines()
+    scan = (f"harkd: warning: scanning {root} skipped 1 file(s): {empty} (empty file (0 bytes)) "
+            f"(harkd data info --dataset utd-mhad --root {root} lists them all)")
+    train = (f"harkd: warning: {side} split: 1 of {side_n} recordings left out: a2_s1_t2 (missing inertial) "
+             "(listed in run.json 'skipped')")
+    test = (f"harkd: warning: test split: 1 of {test_n} recordings left out: a1_s2_t1 (missing skeleton) "
+            "(listed in run.json 'skipped')")
+    first_epoch = next(i for i, line in enumerate(lines) if line.startswith("epoch 1/"))
+    for line in (scan, train, test):
+        assert line in lines and lines.index(line) < first_epoch  # at the start, before any epoch
+    assert meta["skipped"]["test"] == [["a1_s2_t1", "missing skeleton"]]
+    assert meta["data_root"] == str(root.resolve())
+
+
+def test_bad_test_file_stops_the_run_before_training(tmp_path, monkeypatch):
+    monkeypatch.setenv("HARKD_CACHE_DIR", str(tmp_path / "cache"))  # with a cache the preflight counts the others
+    root = small_utd_release(tmp_path)
+    first = corrupt_mat(root / "Skeleton" / "a1_s2_t1_skeleton.mat")
+    corrupt_mat(root / "Skeleton" / "a3_s4_t2_skeleton.mat")
+    cfg = two_modality_config(tmp_path, root, cache=True)
+    with pytest.raises(DataError) as err:
+        train_experiment(cfg, tmp_path / "run", log=lambda m: None)
+    assert str(err.value).startswith(f"{first}: corrupt or truncated MAT file")
+    assert str(err.value).endswith("; 1 other recording(s) fail too (--set data.on_error=skip leaves the failing "
+                                   "recordings out and reports them)")
+    assert not (tmp_path / "run" / "metrics.jsonl").exists()  # found at the start, not after the last epoch
+
+
+def test_on_error_skip_leaves_bad_recordings_out_and_records_them(tmp_path):
+    root = small_utd_release(tmp_path)
+    bad = corrupt_mat(root / "Skeleton" / "a1_s2_t1_skeleton.mat")
+    cfg = two_modality_config(tmp_path, root)
+    cfg.data.on_error = "skip"  # the DataConfig field; set on the instance until the schema has it
+    with pytest.warns(DataWarning) as caught:
+        run_dir = train_experiment(cfg, tmp_path / "run", log=lambda m: None)
+    meta = json.loads((run_dir / "run.json").read_text())
+    (key, reason), = meta["skipped"]["test"]
+    assert key == "a1_s2_t1" and reason.startswith(f"{bad}: corrupt or truncated MAT file")
+    assert f"test split: 1 of {len(meta['split']['test'])} recordings left out: a1_s2_t1 ({reason}) " \
+           "(listed in run.json 'skipped')" in [str(w.message) for w in caught]
+    cfg.data.on_error = "ignore"
+    with pytest.raises(ConfigError, match=re.escape("config key 'data.on_error': 'ignore' is not one of stop, skip")):
+        prepare_data(cfg.data, ["inertial"])
+
+
+@pytest.mark.parametrize("other", ["train", "test"])
+def test_a_saved_split_whose_validation_overlaps_is_refused(tmp_path, synth_utd, other):
+    cfg = load_config(write_config(tmp_path, synth_utd))
+    split = prepare_data(cfg.data, ["inertial"], check=()).split.to_dict()
+    shared = split[other][:4]
+    split["val"] = split["val"] + shared
+    msg = (f"4 validation recording(s) are also {other} recordings ({', '.join(shared[:3])} and 1 more) in the split "
+           "saved in run.json: validation must be held out from training and test")
+    with pytest.raises(ConfigError, match=re.escape(msg)):
+        prepare_data(cfg.data, ["inertial"], split_keys=split)
+
+
+def test_a_protocol_split_is_checked_for_overlap_too(tmp_path, synth_utd):
+    from harkd.data.protocols import Split
+    from harkd.engine.experiment import check_disjoint
+
+    with pytest.raises(ConfigError, match=re.escape("1 validation recording(s) are also test recordings (a1_s2_t1) in "
+                                                    "protocol cross_subject with data.val_subjects [2]")):
+        check_disjoint(Split(("a1_s1_t1",), ("a1_s2_t1",), ("a1_s2_t1",)),
+                       "protocol cross_subject with data.val_subjects [2]")
+
+
+def test_load_run_refits_no_statistics(tmp_path, synth_utd, monkeypatch):
+    """Evaluation uses run.json's statistics: it fits nothing and checks no split up front."""
+    from harkd.data import PairedDataset
+
+    cfg = load_config(write_config(tmp_path, synth_utd, epochs=1))
+    run_dir = train_experiment(cfg, tmp_path / "run", log=lambda m: None)
+    fitted, checked = [], []
+    original_fit = PairedDataset.fit_normalization
+    monkeypatch.setattr(PairedDataset, "fit_normalization",
+                        lambda self, modalities=None: fitted.append(list(modalities)) or original_fit(self, modalities))
+    monkeypatch.setattr(PairedDataset, "check", lambda self, on_error="stop": checked.append(1))
+    _, meta, _, prepared = load_run(run_dir)
+    assert fitted == [[]] and checked == []
+    assert prepared.datasets["train"].normalization_state() == meta["normalization"]

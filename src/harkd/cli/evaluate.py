@@ -20,28 +20,39 @@ def register(subparsers) -> None:
                     "names) and learning_curves.png into the run directory unless --no-plots.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", help="a directory written by harkd train")
-    parser.add_argument("--split", default="test", choices=["train", "val", "test"])
-    parser.add_argument("--checkpoint", default="best", choices=["best", "last"])
+    parser.add_argument("--split", default="test", choices=["train", "val", "test"],
+                        help="the split to evaluate (default: %(default)s)")
+    parser.add_argument("--checkpoint", default="best", choices=["best", "last"],
+                        help="best: chosen on validation; last: the final epoch (default: %(default)s)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
     parser.set_defaults(func=run)
 
 
 def run(args) -> int:
+    import sys
     from pathlib import Path
 
-    from harkd.engine.evaluate import evaluate_run, plot_confusion, plot_learning_curves, read_metrics
+    from harkd.engine.evaluate import evaluate_run, write_figures
+    from harkd.errors import warn
 
     result = evaluate_run(args.run_dir, args.split, args.checkpoint)
     run_dir = Path(args.run_dir)
+    if result["data_root_from"] == "run.json":
+        print(f"data root from run.json: {result['data_root']}", file=sys.stderr)
+    failed = []
     if not args.no_plots:
-        result["figures"] = [str(plot_confusion(result, run_dir / f"confusion_{args.split}.png"))]
-        records = read_metrics(run_dir)
-        if records:
-            result["figures"].append(str(plot_learning_curves(records, run_dir / "learning_curves.png")))
+        result["figures"], failed = write_figures(result, run_dir)
     if args.json:
-        print(json.dumps(result, indent=1))
-        return 0
+        print(json.dumps(result, indent=1), flush=True)
+    else:
+        _print_table(result, run_dir, args)
+    for line in failed:  # after the results: a read-only run directory loses only the figures
+        warn(line)
+    return 0
+
+
+def _print_table(result: dict, run_dir, args) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -52,8 +63,9 @@ def run(args) -> int:
         table.add_row(name, "-" if acc != acc else f"{acc:.3f}")
     console = Console()
     console.print(table)
+    missing = result.get("missing_keys", 0)
+    gone = f" ({missing} of run.json's {missing + result['num_samples']} missing now)" if missing else ""
     console.print(f"top-1 accuracy {result['accuracy']:.4f}   macro-F1 {result['macro_f1']:.4f}   "
-                  f"samples {result['num_samples']}")
+                  f"samples {result['num_samples']}{gone}")
     for fig in result.get("figures", []):
         console.print(f"wrote {fig}")
-    return 0

@@ -12,12 +12,16 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 from torch.utils.data import Dataset
 
-from harkd.errors import InputError
+from harkd.errors import DataError, InputError
 from harkd.data.cache import PreprocessCache
 from harkd.data.protocols import Split
 from harkd.data.recording import Recording, RecordingIndex
 from harkd.data.registry import DatasetSpec, get_dataset
 from harkd.data.transforms import ModalityTransform, build_transforms
+
+
+#: ``data.on_error`` policies for a recording whose file fails to load (see :meth:`PairedDataset.check`).
+ON_ERROR = ("stop", "skip")
 
 
 def _as_cache(cache: Any) -> PreprocessCache | None:
@@ -111,11 +115,44 @@ class PairedDataset(Dataset):
         sample["index"] = i  # position in this dataset (memory-bank losses such as CRD use it)
         return sample
 
-    def fit_normalization(self) -> dict[str, dict]:
-        """Fit the normalising transforms on THIS dataset (use the training split);
-        returns the JSON-serialisable statistics (see :meth:`load_normalization`)."""
+    def check(self, on_error: str = "stop") -> list[tuple[str, str]]:
+        """Preflight: run the deterministic :meth:`prepared` of every recording and modality.
+
+        Through the cache, so the epochs reuse the work (without a cache it is one extra pass).
+        Returns the ``(key, problem)`` of the recordings whose files fail to load. ``on_error``
+        ``"stop"`` raises the first failure as one DataError naming its file (with a cache the
+        pass goes on, to count the others); ``"skip"`` drops the failing recordings and lists
+        them in ``self.skipped``.
+        """
+        if on_error not in ON_ERROR:
+            raise InputError(f"on_error must be one of {', '.join(ON_ERROR)}, got {on_error!r}")
+        bad: list[tuple[str, str]] = []
+        first: DataError | None = None
+        for rec in self.recordings:
+            if first is not None and on_error == "stop" and self.cache is None:
+                break
+            for m in self.modalities:
+                try:
+                    self.prepared(rec, m)
+                except DataError as err:
+                    bad.append((rec.key, str(err)))
+                    first = first or err
+                    break
+        if first is not None and on_error == "stop":
+            others = (f"; {len(bad) - 1} other recording(s) fail too" if len(bad) > 1 else "")
+            raise DataError(first.path, f"{first.problem}{others} (--set data.on_error=skip leaves the failing "
+                                        "recordings out and reports them)")
+        failed = {key for key, _ in bad}
+        self.recordings = [r for r in self.recordings if r.key not in failed]
+        self.skipped.extend(bad)
+        return bad
+
+    def fit_normalization(self, modalities: Iterable[str] | None = None) -> dict[str, dict]:
+        """Fit the normalising transforms of ``modalities`` (default all) on THIS dataset (use the
+        training split); returns the JSON-serialisable statistics (see :meth:`load_normalization`)."""
+        wanted = set(self.transforms if modalities is None else modalities)
         for m, t in self.transforms.items():
-            if t.needs_fit:
+            if t.needs_fit and m in wanted:
                 t.fit(self.prepared(r, m) for r in self.recordings)
         return self.normalization_state()
 

@@ -14,7 +14,7 @@ from harkd.distill.config import DistillConfig, load_distill_config
 from harkd.distill.task import DistillTask, LossTerm
 from harkd.distill.teachers import Teacher, check_teacher_split, load_teacher, out_of_fold_outputs, read_teacher
 from harkd.engine.experiment import PreparedData, Recipe, build_model, register_recipe, train_experiment
-from harkd.engine.trainer import model_input
+from harkd.engine.trainer import _to_device, model_input
 from harkd.errors import ConfigError
 
 __all__ = ["DISTILL", "distill_experiment", "resolve_config"]
@@ -172,12 +172,50 @@ def build_distill_task(cfg: DistillConfig, prepared: PreparedData) -> DistillTas
     cacheable = [cfg.teacher_cache and not any(transforms[m].stochastic for m in t.transforms) for t in teachers]
     task = DistillTask(student, cfg.student.input, [t.model for t in teachers], [t.input for t in teachers],
                        terms, cacheable, _gsdm_embeddings(cfg, teachers, terms),
-                       stored=[bool(t.folds) for t in teachers])
+                       stored=[bool(t.folds) for t in teachers], label_smoothing=cfg.train.label_smoothing)
     for i, teacher in enumerate(teachers):
         if teacher.folds:
             task.cache.preload(i, out_of_fold_outputs(teacher, task.teacher_features[i],
                                                       prepared.datasets["train"].keys))
+    task.reports = {"teachers.json": lambda: teacher_report(cfg, task, teachers, terms, prepared)}
     return task
+
+
+#: Losses whose ``temperature`` softens the teacher's distribution (calibration is reported at it).
+SOFT_TARGET_LOSSES = ("kd", "dask", "acs")
+
+
+def teacher_temperatures(cfg: DistillConfig, terms: list[LossTerm], count: int) -> list[float]:
+    """Per teacher, the temperature of the first kd/dask/acs term that reads it (else 1)."""
+    temps = [1.0] * count
+    found = [False] * count
+    for term_cfg, term in zip(cfg.losses, terms):
+        t = getattr(term.loss, "temperature", None)
+        if term_cfg.name not in SOFT_TARGET_LOSSES or t is None:
+            continue
+        for i in term.teachers:
+            if not found[i]:
+                temps[i], found[i] = float(t), True
+    return temps
+
+
+def teacher_report(cfg: DistillConfig, task: DistillTask, teachers: list[Teacher], terms: list[LossTerm],
+                   prepared: PreparedData) -> dict:
+    """``teachers.json``: each teacher's calibration on the training recordings it teaches,
+    computed once before training (a cached teacher's outputs are stored for the epochs)."""
+    from torch.utils.data import DataLoader
+
+    train = prepared.datasets["train"]
+    temps = teacher_temperatures(cfg, terms, len(teachers))
+    # on the training device when there is one (the trainer moves the task there anyway)
+    device = torch.device(cfg.train.device if cfg.train.device.startswith("cuda") and torch.cuda.is_available()
+                          else "cpu")
+    task.to(device)
+    loader = DataLoader(train, batch_size=cfg.train.batch_size, num_workers=cfg.data.num_workers)
+    rows = task.teacher_calibration((_to_device(batch, device) for batch in loader), temps)
+    return {"split": "train", "recordings": len(train),
+            "teachers": [{"name": t.name, "run": str(t.run_dir), "input": t.input, **row}
+                         for t, row in zip(teachers, rows)]}
 
 
 def _load(path=None, overrides=(), data=None) -> DistillConfig:

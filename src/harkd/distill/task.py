@@ -96,8 +96,10 @@ class DistillTask(Task):
 
     def __init__(self, student: nn.Module, student_input, teachers: Sequence[nn.Module],
                  teacher_inputs: Sequence, terms: Sequence[LossTerm], cacheable: Sequence[bool] = (),
-                 class_embeddings: torch.Tensor | None = None, stored: Sequence[bool] = ()):
+                 class_embeddings: torch.Tensor | None = None, stored: Sequence[bool] = (),
+                 label_smoothing: float = 0.0):
         super().__init__()
+        self.label_smoothing = label_smoothing  # train.label_smoothing, for the ``ce`` term
         self.student = student
         self.student_input = student_input
         self._teachers = list(teachers)
@@ -230,7 +232,8 @@ class DistillTask(Task):
 
     def _term(self, term: LossTerm, student: dict, teachers: list[dict], context: dict) -> torch.Tensor:
         if term.loss is None:
-            return nn.functional.cross_entropy(student["logits"], context["labels"])
+            return nn.functional.cross_entropy(student["logits"], context["labels"],
+                                               label_smoothing=self.label_smoothing)
         s = _select(student, term.student_keys, term.multi_layer)
         sources = term.sources()
         inputs = [_select(teachers[i], tuple(p + k for k in term.teacher_keys), term.multi_layer) for i, p in sources]
@@ -245,6 +248,42 @@ class DistillTask(Task):
 
     def predict(self, batch: Mapping) -> torch.Tensor:
         return self.student(model_input(batch, self.student_input))
+
+    @torch.no_grad()
+    def teacher_calibration(self, batches, temperatures: Sequence[float]) -> list[dict]:
+        """Per teacher, over ``batches`` (the recordings it teaches): accuracy, mean p(true) and mean
+        entropy (nats) of ``softmax(logits / T)`` at its ``temperatures[i]``.
+
+        The logits are the ones training uses (:meth:`teacher_outputs`: cached teachers store
+        them here, so the first epoch reuses them); a teacher whose terms read no logits is run
+        for them, except a cross-fitted one, whose entry then says so.
+        """
+        rows = [{"recordings": 0, "correct": 0.0, "p_true": 0.0, "entropy": 0.0} for _ in self._teachers]
+        for batch in batches:
+            outputs = self.teacher_outputs(batch)
+            labels = batch["label"]
+            for i, teacher in enumerate(self._teachers):
+                logits = outputs[i].get("logits")
+                if logits is None and self.stored[i]:
+                    continue
+                if logits is None:
+                    logits = teacher.forward_intermediates(model_input(batch, self.teacher_inputs[i]), ["logits"])["logits"]
+                probs = torch.softmax(logits.float() / temperatures[i], dim=1)
+                row = rows[i]
+                row["recordings"] += len(labels)
+                row["correct"] += (logits.argmax(1) == labels).sum().item()
+                row["p_true"] += probs.gather(1, labels[:, None]).sum().item()
+                row["entropy"] += -(probs * probs.clamp_min(1e-12).log()).sum().item()
+        out = []
+        for i, row in enumerate(rows):
+            n = row["recordings"]
+            if n == 0:
+                out.append({"temperature": temperatures[i], "recordings": 0,
+                            "note": "cross-fitted teacher: no stored logits (no term reads them)"})
+                continue
+            out.append({"temperature": temperatures[i], "recordings": n, "accuracy": row["correct"] / n,
+                        "mean_p_true": row["p_true"] / n, "mean_entropy": row["entropy"] / n})
+        return out
 
 
 def _select(features: Mapping[str, torch.Tensor], keys: tuple[str, ...], multi: bool):

@@ -8,18 +8,25 @@ from pathlib import Path
 import numpy as np
 from torch.utils.data import DataLoader
 
-from harkd.engine.experiment import load_run
+from harkd.engine.experiment import SHOWN, load_run
 from harkd.engine.metrics import classification_report
 from harkd.engine.trainer import predict
-from harkd.errors import InputError, MissingDependencyError
+from harkd.errors import InputError, MissingDependencyError, warn
 
-__all__ = ["evaluate_run", "plot_confusion", "plot_learning_curves", "read_metrics"]
+__all__ = ["evaluate_run", "missing_keys", "plot_confusion", "plot_learning_curves", "read_metrics", "write_figures"]
 
 SPLITS = ("train", "val", "test")
 
 
 def evaluate_run(run_dir: str | Path, split: str = "test", checkpoint: str = "best", batch_size: int = 64) -> dict:
-    """Top-1, macro-F1, per-class accuracy and confusion matrix of ``checkpoint`` on ``split``."""
+    """Top-1, macro-F1, per-class accuracy and confusion matrix of ``checkpoint`` on ``split``.
+
+    The split's recordings are run.json's, checked first when that is free (a cache) or
+    needed (``data.on_error: skip`` leaves bad ones out). Those evaluated
+    when the run was trained but missing or failing now are warned about and counted in
+    ``missing_keys``; ``data_root_from`` says whether the data root came from the config
+    (``data.root`` / ``$HARKD_DATA_ROOT``) or from run.json.
+    """
     if split not in SPLITS:
         raise InputError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
     if checkpoint not in ("best", "last"):
@@ -27,6 +34,16 @@ def evaluate_run(run_dir: str | Path, split: str = "test", checkpoint: str = "be
     run_dir = Path(run_dir)
     cfg, meta, task, prepared = load_run(run_dir, checkpoint)
     dataset = prepared.datasets[split]
+    on_error = getattr(cfg.data, "on_error", "stop")
+    if on_error == "skip" or dataset.cache is not None:  # else a bad file stops the evaluation pass itself
+        dataset.check(on_error)
+    missing = missing_keys(meta, split, dataset.keys)
+    if missing:
+        reasons = dict(dataset.skipped)
+        shown = ", ".join(f"{k} ({reasons.get(k, 'not in the dataset')})" for k in missing[:SHOWN])
+        more = f" and {len(missing) - SHOWN} more" if len(missing) > SHOWN else ""
+        warn(f"{len(missing)} of the {len(missing) + len(dataset)} {split} recordings in {run_dir / 'run.json'} "
+             f"are missing now: {shown}{more}; evaluating the {len(dataset)} others")
     if len(dataset) == 0:
         raise InputError(f"split '{split}' of {run_dir} is empty")
     logits, labels, keys = predict(task, DataLoader(dataset, batch_size=batch_size), cfg.train.device)
@@ -36,9 +53,39 @@ def evaluate_run(run_dir: str | Path, split: str = "test", checkpoint: str = "be
         "split": split,
         "checkpoint": str(run_dir / f"{checkpoint}.pt"),
         "class_names": prepared.class_names,
+        "data_root": str(prepared.root),
+        "data_root_from": prepared.root_source,
         **report,
+        "missing_keys": len(missing),
         "predictions": {k: int(p) for k, p in zip(keys, logits.argmax(1))},
     }
+
+
+def missing_keys(meta: dict, split: str, present: list[str]) -> list[str]:
+    """Keys of ``split`` that the run evaluated when it was trained (run.json's split less its
+    ``skipped``) and that are not in ``present`` now."""
+    then_skipped = {entry[0] for entry in (meta.get("skipped") or {}).get(split, [])}
+    now = set(present)
+    return [k for k in (meta.get("split") or {}).get(split, []) if k not in then_skipped and k not in now]
+
+
+def write_figures(result: dict, run_dir: str | Path) -> tuple[list[str], list[str]]:
+    """Write ``confusion_<split>.png`` and ``learning_curves.png`` into ``run_dir``.
+
+    Returns (written paths, one warning line per figure that could not be written)."""
+    run_dir = Path(run_dir)
+    jobs = [(run_dir / f"confusion_{result['split']}.png", lambda out: plot_confusion(result, out))]
+    records = read_metrics(run_dir)
+    if records:
+        jobs.append((run_dir / "learning_curves.png", lambda out: plot_learning_curves(records, out)))
+    written, failed = [], []
+    for out, draw in jobs:
+        try:
+            written.append(str(draw(out)))
+        except OSError as err:
+            failed.append(f"could not write {out}: {err.strerror or err} (the results are complete; "
+                          "--no-plots skips the figures)")
+    return written, failed
 
 
 def read_metrics(run_dir: str | Path) -> list[dict]:
@@ -78,8 +125,10 @@ def plot_confusion(result: dict, out: str | Path) -> Path:
                 color="white" if rows[i, j] > 0.5 else "black")
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
     fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
+    try:
+        fig.savefig(out, dpi=120)
+    finally:
+        plt.close(fig)
     return Path(out)
 
 
@@ -100,6 +149,8 @@ def plot_learning_curves(records: list[dict], out: str | Path) -> Path:
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
+    try:
+        fig.savefig(out, dpi=120)
+    finally:
+        plt.close(fig)
     return Path(out)

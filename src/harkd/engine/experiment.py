@@ -33,7 +33,8 @@ from harkd.engine.trainer import ClassificationTask, Trainer
 from harkd.errors import ConfigError, DataError
 
 __all__ = ["seed_everything", "build_optimizer", "build_scheduler", "prepare_data", "build_model", "build_task",
-           "train_experiment", "load_run", "git_hash", "PreparedData", "Recipe", "register_recipe", "get_recipe"]
+           "train_experiment", "load_run", "git_hash", "PreparedData", "check_disjoint", "report_left_out",
+           "run_data_root", "write_task_reports", "Recipe", "register_recipe", "get_recipe"]
 
 
 def seed_everything(seed: int, deterministic: bool = False) -> None:
@@ -96,18 +97,29 @@ class PreparedData:
     datasets: dict
     class_names: list[str]
     root: Path
+    root_source: str = "config"  # where the root came from: config (data.root / HARKD_DATA_ROOT) or run.json
+
+
+SPLITS = ("train", "val", "test")
+#: How many keys (or files) a report of left-out recordings names before "and N more".
+SHOWN = 3
 
 
 def prepare_data(data: DataConfig, inputs: list[str], normalization: dict | None = None,
-                 split_keys: dict | None = None) -> PreparedData:
+                 split_keys: dict | None = None, *, check: tuple[str, ...] = SPLITS,
+                 root: Path | None = None) -> PreparedData:
     """Scan the dataset, split it by protocol (validation from training only), build paired datasets.
 
     ``inputs`` are the modalities some model reads (each must be in ``data.modalities``).
-    Normalisation statistics are fitted on the training split; ``normalization`` (per
-    modality) replaces fitted ones; ``split_keys`` (a saved ``{"train": [...], "val": [...],
-    "test": [...]}``) replaces the protocol split.
+    ``normalization`` (per modality) supplies statistics; those of the other modalities are
+    fitted on the training split. ``split_keys`` (a saved ``{"train": [...], "val": [...],
+    "test": [...]}``) replaces the protocol split; its keys no longer found are left out.
+    The ``check`` splits are preflighted (every file loaded once, through the cache;
+    ``data.on_error`` stop/skip decides what a bad file does) and what each leaves out is
+    reported with :func:`harkd.errors.warn`. ``root`` overrides ``data.resolved_root()``.
     """
     from harkd.data import PairedDataset, Split, get_dataset, make_split
+    from harkd.data.dataset import ON_ERROR
 
     spec = get_dataset(data.dataset)
     modalities = list(data.modalities)
@@ -115,26 +127,77 @@ def prepare_data(data: DataConfig, inputs: list[str], normalization: dict | None
         if name not in modalities:
             raise ConfigError(f"config key 'model.input': '{name}' is not among data.modalities "
                               f"({', '.join(modalities)})")
-    root = data.resolved_root()
+    on_error = getattr(data, "on_error", "stop")
+    if on_error not in ON_ERROR:
+        raise ConfigError(f"config key 'data.on_error': {on_error!r} is not one of {', '.join(ON_ERROR)}")
+    root = root or data.resolved_root()
     index = spec.scan(root, strict=data.strict)
     if split_keys is not None:
-        split = Split(**{name: tuple(keys) for name, keys in split_keys.items()})
+        split = Split(**{name: tuple(split_keys.get(name, ())) for name in SPLITS})
+        origin = "the split saved in run.json"
     else:
         split = make_split(spec, index, data.protocol, val_fraction=data.val_fraction, seed=0,
                            val_subjects=data.val_subjects)
+        origin = f"protocol {data.protocol} " + (f"with data.val_subjects {data.val_subjects}" if data.val_subjects
+                                                 else f"with data.val_fraction {data.val_fraction}")
+    check_disjoint(split, origin)
     cache = True if data.cache else None
-    train = PairedDataset(spec, index, split.train, modalities, data.modalities, train=True,
-                          strict=data.strict, cache=cache)
-    if len(train) == 0:
-        raise DataError(root, f"no training recordings with modalities {modalities} under protocol {data.protocol}")
-    train.fit_normalization()
-    if normalization:
-        train.load_normalization(normalization)
-    datasets = {"train": train}
-    for name in ("val", "test"):
-        datasets[name] = PairedDataset(spec, index, getattr(split, name), modalities, train.transforms,
-                                       strict=data.strict, cache=train.cache)
+    datasets: dict = {}
+    for name in SPLITS:
+        keys = list(getattr(split, name))
+        absent = [k for k in keys if k not in index]
+        if absent and data.strict:
+            raise DataError(root, f"recording {absent[0]} of the {name} split is not found (data.strict)")
+        first = datasets.get("train")
+        datasets[name] = PairedDataset(
+            spec, index, [k for k in keys if k in index], modalities,
+            data.modalities if first is None else first.transforms, train=name == "train",
+            strict=data.strict, cache=cache if first is None else first.cache)
+        datasets[name].skipped[:0] = [(k, f"not found under {root}") for k in absent]
+        if name in check:
+            datasets[name].check(on_error)
+        if name == "train" and len(datasets[name]) == 0:
+            raise DataError(root, f"no training recordings with modalities {modalities} under protocol {data.protocol}")
+    train = datasets["train"]
+    if check:
+        report_left_out(index, datasets, split)
+    supplied = dict(normalization or {})
+    train.fit_normalization([m for m in modalities if m not in supplied])
+    if supplied:
+        train.load_normalization(supplied)
     return PreparedData(spec, split, datasets, list(spec.class_names), root)
+
+
+def check_disjoint(split, origin: str) -> None:
+    """Validation recordings must be neither training nor test recordings (ConfigError naming them)."""
+    val = set(split.val)
+    for other in ("train", "test"):
+        common = sorted(val & set(getattr(split, other)))
+        if common:
+            raise ConfigError(f"{len(common)} validation recording(s) are also {other} recordings "
+                              f"({_first_keys(common)}) in {origin}: validation must be held out from "
+                              "training and test")
+
+
+def _first_keys(keys: list[str], shown: int = SHOWN) -> str:
+    more = f" and {len(keys) - shown} more" if len(keys) > shown else ""
+    return ", ".join(keys[:shown]) + more
+
+
+def report_left_out(index, datasets: dict, split) -> None:
+    """Warn, once at the start, about the files the scan skipped and, per split, the recordings left out."""
+    from harkd.errors import warn
+
+    if index.skipped:
+        shown = "; ".join(f"{path} ({reason})" for path, reason in index.skipped[:SHOWN])
+        more = f"; and {len(index.skipped) - SHOWN} more" if len(index.skipped) > SHOWN else ""
+        warn(f"scanning {index.root} skipped {len(index.skipped)} file(s): {shown}{more} "
+             f"(harkd data info --dataset {index.dataset} --root {index.root} lists them all)")
+    for name, dataset in datasets.items():
+        if dataset.skipped:
+            warn(f"{name} split: {len(dataset.skipped)} of {len(getattr(split, name))} recordings left out: "
+                 + _first_keys([f"{key} ({reason})" for key, reason in dataset.skipped])
+                 + " (listed in run.json 'skipped')")
 
 
 def model_input_kwargs(sample: torch.Tensor | np.ndarray, model_name: str) -> dict:
@@ -256,13 +319,22 @@ def _write_metadata(run_dir: Path, cfg, prepared: PreparedData, kind: str) -> No
         "python": platform.python_version(),
         "command": " ".join(sys.argv),
         "seed": cfg.seed,
-        "data_root": str(prepared.root),
+        "data_root": str(Path(prepared.root).resolve()),
         "class_names": prepared.class_names,
         "split": prepared.split.to_dict(),
         "skipped": {name: ds.skipped for name, ds in prepared.datasets.items()},
         "normalization": prepared.datasets["train"].normalization_state(),
     }
     (run_dir / "run.json").write_text(json.dumps(meta, indent=1, default=_jsonable))
+
+
+def write_task_reports(run_dir: Path, task) -> None:
+    """Write the reports a task describes itself with (``task.reports``: file name -> function
+    returning JSON, e.g. a distillation's ``teachers.json``), once per run directory."""
+    for name, make in getattr(task, "reports", {}).items():
+        path = Path(run_dir) / name
+        if not path.exists():
+            path.write_text(json.dumps(make(), indent=1, default=_jsonable))
 
 
 def _jsonable(obj: Any) -> Any:
@@ -377,8 +449,25 @@ def _diff_keys(a: Any, b: Any, prefix: str = "") -> set[str]:
     return set() if a == b else {prefix.rstrip(".")}
 
 
+def run_data_root(data: DataConfig, meta: dict, run_dir: Path) -> tuple[Path, str]:
+    """The data root of a saved run and where it came from: ``data.root`` or ``$HARKD_DATA_ROOT``
+    when set (``"config"``), else run.json's ``data_root``, the root it was trained on (``"run.json"``)."""
+    from harkd.engine.config import DATA_ROOT_ENV
+
+    if data.root or os.environ.get(DATA_ROOT_ENV) or not meta.get("data_root"):
+        return data.resolved_root(), "config"
+    saved = Path(meta["data_root"])
+    if not saved.is_dir():
+        raise ConfigError(f"{run_dir}: data.root is not set, {DATA_ROOT_ENV} is not defined and the data root "
+                          f"recorded in run.json ({saved}) is not a directory: set {DATA_ROOT_ENV} to the folder "
+                          f"holding the dataset, or set data.root in {run_dir / 'config.yaml'}")
+    return saved, "run.json"
+
+
 def load_run(run_dir: str | Path, checkpoint: str = "best") -> tuple[Any, dict, Any, PreparedData]:
-    """Rebuild a trained run of any kind: (config, run metadata, task with weights loaded, data)."""
+    """Rebuild a trained run of any kind: (config, run metadata, task with weights loaded, data).
+
+    No split is preflighted; the data root is :func:`run_data_root`'s."""
     from harkd.engine.checkpoint import load_checkpoint
 
     run_dir = Path(run_dir)
@@ -388,7 +477,10 @@ def load_run(run_dir: str | Path, checkpoint: str = "best") -> tuple[Any, dict, 
     meta = json.loads((run_dir / "run.json").read_text())
     recipe = get_recipe(meta.get("kind", "train"))
     cfg = recipe.load(run_dir / "config.yaml")
-    prepared = prepare_data(cfg.data, recipe.inputs(cfg), meta.get("normalization"), meta.get("split"))
+    root, source = run_data_root(cfg.data, meta, run_dir)
+    prepared = prepare_data(cfg.data, recipe.inputs(cfg), meta.get("normalization"), meta.get("split"),
+                            check=(), root=root)
+    prepared.root_source = source
     task = recipe.build(cfg, prepared)
     ckpt = load_checkpoint(run_dir / f"{checkpoint}.pt")
     task.load_state_dict(ckpt["task"])

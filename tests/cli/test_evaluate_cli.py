@@ -1,0 +1,91 @@
+"""``harkd evaluate``: --help defaults, results before figure warnings, the run.json data root, a closed pipe."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+
+@pytest.fixture
+def trained(tmp_path, synth_utd, run, monkeypatch):
+    """A 1-epoch run trained with ``HARKD_DATA_ROOT`` (``data.root`` null); the variable is unset afterwards."""
+    config = tmp_path / "exp.yaml"
+    config.write_text(yaml.safe_dump({
+        "name": "acc", "seed": 0, "output_dir": str(tmp_path / "runs"),
+        "data": {"dataset": "utd-mhad", "modalities": {"inertial": {"sensor": "acc", "length": 32}}, "cache": False},
+        "model": {"name": "imu_cnn1d", "input": "inertial", "args": {"widths": [8], "depths": [1]}},
+        "train": {"epochs": 1, "batch_size": 8},
+    }))
+    link = tmp_path / "data"
+    link.mkdir()
+    (link / "UTD-MHAD").symlink_to(synth_utd)
+    monkeypatch.setenv("HARKD_DATA_ROOT", str(link))
+    rc, _, err = run("train", str(config), "--evaluate", "none")
+    assert rc == 0, err
+    monkeypatch.delenv("HARKD_DATA_ROOT")  # a new shell
+    return tmp_path / "runs" / "acc"
+
+
+def test_help_shows_the_split_and_checkpoint_defaults(capsys):
+    from harkd.cli.main import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["evaluate", "--help"])
+    assert exit_.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "the split to evaluate (default: test)" in out
+    assert "best: chosen on validation; last: the final epoch (default: best)" in out
+
+
+def test_new_shell_evaluates_on_the_recorded_root_and_says_so(trained, run, synth_utd):
+    rc, out, err = run("evaluate", str(trained), "--json", "--no-plots")
+    assert rc == 0 and "Traceback" not in err
+    root = (trained.parent.parent / "data" / "UTD-MHAD").resolve()
+    assert err.splitlines() == [f"data root from run.json: {root}"]
+    assert json.loads(out)["data_root_from"] == "run.json"
+
+
+def test_unwritable_figures_warn_after_the_results(trained, run):
+    (trained / "confusion_test.png").mkdir()  # cannot be written as a file (a read-only directory is the same OSError)
+    rc, out, err = run("evaluate", str(trained))
+    assert rc == 0 and "Traceback" not in err
+    assert "top-1 accuracy" in out
+    assert f"harkd: warning: could not write {trained / 'confusion_test.png'}: Is a directory (the results are " \
+           "complete; --no-plots skips the figures)" in err.splitlines()
+    assert f"wrote{trained / 'learning_curves.png'}" in "".join(out.split())  # rich wraps long lines
+    rc, out, err = run("evaluate", str(trained), "--json")
+    assert rc == 0 and json.loads(out)["figures"] == [str(trained / "learning_curves.png")]
+
+
+def test_json_into_a_closed_pipe_ends_quietly(trained):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    cmd = [sys.executable, "-m", "harkd", "evaluate", str(trained), "--json", "--no-plots"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    proc.stdout.close()  # the reader is gone before harkd writes a byte: every write is a broken pipe
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=300) == 0
+    assert "Traceback" not in err and "Exception ignored" not in err and "BrokenPipe" not in err
+    shell = subprocess.run(" ".join(cmd) + " | head -c 10", shell=True, capture_output=True, text=True, env=env,
+                           timeout=300)
+    assert len(shell.stdout) == 10 and "Traceback" not in shell.stderr
+
+
+def test_samples_line_counts_recordings_missing_since_training(trained, run, synth_utd, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy" / "UTD-MHAD"
+    shutil.copytree(synth_utd, copy)
+    meta = json.loads((trained / "run.json").read_text())
+    meta["data_root"] = str(copy)
+    (trained / "run.json").write_text(json.dumps(meta))
+    key = meta["split"]["test"][0]
+    (copy / "Inertial" / f"{key}_inertial.mat").unlink()
+    n = len(meta["split"]["test"])
+    rc, out, err = run("evaluate", str(trained), "--no-plots")
+    assert rc == 0
+    assert f"samples {n - 1} (1 of run.json's {n} missing now)" in " ".join(out.split())
+    assert (f"harkd: warning: 1 of the {n} test recordings in {trained / 'run.json'} are missing now: {key} "
+            f"(missing inertial); evaluating the {n - 1} others") in " ".join(err.split())

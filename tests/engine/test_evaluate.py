@@ -1,0 +1,81 @@
+"""evaluate_run: recordings missing since training, the data root recorded in run.json, figures."""
+
+import json
+import os
+import re
+import shutil
+
+import pytest
+import yaml
+
+from harkd.engine.config import load_config
+from harkd.engine.evaluate import evaluate_run, write_figures
+from harkd.engine.experiment import train_experiment
+from harkd.errors import ConfigError, DataWarning
+
+
+def tiny_run(tmp_path, data_root, root=None, name="run"):
+    """A 1-epoch inertial run on the synthetic UTD-MHAD under ``data_root/UTD-MHAD`` (``data.root`` = ``root``)."""
+    cfg = load_config(data={
+        "name": name, "seed": 0, "output_dir": str(tmp_path / "runs"),
+        "data": {"dataset": "utd-mhad", "root": None if root is None else str(root),
+                 "modalities": {"inertial": {"sensor": "acc", "length": 32, "normalize": True}}, "cache": False},
+        "model": {"name": "imu_cnn1d", "input": "inertial", "args": {"widths": [8], "depths": [1]}},
+        "train": {"epochs": 1, "batch_size": 8},
+    })
+    return train_experiment(cfg, log=lambda m: None)
+
+
+@pytest.fixture
+def data_root(tmp_path, synth_utd):
+    """A private copy of the synthetic dataset as ``DATA/UTD-MHAD`` (tests delete files from it)."""
+    shutil.copytree(synth_utd, tmp_path / "data" / "UTD-MHAD")
+    return tmp_path / "data"
+
+
+def test_recordings_missing_since_training_are_warned_and_counted(tmp_path, data_root):
+    root = data_root / "UTD-MHAD"
+    run_dir = tiny_run(tmp_path, data_root, root)
+    test_keys = json.loads((run_dir / "run.json").read_text())["split"]["test"]
+    before = evaluate_run(run_dir)
+    assert before["missing_keys"] == 0 and before["num_samples"] == len(test_keys)
+    partial, whole = sorted(test_keys)[:2]
+    (root / "Inertial" / f"{partial}_inertial.mat").unlink()  # the recording keeps its other modalities
+    for path in root.glob(f"*/{whole}_*"):
+        path.unlink()  # this one is gone entirely
+    reasons = {partial: "missing inertial", whole: f"not found under {root}"}
+    shown = ", ".join(f"{k} ({reasons[k]})" for k in test_keys if k in reasons)  # in run.json's order
+    with pytest.warns(DataWarning) as caught:
+        result = evaluate_run(run_dir)
+    n = len(test_keys)
+    assert (f"2 of the {n} test recordings in {run_dir / 'run.json'} are missing now: {shown}; "
+            f"evaluating the {n - 2} others") in [str(w.message) for w in caught]
+    assert result["missing_keys"] == 2 and result["num_samples"] == n - 2
+
+
+def test_evaluate_in_a_new_shell_uses_the_data_root_in_run_json(tmp_path, data_root, monkeypatch):
+    monkeypatch.setenv("HARKD_DATA_ROOT", str(data_root))
+    run_dir = tiny_run(tmp_path, data_root)  # data.root null: the root came from the environment
+    assert yaml.safe_load((run_dir / "config.yaml").read_text())["data"]["root"] is None
+    monkeypatch.delenv("HARKD_DATA_ROOT")
+    result = evaluate_run(run_dir)
+    assert result["data_root_from"] == "run.json" and result["data_root"] == str((data_root / "UTD-MHAD").resolve())
+    monkeypatch.setenv("HARKD_DATA_ROOT", str(data_root))  # an explicit root overrides run.json
+    assert evaluate_run(run_dir)["data_root_from"] == "config"
+    monkeypatch.delenv("HARKD_DATA_ROOT")
+    (data_root / "UTD-MHAD").rename(data_root / "moved")
+    msg = (f"{run_dir}: data.root is not set, HARKD_DATA_ROOT is not defined and the data root recorded in "
+           f"run.json ({(data_root / 'UTD-MHAD').resolve()}) is not a directory: set HARKD_DATA_ROOT to the folder "
+           f"holding the dataset, or set data.root in {run_dir / 'config.yaml'}")
+    with pytest.raises(ConfigError, match="^" + re.escape(msg) + "$"):
+        evaluate_run(run_dir)
+
+
+def test_a_figure_that_cannot_be_written_is_one_line(tmp_path, synth_utd):
+    run_dir = tiny_run(tmp_path, synth_utd.parent, synth_utd)
+    result = evaluate_run(run_dir)
+    (run_dir / "confusion_test.png").mkdir()  # unwritable as a file, even for root
+    written, failed = write_figures(result, run_dir)
+    assert written == [str(run_dir / "learning_curves.png")]
+    assert failed == [f"could not write {run_dir / 'confusion_test.png'}: Is a directory "
+                      "(the results are complete; --no-plots skips the figures)"]
