@@ -265,7 +265,7 @@ class Trainer:
 
     def _recovery_hint(self, damaged: Path) -> str:
         """How to go on when ``damaged`` (normally last.pt) cannot be resumed from."""
-        restart = (f"or delete {damaged.name} and run the same command to train this run again from epoch 1 "
+        restart = (f"delete {damaged.name} and run the same command to train this run again from epoch 1 "
                    "(or train into a new --run-dir)")
         if damaged != self.last_path or not self.best_path.is_file():
             return f"to recover, {restart}"
@@ -275,7 +275,7 @@ class Trainer:
         except Exception:  # best.pt damaged too, or not a trainer checkpoint
             return f"to recover, {restart}"
         return (f"to recover, copy best.pt (epoch {best_epoch}) over it (cp {self.best_path} {self.last_path}) and "
-                f"run the same command to resume from epoch {best_epoch}, {restart}")
+                f"run the same command to resume from epoch {best_epoch}, or {restart}")
 
     def _truncate_metrics(self, epochs_done: int) -> None:
         """Drop metric lines of epochs the checkpoint does not cover (a killed epoch)."""
