@@ -15,7 +15,7 @@ from torch.utils.data import Dataset
 
 from harkd.cli.main import main
 from harkd.engine import checkpoint as checkpoint_module
-from harkd.engine import experiment
+from harkd.engine import experiment, rundir
 from harkd.engine.config import load_config
 from harkd.engine.experiment import train_experiment
 from harkd.engine.trainer import ClassificationTask, Trainer
@@ -85,7 +85,7 @@ def test_an_unwritable_run_directory_is_refused(tmp_path, synth_utd, monkeypatch
     def refuse(*args, **kwargs):
         raise OSError(code, strerror)
 
-    monkeypatch.setattr(experiment.tempfile, "TemporaryFile", refuse)
+    monkeypatch.setattr(rundir.tempfile, "TemporaryFile", refuse)
     prepared = []
     monkeypatch.setattr(experiment, "prepare_data", lambda *a, **k: prepared.append(1))
     target = tmp_path / "run"
@@ -97,7 +97,7 @@ def test_an_unwritable_run_directory_is_refused(tmp_path, synth_utd, monkeypatch
 
 def test_too_little_free_space_is_refused_before_the_first_epoch(tmp_path, synth_utd, monkeypatch):
     usage = shutil.disk_usage(tmp_path)
-    monkeypatch.setattr(experiment.shutil, "disk_usage", lambda path: usage._replace(free=1000))
+    monkeypatch.setattr(rundir.shutil, "disk_usage", lambda path: usage._replace(free=1000))
     target = tmp_path / "run"
     with pytest.raises(DataError) as err:
         train_experiment(config(tmp_path, synth_utd), target, **QUIET)

@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import errno
 import fcntl
 import json
 import math
 import os
 import platform
 import random
-import shutil
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -31,13 +28,12 @@ import yaml
 
 import harkd
 from harkd.engine import distributed as dist_utils
-from harkd.engine.config import (DataConfig, ExperimentConfig, OptimConfig, ScheduleConfig, check_run_config,
-                                 load_config)
+from harkd.engine.config import DataConfig, ExperimentConfig, OptimConfig, ScheduleConfig, load_config
 from harkd.engine.trainer import ClassificationTask, Trainer
 from harkd.errors import ConfigError, DataError
 
 __all__ = ["seed_everything", "build_optimizer", "build_scheduler", "prepare_data", "build_model", "build_task",
-           "train_experiment", "load_run", "git_hash", "check_run_dir", "check_splits", "PreparedData", "Recipe", "register_recipe", "get_recipe"]
+           "train_experiment", "load_run", "git_hash", "PreparedData", "Recipe", "register_recipe", "get_recipe"]
 
 
 def seed_everything(seed: int, deterministic: bool = False) -> None:
@@ -286,6 +282,9 @@ def train_experiment(cfg, run_dir: Path | None = None, *, resume: bool = True,
 
     ``evaluate`` (``val`` or ``test``): the split the caller evaluates after training; an empty
     one is refused before training, like an empty training split."""
+    from harkd.engine.config import check_run_config
+    from harkd.engine.rundir import check_run_dir
+
     check_run_config(cfg)
     cfg = recipe.resolve(cfg)
     run_dir = Path(run_dir) if run_dir else Path(cfg.output_dir) / cfg.name
@@ -295,47 +294,6 @@ def train_experiment(cfg, run_dir: Path | None = None, *, resume: bool = True,
         check_run_dir(run_dir)
     with run_dir_lock(run_dir, dist_utils.rank() == 0):
         return _train_locked(cfg, run_dir, resume, log, progress, recipe, evaluate)
-
-
-def _os_hint(err: OSError) -> str:
-    return {errno.ENOSPC: "the disk is full: free some space or choose another --run-dir",
-            errno.EDQUOT: "the disk quota is exceeded: free some space or choose another --run-dir",
-            errno.ENOTDIR: "a parent of it is a file: choose another --run-dir"}.get(
-        err.errno, "choose a writable --run-dir (or fix its permissions)")
-
-
-def check_run_dir(run_dir: Path) -> None:
-    """Before any training work: a DataError when ``run_dir`` is a file or cannot be written (probed)."""
-    if run_dir.exists() and not run_dir.is_dir():
-        raise DataError(run_dir, "is a file, not a run directory: choose another --run-dir (or move the file away)")
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=run_dir, prefix=".write-probe") as probe:
-            probe.write(b"\0" * 4096)
-            probe.flush()
-            os.fsync(probe.fileno())
-    except OSError as err:
-        raise DataError(run_dir, f"cannot write into the run directory ({err.strerror or err}): {_os_hint(err)}") from None
-
-
-def _checkpoint_bytes(task: torch.nn.Module, optim: OptimConfig) -> int:
-    """About the size of one checkpoint: the task's tensors plus the optimiser's per-parameter state."""
-    weights = sum(t.numel() * t.element_size() for t in task.state_dict().values() if torch.is_tensor(t))
-    trainable = sum(p.numel() * p.element_size() for p in task.parameters() if p.requires_grad)
-    moments = 2 if optim.name in ("adam", "adamw") else int(optim.momentum > 0)
-    return weights + moments * trainable
-
-
-def _check_free_space(run_dir: Path, task: torch.nn.Module, optim: OptimConfig) -> None:
-    """Refuse to start when the disk cannot hold last.pt, best.pt and the temporary file of one update."""
-    size = _checkpoint_bytes(task, optim)
-    present = sum(p.stat().st_size for p in (run_dir / "last.pt", run_dir / "best.pt") if p.is_file())
-    need, free = 3 * size - present, shutil.disk_usage(run_dir).free
-    if need > free:
-        mb = lambda n: f"{n / 2**20:.1f} MB"  # noqa: E731
-        raise DataError(run_dir, f"not enough free disk space for the checkpoints: each is about {mb(size)} and "
-                                 f"the run needs {mb(need)} more, but {mb(free)} are free; free some space or "
-                                 "choose another --run-dir")
 
 
 @contextlib.contextmanager
@@ -370,6 +328,8 @@ def run_dir_lock(run_dir: Path, active: bool = True):
 
 def _train_locked(cfg, run_dir: Path, resume: bool, log, progress, recipe: "Recipe",
                   evaluate: str | None = None) -> Path:
+    from harkd.engine.rundir import check_free_space, check_splits, record_epochs_change
+
     seed_everything(cfg.seed, cfg.train.deterministic)
     last = run_dir / "last.pt"
     existing = (run_dir / "run.json")
@@ -389,7 +349,7 @@ def _train_locked(cfg, run_dir: Path, resume: bool, log, progress, recipe: "Reci
     task = recipe.build(cfg, prepared)
     optimizer = build_optimizer(cfg.optim, [p for p in task.parameters() if p.requires_grad])
     if dist_utils.rank() == 0:
-        _check_free_space(run_dir, task, cfg.optim)
+        check_free_space(run_dir, task, cfg.optim)
     trainer = Trainer(
         task, prepared.datasets["train"], prepared.datasets["val"] if len(prepared.datasets["val"]) else None,
         optimizer, run_dir, cfg.train.epochs, num_classes=len(prepared.class_names), seed=cfg.seed,
@@ -401,30 +361,9 @@ def _train_locked(cfg, run_dir: Path, resume: bool, log, progress, recipe: "Reci
     if resume:
         trainer.resume()
     if dist_utils.rank() == 0 and not fresh:
-        _record_epochs(run_dir, cfg.train.epochs, trainer.state.epoch, log)
+        record_epochs_change(run_dir, cfg.train.epochs, trainer.state.epoch, log)
     trainer.fit()
     return run_dir
-
-
-SPLIT_NAMES = {"train": "training", "val": "validation", "test": "test"}
-
-
-def check_splits(prepared: PreparedData, protocol: str, evaluate: str | None = None) -> None:
-    """Before training: a DataError when the training split is empty, or the split to be evaluated
-    afterwards (``evaluate``: val or test) is; the message names the protocol and what to change."""
-    counts = {name: len(ds) for name, ds in prepared.datasets.items()}
-    others = [p for p in getattr(prepared.spec, "protocols", {}) if p != protocol]
-    switch = f"use another protocol (--set data.protocol={others[0]})" if others else "use another protocol"
-    advice = {
-        "train": f"{switch} or point data.root at a fuller copy of the dataset",
-        "test": f"{switch}, point data.root at a copy with the protocol's test subjects, or pass --evaluate none",
-        "val": "set data.val_fraction > 0 (or data.val_subjects), or pass --evaluate none",
-    }
-    for name in ["train"] + ([evaluate] if evaluate in ("val", "test") else []):
-        if counts[name] == 0:
-            found = ", ".join(f"{counts[k]} {SPLIT_NAMES[k]}" for k in ("train", "val", "test"))
-            raise DataError(prepared.root, f"the {SPLIT_NAMES[name]} split is empty under protocol '{protocol}' "
-                                           f"({found} recordings): {advice[name]}")
 
 
 def _check_same_experiment(run_dir: Path, cfg: ExperimentConfig) -> None:
@@ -452,27 +391,6 @@ def _check_same_experiment(run_dir: Path, cfg: ExperimentConfig) -> None:
                           f"{old} epochs; resuming it with train.epochs={cfg.train.epochs} would not give a "
                           f"{cfg.train.epochs}-epoch cosine run: train a new run (another --run-dir) with "
                           f"train.epochs={cfg.train.epochs}, or keep train.epochs={old} to resume this one")
-
-
-def _record_epochs(run_dir: Path, epochs: int, done: int, log: Callable[[str], None]) -> None:
-    """A changed ``train.epochs`` on a resumed run (constant or step schedule): refuse to shorten it
-    below the epochs already trained; else record the new value in config.yaml and the change in run.json."""
-    config_path, meta_path = run_dir / "config.yaml", run_dir / "run.json"
-    saved = yaml.safe_load(config_path.read_text())
-    old = saved["train"].get("epochs")
-    if old == epochs:
-        return
-    if done > epochs:
-        raise ConfigError(f"{run_dir} has already trained {done} epochs (train.epochs={old}); train.epochs={epochs} "
-                          "cannot shorten it: evaluate it as it is, or train a new run (another --run-dir)")
-    saved["train"]["epochs"] = epochs
-    meta = json.loads(meta_path.read_text())
-    meta.setdefault("epochs_changed", []).append({"from": old, "to": epochs, "after_epoch": done,
-                                                  "command": " ".join(sys.argv)})
-    config_path.write_text(yaml.safe_dump(saved, sort_keys=False))
-    meta_path.write_text(json.dumps(meta, indent=1))
-    log(f"train.epochs changed from {old} to {epochs} after epoch {done} (the {saved['schedule']['name']} "
-        "schedule continues unchanged); recorded in config.yaml and run.json")
 
 
 def _diff_keys(a: Any, b: Any, prefix: str = "") -> set[str]:
