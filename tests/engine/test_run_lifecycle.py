@@ -182,15 +182,19 @@ def flip_middle(path, count=64):
     path.write_bytes(bytes(data))
 
 
-def test_a_damaged_last_pt_is_refused_with_the_way_to_recover(tmp_path, synth_utd):
+def test_a_damaged_last_pt_is_refused_with_the_way_to_recover(tmp_path, synth_utd, monkeypatch):
     cfg = config(tmp_path, synth_utd, epochs=3)
     clean = train_experiment(cfg, tmp_path / "clean", **QUIET)
     run_dir = train_experiment(cfg, tmp_path / "run", **QUIET)
     last, best = run_dir / "last.pt", run_dir / "best.pt"
     best_epoch = torch.load(best, weights_only=False)["state"]["epoch"]
     flip_middle(last)
+    read = []
+    monkeypatch.setattr(experiment, "prepare_data", lambda *a, **k: read.append(1))
     with pytest.raises(DataError) as err:
         train_experiment(cfg, run_dir, **QUIET)
+    monkeypatch.undo()
+    assert not read, "refused before the data are read"
     assert str(err.value) == (
         f"{last}: cannot read checkpoint: the file is damaged (its content no longer matches its checksum); to "
         f"recover, copy best.pt (epoch {best_epoch}) over it (cp {best} {last}) and run the same command to resume "

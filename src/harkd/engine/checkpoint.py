@@ -84,11 +84,14 @@ def verify_checkpoint(path: str | Path) -> None:
         raise DataError(path, f"{DAMAGED} (its content no longer matches its checksum)")
 
 
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
-    """Load a checkpoint written by :func:`atomic_save` after verifying its checksums; a clear error
-    when it is missing, damaged or unreadable."""
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu", verify: bool = True) -> dict:
+    """Load a checkpoint written by :func:`atomic_save` after verifying its checksums (``verify``: False
+    when the caller just did); a clear error when it is missing, damaged or unreadable."""
     path = Path(path)
-    verify_checkpoint(path)
+    if verify:
+        verify_checkpoint(path)
+    elif not path.is_file():
+        raise DataError(path, "checkpoint not found")
     try:
         return torch.load(path, map_location=map_location, weights_only=False)
     except Exception as err:  # torch raises several types for torn/corrupt files

@@ -329,6 +329,7 @@ def run_dir_lock(run_dir: Path, active: bool = True):
 def _train_locked(cfg, run_dir: Path, resume: bool, log, progress, recipe: "Recipe",
                   evaluate: str | None = None) -> Path:
     from harkd.engine.rundir import check_free_space, check_splits, record_epochs_change
+    from harkd.engine.trainer import verify_resumable
 
     seed_everything(cfg.seed, cfg.train.deterministic)
     last = run_dir / "last.pt"
@@ -336,6 +337,7 @@ def _train_locked(cfg, run_dir: Path, resume: bool, log, progress, recipe: "Reci
     normalization = split_keys = None
     if resume and last.is_file() and existing.is_file():
         _check_same_experiment(run_dir, cfg)
+        verify_resumable(last, run_dir / "best.pt")  # before the data are read
         saved = json.loads(existing.read_text())
         normalization, split_keys = saved.get("normalization"), saved.get("split")
     elif not resume and last.is_file():

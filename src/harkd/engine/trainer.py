@@ -39,7 +39,8 @@ from harkd.engine.checkpoint import (atomic_save, capture_rng_state, load_checkp
 from harkd.engine.metrics import classification_report
 from harkd.errors import DataError
 
-__all__ = ["Task", "ClassificationTask", "model_input", "EpochSampler", "Trainer", "TrainerState", "predict"]
+__all__ = ["Task", "ClassificationTask", "model_input", "EpochSampler", "Trainer", "TrainerState", "predict",
+           "verify_resumable"]
 
 
 def model_input(batch: Mapping, key):
@@ -158,6 +159,24 @@ def predict(task: Task, loader: Iterable, device: torch.device | str = "cpu") ->
     return torch.cat(logits).numpy(), torch.cat(labels).numpy(), keys
 
 
+def verify_resumable(last: Path, best: Path) -> None:
+    """A DataError saying how to recover when ``last`` (last.pt) is damaged: from ``best`` (best.pt,
+    a full trainer checkpoint too) when that one is sound, else by training again."""
+    try:
+        verify_checkpoint(last)
+    except DataError as err:
+        restart = (f"delete {last.name} and run the same command to train this run again from epoch 1 "
+                   "(or train into a new --run-dir)")
+        try:
+            verify_checkpoint(best)
+            best_epoch = load_checkpoint(best, verify=False)["state"]["epoch"]
+        except Exception:  # best.pt damaged or missing too, or not a trainer checkpoint
+            raise DataError(last, f"{err.problem}; to recover, {restart}") from None
+        raise DataError(last, f"{err.problem}; to recover, copy {best.name} (epoch {best_epoch}) over it "
+                              f"(cp {best} {last}) and run the same command to resume from epoch {best_epoch}, "
+                              f"or {restart}") from None
+
+
 @dataclass
 class TrainerState:
     """What a checkpoint restores besides weights."""
@@ -248,10 +267,8 @@ class Trainer:
             if self.is_main:
                 self._truncate_metrics(0)  # a run killed before its first checkpoint starts afresh
             return False
-        try:
-            ckpt = load_checkpoint(path, map_location=self.device)
-        except DataError as err:
-            raise DataError(path, f"{err.problem}; {self._recovery_hint(path)}") from None
+        verify_resumable(path, self.best_path)
+        ckpt = load_checkpoint(path, map_location=self.device, verify=False)
         self.task.load_state_dict(ckpt["task"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         if self.scheduler and ckpt["scheduler"]:
@@ -262,20 +279,6 @@ class Trainer:
             self._truncate_metrics(self.state.epoch)
         self.log(f"resumed from {path} after epoch {self.state.epoch}")
         return True
-
-    def _recovery_hint(self, damaged: Path) -> str:
-        """How to go on when ``damaged`` (normally last.pt) cannot be resumed from."""
-        restart = (f"delete {damaged.name} and run the same command to train this run again from epoch 1 "
-                   "(or train into a new --run-dir)")
-        if damaged != self.last_path or not self.best_path.is_file():
-            return f"to recover, {restart}"
-        try:
-            verify_checkpoint(self.best_path)
-            best_epoch = torch.load(self.best_path, map_location="cpu", weights_only=False)["state"]["epoch"]
-        except Exception:  # best.pt damaged too, or not a trainer checkpoint
-            return f"to recover, {restart}"
-        return (f"to recover, copy best.pt (epoch {best_epoch}) over it (cp {self.best_path} {self.last_path}) and "
-                f"run the same command to resume from epoch {best_epoch}, or {restart}")
 
     def _truncate_metrics(self, epochs_done: int) -> None:
         """Drop metric lines of epochs the checkpoint does not cover (a killed epoch)."""
