@@ -24,7 +24,9 @@ def register(subparsers) -> None:
         "train", help="train a single-modality model from a YAML experiment",
         description="Train one experiment (one YAML file). The resolved config, seed, harkd version and git "
                     "hash go to the run directory, with last.pt every epoch and best.pt by validation metric. "
-                    "An existing run directory is resumed from last.pt.",
+                    "An existing run directory is resumed from last.pt (its checksums verified); a larger "
+                    "train.epochs continues a constant or step schedule (recorded in config.yaml) and is refused "
+                    "for a cosine one, which is laid out over the epochs.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_run_arguments(parser)
     parser.set_defaults(func=run)
