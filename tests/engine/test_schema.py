@@ -4,7 +4,7 @@ from typing import Literal, Optional
 
 import pytest
 
-from harkd.engine.schema import apply_overrides, from_dict, parse_override, to_dict
+from harkd.engine.schema import apply_overrides, from_dict, parse_override, ranged, to_dict
 from harkd.errors import ConfigError
 
 
@@ -94,3 +94,45 @@ def test_overrides_index_lists():
     assert apply_overrides(base, ["losses.1.weight=0.5"])["losses"][1] == {"name": "kd", "weight": 0.5}
     with pytest.raises(ConfigError, match=re.escape("override 'losses.2.weight=1': 'losses.2' is not an index of a 2-item list")):
         apply_overrides(base, ["losses.2.weight=1"])
+
+
+@dataclasses.dataclass
+class Ranged:
+    rate: float = ranged(1.0, low=0, closed_low=False)
+    fraction: float = ranged(0.5, low=0, high=1, closed_high=False)
+    clip: Optional[float] = ranged(None, low=0, closed_low=False)
+    steps: list[int] = ranged(default_factory=list, low=1)
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"rate": 0}, "config key 'rate': must be > 0, got 0.0"),
+    ({"rate": float("nan")}, "config key 'rate': must be > 0, got nan"),
+    ({"fraction": 1}, "config key 'fraction': must be in [0, 1), got 1.0"),
+    ({"fraction": -0.5}, "config key 'fraction': must be in [0, 1), got -0.5"),
+    ({"clip": -1}, "config key 'clip': must be > 0, got -1.0"),
+    ({"steps": [3, 0]}, "config key 'steps[1]': must be >= 1, got 0"),
+])
+def test_ranged_fields_name_key_value_and_range(data, message):
+    with pytest.raises(ConfigError) as err:
+        from_dict(Ranged, data)
+    assert str(err.value) == message
+
+
+def test_ranged_fields_accept_their_bounds_and_none():
+    cfg = from_dict(Ranged, {"rate": 1e-9, "fraction": 0, "clip": None, "steps": [1]})
+    assert (cfg.rate, cfg.fraction, cfg.clip, cfg.steps) == (1e-9, 0.0, None, [1])
+
+
+def test_check_ranges_covers_a_tree_built_in_python():
+    from harkd.engine.schema import check_ranges
+
+    @dataclasses.dataclass
+    class Outer:
+        inner: Ranged
+        items: list = dataclasses.field(default_factory=list)
+
+    check_ranges(Outer(Ranged()))
+    with pytest.raises(ConfigError, match=re.escape("config key 'items[1].rate': must be > 0, got -2")):
+        check_ranges(Outer(Ranged(), [Ranged(), Ranged(rate=-2)]))
+    with pytest.raises(ConfigError, match=re.escape("config key 'inner.fraction': must be in [0, 1), got 3")):
+        check_ranges(Outer(Ranged(fraction=3)))

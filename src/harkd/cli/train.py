@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 
 EXAMPLES = """\
@@ -14,13 +15,18 @@ examples:
   torchrun --nproc_per_node 2 -m harkd train configs/utd_mhad/acc_cnn1d.yaml   # data-parallel
 """
 
+#: the top-level keys that tell one kind of config from the other, and the command for each kind
+KIND_KEYS = {"distill": ("teachers", "student"), "train": ("model",)}
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "train", help="train a single-modality model from a YAML experiment",
         description="Train one experiment (one YAML file). The resolved config, seed, harkd version and git "
                     "hash go to the run directory, with last.pt every epoch and best.pt by validation metric. "
-                    "An existing run directory is resumed from last.pt.",
+                    "An existing run directory is resumed from last.pt (its checksums verified); a larger "
+                    "train.epochs continues a constant or step schedule (recorded in config.yaml) and is refused "
+                    "for a cosine one, which is laid out over the epochs.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_run_arguments(parser)
     parser.set_defaults(func=run)
@@ -35,24 +41,73 @@ def add_run_arguments(parser) -> None:
     parser.add_argument("--no-resume", action="store_true", help="fail instead of resuming an existing run")
     parser.add_argument("--deterministic", action="store_true", help="deterministic kernels (same metrics on a re-run)")
     parser.add_argument("--evaluate", choices=["test", "val", "none"], default="test",
-                        help="after training, evaluate the best (validation-selected) and last checkpoints on this split")
+                        help="after training, report the accuracy of best.pt and last.pt on this split "
+                             "(default: %(default)s). best.pt is selected on the validation split only; the "
+                             "test split is used for neither training nor selection")
+
+
+def load_for(kind: str, path: str, overrides: list[str]):
+    """The recipe of ``kind`` and its config; a config of the other kind names the command to use."""
+    from harkd.engine.experiment import get_recipe
+    from harkd.errors import ConfigError
+
+    recipe = get_recipe(kind)
+    try:
+        return recipe, recipe.load(path, overrides)
+    except ConfigError:
+        other = _other_kind(kind, path)
+        if other is None:
+            raise
+        keys = " and ".join(f"'{k}'" for k in KIND_KEYS[other])
+        raise ConfigError(f"{path} is a {'distillation' if other == 'distill' else 'training'} config (it has {keys}): "
+                          f"run it with harkd {other} {path}") from None
+
+
+def _other_kind(kind: str, path: str) -> str | None:
+    """The other kind when the raw file at ``path`` has its keys and not this kind's."""
+    from harkd.engine.schema import load_yaml
+
+    try:
+        data = load_yaml(Path(path).read_text())
+    except Exception:  # unreadable or not YAML: the recipe's own error stands
+        return None
+    if not isinstance(data, dict):
+        return None
+    for other, keys in KIND_KEYS.items():
+        if other != kind and all(k in data for k in keys) and not any(k in data for k in KIND_KEYS[kind]):
+            return other
+    return None
 
 
 def run(args, kind: str = "train") -> int:
     from harkd.engine import distributed
     from harkd.engine.evaluate import evaluate_run
-    from harkd.engine.experiment import get_recipe, train_experiment
+    from harkd.engine.experiment import train_experiment
 
-    recipe = get_recipe(kind)
     overrides = list(args.overrides) + (["train.deterministic=true"] if args.deterministic else [])
-    cfg = recipe.load(args.config, overrides)
-    run_dir = train_experiment(cfg, args.run_dir, resume=not args.no_resume, recipe=recipe)
-    if distributed.rank() == 0 and args.evaluate != "none":
+    recipe, cfg = load_for(kind, args.config, overrides)
+    evaluate = None if args.evaluate == "none" else args.evaluate
+    run_dir = train_experiment(cfg, args.run_dir, resume=not args.no_resume, recipe=recipe, evaluate=evaluate)
+    if distributed.rank() == 0 and evaluate:
+        labels = checkpoint_labels(run_dir)
         for checkpoint in ("best", "last"):
-            result = evaluate_run(run_dir, args.evaluate, checkpoint)
+            result = evaluate_run(run_dir, evaluate, checkpoint)
             summary = {k: result[k] for k in ("split", "checkpoint", "accuracy", "macro_f1")}
-            (run_dir / f"eval_{args.evaluate}_{checkpoint}.json").write_text(json.dumps(summary, indent=1))
-            print(f"{checkpoint}: {args.evaluate} accuracy {result['accuracy']:.4f}, macro-F1 {result['macro_f1']:.4f}")
+            (run_dir / f"eval_{evaluate}_{checkpoint}.json").write_text(json.dumps(summary, indent=1))
+            print(f"{labels[checkpoint]}: {evaluate} accuracy {result['accuracy']:.4f}, "
+                  f"macro-F1 {result['macro_f1']:.4f}")
+        if evaluate == "test":
+            print("(the test split was used for neither training nor checkpoint selection)")
     print(f"run directory: {run_dir}")
     distributed.shutdown()
     return 0
+
+
+def checkpoint_labels(run_dir: Path) -> dict[str, str]:
+    """``best.pt (epoch 5, best on validation)`` and ``last.pt (epoch 6)``, read off metrics.jsonl."""
+    lines = [json.loads(ln) for ln in (run_dir / "metrics.jsonl").read_text().splitlines() if ln.strip()]
+    last = lines[-1]["epoch"] if lines else "?"
+    best = lines[-1].get("best_epoch", -1) if lines else -1
+    chosen = (f"epoch {best}, best on validation" if best and best > 0
+              else f"epoch {last}: no validation split, so the last epoch")
+    return {"best": f"best.pt ({chosen})", "last": f"last.pt (epoch {last})"}

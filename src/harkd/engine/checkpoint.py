@@ -1,10 +1,19 @@
-"""Atomic checkpoint files and the random-number-generator state they carry."""
+"""Atomic, checksummed checkpoint files and the random-number-generator state they carry.
+
+A checkpoint is an ordinary ``torch.save`` file (``torch.load`` reads it): a zip archive whose
+every record carries a CRC-32 of its bytes. :func:`load_checkpoint` verifies them all before
+loading, so a file damaged after it was written (a disk or copy error, flipped bytes) is an
+error instead of different weights. Files of any harkd version are checked the same way; a
+file in torch's legacy (non-zip) format has no checksums and loads unchecked.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -13,19 +22,20 @@ import torch
 
 from harkd.errors import DataError
 
-__all__ = ["atomic_save", "load_checkpoint", "capture_rng_state", "restore_rng_state"]
+__all__ = ["atomic_save", "load_checkpoint", "verify_checkpoint", "capture_rng_state", "restore_rng_state"]
 
 
 def atomic_save(obj: Any, path: str | Path) -> Path:
     """``torch.save`` to a temporary file in the same folder, fsync, then rename over ``path``.
 
-    A process killed at any moment leaves either the old file or the new one, never a torn one.
+    A process killed at any moment leaves either the old file or the new one, never a torn one;
+    a failed write (a full disk: OSError) removes the temporary file and leaves the old one.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as handle:
+        with os.fdopen(fd, "wb") as handle, _crc32_on():
             torch.save(obj, handle)
             handle.flush()
             os.fsync(handle.fileno())
@@ -36,10 +46,51 @@ def atomic_save(obj: Any, path: str | Path) -> Path:
     return path
 
 
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
-    """Load a checkpoint written by :func:`atomic_save`, with a clear error when unreadable."""
+@contextlib.contextmanager
+def _crc32_on():
+    """torch writes the records' CRC-32 (its default; a caller may have switched it off)."""
+    get = getattr(torch.serialization, "get_crc32_options", None)
+    if get is None or get():
+        yield
+        return
+    torch.serialization.set_crc32_options(True)
+    try:
+        yield
+    finally:
+        torch.serialization.set_crc32_options(False)
+
+
+DAMAGED = "cannot read checkpoint: the file is damaged"
+
+
+def verify_checkpoint(path: str | Path) -> None:
+    """A DataError when a record of the checkpoint no longer matches its checksum (or the archive is torn)."""
     path = Path(path)
     if not path.is_file():
+        raise DataError(path, "checkpoint not found")
+    try:
+        if not zipfile.is_zipfile(path):
+            with path.open("rb") as handle:  # torch's legacy format starts with a pickle, not a zip record
+                if handle.read(2) == b"PK":
+                    raise DataError(path, f"{DAMAGED} or incomplete (its zip directory is missing)")
+            return
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except zipfile.BadZipFile as err:
+        raise DataError(path, f"{DAMAGED} or incomplete ({err})") from None
+    except OSError as err:
+        raise DataError(path, f"cannot read checkpoint ({err.strerror or err})") from None
+    if bad is not None:
+        raise DataError(path, f"{DAMAGED} (its content no longer matches its checksum)")
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu", verify: bool = True) -> dict:
+    """Load a checkpoint written by :func:`atomic_save` after verifying its checksums (``verify``: False
+    when the caller just did); a clear error when it is missing, damaged or unreadable."""
+    path = Path(path)
+    if verify:
+        verify_checkpoint(path)
+    elif not path.is_file():
         raise DataError(path, "checkpoint not found")
     try:
         return torch.load(path, map_location=map_location, weights_only=False)

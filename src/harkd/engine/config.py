@@ -17,22 +17,26 @@ Example (``configs/utd_mhad/acc_cnn1d.yaml``)::
     schedule: {name: cosine, warmup_epochs: 2}
     train: {epochs: 40, batch_size: 32}
 
-``data.root`` defaults to ``$HARKD_DATA_ROOT/<dataset folder>``.
+``data.root`` defaults to ``$HARKD_DATA_ROOT/<dataset folder>``. Numbers with an obvious
+range (``optim.lr`` > 0, ``train.label_smoothing`` in [0, 1), ...) are checked when the config
+is read; :func:`check_run_config` adds what only matters when training starts (the device is
+available, the warm-up is shorter than the run).
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
-from harkd.engine.schema import apply_overrides, from_dict, load_yaml, to_dict
-from harkd.errors import ConfigError, DataError
+from harkd.engine.schema import Range, apply_overrides, check_ranges, check_value, from_dict, load_yaml, ranged, to_dict
+from harkd.errors import ConfigError, DataError, warn
 
 __all__ = ["ExperimentConfig", "DataConfig", "ModelConfig", "OptimConfig", "ScheduleConfig", "TrainConfig",
            "SemanticConfig",
-           "load_config", "DATA_ROOT_ENV"]
+           "load_config", "check_run_config", "check_device", "DATA_ROOT_ENV"]
 
 DATA_ROOT_ENV = "HARKD_DATA_ROOT"
 DATASET_FOLDERS = {"utd-mhad": "UTD-MHAD", "berkeley-mhad": "Berkeley-MHAD", "mmact": "MMAct"}
@@ -43,11 +47,11 @@ class DataConfig:
     dataset: str = "utd-mhad"
     root: Optional[str] = None
     protocol: str = "cross_subject"
-    val_fraction: float = 0.15
-    val_subjects: Optional[list[int]] = None
+    val_fraction: float = ranged(0.15, low=0, high=1, closed_high=False)
+    val_subjects: Optional[list[int]] = ranged(None, low=1)
     modalities: dict[str, dict[str, Any]] = field(default_factory=dict)
     cache: bool = True
-    num_workers: int = 0
+    num_workers: int = ranged(0, low=0)
     strict: bool = False
 
     def __post_init__(self):
@@ -56,16 +60,34 @@ class DataConfig:
 
     def resolved_root(self) -> Path:
         """``root``, else ``$HARKD_DATA_ROOT/<dataset folder>``; a clear error when neither exists."""
+        folder = DATASET_FOLDERS.get(self.dataset, self.dataset)
         if self.root:
             root = Path(os.path.expanduser(self.root))
         elif os.environ.get(DATA_ROOT_ENV):
-            root = Path(os.environ[DATA_ROOT_ENV]) / DATASET_FOLDERS.get(self.dataset, self.dataset)
+            root = Path(os.environ[DATA_ROOT_ENV]) / folder
         else:
             raise ConfigError(f"data.root is not set and {DATA_ROOT_ENV} is not defined: "
-                              f"pass --set data.root=/path/to/{DATASET_FOLDERS.get(self.dataset, self.dataset)}")
+                              f"pass --set data.root=/path/to/{folder}")
         if not root.is_dir():
-            raise DataError(root, "data root is not a directory")
+            hint = _env_root_hint(Path(os.environ[DATA_ROOT_ENV]), folder) if not self.root else ""
+            raise DataError(root, "data root is not a directory" + hint)
         return root
+
+
+def _env_root_hint(env_root: Path, folder: str) -> str:
+    """Why ``$HARKD_DATA_ROOT/<folder>`` is missing: the variable names the dataset folder itself, or a near name."""
+    if env_root.is_dir() and env_root.name.lower().startswith(folder.lower()):
+        return (f" ({DATA_ROOT_ENV}={env_root} looks like the {folder} folder itself: set {DATA_ROOT_ENV} to its "
+                f"parent, {DATA_ROOT_ENV}={env_root.parent}, or pass --set data.root={env_root})")
+    try:
+        names = [p.name for p in env_root.iterdir() if p.is_dir()] if env_root.is_dir() else []
+    except OSError:
+        names = []
+    close = difflib.get_close_matches(folder, names, n=1, cutoff=0.6)
+    if close:
+        return (f" ({DATA_ROOT_ENV}={env_root} holds {close[0]}/, not {folder}/: "
+                f"pass --set data.root={env_root / close[0]})")
+    return f" ({DATA_ROOT_ENV}={env_root} must be the folder that holds {folder}/; or pass --set data.root=...)"
 
 
 @dataclass
@@ -85,9 +107,9 @@ class ModelConfig:
 @dataclass
 class OptimConfig:
     name: Literal["adam", "adamw", "sgd"] = "adam"
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    momentum: float = 0.9
+    lr: float = ranged(1e-3, low=0, closed_low=False)
+    weight_decay: float = ranged(0.0, low=0)
+    momentum: float = ranged(0.9, low=0, high=1, closed_high=False)
     nesterov: bool = False
 
 
@@ -96,25 +118,34 @@ class ScheduleConfig:
     """Epoch-based: ``lr(e) = lr * warmup(e) * decay(e)``, stepped once per epoch."""
 
     name: Literal["constant", "step", "cosine"] = "cosine"
-    warmup_epochs: int = 0
-    milestones: list[int] = field(default_factory=list)
-    gamma: float = 0.1
-    min_lr_ratio: float = 0.0
+    warmup_epochs: int = ranged(0, low=0)
+    milestones: list[int] = ranged(default_factory=list, low=1)
+    gamma: float = ranged(0.1, low=0, high=1, closed_low=False)
+    min_lr_ratio: float = ranged(0.0, low=0, high=1)
+
+    def __post_init__(self):
+        if any(b <= a for a, b in zip(self.milestones, self.milestones[1:])):
+            raise ConfigError(f"config key 'schedule.milestones': must be increasing epochs, got {self.milestones}")
 
 
 @dataclass
 class TrainConfig:
-    epochs: int = 30
-    batch_size: int = 32
-    label_smoothing: float = 0.0
-    grad_clip: Optional[float] = None
+    epochs: int = ranged(30, low=1)
+    batch_size: int = ranged(32, low=1)
+    label_smoothing: float = ranged(0.0, low=0, high=1, closed_high=False)
+    grad_clip: Optional[float] = ranged(None, low=0, closed_low=False)
     device: str = "cpu"
     deterministic: bool = False
     select: Literal["accuracy", "macro_f1"] = "accuracy"
 
     def __post_init__(self):
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ValueError(f"epochs and batch_size must be >= 1, got {self.epochs} and {self.batch_size}")
+        import torch
+
+        try:
+            torch.device(self.device)
+        except (RuntimeError, ValueError, TypeError):
+            raise ConfigError(f"config key 'train.device': {self.device!r} is not a torch device "
+                              "(e.g. cpu, cuda, cuda:1, mps)") from None
 
 
 @dataclass
@@ -135,7 +166,7 @@ class ExperimentConfig:
     name: str
     model: ModelConfig
     data: DataConfig
-    seed: int = 0
+    seed: int = ranged(0, low=0)
     optim: OptimConfig = field(default_factory=OptimConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -160,4 +191,50 @@ def load_config(path: str | Path | None = None, overrides: list[str] = (), data:
             raise DataError(path, f"not valid YAML ({err})") from None
         if not isinstance(data, dict):
             raise DataError(path, "a config file must hold a mapping of keys")
-    return from_dict(schema or ExperimentConfig, apply_overrides(data or {}, list(overrides)))
+    cfg = from_dict(schema or ExperimentConfig, apply_overrides(data or {}, list(overrides)))
+    _check_seed(cfg)
+    return cfg
+
+
+SEED_RANGE = Range(0)
+
+
+def _check_seed(cfg: Any) -> None:
+    """``seed`` >= 0 in any run schema (a distillation config declares its own ``seed``)."""
+    if hasattr(cfg, "seed"):
+        check_value(cfg.seed, SEED_RANGE, "seed")
+
+
+def check_run_config(cfg: Any) -> None:
+    """What a run needs before it starts: every range (also of a config built in Python), an available
+    ``train.device``; a warm-up not shorter than the run is reported (smoke runs of a shipped config
+    with ``--set train.epochs=1`` keep working)."""
+    check_ranges(cfg)
+    _check_seed(cfg)
+    check_device(cfg.train.device)
+    epochs, warmup = cfg.train.epochs, cfg.schedule.warmup_epochs
+    if warmup >= epochs:
+        warn(f"schedule.warmup_epochs ({warmup}) is not shorter than train.epochs ({epochs}): "
+             f"the learning rate never reaches optim.lr ({cfg.optim.lr:g}) in this run; lower "
+             f"schedule.warmup_epochs (e.g. --set schedule.warmup_epochs={epochs // 2}) for a full-rate run")
+
+
+def check_device(device: str) -> None:
+    """A ConfigError saying what to set when ``device`` is not usable with this torch build and machine."""
+    import torch
+
+    kind = torch.device(device)
+    if kind.type == "cuda":
+        if not torch.backends.cuda.is_built():
+            raise ConfigError(f"config key 'train.device': '{device}', but this torch build ({torch.__version__}) has "
+                              "no CUDA support: use --set train.device=cpu, or install a CUDA build of torch")
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ConfigError(f"config key 'train.device': '{device}', but no CUDA GPU is visible "
+                              "(torch.cuda.is_available() is False): use --set train.device=cpu")
+        if kind.index is not None and kind.index >= count:
+            raise ConfigError(f"config key 'train.device': '{device}', but only {count} CUDA GPU(s) are visible "
+                              f"(cuda:0..cuda:{count - 1})")
+    elif kind.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"config key 'train.device': '{device}', but MPS is not available on this machine: "
+                          "set --set train.device=cpu")

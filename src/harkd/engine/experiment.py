@@ -349,14 +349,23 @@ def _jsonable(obj: Any) -> Any:
 
 def train_experiment(cfg, run_dir: Path | None = None, *, resume: bool = True,
                      log: Callable[[str], None] | None = None, progress: bool | None = None,
-                     recipe: Recipe = TRAIN) -> Path:
-    """Train ``cfg`` into ``run_dir`` (default ``output_dir/name``), resuming from ``last.pt`` if present."""
+                     recipe: Recipe = TRAIN, evaluate: str | None = None) -> Path:
+    """Train ``cfg`` into ``run_dir`` (default ``output_dir/name``), resuming from ``last.pt`` if present.
+
+    ``evaluate`` (``val`` or ``test``): the split the caller evaluates after training; an empty
+    one is refused before training, like an empty training split."""
+    from harkd.engine.config import check_run_config
+    from harkd.engine.rundir import check_run_dir
+
+    check_run_config(cfg)
     cfg = recipe.resolve(cfg)
     run_dir = Path(run_dir) if run_dir else Path(cfg.output_dir) / cfg.name
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     dist_utils.init_from_env(cfg.train.device)
+    if dist_utils.rank() == 0:
+        check_run_dir(run_dir)
     with run_dir_lock(run_dir, dist_utils.rank() == 0):
-        return _train_locked(cfg, run_dir, resume, log, progress, recipe)
+        return _train_locked(cfg, run_dir, resume, log, progress, recipe, evaluate)
 
 
 @contextlib.contextmanager
@@ -389,13 +398,18 @@ def run_dir_lock(run_dir: Path, active: bool = True):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _train_locked(cfg, run_dir: Path, resume: bool, log, progress, recipe: "Recipe") -> Path:
+def _train_locked(cfg, run_dir: Path, resume: bool, log, progress, recipe: "Recipe",
+                  evaluate: str | None = None) -> Path:
+    from harkd.engine.rundir import check_free_space, check_splits, record_epochs_change
+    from harkd.engine.trainer import verify_resumable
+
     seed_everything(cfg.seed, cfg.train.deterministic)
     last = run_dir / "last.pt"
     existing = (run_dir / "run.json")
     normalization = split_keys = None
     if resume and last.is_file() and existing.is_file():
         _check_same_experiment(run_dir, cfg)
+        verify_resumable(last, run_dir / "best.pt")  # before the data are read
         saved = json.loads(existing.read_text())
         normalization, split_keys = saved.get("normalization"), saved.get("split")
     elif not resume and last.is_file():
@@ -403,10 +417,13 @@ def _train_locked(cfg, run_dir: Path, resume: bool, log, progress, recipe: "Reci
     fresh = normalization is None
     normalization = {**(normalization or {}), **recipe.fixed_normalization(cfg)}
     prepared = prepare_data(cfg.data, recipe.inputs(cfg), normalization, split_keys)
+    check_splits(prepared, cfg.data.protocol, evaluate)
     if dist_utils.rank() == 0 and fresh:
         _write_metadata(run_dir, cfg, prepared, recipe.kind)
     task = recipe.build(cfg, prepared)
     optimizer = build_optimizer(cfg.optim, [p for p in task.parameters() if p.requires_grad])
+    if dist_utils.rank() == 0:
+        check_free_space(run_dir, task, cfg.optim)
     trainer = Trainer(
         task, prepared.datasets["train"], prepared.datasets["val"] if len(prepared.datasets["val"]) else None,
         optimizer, run_dir, cfg.train.epochs, num_classes=len(prepared.class_names), seed=cfg.seed,
@@ -417,6 +434,8 @@ def _train_locked(cfg, run_dir: Path, resume: bool, log, progress, recipe: "Reci
     )
     if resume:
         trainer.resume()
+    if dist_utils.rank() == 0 and not fresh:
+        record_epochs_change(run_dir, cfg.train.epochs, trainer.state.epoch, log)
     trainer.fit()
     return run_dir
 
@@ -425,7 +444,9 @@ def _check_same_experiment(run_dir: Path, cfg: ExperimentConfig) -> None:
     """Refuse to resume a run directory that was trained with a different configuration.
 
     The saved config is read through the current schema first, so a key added to harkd since
-    the run was written (at its default) is not a change.
+    the run was written (at its default) is not a change. ``train.epochs`` may change unless the
+    schedule is cosine: its curve is laid out over the epochs, so a longer (or shorter) cosine run
+    resumed from a started one would be neither the old run nor a run of the new length.
     """
     saved = yaml.safe_load((run_dir / "config.yaml").read_text())
     try:
@@ -438,6 +459,12 @@ def _check_same_experiment(run_dir: Path, cfg: ExperimentConfig) -> None:
     if set(changed) - harmless:
         raise ConfigError(f"{run_dir} was trained with a different config (changed: {', '.join(changed)}); "
                           "use another --run-dir or restore the original values")
+    old = (saved.get("train") or {}).get("epochs")
+    if "train.epochs" in changed and cfg.schedule.name == "cosine":
+        raise ConfigError(f"{run_dir} was trained with train.epochs={old} and a cosine schedule laid out over "
+                          f"{old} epochs; resuming it with train.epochs={cfg.train.epochs} would not give a "
+                          f"{cfg.train.epochs}-epoch cosine run: train a new run (another --run-dir) with "
+                          f"train.epochs={cfg.train.epochs}, or keep train.epochs={old} to resume this one")
 
 
 def _diff_keys(a: Any, b: Any, prefix: str = "") -> set[str]:

@@ -2,14 +2,17 @@
 
 A schema is a tree of dataclasses. :func:`from_dict` checks every key against the
 dataclass fields (an unknown key is an error naming its dotted path and the closest
-valid key), coerces scalars to the annotated type, and fills defaults.
-:func:`apply_overrides` applies ``a.b.c=value`` strings (values parsed as YAML).
+valid key), coerces scalars to the annotated type, fills defaults, and checks the
+ranges of fields declared with :func:`ranged` (a value out of range is an error naming its
+dotted path, the value and the range). :func:`apply_overrides` applies ``a.b.c=value``
+strings (values parsed as YAML).
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 import re
 import types
 import typing
@@ -19,7 +22,8 @@ import yaml
 
 from harkd.errors import ConfigError, unknown_key_message
 
-__all__ = ["from_dict", "to_dict", "apply_overrides", "parse_override", "load_yaml"]
+__all__ = ["from_dict", "to_dict", "apply_overrides", "parse_override", "load_yaml", "ranged", "Range",
+           "check_ranges", "check_value"]
 
 
 class _YamlLoader(yaml.SafeLoader):
@@ -36,6 +40,67 @@ _YamlLoader.add_implicit_resolver(
 def load_yaml(text: str) -> Any:
     """Parse YAML text with the float-friendly loader."""
     return yaml.load(text, Loader=_YamlLoader)
+
+
+@dataclasses.dataclass(frozen=True)
+class Range:
+    """Bounds of a number (``None``: unbounded); ``closed_low`` / ``closed_high`` include the bound."""
+
+    low: float | None = None
+    high: float | None = None
+    closed_low: bool = True
+    closed_high: bool = True
+
+    def contains(self, value: float) -> bool:
+        if not math.isfinite(value):
+            return False
+        if self.low is not None and (value < self.low or (value == self.low and not self.closed_low)):
+            return False
+        return not (self.high is not None and (value > self.high or (value == self.high and not self.closed_high)))
+
+    def __str__(self) -> str:
+        if self.high is None:
+            return f"{'>=' if self.closed_low else '>'} {self.low:g}"
+        if self.low is None:
+            return f"{'<=' if self.closed_high else '<'} {self.high:g}"
+        return f"in {'[' if self.closed_low else '('}{self.low:g}, {self.high:g}{']' if self.closed_high else ')'}"
+
+
+def ranged(default: Any = dataclasses.MISSING, *, default_factory: Any = dataclasses.MISSING,
+           low: float | None = None, high: float | None = None, closed_low: bool = True,
+           closed_high: bool = True) -> Any:
+    """A dataclass field whose number (or every number of its list) must lie in the range.
+
+    ``None`` (an optional field left unset) is always accepted."""
+    return dataclasses.field(default=default, default_factory=default_factory,
+                             metadata={"range": Range(low, high, closed_low, closed_high)})
+
+
+def check_value(value: Any, bounds: Range, path: str) -> None:
+    """A ConfigError naming ``path`` when the number ``value`` (or a number of the list) is out of ``bounds``."""
+    items = value if isinstance(value, (list, tuple)) else [value]
+    for i, item in enumerate(items):
+        if item is None or isinstance(item, bool) or not isinstance(item, (int, float)):
+            continue
+        if not bounds.contains(item):
+            where = f"{path}[{i}]" if isinstance(value, (list, tuple)) else path
+            raise ConfigError(f"{_describe(where)}: must be {bounds}, got {item!r}")
+
+
+def check_ranges(obj: Any, path: str = "") -> None:
+    """Check every :func:`ranged` field of a config tree (e.g. one built in Python, not by :func:`from_dict`)."""
+    if not dataclasses.is_dataclass(obj):
+        return
+    for f in dataclasses.fields(obj):
+        sub = f"{path}.{f.name}" if path else f.name
+        value = getattr(obj, f.name)
+        if "range" in f.metadata:
+            check_value(value, f.metadata["range"], sub)
+        if isinstance(value, (list, tuple)):
+            for i, child in enumerate(value):
+                check_ranges(child, f"{sub}[{i}]")
+        else:
+            check_ranges(value, sub)
 
 
 def _describe(path: str) -> str:
@@ -120,6 +185,8 @@ def from_dict(cls: type, data: Mapping[str, Any] | None, path: str = "") -> Any:
         sub = f"{path}.{name}" if path else name
         if name in data:
             kwargs[name] = _coerce(data[name], hints[name], sub)
+            if "range" in field.metadata:
+                check_value(kwargs[name], field.metadata["range"], sub)
         elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
             raise ConfigError(f"missing required config key '{sub}'")
     try:

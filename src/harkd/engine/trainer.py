@@ -8,13 +8,18 @@ distillation) and turns a batch into named loss terms. The :class:`Trainer` runs
   resumed from ``last.pt`` replays the interrupted epoch exactly;
 - ``last.pt`` is written atomically every epoch; ``best.pt`` when the *validation*
   metric improves, ties broken by the validation loss (the test split is never seen here);
+  a write that fails (a full disk) leaves the previous files intact and says how to resume;
+  a damaged ``last.pt`` is refused on resume with the way to recover;
 - learning-rate schedules are stepped once per epoch;
 - one JSON line per epoch goes to ``metrics.jsonl`` (and to TensorBoard when installed);
+  without a progress bar (not a terminal), a long epoch logs a progress line every
+  ``progress_interval`` seconds;
 - under ``torchrun`` the task is wrapped in DistributedDataParallel and rank 0 writes.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import sys
@@ -29,10 +34,13 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from harkd.engine import distributed as dist_utils
-from harkd.engine.checkpoint import atomic_save, capture_rng_state, load_checkpoint, restore_rng_state
+from harkd.engine.checkpoint import (atomic_save, capture_rng_state, load_checkpoint, restore_rng_state,
+                                     verify_checkpoint)
 from harkd.engine.metrics import classification_report
+from harkd.errors import DataError
 
-__all__ = ["Task", "ClassificationTask", "model_input", "EpochSampler", "Trainer", "TrainerState", "predict"]
+__all__ = ["Task", "ClassificationTask", "model_input", "EpochSampler", "Trainer", "TrainerState", "predict",
+           "verify_resumable"]
 
 
 def model_input(batch: Mapping, key):
@@ -151,6 +159,24 @@ def predict(task: Task, loader: Iterable, device: torch.device | str = "cpu") ->
     return torch.cat(logits).numpy(), torch.cat(labels).numpy(), keys
 
 
+def verify_resumable(last: Path, best: Path) -> None:
+    """A DataError saying how to recover when ``last`` (last.pt) is damaged: from ``best`` (best.pt,
+    a full trainer checkpoint too) when that one is sound, else by training again."""
+    try:
+        verify_checkpoint(last)
+    except DataError as err:
+        restart = (f"delete {last.name} and run the same command to train this run again from epoch 1 "
+                   "(or train into a new --run-dir)")
+        try:
+            verify_checkpoint(best)
+            best_epoch = load_checkpoint(best, verify=False)["state"]["epoch"]
+        except Exception:  # best.pt damaged or missing too, or not a trainer checkpoint
+            raise DataError(last, f"{err.problem}; to recover, {restart}") from None
+        raise DataError(last, f"{err.problem}; to recover, copy {best.name} (epoch {best_epoch}) over it "
+                              f"(cp {best} {last}) and run the same command to resume from epoch {best_epoch}, "
+                              f"or {restart}") from None
+
+
 @dataclass
 class TrainerState:
     """What a checkpoint restores besides weights."""
@@ -183,6 +209,8 @@ class Trainer:
     collate_fn: Callable | None = None
     log: Callable[[str], None] = field(default=lambda msg: print(msg, file=sys.stderr, flush=True))
     progress: bool | None = None  # None: a rich bar on a terminal, plain lines otherwise
+    progress_interval: float = 10.0  # seconds between plain progress lines within an epoch
+    clock: Callable[[], float] = time.monotonic
     on_epoch_end: Callable[[int, dict], None] | None = None
     state: TrainerState = field(default_factory=TrainerState)
 
@@ -239,7 +267,8 @@ class Trainer:
             if self.is_main:
                 self._truncate_metrics(0)  # a run killed before its first checkpoint starts afresh
             return False
-        ckpt = load_checkpoint(path, map_location=self.device)
+        verify_resumable(path, self.best_path)
+        ckpt = load_checkpoint(path, map_location=self.device, verify=False)
         self.task.load_state_dict(ckpt["task"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         if self.scheduler and ckpt["scheduler"]:
@@ -274,20 +303,36 @@ class Trainer:
                     self.state.best_loss = record["val_loss"]
                     self.state.best_epoch = self.state.epoch
                 record["best_epoch"] = self.state.best_epoch
-                # the metrics line first: a kill before last.pt is written leaves a line that resume
-                # drops (epoch > epochs done); the other order could lose the line of a saved epoch
-                self.run_dir.mkdir(parents=True, exist_ok=True)
-                with self.metrics_path.open("a") as handle:
-                    handle.write(json.dumps(record) + "\n")
-                ckpt = self._checkpoint()
-                atomic_save(ckpt, self.last_path)
-                if improved or self.val_set is None:
-                    atomic_save(ckpt, self.best_path)
+                self._save(record, improved or self.val_set is None)
                 self._tensorboard(record)
             dist_utils.barrier()
             if self.on_epoch_end:
                 self.on_epoch_end(self.state.epoch, record)
         return record
+
+    def _save(self, record: dict, best: bool) -> None:
+        """The epoch's metrics line, ``best.pt`` (when ``best``), then ``last.pt``.
+
+        The metrics line first: a kill before last.pt is written leaves a line that resume drops
+        (epoch > epochs done); the other order could lose the line of a saved epoch. best.pt before
+        last.pt: last.pt's state (best epoch) never names a best.pt that was not written. A failed
+        write (full disk, read-only directory) leaves the previous last.pt, which resume uses."""
+        ckpt = self._checkpoint()
+        target = self.metrics_path
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            with self.metrics_path.open("a") as handle:
+                handle.write(json.dumps(record) + "\n")
+            for target in [self.best_path] * best + [self.last_path]:
+                atomic_save(ckpt, target)
+        except OSError as err:
+            epoch = record["epoch"]
+            fix = {errno.ENOSPC: "the disk is full: free some space", errno.EDQUOT: "the disk quota is exceeded: "
+                   "free some space"}.get(err.errno, "make the run directory writable")
+            kept = (f"last.pt still holds epoch {epoch - 1}: {fix} and run the same command to resume from it"
+                    if epoch > 1 and self.last_path.is_file() else
+                    f"nothing was saved yet: {fix} and run the same command to start again")
+            raise DataError(target, f"cannot write epoch {epoch} ({err.strerror or err}); {kept}") from None
 
     def _improves(self, record: dict) -> bool:
         """Higher validation metric, or the same with a lower validation loss.
@@ -366,15 +411,19 @@ class Trainer:
         return {"loss": loss, "accuracy": report["accuracy"], "macro_f1": report["macro_f1"]}
 
     def _progress(self, epoch: int):
-        """Context manager yielding ``advance(loss)``: a rich bar on a TTY, nothing otherwise."""
+        """Context manager yielding ``advance(loss)``: a rich bar on a TTY; otherwise a plain line
+        every ``progress_interval`` seconds, so a fast epoch logs nothing but its summary."""
         from contextlib import contextmanager
 
         use_bar = self.progress if self.progress is not None else sys.stderr.isatty()
 
         @contextmanager
         def bar():
-            if not (use_bar and self.is_main):
+            if not self.is_main:
                 yield lambda loss: None
+                return
+            if not use_bar:
+                yield self._timed_lines(epoch)
                 return
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -385,3 +434,18 @@ class Trainer:
                 yield lambda loss: prog.update(task_id, advance=1, loss=loss)
 
         return bar()
+
+    def _timed_lines(self, epoch: int) -> Callable[[float], None]:
+        """``advance(loss)`` that logs ``epoch E/N: batch b/B, loss L (S s)`` when ``progress_interval`` has passed."""
+        start = self.clock()
+        last, done, total = start, 0, len(self.train_loader)
+
+        def advance(loss: float) -> None:
+            nonlocal last, done
+            done += 1
+            now = self.clock()
+            if now - last >= self.progress_interval and done < total:
+                last = now
+                self.log(f"epoch {epoch + 1}/{self.epochs}: batch {done}/{total}, loss {loss:.4f} ({now - start:.0f} s)")
+
+        return advance
