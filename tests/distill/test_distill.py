@@ -48,6 +48,9 @@ def test_distill_cli_end_to_end(synth_utd, teacher_run, tmp_path, capsys):
     run_dir = tmp_path / "student"
     meta = json.loads((run_dir / "run.json").read_text())
     assert meta["kind"] == "distill"
+    calibration = json.loads((run_dir / "teachers.json").read_text())  # written by `harkd distill` itself
+    assert [t["name"] for t in calibration["teachers"]] == ["teacher"]
+    assert 0 <= calibration["teachers"][0]["mean_p_true"] <= 1
     saved = yaml.safe_load((run_dir / "config.yaml").read_text())
     assert saved["data"]["modalities"]["skeleton"] == SKELETON  # the teacher's transforms, resolved
     teacher_meta = json.loads((teacher_run / "run.json").read_text())

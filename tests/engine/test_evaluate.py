@@ -79,3 +79,16 @@ def test_a_figure_that_cannot_be_written_is_one_line(tmp_path, synth_utd):
     assert written == [str(run_dir / "learning_curves.png")]
     assert failed == [f"could not write {run_dir / 'confusion_test.png'}: Is a directory "
                       "(the results are complete; --no-plots skips the figures)"]
+
+
+def test_a_gpu_run_is_evaluated_on_the_cpu_where_there_is_no_gpu():
+    import torch
+
+    from harkd.engine.evaluate import evaluation_device
+    from harkd.errors import DataWarning
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA GPU is visible: 'cuda' is usable here")
+    with pytest.warns(DataWarning, match=r"evaluating on the CPU: the run was trained on 'cuda', which is not usable"):
+        assert evaluation_device("cuda") == "cpu"
+    assert evaluation_device("cpu") == "cpu"

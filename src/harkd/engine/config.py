@@ -53,6 +53,9 @@ class DataConfig:
     cache: bool = True
     num_workers: int = ranged(0, low=0)
     strict: bool = False
+    #: a recording whose file fails to load when the run starts: ``stop`` (one error naming the
+    #: file) or ``skip`` (left out, reported per split, listed in run.json's ``skipped``)
+    on_error: Literal["stop", "skip"] = "stop"
 
     def __post_init__(self):
         if not self.modalities:

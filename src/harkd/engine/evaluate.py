@@ -46,7 +46,7 @@ def evaluate_run(run_dir: str | Path, split: str = "test", checkpoint: str = "be
              f"are missing now: {shown}{more}; evaluating the {len(dataset)} others")
     if len(dataset) == 0:
         raise InputError(f"split '{split}' of {run_dir} is empty")
-    logits, labels, keys = predict(task, DataLoader(dataset, batch_size=batch_size), cfg.train.device)
+    logits, labels, keys = predict(task, DataLoader(dataset, batch_size=batch_size), evaluation_device(cfg.train.device))
     report = classification_report(labels, logits.argmax(1), len(prepared.class_names))
     return {
         "run_dir": str(run_dir),
@@ -86,6 +86,19 @@ def write_figures(result: dict, run_dir: str | Path) -> tuple[list[str], list[st
             failed.append(f"could not write {out}: {err.strerror or err} (the results are complete; "
                           "--no-plots skips the figures)")
     return written, failed
+
+
+def evaluation_device(device: str) -> str:
+    """``device`` when this machine can use it, else ``cpu`` with a warning (a GPU run evaluated elsewhere)."""
+    from harkd.engine.config import check_device
+    from harkd.errors import ConfigError, warn
+
+    try:
+        check_device(device)
+    except ConfigError as err:
+        warn(f"evaluating on the CPU: the run was trained on '{device}', which is not usable here ({err})")
+        return "cpu"
+    return device
 
 
 def read_metrics(run_dir: str | Path) -> list[dict]:

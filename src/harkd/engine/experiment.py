@@ -424,6 +424,7 @@ def _train_locked(cfg, run_dir: Path, resume: bool, log, progress, recipe: "Reci
     optimizer = build_optimizer(cfg.optim, [p for p in task.parameters() if p.requires_grad])
     if dist_utils.rank() == 0:
         check_free_space(run_dir, task, cfg.optim)
+        write_task_reports(run_dir, task)
     trainer = Trainer(
         task, prepared.datasets["train"], prepared.datasets["val"] if len(prepared.datasets["val"]) else None,
         optimizer, run_dir, cfg.train.epochs, num_classes=len(prepared.class_names), seed=cfg.seed,
