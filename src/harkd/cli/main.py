@@ -1,8 +1,11 @@
 """Entry point of the ``harkd`` command.
 
 Each subcommand lives in its own module under :mod:`harkd.cli` and exposes
-``register(subparsers)``, which adds its parser (with examples in the epilog) and
-sets ``func`` to a callable taking the parsed namespace and returning an exit code.
+``register(subparsers)``, which adds its parser (with examples in the epilog and
+``formatter_class=HelpFormatter``, which shows defaults) and sets ``func`` to a
+callable taking the parsed namespace and returning an exit code. Numeric options use
+the ``type=`` validators below (:func:`int_at_least`, :func:`positive_float`): a value
+out of range is a one-line usage error with exit status 2.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import argparse
 import errno
 import importlib
+import math
 import os
 import sys
 import warnings
@@ -33,7 +37,43 @@ examples:
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
-    """Keeps the examples' layout and shows defaults."""
+    """Keeps the examples' layout and appends ``(default: X)`` to every option that has a
+    default (not None/False) and whose help does not already name it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (not action.option_strings or action.default in (None, False, argparse.SUPPRESS)
+                or "default" in text):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+def int_at_least(minimum: int):
+    """An argparse ``type=``: an integer >= ``minimum``, else a one-line usage error."""
+    words = {0: "a non-negative integer", 1: "a positive integer"}.get(minimum, f"an integer >= {minimum}")
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {words}, got '{text}'") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected {words}, got {value}")
+        return value
+
+    parse.__name__ = words
+    return parse
+
+
+def positive_float(text: str) -> float:
+    """An argparse ``type=``: a finite number > 0, else a one-line usage error."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got '{text}'") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
