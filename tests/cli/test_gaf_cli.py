@@ -112,7 +112,6 @@ def test_missing_matplotlib(capsys, tmp_path, inertial, monkeypatch):
                    "pip install 'harkd[plot]'\n")
 
 
-
 def supported_extensions() -> str:
     from matplotlib.figure import Figure
 
