@@ -109,6 +109,18 @@ def os_error_message(err: OSError) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run ``harkd ARGV``; returns the exit status (argparse usage errors raise SystemExit(2)).
+
+    stdout is flushed before returning, so a reader that left early (``| head``) ends
+    in a quiet exit 0 here rather than in an error at interpreter exit.
+    """
+    try:
+        return _main(argv)
+    finally:
+        _flush_stdout()
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -117,7 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     warnings.showwarning = _show_warning
     warnings.simplefilter("default", DataWarning)  # once per distinct message and place
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()
+        return code
     except HarkdError as err:
         print(f"harkd: error: {err}", file=sys.stderr)
         return 2
@@ -136,6 +150,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"harkd: internal error: {type(err).__name__}: {err} (this is a bug in harkd; "
               f"set {DEBUG_ENV}=1 for the traceback and report it)", file=sys.stderr)
         return 1
+
+
+def _flush_stdout() -> None:
+    """Flush stdout; a closed pipe silences it instead of failing at exit."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+    except (OSError, ValueError, AttributeError):  # closed or replaced stdout: nothing to flush
+        pass
 
 
 def _silence_stdout() -> None:
