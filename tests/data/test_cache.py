@@ -126,11 +126,12 @@ def fresh_process(monkeypatch):
     monkeypatch.setattr(cache_module, "_unwritable", {})
 
 
-def _epoch_twice(spec, root, cache):
-    """Two passes over a dataset: (samples of each pass, DataWarning messages)."""
-    ds = PairedDataset(spec, root, modalities=("inertial",), transforms={"inertial": {"length": 16}}, cache=cache)
+def _epoch_twice(spec, root, make_cache):
+    """Two passes over a dataset with the cache ``make_cache()``: (samples of each pass, DataWarning messages)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        ds = PairedDataset(spec, root, modalities=("inertial",), transforms={"inertial": {"length": 16}},
+                           cache=make_cache())
         passes = [[ds[i]["inertial"].numpy() for i in range(len(ds))] for _ in range(2)]
     return passes, [str(w.message) for w in caught if issubclass(w.category, DataWarning)]
 
@@ -145,17 +146,18 @@ def test_cache_dir_is_a_file(small_utd, tmp_path, monkeypatch, fresh_process):
     blocker = tmp_path / "cachefile"
     blocker.write_text("not a directory")
     monkeypatch.setenv("HARKD_CACHE_DIR", str(blocker))
-    cache = PreprocessCache()
-    (first, second), messages = _epoch_twice(spec, small_utd, cache)
+    caches = []
+    (first, second), messages = _epoch_twice(spec, small_utd, lambda: caches.append(PreprocessCache()) or caches[0])
     assert messages == [_expected_warning(blocker, f"{blocker} is a file, not a directory")]
-    reference, _ = _epoch_twice(spec, small_utd, None)
+    cache = caches[0]
+    reference, _ = _epoch_twice(spec, small_utd, lambda: None)
     for a, b, c in zip(first, second, reference[0]):
         np.testing.assert_array_equal(a, c)
         np.testing.assert_array_equal(b, c)
     assert cache.stats["misses"] == 16 and cache.stats["memory_hits"] == 16  # the memory layer still works
     assert blocker.read_text() == "not a directory"
     # another cache on the same directory (val/test splits, a second dataset) does not warn again
-    assert _epoch_twice(spec, small_utd, PreprocessCache(blocker))[1] == []
+    assert _epoch_twice(spec, small_utd, lambda: PreprocessCache(blocker))[1] == []
 
 
 @pytest.mark.parametrize("code, reason", [(errno.ENOSPC, "No space left on device"),
@@ -171,7 +173,7 @@ def test_full_or_read_only_disk(small_utd, tmp_path, monkeypatch, fresh_process,
     monkeypatch.setattr(cache_module.np, "savez", failing_savez)
     directory = tmp_path / "cache"
     cache = PreprocessCache(directory)
-    (first, _), messages = _epoch_twice(spec, small_utd, cache)
+    (first, _), messages = _epoch_twice(spec, small_utd, lambda: cache)
     assert messages == [_expected_warning(directory, f"{reason}: {writes[0]}")]
     assert len(writes) == 1  # no further write attempts after the first failure
     assert not [p for p in directory.rglob("*") if p.is_file()]  # no temporary file left behind
@@ -193,7 +195,7 @@ def test_read_only_home(small_utd, tmp_path, monkeypatch, fresh_process):
         return real_mkdir(self, *args, **kwargs)
 
     monkeypatch.setattr(Path, "mkdir", read_only_mkdir)
-    (first, _), messages = _epoch_twice(spec, small_utd, PreprocessCache())
+    (first, _), messages = _epoch_twice(spec, small_utd, PreprocessCache)
     directory = home / ".cache" / "harkd"
     assert messages == [_expected_warning(directory, f"Read-only file system: {home / '.cache'}")]
     assert len(first) == 16 and not (home / ".cache").exists()

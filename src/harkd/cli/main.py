@@ -38,12 +38,12 @@ examples:
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """Keeps the examples' layout and appends ``(default: X)`` to every option that has a
-    default (not None/False) and whose help does not already name it."""
+    default (not None/False) and whose help does not already say ``(default...``."""
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
         if (not action.option_strings or action.default in (None, False, argparse.SUPPRESS)
-                or "default" in text):
+                or "(default" in text or "%(default)" in text):
             return text
         return f"{text} (default: %(default)s)"
 

@@ -18,9 +18,11 @@ A bounded in-memory LRU layer serves repeated reads in the same process.
 ``DIR`` is the explicit argument, else ``$HARKD_CACHE_DIR``, else ``~/.cache/harkd``.
 
 A directory that cannot be written (read-only, a regular file in its place, a full
-disk, a HOME where ``~/.cache`` cannot be made) is reported once per process with
+disk, a HOME where ``~/.cache`` cannot be made) is reported once with
 :func:`harkd.errors.warn`; the run goes on with entries kept in memory only (existing
-disk entries are still read).
+disk entries are still read). The directory is probed when the cache is made, so the
+report comes from the main process; a disk that fills up later is reported by the
+first process whose write fails (each DataLoader worker at most once).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 import uuid
 from collections import OrderedDict
 from pathlib import Path
@@ -117,6 +120,20 @@ class PreprocessCache:
         self._memory: OrderedDict[str, np.ndarray] = OrderedDict()
         self._memory_used = 0
         self.stats = {"memory_hits": 0, "disk_hits": 0, "misses": 0, "rebuilt": 0}
+        if disk:
+            self._probe()
+
+    def _probe(self) -> None:
+        """Make the directory and a scratch file now, in the main process (before any DataLoader
+        worker starts), so an unwritable directory is found and reported once."""
+        if not self.writable:
+            return
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=self.directory, prefix=".probe-"):
+                pass
+        except OSError as err:
+            self._give_up_writing(err)
 
     @property
     def writable(self) -> bool:
