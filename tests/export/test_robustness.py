@@ -191,6 +191,12 @@ def test_stream_argument_ranges(raw_onnx, tmp_path, capsys, option, value, messa
     assert line == f"harkd stream: error: argument {option}: {message}"
 
 
+def test_stream_input_is_a_directory(raw_onnx, tmp_path, capsys):
+    assert main(["stream", str(raw_onnx), "--input", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (f"harkd: error: {tmp_path}: is a directory: pass a text file of rows, "
+                                       "or - for stdin\n")
+
+
 def rows(times, values="0.1,0.2,0.3"):
     return "".join(f"{t:.4f},{values}\n" for t in times)
 

@@ -63,6 +63,8 @@ def run(args) -> int:
         stats = predictor.run(iter_lines(sys.stdin), sys.stdout)
     else:
         path = Path(args.input)
+        if path.is_dir():
+            raise DataError(path, "is a directory: pass a text file of rows, or - for stdin")
         if not path.is_file():
             raise DataError(path, "input stream file not found")
         with open(path, encoding="utf-8", errors="replace") as handle:
