@@ -23,6 +23,7 @@ import json
 import math
 import numbers
 import os
+import uuid
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -358,7 +359,7 @@ def export_loaded(loaded: LoadedRun, fmt: str, out: str | Path, *, tolerance: fl
     _check_format(fmt)
     out = check_output(out, fmt)
     out.parent.mkdir(parents=True, exist_ok=True)
-    stamp = f"{os.getpid()}.{datetime.datetime.now().strftime('%H%M%S%f')}.tmp"
+    stamp = f"{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
     tmp_model, tmp_manifest = out.with_name(f".{out.name}.{stamp}"), out.with_name(f".{out.name}.json.{stamp}")
     try:
         manifest = _export_checked(loaded, fmt, out, tmp_model, tolerance, log)
