@@ -110,3 +110,70 @@ def test_missing_matplotlib(capsys, tmp_path, inertial, monkeypatch):
     assert code == 2
     assert err == ("harkd: error: harkd gaf needs the optional package 'matplotlib': "
                    "pip install 'harkd[plot]'\n")
+
+
+def supported_extensions() -> str:
+    from matplotlib.figure import Figure
+
+    return ", ".join(sorted(Figure().canvas.get_supported_filetypes()))
+
+
+@pytest.mark.parametrize("out, message", [
+    ("x.xyz", "--out {d}/x.xyz: unsupported image format '.xyz' (supported extensions: {s})"),
+    ("preview", "--out {d}/preview has no image extension: name a file such as {d}/preview.png, or a directory "
+                "as {d}/preview/ (supported extensions: {s})"),
+])
+def test_out_without_a_supported_extension(capsys, tmp_path, out, message):
+    """Checked before the recording is read (the .mat does not even exist here)."""
+    code, stdout, err = run(capsys, tmp_path / "missing.mat", "--out", f"{tmp_path}/{out}")
+    assert code == 2 and stdout == ""
+    assert err == "harkd: error: " + message.format(d=tmp_path, s=supported_extensions()) + "\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("out, written", [
+    ("existing", "existing/a1_s1_t1_inertial_gaf.png"),        # an existing directory
+    ("new/", "new/a1_s1_t1_inertial_gaf.png"),                 # a trailing slash: a directory, created
+    ("with.dot/", "with.dot/a1_s1_t1_inertial_gaf.png"),
+    ("deep/er/plot.svg", "deep/er/plot.svg"),                  # missing parents are created
+    ("UPPER.PNG", "UPPER.PNG"),
+])
+def test_out_writes_where_it_says(capsys, tmp_path, inertial, out, written):
+    (tmp_path / "existing").mkdir()
+    code, stdout, err = run(capsys, inertial, "--out", f"{tmp_path}/{out}")
+    assert code == 0, err
+    assert stdout.startswith(f"wrote {tmp_path / written} (acc, summation + difference, 3 axes, N=150)")
+    assert (tmp_path / written).is_file() and (tmp_path / written).stat().st_size > 1000
+    created = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
+    assert created == sorted(["a1_s1_t1_inertial.mat", written])  # nothing else, e.g. no 'existing.png'
+
+
+def test_out_under_a_file(capsys, tmp_path, inertial):
+    (tmp_path / "plain").write_text("x")
+    code, _, err = run(capsys, inertial, "--out", tmp_path / "plain" / "x.png")
+    assert code == 2
+    assert err == f"harkd: error: --out {tmp_path / 'plain' / 'x.png'}: {tmp_path / 'plain'} is a file, not a directory\n"
+
+
+def test_backend_failure_is_one_line_and_leaves_nothing(capsys, tmp_path, inertial, monkeypatch):
+    from matplotlib.figure import Figure
+
+    def no_tex(self, fname, **kwargs):
+        with open(fname, "w") as handle:
+            handle.write("half")
+        raise RuntimeError("'xelatex' not found")
+
+    monkeypatch.setattr(Figure, "savefig", no_tex)
+    out = tmp_path / "out" / "plot.pgf"
+    code, _, err = run(capsys, inertial, "--out", out)
+    assert code == 2
+    assert err == (f"harkd: error: --out {out}: matplotlib cannot write '.pgf' files here ('xelatex' not found); "
+                   "choose another extension, e.g. .png\n")
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_help_shows_defaults(capsys):
+    with pytest.raises(SystemExit):
+        cli_main.main(["gaf", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "axes to show (default: acc)" in text and "GASF, GADF or both (default: both)" in text

@@ -166,16 +166,31 @@ def test_fitted_scaling_per_channel():
 
 
 # ------------------------------------------------------------------ errors
-def test_nan_and_inf_rejected_with_count():
+def test_nan_and_inf_rejected_with_count_and_first_index():
     x = RNG.standard_normal((2, 30))
     x[0, 3] = np.nan
     x[1, :2] = np.inf
-    msg = ("gramian_angular_field: input contains NaN or inf (3 values); "
+    msg = ("gramian_angular_field: input contains 3 NaN or inf value(s), the first (NaN) at index (0, 3); "
            "clean or interpolate the series first")
-    with pytest.raises(InputError, match=re.escape(msg)):
+    with pytest.raises(InputError, match=f"^{re.escape(msg)}$"):
         gramian_angular_field(x)
-    with pytest.raises(ValueError, match=re.escape(msg)):
+    with pytest.raises(ValueError, match=f"^{re.escape(msg)}$"):
         gramian_angular_field(torch.from_numpy(x))
+    series = np.arange(10.0)
+    series[7] = -np.inf
+    with pytest.raises(InputError, match=re.escape("input contains 1 NaN or inf value(s), the first (-inf) at "
+                                                   "index 7; clean")):
+        gramian_angular_field(series)
+
+
+@pytest.mark.parametrize("shape", [(0, 30), (0, 3, 30), (4, 0, 30)])
+def test_empty_batch_rejected(shape):
+    msg = (f"gramian_angular_field: x of shape {shape} holds no series (an empty batch); "
+           "pass at least one series")
+    with pytest.raises(InputError, match=f"^{re.escape(msg)}$"):
+        gramian_angular_field(np.zeros(shape))
+    with pytest.raises(InputError, match=f"^{re.escape(msg)}$"):
+        gramian_angular_field(torch.zeros(shape), image_size=8)
 
 
 @pytest.mark.parametrize("kwargs,shape,msg", [
@@ -262,9 +277,39 @@ def test_gradcheck(method):
     assert torch.autograd.gradcheck(GramianAngularField(5, method, scaling=(-4.0, 4.0)), (x,))
 
 
-def test_module_does_not_raise_on_nan():
-    out = GramianAngularField(8)(torch.full((1, 16), float("nan")))
-    assert out.shape == (1, 8, 8)
+def test_module_rejects_nan_in_eager_mode_only():
+    """Eager: InputError naming the first NaN. Scripted/traced/ONNX graphs do not check values: NaN images."""
+    x = torch.randn(2, 3, 16)
+    x[1, 2, 5] = float("nan")
+    module = GramianAngularField(8)
+    msg = ("GramianAngularField: input contains 1 NaN or inf value(s), the first (NaN) at index (1, 2, 5); "
+           "clean or interpolate the series first")
+    with pytest.raises(InputError, match=f"^{re.escape(msg)}$"):
+        module(x)
+    from harkd.encoding import GAFChannels
+
+    with pytest.raises(InputError, match=f"^{re.escape(msg)}$"):
+        GAFChannels(8, method="both")(x)
+    scripted = torch.jit.script(module)(x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tracer's shape-check warnings
+        traced = torch.jit.trace(module, (torch.randn(2, 3, 16),))
+    assert "isfinite" not in str(traced.graph)
+    for out in (scripted, traced(x)):
+        assert out.shape == (2, 3, 8, 8)
+        assert torch.isnan(out[1, 2]).all() and torch.isfinite(out[:1]).all() and torch.isfinite(out[1, :2]).all()
+    assert module(torch.zeros(0, 3, 16)).shape == (0, 3, 8, 8)  # an empty batch: an empty output
+
+
+@pytest.mark.parametrize("scaling", ["per_sample", (2.0, 2.0)])
+def test_module_constant_window_is_defined(scaling):
+    """A flat window (a sensor at rest) gives GASF -1 and GADF 0, eager and scripted, never NaN."""
+    x = torch.full((1, 3, 40), 2.0)
+    x[0, 1] = -0.25
+    for method, value in (("summation", -1.0), ("difference", 0.0)):
+        module = GramianAngularField(10, method, scaling)
+        for out in (module(x), torch.jit.script(module)(x)):
+            torch.testing.assert_close(out, torch.full((1, 3, 10, 10), value), rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("options", MODULE_CASES[:3])

@@ -90,8 +90,11 @@ def test_gaps_and_malformed_rows_are_reported_not_fatal():
 def test_stream_options_are_checked(raw_onnx, tmp_path, capsys):
     data = tmp_path / "s.csv"
     data.write_text("0,0,0,0\n")
-    assert main(["stream", str(raw_onnx), "--input", str(data), "--hop", "0"]) == 2
-    assert capsys.readouterr().err.strip() == "harkd: error: --hop must be a positive number, got 0.0"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["stream", str(raw_onnx), "--input", str(data), "--hop", "0"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == ("harkd stream: error: argument --hop: expected a finite "
+                                                        "number > 0, got 0")
     assert main(["stream", str(raw_onnx), "--input", str(tmp_path / "none.csv")]) == 2
     assert capsys.readouterr().err.strip() == f"harkd: error: {tmp_path / 'none.csv'}: input stream file not found"
     assert main(["stream", str(tmp_path / "none.onnx"), "--input", str(data)]) == 2

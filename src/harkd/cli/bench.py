@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
 EXAMPLES = """\
@@ -14,17 +13,23 @@ examples:
 
 
 def register(subparsers) -> None:
+    from harkd.cli.main import HelpFormatter, int_at_least
+
     parser = subparsers.add_parser(
         "bench", help="size, MACs and latency (eager / TorchScript / ONNX Runtime) of a run or exported model",
         description="Benchmark a deployable model at batch 1: parameters, file size, MACs per window (Conv/Linear/"
                     "matmul), and latency per window (median and p95 over --runs calls after --warmup calls) "
                     "with 1 thread and with all threads.",
-        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=EXAMPLES, formatter_class=HelpFormatter)
     parser.add_argument("target", help="a run directory, or an exported .onnx / TorchScript file with its manifest")
-    parser.add_argument("--runs", type=int, default=200, help="timed calls per runtime and thread setting")
-    parser.add_argument("--warmup", type=int, default=20, help="untimed calls before timing")
-    parser.add_argument("--checkpoint", default="best", choices=["best", "last"])
-    parser.add_argument("--window-samples", type=int, help="W for a run directory (default: median training clip)")
+    parser.add_argument("--runs", type=int_at_least(1), default=200, metavar="N",
+                        help="timed calls per runtime and thread setting, >= 1")
+    parser.add_argument("--warmup", type=int_at_least(0), default=20, metavar="N",
+                        help="untimed calls before timing, >= 0")
+    parser.add_argument("--checkpoint", default="best", choices=["best", "last"],
+                        help="for a run directory: best (selected on validation) or last")
+    parser.add_argument("--window-samples", type=int_at_least(2), metavar="W",
+                        help="W for a run directory, >= 2 (default: median training clip)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.set_defaults(func=run)
 

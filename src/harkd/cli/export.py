@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
-
 EXAMPLES = """\
 examples:
   harkd export runs/utd_acc_cnn1d --out acc.onnx                 # format from the suffix; manifest acc.onnx.json
@@ -23,17 +21,22 @@ probabilities <= 1e-5) runs after every export; a failure is an error (exit 2).
 
 
 def register(subparsers) -> None:
+    from harkd.cli.main import HelpFormatter, int_at_least, positive_float
+
     parser = subparsers.add_parser(
         "export", help="export a run's model with its input pipeline (ONNX / TorchScript) + manifest",
         description="Export a trained (or distilled) run's model, with resampling, normalisation and GAF inside "
                     "the graph, to ONNX or TorchScript; write a JSON manifest next to it; check parity.",
-        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=EXAMPLES, formatter_class=HelpFormatter)
     parser.add_argument("run_dir", help="a directory written by harkd train or harkd distill")
     parser.add_argument("--format", help="onnx or torchscript (default: from the --out suffix: .onnx, .pt/.ts)")
     parser.add_argument("--out", help="the model file to write (manifest: OUT.json)")
-    parser.add_argument("--checkpoint", default="best", help="best (validation-selected, default) or last")
-    parser.add_argument("--window-samples", type=int, help="W, raw samples per window (default: median training clip)")
-    parser.add_argument("--rate", type=float, help="sampling rate in Hz (default: the dataset's; UTD-MHAD 50)")
+    parser.add_argument("--checkpoint", default="best", choices=["best", "last"],
+                        help="best (selected on validation) or last")
+    parser.add_argument("--window-samples", type=int_at_least(2), metavar="W",
+                        help="raw samples per window, >= 2 (default: median training clip)")
+    parser.add_argument("--rate", type=positive_float, metavar="HZ",
+                        help="sampling rate in Hz, > 0 (default: the dataset's; UTD-MHAD 50)")
     parser.add_argument("--publish", metavar="OUT_DIR",
                         help="distillation runs: write a student-only run directory (teachers, adapters and "
                              "optimiser state stripped); with --out, export that directory")
@@ -42,25 +45,23 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from harkd.errors import InputError
-    from harkd.export.exporter import _check_format, export_run, infer_format, manifest_path
+    from harkd.export.exporter import _check_format, check_output, export_run, infer_format, manifest_path
     from harkd.export.publish import publish_student
 
-    if args.checkpoint not in ("best", "last"):
-        raise InputError(f"--checkpoint must be 'best' or 'last', got {args.checkpoint!r}")
     if args.format is not None:
         _check_format(args.format)
-    run_dir = args.run_dir
+    if args.out:  # every check on --out before anything is written
+        fmt = args.format or infer_format(args.out)
+        check_output(args.out, fmt)
+    elif not args.publish:
+        raise InputError("--out FILE is required (or --publish OUT_DIR for a distillation run)")
+    run_dir, checkpoint = args.run_dir, args.checkpoint
     if args.publish:
         out_dir = publish_student(run_dir, args.publish, args.checkpoint)
         print(f"published the student of {run_dir} to {out_dir} (config.yaml, run.json, best.pt: student weights only)")
         if not args.out:
             return 0
         run_dir, checkpoint = out_dir, "best"
-    else:
-        checkpoint = args.checkpoint
-        if not args.out:
-            raise InputError("--out FILE is required (or --publish OUT_DIR for a distillation run)")
-    fmt = args.format or infer_format(args.out)
     manifest = export_run(run_dir, fmt, args.out, checkpoint=checkpoint, window_samples=args.window_samples,
                           rate=args.rate)
     print(f"wrote {args.out} ({manifest['size_bytes'] / 1024:.0f} KiB, sha256 {manifest['sha256'][:16]}...) and "

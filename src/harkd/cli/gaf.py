@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,12 @@ TITLES = {"summation": "GASF (summation)", "difference": "GADF (difference)"}
 EXAMPLES = """\
 examples:
   harkd gaf a10_s1_t1_inertial.mat --out preview.png
-  harkd gaf a10_s1_t1_inertial.mat --sensor all --method difference --image-size 64 --out gadf.png
+  harkd gaf a10_s1_t1_inertial.mat --sensor all --method difference --image-size 64 --out gadf.svg
+  harkd gaf a10_s1_t1_inertial.mat --out previews/   # writes previews/a10_s1_t1_inertial_gaf.png
+
+--out is an image file whose extension gives the format (png, svg, pdf, jpg, ... as
+matplotlib writes them), or a directory (an existing one, or a path ending in /), which
+gets FILE_gaf.png; missing folders are created.
 
 The file is a UTD-MHAD inertial recording: variable d_iner of shape (T, 6), columns
 acc x/y/z in g and gyro x/y/z in deg/s, sampled at 50 Hz.
@@ -30,7 +36,7 @@ acc x/y/z in g and gyro x/y/z in deg/s, sampled at 50 Hz.
 
 
 def register(subparsers) -> None:
-    from harkd.cli.main import HelpFormatter
+    from harkd.cli.main import HelpFormatter, int_at_least
 
     parser = subparsers.add_parser(
         "gaf",
@@ -41,23 +47,35 @@ def register(subparsers) -> None:
         formatter_class=HelpFormatter,
     )
     parser.add_argument("file", type=Path, metavar="FILE.mat", help="UTD-MHAD *_inertial.mat file")
-    parser.add_argument("--sensor", choices=sorted(COLUMNS), default="acc", help="axes to show (default: acc)")
-    parser.add_argument("--method", choices=sorted(METHODS), default="both",
-                        help="GASF, GADF or both (default: both)")
-    parser.add_argument("--image-size", type=_positive_int, default=None, metavar="N",
+    parser.add_argument("--sensor", choices=sorted(COLUMNS), default="acc", help="axes to show")
+    parser.add_argument("--method", choices=sorted(METHODS), default="both", help="GASF, GADF or both")
+    parser.add_argument("--image-size", type=int_at_least(1), default=None, metavar="N",
                         help="image size N <= T, via PAA (default: T, the recording length)")
-    parser.add_argument("--out", type=Path, required=True, metavar="PNG", help="output image file")
+    parser.add_argument("--out", required=True, metavar="IMAGE|DIR/",
+                        help="output image file (format from its extension), or a directory for FILE_gaf.png")
     parser.set_defaults(func=run)
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got '{text}'") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+def output_path(out: str, source: Path, formats) -> Path:
+    """The image file ``--out`` names: ``DIR/<source stem>_gaf.png`` for a directory
+    (existing, or written with a trailing slash), else ``out`` with a supported extension."""
+    path = Path(out)
+    if out.endswith(("/", os.sep)) or path.is_dir():
+        path = path / f"{source.stem}_gaf.png"
+    else:
+        supported = ", ".join(sorted(formats))
+        if not path.suffix:
+            raise InputError(f"--out {out} has no image extension: name a file such as {out}.png, or a directory "
+                             f"as {out}/ (supported extensions: {supported})")
+        if path.suffix[1:].lower() not in formats:
+            raise InputError(f"--out {out}: unsupported image format '{path.suffix}' "
+                             f"(supported extensions: {supported})")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise InputError(f"--out {out}: {parent} is a file, not a directory")
+            break
+    return path
 
 
 def run(args: argparse.Namespace) -> int:
@@ -70,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
 
     from harkd.data.utd_mhad import read_inertial
 
+    formats = Figure().canvas.get_supported_filetypes()
+    out = output_path(args.out, args.file, formats)
     data = read_inertial(args.file).astype(np.float64)  # (T, 6), validated; DataError names the file
     length = data.shape[0]
     size = args.image_size or length
@@ -105,7 +125,20 @@ def run(args: argparse.Namespace) -> int:
                 fig.colorbar(image, ax=grid[row, :], shrink=0.9, pad=0.01)
     fig.suptitle(f"{args.file.name}: Gramian Angular Fields, T={length} samples "
                  f"({duration:.2f} s at {SAMPLE_RATE_HZ:g} Hz), N={size}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(args.out, dpi=110)
-    print(f"wrote {args.out} ({args.sensor}, {' + '.join(methods)}, {len(axes_info)} axes, N={size})")
+    _save(fig, out)
+    print(f"wrote {out} ({args.sensor}, {' + '.join(methods)}, {len(axes_info)} axes, N={size})")
     return 0
+
+
+def _save(fig, out: Path) -> None:
+    """Write the figure to a temporary name beside ``out``, then rename: no half-written image."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        fig.savefig(tmp, dpi=110, format=out.suffix[1:].lower())
+        os.replace(tmp, out)
+    except RuntimeError as err:  # e.g. .pgf without a TeX installation
+        raise InputError(f"--out {out}: matplotlib cannot write '{out.suffix}' files here ({err}); "
+                         "choose another extension, e.g. .png") from None
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -1,8 +1,11 @@
 """Entry point of the ``harkd`` command.
 
 Each subcommand lives in its own module under :mod:`harkd.cli` and exposes
-``register(subparsers)``, which adds its parser (with examples in the epilog) and
-sets ``func`` to a callable taking the parsed namespace and returning an exit code.
+``register(subparsers)``, which adds its parser (with examples in the epilog and
+``formatter_class=HelpFormatter``, which shows defaults) and sets ``func`` to a
+callable taking the parsed namespace and returning an exit code. Numeric options use
+the ``type=`` validators below (:func:`int_at_least`, :func:`positive_float`): a value
+out of range is a one-line usage error with exit status 2.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import argparse
 import errno
 import importlib
+import math
 import os
 import sys
 import warnings
@@ -34,7 +38,43 @@ examples:
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
-    """Keeps the examples' layout and shows defaults."""
+    """Keeps the examples' layout and appends ``(default: X)`` to every option that has a
+    default (not None/False) and whose help does not already say ``(default...``."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (not action.option_strings or action.default in (None, False, argparse.SUPPRESS)
+                or "(default" in text or "%(default)" in text):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+def int_at_least(minimum: int):
+    """An argparse ``type=``: an integer >= ``minimum``, else a one-line usage error."""
+    words = {0: "a non-negative integer", 1: "a positive integer"}.get(minimum, f"an integer >= {minimum}")
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {words}, got '{text}'") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected {words}, got {value}")
+        return value
+
+    parse.__name__ = words
+    return parse
+
+
+def positive_float(text: str) -> float:
+    """An argparse ``type=``: a finite number > 0, else a one-line usage error."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got '{text}'") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,6 +110,18 @@ def os_error_message(err: OSError) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run ``harkd ARGV``; returns the exit status (argparse usage errors raise SystemExit(2)).
+
+    stdout is flushed before returning, so a reader that left early (``| head``) ends
+    in a quiet exit 0 here rather than in an error at interpreter exit.
+    """
+    try:
+        return _main(argv)
+    finally:
+        _flush_stdout()
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -78,7 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     warnings.showwarning = _show_warning
     warnings.simplefilter("default", DataWarning)  # once per distinct message and place
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()
+        return code
     except HarkdError as err:
         print(f"harkd: error: {err}", file=sys.stderr)
         return 2
@@ -97,6 +151,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"harkd: internal error: {type(err).__name__}: {err} (this is a bug in harkd; "
               f"set {DEBUG_ENV}=1 for the traceback and report it)", file=sys.stderr)
         return 1
+
+
+def _flush_stdout() -> None:
+    """Flush stdout; a closed pipe silences it instead of failing at exit."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+    except (OSError, ValueError, AttributeError):  # closed or replaced stdout: nothing to flush
+        pass
 
 
 def _silence_stdout() -> None:

@@ -15,6 +15,11 @@ A constant series (``max == min`` up to a relative 1e-12, or a fitted
 ``min == max``) is scaled to ``x~ = 0`` everywhere, so its GASF is ``-1`` everywhere and its GADF is ``0``: no
 division by zero, no NaN.
 
+NaN/inf cannot be encoded: :func:`gramian_angular_field` and an eager
+:class:`GramianAngularField` raise :class:`~harkd.errors.InputError` naming the count
+and the index of the first such value; scripted, traced and exported (ONNX) graphs do
+not check values (data-independent graphs), so there a NaN/inf input gives NaN images.
+
 The image is the rank-2 product ``U @ V^T`` of ``(N, 2)`` factors (for the GASF
 ``U = [x~, s]``, ``V = [x~, -s]``), so one batched matmul writes the output exactly
 once, with no ``arccos``/``cos``.  The ``O(N)`` factors are computed in float64
@@ -22,6 +27,7 @@ whatever the output dtype, which keeps float32 images accurate where ``s`` is
 ill-conditioned (``|x~|`` close to 1).
 """
 
+import math
 import numbers
 from typing import List, Optional, Tuple
 
@@ -75,6 +81,28 @@ def _gaf_factors(x: Tensor, size: int, lo: Tensor, hi: Tensor, per_sample: bool,
     v = base * torch.tensor([sign, -sign], dtype=x.dtype, device=x.device)
     u = base if summation else base.flip(-1)
     return u, v
+
+
+def _nonfinite_message(who: str, x: Tensor) -> str:
+    """``who: ...`` naming how many values of ``x`` are NaN/inf and where the first is ('' if none)."""
+    bad = ~torch.isfinite(x)
+    count = int(bad.sum())
+    if count == 0:
+        return ""
+    index = tuple(int(i) for i in torch.nonzero(bad.reshape(x.shape))[0])
+    value = float(x[index])
+    kind = "NaN" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    where = index if len(index) != 1 else index[0]
+    return (f"{who}: input contains {count} NaN or inf value(s), the first ({kind}) at index {where}; "
+            "clean or interpolate the series first")
+
+
+@torch.jit.unused
+def _check_finite_eager(x: Tensor) -> None:
+    """The eager-mode value check of :class:`GramianAngularField` (never compiled or traced)."""
+    message = _nonfinite_message(_MODULE, x.detach())
+    if message:
+        raise InputError(message)
 
 
 def _length_message(who: str, length: int) -> str:
@@ -177,8 +205,10 @@ def gramian_angular_field(x, *, image_size=None, method="summation", scaling="pe
         everywhere.  Tensors that require grad get a differentiable result.
 
     Raises:
-        InputError: NaN/inf in ``x``, ``T < 2``, ``image_size`` not in ``[1, T]``,
-            an unknown option, or fitted bounds that do not fit ``x``.
+        InputError: NaN/inf in ``x`` (the message gives their count and the index
+            of the first), ``T < 2``, an empty batch (``x`` of shape ``(0, ..., T)``),
+            ``image_size`` not in ``[1, T]``, an unknown option, or fitted bounds
+            that do not fit ``x``.
     """
     summation, sign = _parse_options(method, convention, _FUNC)
     per_sample, lo, hi = _parse_scaling(scaling, _FUNC)
@@ -200,11 +230,12 @@ def gramian_angular_field(x, *, image_size=None, method="summation", scaling="pe
     size = length if size is None else size
     if size > length:
         raise InputError(_size_message(_FUNC, size, length))
+    if t.numel() == 0:
+        raise InputError(f"{_FUNC}: x of shape {tuple(t.shape)} holds no series (an empty batch); "
+                         "pass at least one series")
     out_dtype = _output_dtype(dtype, t.dtype)
     if not bool(torch.isfinite(t).all()):
-        bad = t.numel() - int(torch.isfinite(t).sum())
-        raise InputError(f"{_FUNC}: input contains NaN or inf ({bad} values); "
-                         "clean or interpolate the series first")
+        raise InputError(_nonfinite_message(_FUNC, t))
     target = (*t.shape[:-1], 1)
     if per_sample:
         lo = hi = t.new_zeros((), dtype=torch.float64)
@@ -252,10 +283,12 @@ class GramianAngularField(nn.Module):
     constant series), ``torch.jit.script``-able and ONNX-exportable (opset 17,
     dynamic batch; PAA is a fixed averaging-matrix matmul).
 
-    ``forward`` checks shapes only (``T >= 2``, ``image_size <= T``, ValueError) and
-    never inspects values: NaN/inf propagate into the output instead of raising, so
-    traced and exported graphs stay data-independent.  Validate inputs with the
-    functional API when that matters.
+    ``forward`` checks shapes (``T >= 2``, ``image_size <= T``, ValueError). In eager
+    mode it also rejects NaN/inf with :class:`~harkd.errors.InputError` (a ValueError)
+    naming the first such index. Scripted, traced and exported (ONNX) graphs skip
+    that value check so that they stay data-independent: there NaN/inf propagate into
+    NaN images; check inputs before such a graph (``harkd stream`` skips non-finite
+    rows). An empty batch gives an empty output.
     """
 
     image_size: Optional[int]
@@ -279,6 +312,8 @@ class GramianAngularField(nn.Module):
             raise ValueError(_length_message("GramianAngularField", length))
         if n > length:
             raise ValueError(_size_message("GramianAngularField", n, length))
+        if not torch.jit.is_scripting() and not torch.jit.is_tracing():
+            _check_finite_eager(x)
         u, v = _gaf_factors(x.to(torch.float64), n, self.lo, self.hi, self.per_sample,
                             self.summation, self.sign)
         return torch.matmul(u.to(x.dtype), v.to(x.dtype).transpose(-1, -2))

@@ -28,10 +28,15 @@ from harkd.errors import DataError, InputError
 __all__ = ["time_calls", "bench", "machine_description"]
 
 
+def _check_counts(runs, warmup) -> None:
+    for name, value, minimum in (("runs", runs, 1), ("warmup", warmup, 0)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise InputError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
 def time_calls(fn: Callable[[], object], runs: int = 200, warmup: int = 20) -> dict:
     """Median and p95 latency (ms) of ``fn`` over ``runs`` calls after ``warmup`` calls."""
-    if runs < 1:
-        raise InputError(f"runs must be >= 1, got {runs}")
+    _check_counts(runs, warmup)
     for _ in range(warmup):
         fn()
     times = np.empty(runs)
@@ -72,6 +77,7 @@ def bench(target: str | Path, *, runs: int = 200, warmup: int = 20, checkpoint: 
     from harkd.export.exporter import ExportedModel, export_pipeline, load_for_export
     from harkd.export.macs import count_macs, count_parameters
 
+    _check_counts(runs, warmup)
     target = Path(target)
     if not target.exists():
         raise DataError(target, "not found: pass a run directory or an exported .onnx / TorchScript file")

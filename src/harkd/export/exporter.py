@@ -6,15 +6,24 @@ rate and returns class probabilities. After writing the file, a parity check run
 exported file (onnxruntime / ``torch.jit.load``) and the PyTorch eager pipeline (the
 data layer's own transforms, then the model, then softmax) on the same windows; the
 largest absolute difference on probabilities must be <= ``tolerance`` (1e-5).
+
+The model and its manifest are written under temporary names beside ``out`` and
+renamed into place only once the parity check has passed, so a failed export (bad
+argument, parity failure, full disk, Ctrl-C) leaves neither a model without its manifest
+nor a truncated file, and never touches an earlier export at ``out``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import io
 import json
+import math
+import numbers
 import os
+import uuid
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,8 +38,8 @@ from harkd.export.macs import count_macs, count_parameters
 from harkd.export.pipeline import DeployablePipeline, PipelineSpec, build_pipeline, pipeline_spec
 
 __all__ = ["FORMATS", "PARITY_TOLERANCE", "ExportedModel", "LoadedRun", "load_for_export", "export_pipeline",
-           "export_run", "load_exported", "manifest_path", "sha256_file", "parity_windows", "eager_probabilities",
-           "ParityError"]
+           "export_run", "load_exported", "manifest_path", "read_manifest", "sha256_file", "parity_windows",
+           "eager_probabilities", "ParityError"]
 
 FORMATS = ("onnx", "torchscript")
 PARITY_TOLERANCE = 1e-5
@@ -47,6 +56,64 @@ def manifest_path(model_file: str | Path) -> Path:
     """The manifest of ``model.onnx`` is ``model.onnx.json``."""
     model_file = Path(model_file)
     return model_file.with_name(model_file.name + ".json")
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) and v > 0
+
+
+def _is_int(v, minimum: int) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= minimum
+
+
+def _is_names(v) -> bool:
+    return isinstance(v, list) and len(v) > 0 and all(isinstance(x, str) for x in v)
+
+
+#: manifest key -> (check, what it must be); the keys harkd stream / bench read
+MANIFEST_KEYS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "format": (lambda v: v in FORMATS, "'onnx' or 'torchscript'"),
+    "class_names": (_is_names, "a non-empty list of strings"),
+    "sampling_rate_hz": (_is_number, "a number > 0"),
+    "window_samples": (lambda v: _is_int(v, 2), "an integer >= 2"),
+    "window_seconds": (_is_number, "a number > 0"),
+    "channels": (_is_names, "a non-empty list of strings"),
+    "stream_columns": (lambda v: isinstance(v, list) and len(v) > 0 and all(_is_int(c, 0) for c in v),
+                       "a non-empty list of integers >= 0"),
+    "model": (lambda v: isinstance(v, dict) and isinstance(v.get("name"), str), "an object with a 'name'"),
+}
+_REEXPORT = "re-export the model with harkd export"
+
+
+def read_manifest(model_file: str | Path) -> dict | None:
+    """The validated manifest next to ``model_file``; None when there is none.
+
+    DataError naming the manifest for a file that is not JSON, not an object, lacks a
+    key harkd reads or has a value of the wrong type (see ``MANIFEST_KEYS``).
+    """
+    path = manifest_path(model_file)
+    if not path.is_file():
+        return None
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise DataError(path, f"corrupt manifest, not valid JSON ({err.msg} at line {err.lineno} column "
+                              f"{err.colno}); {_REEXPORT}") from None
+    except UnicodeDecodeError:
+        raise DataError(path, f"corrupt manifest, not UTF-8 text; {_REEXPORT}") from None
+    if not isinstance(manifest, dict):
+        raise DataError(path, f"corrupt manifest: expected a JSON object, got {type(manifest).__name__}; {_REEXPORT}")
+    missing = [key for key in MANIFEST_KEYS if key not in manifest]
+    if missing:
+        raise DataError(path, f"manifest lacks {', '.join(repr(k) for k in missing)}; {_REEXPORT}")
+    for key, (check, expected) in MANIFEST_KEYS.items():
+        if not check(manifest[key]):
+            raise DataError(path, f"manifest key '{key}' must be {expected}, got {json.dumps(manifest[key])[:60]}; "
+                                  f"{_REEXPORT}")
+    if len(manifest["stream_columns"]) != len(manifest["channels"]):
+        raise DataError(path, f"manifest lists {len(manifest['channels'])} channels but "
+                              f"{len(manifest['stream_columns'])} stream_columns; {_REEXPORT}")
+    return manifest
 
 
 def sha256_file(path: str | Path) -> str:
@@ -105,10 +172,14 @@ def load_for_export(run_dir: str | Path, checkpoint: str = "best", window_sample
     from harkd.engine.experiment import load_run
 
     run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise DataError(run_dir, "run directory not found")
     if checkpoint not in ("best", "last"):
         raise InputError(f"checkpoint must be 'best' or 'last', got {checkpoint!r}")
+    if rate is not None and not _is_number(rate):
+        raise InputError(f"rate must be a sampling rate in Hz > 0, got {rate!r}")
+    if window_samples is not None and not _is_int(window_samples, 2):
+        raise InputError(f"window_samples must be an integer >= 2, got {window_samples!r}")
+    if not run_dir.is_dir():
+        raise DataError(run_dir, "run directory not found")
     cfg, meta, task, prepared = load_run(run_dir, checkpoint)
     kind = meta.get("kind", "train")
     model = task.student if kind == "distill" else task.model
@@ -116,8 +187,6 @@ def load_for_export(run_dir: str | Path, checkpoint: str = "best", window_sample
     modality = model_cfg.input
     if window_samples is None and isinstance(modality, str) and modality in prepared.datasets["train"].transforms:
         window_samples = default_window(prepared, modality)
-    if window_samples is not None and window_samples < 2:
-        raise InputError(f"--window-samples must be at least 2, got {window_samples}")
     spec = pipeline_spec(cfg, meta, kind, window_samples or 0, rate)
     transform = prepared.datasets["train"].transforms[spec.modality]
     return LoadedRun(run_dir, cfg, meta, kind, model.eval(), transform, prepared, spec, checkpoint)
@@ -220,8 +289,7 @@ class ExportedModel:
         if not self.path.is_file():
             raise DataError(self.path, "model file not found")
         if manifest is None:
-            mpath = manifest_path(self.path)
-            manifest = json.loads(mpath.read_text()) if mpath.is_file() else None
+            manifest = read_manifest(self.path)
         self.manifest = manifest
         self.format = (manifest or {}).get("format") or infer_format(self.path)
         if self.format == "onnx":
@@ -266,37 +334,75 @@ def export_run(run_dir: str | Path, fmt: str, out: str | Path, *, checkpoint: st
                tolerance: float = PARITY_TOLERANCE, log: Callable[[str], None] = print) -> dict:
     """Export a run's model with its input pipeline; check parity; write the manifest. Returns the manifest."""
     _check_format(fmt)
+    check_output(out, fmt)
     loaded = load_for_export(run_dir, checkpoint, window_samples, rate)
     return export_loaded(loaded, fmt, out, tolerance=tolerance, log=log)
 
 
+def check_output(out: str | Path, fmt: str) -> Path:
+    """``out`` as a Path; InputError when it is a directory or lies under a file."""
+    out = Path(out)
+    if out.is_dir():
+        example = out / ("model.onnx" if fmt == "onnx" else "model.pt")
+        raise InputError(f"export output {out} is a directory: name the model file, e.g. {example}")
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise InputError(f"export output {out}: {parent} is a file, not a directory")
+            break
+    return out
+
+
 def export_loaded(loaded: LoadedRun, fmt: str, out: str | Path, *, tolerance: float = PARITY_TOLERANCE,
                   log: Callable[[str], None] = print) -> dict:
+    """Export, check parity and write the manifest; nothing appears at ``out`` unless all succeed."""
     _check_format(fmt)
-    out = Path(out)
+    out = check_output(out, fmt)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stamp = f"{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+    tmp_model, tmp_manifest = out.with_name(f".{out.name}.{stamp}"), out.with_name(f".{out.name}.json.{stamp}")
+    try:
+        manifest = _export_checked(loaded, fmt, out, tmp_model, tolerance, log)
+        tmp_manifest.write_text(json.dumps(manifest, indent=1))
+        os.replace(tmp_model, out)
+        try:
+            os.replace(tmp_manifest, manifest_path(out))
+        except BaseException:  # no model without its manifest, no stale manifest beside another model
+            for path in (out, manifest_path(out)):
+                with contextlib.suppress(OSError):
+                    path.unlink(missing_ok=True)
+            raise
+    finally:
+        tmp_model.unlink(missing_ok=True)
+        tmp_manifest.unlink(missing_ok=True)
+    return manifest
+
+
+def _export_checked(loaded: LoadedRun, fmt: str, out: Path, tmp: Path, tolerance: float,
+                    log: Callable[[str], None]) -> dict:
+    """Write the model to ``tmp``, check its parity; the manifest of the model as ``out``."""
     spec = loaded.spec
     pipeline = loaded.pipeline
     channels = len(spec.channels)
-    export_pipeline(pipeline, fmt, out, channels)
+    export_pipeline(pipeline, fmt, tmp, channels)
     windows, source = parity_windows(loaded)
     expected = eager_probabilities(loaded, windows)
-    got = _run_exported(out, fmt, windows)
+    got = _run_exported(tmp, fmt, windows)
     diff = float(np.max(np.abs(got - expected))) if got.shape == expected.shape else float("inf")
     runtime = "onnxruntime" if fmt == "onnx" else "torch.jit.load"
     log(f"parity ({runtime} vs PyTorch eager, {len(windows)} windows): max abs diff on probabilities "
         f"{diff:.3g} (tolerance {tolerance:g})")
     if not diff <= tolerance:
-        out.unlink(missing_ok=True)
         raise ParityError(f"parity check failed: {runtime} differs from the PyTorch eager pipeline by {diff:.3g} "
                           f"on probabilities (tolerance {tolerance:g}, {len(windows)} windows from {source}); "
-                          f"{out} was removed")
+                          f"nothing was written to {out}")
     params = count_parameters(loaded.model)
     macs = count_macs(pipeline, torch.zeros(1, channels, spec.window_samples))
-    manifest = {
+    return {
         "format": fmt,
         "file": out.name,
-        "sha256": sha256_file(out),
-        "size_bytes": out.stat().st_size,
+        "sha256": sha256_file(tmp),
+        "size_bytes": tmp.stat().st_size,
         "class_names": spec.class_names,
         "sampling_rate_hz": spec.sampling_rate_hz,
         "window_samples": spec.window_samples,
@@ -325,5 +431,3 @@ def export_loaded(loaded: LoadedRun, fmt: str, out: str | Path, *, tolerance: fl
                    "windows": int(len(windows)), "source": source, "max_abs_diff": diff, "tolerance": tolerance,
                    "passed": True},
     }
-    manifest_path(out).write_text(json.dumps(manifest, indent=1))
-    return manifest

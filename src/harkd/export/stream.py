@@ -22,7 +22,8 @@ Policy:
   (``round(window * rate)`` samples). The first prediction comes when it is full, then
   one every ``hop`` seconds. If the buffer length differs from the model's window, it
   is resampled to the model's window (the same normalised-time linear interpolation the
-  model applies to its window).
+  model applies to its window). An input whose longest gap-free stretch is shorter than
+  the window gives no prediction; :meth:`StreamPredictor.no_window_reason` says so.
 - **Output** (stdout, one line per hop): ``timestamp,label,probability`` where
   ``timestamp`` is that of the newest grid sample in the window.
 """
@@ -86,6 +87,7 @@ class StreamStats:
     windows: int = 0
     seconds: float = 0.0
     inference_seconds: float = 0.0
+    longest: int = 0  # grid samples in the longest stretch without a reset
     messages: list = field(default_factory=list)
 
     @property
@@ -146,6 +148,7 @@ class StreamPredictor:
         self.pos = (self.pos + 1) % self.size
         self.count += 1
         self.since += 1
+        self.stats.longest = max(self.stats.longest, self.count)
         if self.count < self.size or (self.count > self.size and self.since < self.hop):
             return None
         self.since = 0
@@ -155,6 +158,10 @@ class StreamPredictor:
         start = time.perf_counter()
         probs = np.asarray(self.model(window[None].astype(np.float32)))[0]
         self.stats.inference_seconds += time.perf_counter() - start
+        if probs.shape != (len(self.class_names),):
+            raise InputError(f"the model returns {probs.shape[-1] if probs.ndim else 0} probabilities per window "
+                             f"but its manifest lists {len(self.class_names)} class_names; re-export the model "
+                             "with harkd export")
         self.stats.windows += 1
         best = int(np.argmax(probs))
         return f"{t:.3f},{self.class_names[best]},{float(probs[best]):.4f}"
@@ -203,6 +210,18 @@ class StreamPredictor:
             self.k += 1
         self.prev = (t, v)
         return out
+
+    def no_window_reason(self) -> str:
+        """Why no window was filled (call after :meth:`run` when ``stats.windows == 0``)."""
+        st, rate, size = self.stats, self.config.rate, self.size
+        valid = st.rows - st.malformed
+        if valid <= 0:
+            return (f"0 windows: the input has no valid rows ({st.rows} read, {st.malformed} malformed); "
+                    "expected rows 'timestamp,x,y,z[,gx,gy,gz]'")
+        stretch = "longest stretch between gaps" if st.gaps else "input"
+        return (f"0 windows: the {stretch} holds {st.longest} samples at {rate:g} Hz ({st.longest / rate:.2f} s), "
+                f"fewer than the window of {size} samples ({self.config.window:g} s); stream a longer input "
+                "or pass a shorter --window")
 
     def run(self, lines: Iterable[str], out: TextIO) -> StreamStats:
         start = time.perf_counter()
