@@ -199,3 +199,30 @@ def test_read_only_home(small_utd, tmp_path, monkeypatch, fresh_process):
     directory = home / ".cache" / "harkd"
     assert messages == [_expected_warning(directory, f"Read-only file system: {home / '.cache'}")]
     assert len(first) == 16 and not (home / ".cache").exists()
+
+
+def test_warnings_of_a_cached_entry_are_raised_again_on_every_hit(tmp_path):
+    """A repaired file (e.g. an interpolated gap) is reported by a warm cache as by a cold one."""
+    from harkd.errors import warn
+
+    source = tmp_path / "clip.txt"
+    source.write_text("1 2 3\n")
+    calls = []
+
+    def compute():
+        calls.append(1)
+        warn(f"{source}: gap of 1.115 s without samples before row 173, linearly interpolated (max_gap 2 s)")
+        warnings.warn("an unrelated library warning", RuntimeWarning)
+        return np.arange(3.0)
+
+    args = ("utd-mhad", "inertial", {"length": 3}, "a1_s1_t1", source)
+    expected = f"{source}: gap of 1.115 s"
+    with pytest.warns(RuntimeWarning, match="unrelated"), pytest.warns(DataWarning, match=expected):
+        PreprocessCache(tmp_path / "c").get(*args, compute)  # miss: computed, both warnings pass on
+    fresh = PreprocessCache(tmp_path / "c")
+    for hit in ("disk", "memory"):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            np.testing.assert_array_equal(fresh.get(*args, compute), np.arange(3.0))
+        assert [str(w.message)[:len(expected)] for w in caught] == [expected], hit  # only the data warning
+    assert len(calls) == 1 and fresh.stats["disk_hits"] == 1 and fresh.stats["memory_hits"] == 1

@@ -32,13 +32,14 @@ import json
 import os
 import tempfile
 import uuid
+import warnings
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from harkd.errors import warn
+from harkd.errors import DataWarning, warn
 
 CACHE_FORMAT_VERSION = 2  # 2: entries keyed by file content (1: by path, size and mtime)
 CACHE_DIR_ENV = "HARKD_CACHE_DIR"
@@ -94,6 +95,26 @@ def file_identity(path: Path | Mapping[Any, Path]) -> str:
     return content_hash(path)[:16]
 
 
+def _compute_noting_warnings(compute: Callable[[], np.ndarray]) -> tuple[np.ndarray, tuple[str, ...]]:
+    """``compute()`` and the messages of the DataWarnings it raised (all its warnings pass on)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        value = np.ascontiguousarray(compute())
+    notes = []
+    for w in caught:
+        if issubclass(w.category, DataWarning):
+            notes.append(str(w.message))
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    _replay(notes)
+    return value, tuple(dict.fromkeys(notes))
+
+
+def _replay(notes) -> None:
+    for note in notes:
+        warn(note)
+
+
 def _why_unwritable(err: OSError, directory: Path) -> str:
     """``err`` in words: a file in the way of the directory, or the OS's reason and the path."""
     for parent in (directory, *directory.parents):
@@ -147,25 +168,33 @@ class PreprocessCache:
 
     def get(self, dataset: str, modality: str, config: dict, key: str, source: Path,
             compute: Callable[[], np.ndarray]) -> np.ndarray:
-        """The cached array for this entry, computing and storing it on a miss."""
+        """The cached array for this entry, computing and storing it on a miss.
+
+        The :class:`~harkd.errors.DataWarning` s that ``compute`` raised (an interpolated gap,
+        an all-zero depth clip) are stored with the entry and raised again on every hit, so a
+        warm cache reports a repaired file as a cold one does."""
         path = self.entry_path(dataset, modality, config, key, source)
         token = str(path)
         if token in self._memory:
             self._memory.move_to_end(token)
             self.stats["memory_hits"] += 1
-            return self._memory[token]
-        value = self._read(path) if self.disk else None
-        if value is None:
+            value, notes = self._memory[token]
+            _replay(notes)
+            return value
+        entry = self._read(path) if self.disk else None
+        if entry is None:
             self.stats["misses"] += 1
-            value = np.ascontiguousarray(compute())
+            value, notes = _compute_noting_warnings(compute)
             if self.writable:
-                self._write(path, value)
+                self._write(path, value, notes)
         else:
             self.stats["disk_hits"] += 1
-        self._remember(token, value)
+            value, notes = entry
+            _replay(notes)
+        self._remember(token, value, notes)
         return value
 
-    def _read(self, path: Path) -> np.ndarray | None:
+    def _read(self, path: Path) -> tuple[np.ndarray, tuple[str, ...]] | None:
         try:
             if not path.is_file():
                 return None
@@ -173,17 +202,18 @@ class PreprocessCache:
             return None
         try:
             with np.load(path, allow_pickle=False) as data:
-                return data["x"]
+                notes = tuple(str(n) for n in data["warnings"]) if "warnings" in data.files else ()
+                return data["x"], notes
         except Exception:  # truncated, bad CRC, not a zip, missing member, unreadable
             self.stats["rebuilt"] += 1
             return None
 
-    def _write(self, path: Path, value: np.ndarray) -> None:
+    def _write(self, path: Path, value: np.ndarray, notes: tuple[str, ...] = ()) -> None:
         tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             with open(tmp, "wb") as fh:
-                np.savez(fh, x=value)
+                np.savez(fh, x=value, warnings=np.asarray(notes, dtype=str))
             os.replace(tmp, path)
         except OSError as err:
             self._give_up_writing(err)
@@ -203,13 +233,13 @@ class PreprocessCache:
              f"new entries are kept in memory only (set {CACHE_DIR_ENV} to a writable directory, "
              "or data.cache: false)")
 
-    def _remember(self, token: str, value: np.ndarray) -> None:
+    def _remember(self, token: str, value: np.ndarray, notes: tuple[str, ...] = ()) -> None:
         if value.nbytes > self.memory_bytes:
             return
-        self._memory[token] = value
+        self._memory[token] = (value, notes)
         self._memory_used += value.nbytes
         while self._memory_used > self.memory_bytes:
-            _, old = self._memory.popitem(last=False)
+            _, (old, _) = self._memory.popitem(last=False)
             self._memory_used -= old.nbytes
 
     def clear_memory(self) -> None:
