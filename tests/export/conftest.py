@@ -22,6 +22,12 @@ def tiny_runs(synth_utd, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def trained_raw_run(synth_utd, tmp_path_factory):
+    """A raw 1D CNN trained long enough on the synthetic data to be right most of the time."""
+    return train_tiny(synth_utd, tmp_path_factory.mktemp("trained-raw"), "raw", epochs=30)
+
+
+@pytest.fixture(scope="session")
 def raw_run(tiny_runs):
     return tiny_runs("raw")
 

@@ -101,15 +101,12 @@ def test_stream_options_are_checked(raw_onnx, tmp_path, capsys):
     assert capsys.readouterr().err.strip() == f"harkd: error: {tmp_path / 'none.onnx'}: model file not found"
 
 
-@pytest.fixture(scope="module")
-def stream_model(synth_utd, tmp_path_factory):
-    """A raw 1D CNN trained long enough on the synthetic data to be right most of the time, exported."""
-    from tinyruns import train_tiny
-
-    run = train_tiny(synth_utd, tmp_path_factory.mktemp("stream-run"), "raw", epochs=30)
-    out = tmp_path_factory.mktemp("stream-model") / "acc.onnx"
-    export_run(run, "onnx", out, log=lambda m: None)
-    return run, out
+@pytest.fixture(scope="module", params=[None, "int8"])
+def stream_model(trained_raw_run, tmp_path_factory, request):
+    """The well-trained raw 1D CNN exported as fp32 and as static int8 ONNX (stream runs both)."""
+    out = tmp_path_factory.mktemp("stream-model") / f"acc_{request.param or 'fp32'}.onnx"
+    export_run(trained_raw_run, "onnx", out, quantize=request.param, log=lambda m: None)
+    return trained_raw_run, out
 
 
 def _eager_accuracy(loaded, keys, split="train"):

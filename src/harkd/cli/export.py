@@ -9,6 +9,7 @@ examples:
   harkd export runs/utd_acc_cnn1d --out acc.onnx --window-samples 150   # a 3 s window at 50 Hz
   harkd export runs/utd_skel2acc_kd --publish published/skel2acc_student  # student-only run directory
   harkd export runs/utd_skel2acc_kd --publish published/s --out s.onnx    # publish, then export it
+  harkd export runs/utd_acc_cnn1d_micro --out micro_int8.onnx --quantize int8   # static int8 (QDQ)
 
 The exported graph takes a raw window (batch, channels, W) in the sensor's units (acc g,
 gyro deg/s) at the recording rate (UTD-MHAD: 50 Hz), oldest sample first; it resamples the
@@ -17,11 +18,19 @@ with the training statistics, encodes GAF images when the model reads them, and 
 class probabilities. W defaults to the median training-clip length (written in the
 manifest). A parity check against the PyTorch eager pipeline (max abs difference on
 probabilities <= 1e-5) runs after every export; a failure is an error (exit 2).
+
+--quantize int8 writes a static int8 ONNX model (QDQ, ONNX Runtime): the model's
+convolutions and linear layers run in int8 (weights per channel, activations calibrated
+on windows of the training split); resampling, normalisation, GAF and softmax stay
+float. The int8 model is checked against the fp32 one on the validation windows: a top-1
+agreement below --min-agreement or an accuracy drop above --max-drop points is an error
+and nothing is written. The manifest records the quantization and the check.
 """
 
 
 def register(subparsers) -> None:
-    from harkd.cli.main import HelpFormatter, int_at_least, positive_float
+    from harkd.cli.main import HelpFormatter, float_in, int_at_least, positive_float
+    from harkd.export.quantize import MAX_ACCURACY_DROP, MIN_AGREEMENT
 
     parser = subparsers.add_parser(
         "export", help="export a run's model with its input pipeline (ONNX / TorchScript) + manifest",
@@ -37,6 +46,11 @@ def register(subparsers) -> None:
                         help="raw samples per window, >= 2 (default: median training clip)")
     parser.add_argument("--rate", type=positive_float, metavar="HZ",
                         help="sampling rate in Hz, > 0 (default: the dataset's; UTD-MHAD 50)")
+    parser.add_argument("--quantize", choices=["int8"], help="static int8 quantization (ONNX only)")
+    parser.add_argument("--min-agreement", type=float_in(0, 1), default=MIN_AGREEMENT, metavar="F",
+                        help="int8: least top-1 agreement with fp32 on the validation windows, 0-1")
+    parser.add_argument("--max-drop", type=float_in(0), default=MAX_ACCURACY_DROP, metavar="POINTS",
+                        help="int8: largest validation-accuracy drop against fp32, in points")
     parser.add_argument("--publish", metavar="OUT_DIR",
                         help="distillation runs: write a student-only run directory (teachers, adapters and "
                              "optimiser state stripped); with --out, export that directory")
@@ -63,9 +77,12 @@ def run(args) -> int:
             return 0
         run_dir, checkpoint = out_dir, "best"
     manifest = export_run(run_dir, fmt, args.out, checkpoint=checkpoint, window_samples=args.window_samples,
-                          rate=args.rate)
-    print(f"wrote {args.out} ({manifest['size_bytes'] / 1024:.0f} KiB, sha256 {manifest['sha256'][:16]}...) and "
-          f"{manifest_path(args.out)}")
+                          rate=args.rate, quantize=args.quantize, min_agreement=args.min_agreement,
+                          max_accuracy_drop=args.max_drop)
+    quant = manifest["quantization"]
+    size = f"{manifest['size_bytes'] / 1024:.1f} KiB" + (
+        f" int8, fp32 {quant['fp32_size_bytes'] / 1024:.1f} KiB" if quant else "")
+    print(f"wrote {args.out} ({size}, sha256 {manifest['sha256'][:16]}...) and {manifest_path(args.out)}")
     print(f"input (batch, {len(manifest['channels'])}, {manifest['window_samples']}) = "
           f"{manifest['window_seconds']:.2f} s at {manifest['sampling_rate_hz']:g} Hz, channels "
           f"{', '.join(f'{c} [{u}]' for c, u in zip(manifest['channels'], manifest['units']))}")

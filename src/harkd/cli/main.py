@@ -66,15 +66,24 @@ def int_at_least(minimum: int):
     return parse
 
 
-def positive_float(text: str) -> float:
-    """An argparse ``type=``: a finite number > 0, else a one-line usage error."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got '{text}'") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text}")
-    return value
+def float_in(low: float, high: float | None = None, *, open_low: bool = False):
+    """An argparse ``type=``: a finite number >= ``low`` (> with ``open_low``; <= ``high``), else a one-line usage error."""
+    bound = f"between {low:g} and {high:g}" if high is not None else f"{'>' if open_low else '>='} {low:g}"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number {bound}, got '{text}'") from None
+        inside = (value > low if open_low else value >= low) and (high is None or value <= high)
+        if not (math.isfinite(value) and inside):
+            raise argparse.ArgumentTypeError(f"expected a finite number {bound}, got {text}")
+        return value
+
+    return parse
+
+
+positive_float = float_in(0, open_low=True)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -72,8 +72,11 @@ def _time_onnx(path: Path, x: np.ndarray, runs: int, warmup: int, threads: int) 
 
 
 def bench(target: str | Path, *, runs: int = 200, warmup: int = 20, checkpoint: str = "best",
-          window_samples: int | None = None, runtimes=("eager", "torchscript", "onnx")) -> dict:
-    """Parameters, file size, MACs per window and latency table of a run directory or exported file."""
+          window_samples: int | None = None, runtimes=("eager", "torchscript", "onnx", "onnx-int8")) -> dict:
+    """Parameters, file size, MACs per window and latency table of a run directory or exported file.
+
+    For a run directory, ``onnx-int8`` is the static int8 model of :mod:`harkd.export.quantize`
+    (calibrated on the training windows), timed next to its fp32 ONNX model."""
     from harkd.export.exporter import ExportedModel, export_pipeline, load_for_export
     from harkd.export.macs import count_macs, count_parameters
 
@@ -98,6 +101,12 @@ def bench(target: str | Path, *, runs: int = 200, warmup: int = 20, checkpoint: 
             files = {"torchscript": Path(tmp) / "model.pt", "onnx": Path(tmp) / "model.onnx"}
             for fmt in ("torchscript", "onnx"):
                 export_pipeline(pipeline, fmt, files[fmt], channels)
+            if "onnx-int8" in runtimes:
+                from harkd.export.exporter import INPUT_NAME
+                from harkd.export.quantize import calibration_windows, quantize_onnx
+
+                files["onnx_int8"] = Path(tmp) / "model_int8.onnx"
+                quantize_onnx(files["onnx"], files["onnx_int8"], calibration_windows(loaded), INPUT_NAME)
             result["size_bytes"] = {"state_dict_float32": 4 * result["parameters"],
                                     **{fmt: p.stat().st_size for fmt, p in files.items()}}
             for runtime in runtimes:
@@ -107,7 +116,7 @@ def bench(target: str | Path, *, runs: int = 200, warmup: int = 20, checkpoint: 
                     elif runtime == "torchscript":
                         timing = _time_torch(torch.jit.load(str(files["torchscript"])).eval(), x, runs, warmup, threads)
                     else:
-                        timing = _time_onnx(files["onnx"], x.numpy(), runs, warmup, threads)
+                        timing = _time_onnx(files[runtime.replace("-", "_")], x.numpy(), runs, warmup, threads)
                     rows.append({"runtime": {"eager": "pytorch-eager"}.get(runtime, runtime), "threads": label,
                                  "num_threads": threads, **timing})
     else:
@@ -124,12 +133,16 @@ def bench(target: str | Path, *, runs: int = 200, warmup: int = 20, checkpoint: 
                        "window_seconds": manifest["window_seconds"], "channels": channels,
                        "gaf": manifest.get("gaf") is not None,
                        "size_bytes": {model.format: target.stat().st_size}})
+        quantization = manifest.get("quantization")
+        if quantization:  # the int8 file and the fp32 model it was made from
+            result["size_bytes"] = {"onnx_int8": target.stat().st_size, "onnx": quantization["fp32_size_bytes"]}
         for label, threads in _thread_settings():
             if model.format == "onnx":
                 timing = _time_onnx(target, x, runs, warmup, threads)
             else:
                 timing = _time_torch(model.module, torch.from_numpy(x), runs, warmup, threads)
-            rows.append({"runtime": model.runtime, "threads": label, "num_threads": threads, **timing})
+            runtime = model.runtime + ("-int8" if quantization else "")
+            rows.append({"runtime": runtime, "threads": label, "num_threads": threads, **timing})
     result["latency"] = rows
     return result
 

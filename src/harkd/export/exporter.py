@@ -331,12 +331,25 @@ def _run_exported(path: Path, fmt: str, windows: np.ndarray) -> np.ndarray:
 
 def export_run(run_dir: str | Path, fmt: str, out: str | Path, *, checkpoint: str = "best",
                window_samples: int | None = None, rate: float | None = None,
-               tolerance: float = PARITY_TOLERANCE, log: Callable[[str], None] = print) -> dict:
-    """Export a run's model with its input pipeline; check parity; write the manifest. Returns the manifest."""
+               tolerance: float = PARITY_TOLERANCE, quantize: str | None = None,
+               log: Callable[[str], None] = print, **int8_bounds) -> dict:
+    """Export a run's model with its input pipeline; check parity; write the manifest. Returns the manifest.
+
+    ``quantize="int8"`` writes the static int8 (QDQ) model instead (:mod:`harkd.export.quantize`);
+    ``int8_bounds`` (``min_agreement``, ``max_accuracy_drop``) override its check's bounds."""
     _check_format(fmt)
+    _check_quantize(quantize, fmt)
     check_output(out, fmt)
     loaded = load_for_export(run_dir, checkpoint, window_samples, rate)
-    return export_loaded(loaded, fmt, out, tolerance=tolerance, log=log)
+    return export_loaded(loaded, fmt, out, tolerance=tolerance, quantize=quantize, log=log, **int8_bounds)
+
+
+def _check_quantize(quantize: str | None, fmt: str) -> None:
+    from harkd.export.quantize import check_mode
+
+    if check_mode(quantize) and fmt != "onnx":
+        raise InputError(f"--quantize {quantize} needs --format onnx (ONNX Runtime runs the quantized model), "
+                         f"got --format {fmt}")
 
 
 def check_output(out: str | Path, fmt: str) -> Path:
@@ -354,15 +367,18 @@ def check_output(out: str | Path, fmt: str) -> Path:
 
 
 def export_loaded(loaded: LoadedRun, fmt: str, out: str | Path, *, tolerance: float = PARITY_TOLERANCE,
-                  log: Callable[[str], None] = print) -> dict:
-    """Export, check parity and write the manifest; nothing appears at ``out`` unless all succeed."""
+                  quantize: str | None = None, log: Callable[[str], None] = print, **int8_bounds) -> dict:
+    """Export, check parity (and quantize) and write the manifest; nothing appears at ``out`` unless all succeed."""
     _check_format(fmt)
+    _check_quantize(quantize, fmt)
     out = check_output(out, fmt)
     out.parent.mkdir(parents=True, exist_ok=True)
     stamp = f"{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
     tmp_model, tmp_manifest = out.with_name(f".{out.name}.{stamp}"), out.with_name(f".{out.name}.json.{stamp}")
     try:
         manifest = _export_checked(loaded, fmt, out, tmp_model, tolerance, log)
+        if quantize:
+            manifest = _quantized(loaded, out, tmp_model, manifest, log, **int8_bounds)
         tmp_manifest.write_text(json.dumps(manifest, indent=1))
         os.replace(tmp_model, out)
         try:
@@ -376,6 +392,36 @@ def export_loaded(loaded: LoadedRun, fmt: str, out: str | Path, *, tolerance: fl
         tmp_model.unlink(missing_ok=True)
         tmp_manifest.unlink(missing_ok=True)
     return manifest
+
+
+def _quantized(loaded: LoadedRun, out: Path, tmp: Path, manifest: dict, log: Callable[[str], None],
+               **bounds) -> dict:
+    """Replace the checked fp32 model at ``tmp`` by its int8 model once that passes its check; its manifest."""
+    from harkd.export import quantize as q
+
+    tmp_int8 = tmp.with_name(tmp.name + ".int8")
+    try:
+        calibration = q.calibration_windows(loaded)
+        what = q.quantize_onnx(tmp, tmp_int8, calibration, INPUT_NAME)
+        windows, labels, split = q.split_windows(loaded)
+        check = q.check_int8(_run_exported(tmp, "onnx", windows), _run_exported(tmp_int8, "onnx", windows),
+                             labels, split, **bounds)
+        log(f"int8 check ({len(windows)} {check.split} windows): top-1 agreement with fp32 "
+            f"{100 * check.agreement:.1f} %, accuracy {100 * check.accuracy_fp32:.1f} % -> "
+            f"{100 * check.accuracy_int8:.1f} %")
+        if not check.passed:
+            raise check.failure(out)
+        fp32_bytes = tmp.stat().st_size
+        os.replace(tmp_int8, tmp)
+    finally:
+        tmp_int8.unlink(missing_ok=True)
+    return {**manifest, "sha256": sha256_file(tmp), "size_bytes": tmp.stat().st_size, "quantization": {
+        "mode": "int8", "format": "QDQ (ONNX Runtime static quantization)",
+        "weights": "int8, symmetric, per output channel", "activations": "uint8, per tensor, min-max calibration",
+        **what, "float": "input pipeline (resampling, normalisation, GAF) and softmax",
+        "calibration": {"split": "train", "windows": int(len(calibration)),
+                        "windows_per_recording": f"centred + up to {q.CALIBRATION_SHIFTS} shifted"},
+        "check": check.to_dict(), "fp32_size_bytes": fp32_bytes}}
 
 
 def _export_checked(loaded: LoadedRun, fmt: str, out: Path, tmp: Path, tolerance: float,
@@ -416,7 +462,7 @@ def _export_checked(loaded: LoadedRun, fmt: str, out: Path, tmp: Path, tolerance
         "units": spec.units,
         "stream_columns": spec.columns,
         "resample": None if spec.length is None else {
-            "method": "linear interpolation at linspace(0, W-1, length), as a constant (W, length) matrix",
+            "method": "linear interpolation at linspace(0, W-1, length): two gathers of neighbouring samples with constant weights",
             "from_samples": spec.window_samples, "to_samples": spec.length},
         "normalization": spec.normalization,
         "gaf": spec.gaf,
@@ -430,4 +476,5 @@ def _export_checked(loaded: LoadedRun, fmt: str, out: Path, tmp: Path, tolerance
         "parity": {"runtime": runtime, "reference": "PyTorch eager: data-layer transforms + model + softmax",
                    "windows": int(len(windows)), "source": source, "max_abs_diff": diff, "tolerance": tolerance,
                    "passed": True},
+        "quantization": None,
     }

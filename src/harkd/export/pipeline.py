@@ -4,9 +4,12 @@ Training clips are resampled over the *whole clip* to ``length`` samples
 (:func:`harkd.data.transforms.resample_time`: linear interpolation at
 ``linspace(0, T - 1, length)``). A deployed model sees a fixed window of ``W`` raw samples
 instead (by default the median training-clip length, so a window spans about one
-action) and resamples it to ``length`` inside the graph with the *same* interpolation,
-written as a constant ``(W, length)`` matrix: ``x @ M``. With ``W`` fixed, the graph has
-no data-dependent shapes and exports to TorchScript and ONNX with a dynamic batch axis.
+action) and resamples it to ``length`` inside the graph with the *same* interpolation:
+output sample ``j`` is ``(1 - w_j) x[lo_j] + w_j x[lo_j + 1]`` with constant indices and
+weights (:func:`interpolation_taps`; two gathers, a few hundred bytes instead of a
+``(W, length)`` matrix, which matters for a model of tens of kilobytes). With ``W`` fixed,
+the graph has no data-dependent shapes and exports to TorchScript and ONNX with a dynamic
+batch axis.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from torch import nn
 
 from harkd.errors import ConfigError, InputError
 
-__all__ = ["interpolation_matrix", "DeployablePipeline", "PipelineSpec", "SENSOR_CHANNELS", "SAMPLING_RATES",
+__all__ = ["interpolation_matrix", "interpolation_taps", "DeployablePipeline", "PipelineSpec", "SENSOR_CHANNELS", "SAMPLING_RATES",
            "pipeline_spec"]
 
 #: sensor option -> (channel names, units, columns of the 6-column inertial layout)
@@ -33,18 +36,20 @@ SENSOR_CHANNELS = {
 SAMPLING_RATES = {("utd-mhad", "inertial"): 50.0}
 
 
-def interpolation_matrix(window: int, length: int) -> np.ndarray:
-    """``(window, length)`` float32 matrix ``M`` with ``x @ M == resample_time(x.T, length).T``.
-
-    Column ``j`` holds the two weights of output sample ``j`` at position
-    ``linspace(0, window - 1, length)[j]`` (the same float64 positions and float32 weights
-    as :func:`harkd.data.transforms.resample_time`).
-    """
+def interpolation_taps(window: int, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(lo, w)``: int64 indices and float32 weights with
+    ``resample_time(x, length)[j] == (1 - w[j]) * x[lo[j]] + w[j] * x[lo[j] + 1]``."""
     if window < 2:
         raise InputError(f"the window must hold at least 2 samples, got {window}")
     pos = np.linspace(0.0, window - 1, length)
     lo = np.minimum(np.floor(pos).astype(np.int64), window - 2)
-    w = (pos - lo).astype(np.float32)
+    return lo, (pos - lo).astype(np.float32)
+
+
+def interpolation_matrix(window: int, length: int) -> np.ndarray:
+    """``(window, length)`` float32 matrix ``M`` with ``x @ M == resample_time(x.T, length).T``
+    (the taps of :func:`interpolation_taps` as a dense matrix; the streaming predictor uses it)."""
+    lo, w = interpolation_taps(window, length)
     m = np.zeros((window, length), dtype=np.float32)
     cols = np.arange(length)
     m[lo, cols] += 1 - w
@@ -62,7 +67,11 @@ class DeployablePipeline(nn.Module):
         self.window = int(window)
         self.resampling = length is not None
         if self.resampling:
-            self.register_buffer("resample", torch.from_numpy(interpolation_matrix(window, length)))
+            lo, w = interpolation_taps(window, length)
+            self.register_buffer("taps_lo", torch.from_numpy(lo))
+            self.register_buffer("taps_hi", torch.from_numpy(lo + 1))
+            self.register_buffer("weight_lo", torch.from_numpy(1 - w))
+            self.register_buffer("weight_hi", torch.from_numpy(w))
         self.normalizing = mean is not None
         if self.normalizing:
             self.register_buffer("mean", torch.as_tensor(np.asarray(mean, dtype=np.float32)).reshape(-1, 1))
@@ -71,7 +80,7 @@ class DeployablePipeline(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.resampling:
-            x = torch.matmul(x, self.resample)
+            x = self.weight_lo * x.index_select(-1, self.taps_lo) + self.weight_hi * x.index_select(-1, self.taps_hi)
         if self.normalizing:
             x = (x - self.mean) / self.std
         if self.gaf is not None:

@@ -1,0 +1,107 @@
+"""Static int8 export: QDQ graph run by ONNX Runtime, float input pipeline, a check that can fail."""
+
+import json
+import re
+
+import numpy as np
+import onnx
+import pytest
+
+import harkd.export.quantize as quantize
+from harkd.cli.main import main
+from harkd.export import ExportedModel, export_run, manifest_path
+from harkd.export.bench import bench
+from harkd.export.exporter import ParityError, load_for_export
+
+
+@pytest.fixture(scope="module")
+def int8_model(trained_raw_run, tmp_path_factory):
+    out = tmp_path_factory.mktemp("int8") / "acc_int8.onnx"
+    manifest = export_run(trained_raw_run, "onnx", out, quantize="int8", log=lambda m: None)
+    return out, manifest
+
+
+def test_int8_export_runs_in_onnxruntime_and_records_the_quantization(int8_model, trained_raw_run):
+    out, manifest = int8_model
+    q = manifest["quantization"]
+    assert q["mode"] == "int8" and q["format"].startswith("QDQ")
+    assert q["quantized_ops"] == {"Conv": 6, "Gemm": 1}  # imu_cnn1d [8, 16]: every conv and the head
+    assert q["calibration"]["split"] == "train" and q["calibration"]["windows"] > 0
+    check = q["check"]
+    one_window = 1 / check["windows"]  # the synthetic validation split is small: bounds allow one window
+    assert check["split"] == "val" and check["passed"] and check["windows"] >= 12
+    assert 1 - check["top1_agreement"] <= max(1 - quantize.MIN_AGREEMENT, one_window) + 1e-9
+    assert check["accuracy_drop_points"] <= 100 * max(quantize.MAX_ACCURACY_DROP / 100, one_window) + 1e-6
+    assert manifest["size_bytes"] == out.stat().st_size
+    assert json.loads(manifest_path(out).read_text())["quantization"] == q
+    windows, labels, _ = quantize.split_windows(load_for_export(trained_raw_run))
+    probs = ExportedModel(out)(windows)
+    assert probs.shape == (len(windows), len(manifest["class_names"]))
+    np.testing.assert_allclose(probs.sum(1), 1, atol=1e-5)
+
+
+def test_the_input_pipeline_stays_float(int8_model):
+    graph = onnx.load(str(int8_model[0])).graph
+    ops = [n.op_type for n in graph.node]
+    assert ops.count("QuantizeLinear") >= 7 and "DequantizeLinear" in ops
+    first = next(n for n in graph.node if graph.input[0].name in n.input)
+    assert first.op_type == "Gather"  # the raw window goes into the float resampling taps, not a QuantizeLinear
+    quantized = {n.input[0] for n in graph.node if n.op_type == "QuantizeLinear"}
+    float_ops = {n.op_type for n in graph.node if not n.name.startswith("/model/") and n.output[0] in quantized}
+    assert float_ops <= {"Div"}  # only the normalised input to the first conv is quantized
+    assert graph.node[-1].op_type == "Softmax"
+
+
+def test_a_broken_calibration_fails_the_check_and_writes_nothing(trained_raw_run, tmp_path, monkeypatch):
+    real = quantize.calibration_windows
+    monkeypatch.setattr(quantize, "calibration_windows", lambda loaded, **kw: 0 * real(loaded, **kw))
+    out = tmp_path / "broken.onnx"
+    with pytest.raises(ParityError, match=re.escape("int8 check failed on ")) as err:
+        export_run(trained_raw_run, "onnx", out, quantize="int8", log=lambda m: None)
+    assert str(err.value).endswith(f"the calibration does not fit this model: nothing was written to {out}")
+    assert "bound >= 90 %" in str(err.value)
+    assert not out.exists() and not manifest_path(out).exists() and list(tmp_path.iterdir()) == []
+
+
+def test_int8_needs_onnx_and_valid_bounds(trained_raw_run, tmp_path, capsys):
+    assert main(["export", str(trained_raw_run), "--out", str(tmp_path / "m.pt"), "--quantize", "int8"]) == 2
+    assert capsys.readouterr().err.strip() == ("harkd: error: --quantize int8 needs --format onnx (ONNX Runtime "
+                                               "runs the quantized model), got --format torchscript")
+    with pytest.raises(SystemExit):
+        main(["export", str(trained_raw_run), "--out", str(tmp_path / "m.onnx"), "--quantize", "int8",
+              "--min-agreement", "1.5"])
+    assert "argument --min-agreement: expected a finite number between 0 and 1, got 1.5" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_reports_int8_and_fp32_sizes(trained_raw_run, tmp_path, capsys):
+    out = tmp_path / "m.onnx"
+    assert main(["export", str(trained_raw_run), "--out", str(out), "--quantize", "int8"]) == 0
+    text = capsys.readouterr().out
+    assert re.search(r"wrote .*m\.onnx \(\d+\.\d KiB int8, fp32 \d+\.\d KiB, sha256", text)
+
+
+def test_bench_reports_int8_next_to_fp32(int8_model, trained_raw_run):
+    result = bench(int8_model[0], runs=3, warmup=1)
+    assert set(result["size_bytes"]) == {"onnx_int8", "onnx"}
+    assert {r["runtime"] for r in result["latency"]} == {"onnxruntime-int8"}
+    result = bench(trained_raw_run, runs=2, warmup=0)
+    assert {"onnx", "onnx_int8"} <= set(result["size_bytes"])
+    assert {r["runtime"] for r in result["latency"]} == {"pytorch-eager", "torchscript", "onnx", "onnx-int8"}
+    assert {r["threads"] for r in result["latency"]} == {"1", "all"}
+
+
+@pytest.mark.parametrize("n, disagree, lost, passed", [
+    (100, 10, 0, True), (100, 11, 0, False),  # agreement bound 90 %
+    (100, 0, 2, True), (100, 0, 3, False),  # accuracy drop bound 2 points
+    (10, 1, 1, True), (10, 2, 0, False),  # a small split: one window is allowed, two are not
+])
+def test_check_bounds_on_known_counts(n, disagree, lost, passed):
+    labels = np.zeros(n, dtype=int)
+    fp32 = np.tile([[0.9, 0.1]], (n, 1))
+    int8 = fp32.copy()
+    int8[:max(disagree, lost)] = [0.1, 0.9]  # the first windows flip (and so lose their correct answer)
+    if lost < disagree:  # flips that cost nothing: fp32 was wrong on them too
+        fp32[lost:disagree], labels[lost:disagree] = [0.9, 0.1], 1
+    check = quantize.check_int8(fp32, int8, labels, "val")
+    assert check.passed is passed, check.to_dict()
