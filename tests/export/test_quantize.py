@@ -44,12 +44,15 @@ def test_the_input_pipeline_stays_float(int8_model):
     graph = onnx.load(str(int8_model[0])).graph
     ops = [n.op_type for n in graph.node]
     assert ops.count("QuantizeLinear") >= 7 and "DequantizeLinear" in ops
-    first = next(n for n in graph.node if graph.input[0].name in n.input)
-    assert first.op_type == "Gather"  # the raw window goes into the float resampling taps, not a QuantizeLinear
-    quantized = {n.input[0] for n in graph.node if n.op_type == "QuantizeLinear"}
-    float_ops = {n.op_type for n in graph.node if not n.name.startswith("/model/") and n.output[0] in quantized}
-    assert float_ops <= {"Div"}  # only the normalised input to the first conv is quantized
+    weights = {i.name for i in graph.initializer}
+    activations = [n for n in graph.node if n.op_type != "Constant"
+                   and not (n.op_type == "DequantizeLinear" and n.input[0] in weights)]
+    first_q = next(i for i, n in enumerate(activations) if n.op_type == "QuantizeLinear")
+    # the raw window goes through the float resampling taps and normalisation before anything is quantized
+    assert [n.op_type for n in activations[:first_q]] == ["Gather", "Gather", "Mul", "Mul", "Add", "Sub", "Div"]
+    assert graph.input[0].name == "window" and graph.output[0].name == "probabilities"
     assert graph.node[-1].op_type == "Softmax"
+    assert all(not n.name for n in graph.node)  # compact: no node names, short tensor names
 
 
 def test_a_broken_calibration_fails_the_check_and_writes_nothing(trained_raw_run, tmp_path, monkeypatch):

@@ -36,7 +36,7 @@ import numpy as np
 from harkd.errors import HarkdError, InputError, MissingDependencyError, warn
 
 __all__ = ["QUANTIZE_MODES", "MIN_AGREEMENT", "MAX_ACCURACY_DROP", "QuantizationCheck", "calibration_windows",
-           "split_windows", "quantize_onnx", "check_int8"]
+           "split_windows", "quantize_onnx", "compact_names", "check_int8"]
 
 QUANTIZE_MODES = ("int8",)
 MIN_AGREEMENT = 0.90  # top-1 agreement of int8 with fp32 on the validation windows
@@ -135,11 +135,40 @@ def quantize_onnx(fp32_path: Path, out_path: Path, calibration: np.ndarray, inpu
                               calibration_providers=["CPUExecutionProvider"])
     finally:
         quiet.setLevel(level)
+    compact = compact_names(onnx.load(str(out_path)))
+    onnx.save(compact, str(out_path))
     counts: dict[str, int] = {}
     for node in graph.node:
         if node.name in nodes:
             counts[node.op_type] = counts.get(node.op_type, 0) + 1
     return {"quantized_ops": counts, "quantized_nodes": len(nodes)}
+
+
+def compact_names(model):
+    """``model`` with short internal tensor names, no node names, shape annotations or doc strings.
+
+    A QDQ graph names every tensor after its producer's path ("/model/stages.0/.../Conv_output_0_
+    QuantizeLinear_Output"): for a model of ~30k int8 weights those names are about as large as the
+    weights. The graph's input and output keep their names; the computation is unchanged."""
+    graph = model.graph
+    keep = {v.name for v in graph.input} | {v.name for v in graph.output}
+    names: dict[str, str] = {}
+
+    def short(name: str) -> str:
+        if not name or name in keep:
+            return name
+        return names.setdefault(name, f"t{len(names)}")
+
+    for init in graph.initializer:
+        init.name = short(init.name)
+        init.doc_string = ""
+    for node in graph.node:
+        node.name, node.doc_string = "", ""
+        node.input[:] = [short(n) for n in node.input]
+        node.output[:] = [short(n) for n in node.output]
+    del graph.value_info[:]
+    graph.doc_string = model.doc_string = ""
+    return model
 
 
 @dataclass

@@ -1,0 +1,278 @@
+"""On-device accelerometer students (issue 15): fp32 and int8, distilled and not, UTD-MHAD cross-subject.
+
+Rows: the 1D CNN students at three sizes (64/128/256 ~707k, tiny 24/48/96 ~102k, micro 12/24/48
+~26k parameters), each trained without a teacher (``harkd train``) and distilled from the
+augmented skeleton ST-GCN teacher (``harkd distill``, KD T = 4 beside the labels), over --seeds.
+
+Protocol (no checkpoint selection at all, so no selection can touch the test split): every run,
+the teacher's too, trains on all 431 recordings of the training subjects 1, 3, 5, 7
+(``data.val_fraction=0``) with the config's fixed 60-epoch cosine schedule, and its final
+epoch is the model. The students use inertial training augmentation (the utd-skel2acc-aug
+recipe), the same in every row. Test subjects 2, 4, 6, 8 (430 recordings) are read only to
+report.
+
+Per run: test accuracy of the PyTorch model (whole clip), then the fp32 ONNX export and its
+static int8 export (``harkd export --quantize int8``), both run by ONNX Runtime on every test
+clip stretched to the deployed window (W samples, so the in-graph resampling sees the whole
+clip like training did); ONNX sizes on disk; latency of seed 0 (``harkd bench``: batch 1,
+median/p95 over --runs calls, 1 thread and all threads). Each KD row is paired with its
+no-KD row over the same seeds (paired t-test, harkd.engine.stats).
+
+Writes the ``device`` section of benchmarks/RESULTS.md, benchmarks/results/device.json, the
+``device_int8_best`` key of benchmarks/results/summary.json and benchmarks/device_pareto.png.
+
+    HARKD_DATA_ROOT=../shared/data python benchmarks/device_table.py --seeds 0 1 2 3 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import statistics
+import sys
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from utd_benchmark import record_header, replace_section, use_data_root  # noqa: E402
+
+CONFIGS = HERE.parent / "configs" / "utd_mhad"
+TEACHER = "skeleton_stgcn_aug.yaml"
+COMMON = ["data.val_fraction=0"]  # train on every training-subject recording; the last epoch is the model
+STUDENT_AUGMENT = ["data.modalities.inertial.augment={scale: 0.1, rotate: 15, shift: 0.1, noise: 0.02}"]
+ROWS = [  # (label, size, kind, config)
+    ("1D CNN 64/128/256, no KD", "full", "train", "acc_cnn1d.yaml"),
+    ("1D CNN 64/128/256, KD", "full", "distill", "distill/skel2acc_kd.yaml"),
+    ("tiny 1D CNN 24/48/96, no KD", "tiny", "train", "acc_cnn1d_tiny.yaml"),
+    ("tiny 1D CNN 24/48/96, KD", "tiny", "distill", "distill/skel2acc_kd_tiny.yaml"),
+    ("micro 1D CNN 12/24/48, no KD", "micro", "train", "acc_cnn1d_micro.yaml"),
+    ("micro 1D CNN 12/24/48, KD", "micro", "distill", "distill/skel2acc_kd_micro.yaml"),
+]
+
+
+def train(kind: str, config: str, run_dir: Path, overrides: list[str]) -> Path:
+    from harkd.engine.experiment import get_recipe, train_experiment
+
+    recipe = get_recipe(kind)
+    cfg = recipe.load(CONFIGS / config, overrides)
+    return train_experiment(cfg, run_dir, log=lambda m: None, progress=False, recipe=recipe)
+
+
+def onnx_accuracy(model_file: Path, loaded, split: str = "test") -> float:
+    """Accuracy of an exported model on every clip of ``split``, each stretched to the deployed window."""
+    from harkd.data.transforms import resample_time
+    from harkd.export import ExportedModel
+
+    dataset = loaded.prepared.datasets[split]
+    options = loaded.transform.load_options()
+    w = loaded.spec.window_samples
+    windows = np.stack([resample_time(dataset.spec.load(r, loaded.spec.modality, root=dataset.index.root,
+                                                        **options), w).T for r in dataset.recordings])
+    labels = np.array([r.label for r in dataset.recordings])
+    probs = ExportedModel(model_file)(windows.astype(np.float32))
+    return float(np.mean(probs.argmax(1) == labels))
+
+
+def measure(run_dir: Path, out: Path, bench_runs: int | None) -> dict:
+    """Test accuracies (PyTorch, ONNX fp32, ONNX int8), sizes and (with ``bench_runs``) latencies of a run."""
+    from harkd.engine.evaluate import evaluate_run
+    from harkd.export.bench import bench
+    from harkd.export.exporter import export_loaded, load_for_export
+
+    result = {"run_dir": str(run_dir), "test_torch": evaluate_run(run_dir, "test", "last")["accuracy"]}
+    loaded = load_for_export(run_dir, "last")
+    for precision, quantize in (("fp32", None), ("int8", "int8")):
+        model_file = out / f"{run_dir.name}_{precision}.onnx"
+        manifest = export_loaded(loaded, "onnx", model_file, quantize=quantize, log=lambda m: None)
+        result[f"test_{precision}"] = onnx_accuracy(model_file, loaded)
+        result[f"size_bytes_{precision}"] = manifest["size_bytes"]
+        result["parameters"], result["macs_per_window"] = manifest["model"]["parameters"], manifest["model"]["macs_per_window"]
+        if quantize:
+            result["int8_check"] = manifest["quantization"]["check"]
+        if bench_runs:
+            timing = bench(model_file, runs=bench_runs, warmup=50)
+            result[f"latency_{precision}"] = {row["threads"]: {"median_ms": row["median_ms"], "p95_ms": row["p95_ms"],
+                                                                "num_threads": row["num_threads"]}
+                                              for row in timing["latency"]}
+    print(json.dumps({k: v for k, v in result.items() if not isinstance(v, dict)}), flush=True)
+    return result
+
+
+def pct(values: list[float]) -> str:
+    mean = 100 * statistics.mean(values)
+    return f"{mean:.1f}" if len(values) == 1 else f"{mean:.1f} +- {100 * statistics.stdev(values):.1f}"
+
+
+def row_summary(label: str, size: str, kind: str, config: str, runs: list[dict], seeds: list[int]) -> dict:
+    from harkd.engine.stats import summarize
+
+    first = runs[0]
+    return {"row": label, "size": size, "kind": kind, "config": f"configs/utd_mhad/{config}", "seeds": seeds,
+            "parameters": first["parameters"], "macs_per_window": first["macs_per_window"],
+            **{f"test_{p}": {"values": [100 * r[f"test_{p}"] for r in runs],
+                             **summarize([100 * r[f"test_{p}"] for r in runs])} for p in ("torch", "fp32", "int8")},
+            "int8_drop_points": summarize([100 * (r["test_fp32"] - r["test_int8"]) for r in runs]),
+            "size_kb_fp32": first["size_bytes_fp32"] / 1000, "size_kb_int8": first["size_bytes_int8"] / 1000,
+            "latency_fp32": first.get("latency_fp32"), "latency_int8": first.get("latency_int8"),
+            "runs": [r["run_dir"] for r in runs]}
+
+
+def paired_rows(rows: list[dict]) -> None:
+    """Attach to each KD row its paired difference against the no-KD row of the same size."""
+    from harkd.engine.stats import paired_test
+
+    base = {r["size"]: r for r in rows if r["kind"] == "train"}
+    for row in rows:
+        if row["kind"] == "distill" and row["size"] in base:
+            row["kd_gain"] = {p: paired_test(row[f"test_{p}"]["values"], base[row["size"]][f"test_{p}"]["values"])
+                              for p in ("fp32", "int8")}
+
+
+def pareto_plot(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for row in rows:
+        for precision, marker in (("fp32", "o"), ("int8", "s")):
+            acc = row[f"test_{precision}"]["mean"]
+            color = "tab:blue" if row["kind"] == "train" else "tab:orange"
+            axes[0].scatter(row[f"size_kb_{precision}"], acc, marker=marker, color=color)
+            latency = (row.get(f"latency_{precision}") or {}).get("1", {}).get("median_ms")
+            if latency:
+                axes[1].scatter(latency, acc, marker=marker, color=color)
+            for ax, x in ((axes[0], row[f"size_kb_{precision}"]), (axes[1], latency)):
+                if x:
+                    ax.annotate(f"{row['size']} {precision}", (x, acc), fontsize=7, xytext=(3, 3),
+                                textcoords="offset points")
+    axes[0].set_xscale("log")
+    axes[0].set_xlabel("ONNX file size (KB, log scale)")
+    axes[1].set_xlabel("ONNX Runtime latency, 1 thread, batch 1 (ms)")
+    for ax in axes:
+        ax.set_ylabel("test accuracy, deployed window (%)")
+        ax.grid(alpha=0.3)
+    handles = [plt.Line2D([], [], marker=m, color=c, linestyle="", label=lab) for m, c, lab in (
+        ("o", "tab:blue", "no KD, fp32"), ("s", "tab:blue", "no KD, int8"),
+        ("o", "tab:orange", "KD, fp32"), ("s", "tab:orange", "KD, int8"))]
+    axes[0].legend(handles=handles, fontsize=8)
+    fig.suptitle("UTD-MHAD cross-subject accelerometer students (benchmarks/device_table.py)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def latency_cell(row: dict, precision: str) -> str:
+    lat = row.get(f"latency_{precision}") or {}
+    if not lat:
+        return "-"
+    one, every = lat["1"], lat["all"]
+    return f"{one['median_ms']:.3f} ({one['p95_ms']:.3f}) / {every['median_ms']:.3f}"
+
+
+def gain_cell(row: dict, precision: str) -> str:
+    gain = (row.get("kd_gain") or {}).get(precision)
+    if not gain:
+        return "-"
+    return f"{gain['mean']:+.1f} (p = {gain['p_value']:.3g}, {gain['verdict']})"
+
+
+def write_summary(path: Path, rows: list[dict]) -> dict:
+    """The ``device_int8_best`` key: the int8 row with the best mean test accuracy among those <= 64 KB."""
+    small = [r for r in rows if r["size_kb_int8"] <= 64] or rows
+    best = max(small, key=lambda r: r["test_int8"]["mean"])
+    entry = {"mean": best["test_int8"]["mean"], "std": best["test_int8"]["std"], "n": best["test_int8"]["n"],
+             "section": "device", "row": best["row"] + ", int8", "size_kb": best["size_kb_int8"],
+             "latency_ms": ((best.get("latency_int8") or {}).get("1") or {}).get("median_ms")}
+    summary = json.loads(path.read_text()) if path.is_file() else {}
+    summary["device_int8_best"] = entry
+    path.write_text(json.dumps(summary, indent=1) + "\n")
+    return entry
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--root", help="data root holding UTD-MHAD/ (default: $HARKD_DATA_ROOT)")
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
+    ap.add_argument("--out", default="runs/device", help="run directories and exported models (resumed if present)")
+    ap.add_argument("--runs", type=int, default=500, help="timed calls per latency measurement (seed 0)")
+    ap.add_argument("--rows", nargs="*", default=None, metavar="SIZE", help="only these sizes (full, tiny, micro)")
+    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                    help="extra config override for every run, teacher included (e.g. a quick train.epochs=2)")
+    ap.add_argument("--no-write", action="store_true")
+    args = ap.parse_args()
+    if not use_data_root(args.root, "UTD-MHAD"):
+        return 0
+    out = Path(args.out)
+    models = out / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    teacher = train("train", TEACHER, out / "skeleton_stgcn_aug_all_s0", COMMON + ["seed=0", *args.overrides])
+    rows = []
+    for label, size, kind, config in ROWS:
+        if args.rows is not None and size not in args.rows:
+            continue
+        runs = []
+        for seed in args.seeds:
+            overrides = COMMON + STUDENT_AUGMENT + [f"seed={seed}", *args.overrides]
+            if kind == "distill":
+                overrides.append(f"teachers.0.run={teacher}")
+            run_dir = train(kind, config, out / f"{Path(config).stem}_s{seed}", overrides)
+            runs.append(measure(run_dir, models, args.runs if seed == args.seeds[0] else None))
+        rows.append(row_summary(label, size, kind, config, runs, args.seeds))
+    paired_rows(rows)
+    lines = ["| student | params | MACs/window | test acc. PyTorch (%) | ONNX fp32 (%) | ONNX int8 (%) | int8 drop "
+             "(points) | fp32 KB | int8 KB | fp32 ms 1t (p95) / all | int8 ms 1t (p95) / all | KD gain fp32 | "
+             "KD gain int8 |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]
+    for r in rows:
+        drop = r["int8_drop_points"]
+        lines.append(f"| {r['row']} | {r['parameters']:,} | {r['macs_per_window'] / 1e6:.2f} M | "
+                     f"{pct([v / 100 for v in r['test_torch']['values']])} | "
+                     f"{pct([v / 100 for v in r['test_fp32']['values']])} | "
+                     f"{pct([v / 100 for v in r['test_int8']['values']])} | {drop['mean']:+.2f} | "
+                     f"{r['size_kb_fp32']:.1f} | {r['size_kb_int8']:.1f} | {latency_cell(r, 'fp32')} | "
+                     f"{latency_cell(r, 'int8')} | {gain_cell(r, 'fp32')} | {gain_cell(r, 'int8')} |")
+    table = "\n".join(lines)
+    print(table)
+    if args.no_write:
+        return 0
+    results = HERE / "results"
+    results.mkdir(exist_ok=True)
+    header = record_header(
+        "On-device accelerometer students: fp32 and int8, distilled and not, UTD-MHAD cross-subject "
+        "(benchmarks/device_table.py)",
+        f"protocol: every run (teacher too) trains on all 431 training-subject recordings (subjects 1, 3, 5, 7; "
+        f"`--set data.val_fraction=0`) for the config's fixed 60-epoch schedule and keeps its last epoch: no "
+        f"checkpoint selection, so nothing is chosen on any held-out data; test subjects 2, 4, 6, 8 (430) "
+        f"only report. Mean +- std over seeds {' '.join(map(str, args.seeds))}"
+        + (f"; extra overrides: {', '.join(args.overrides)}" if args.overrides else ""),
+        f"students: inertial augmentation `{STUDENT_AUGMENT[0].split('=', 1)[1]}` in every row; KD rows: "
+        f"CE (label smoothing 0.1) + KD (T = 4) from the augmented skeleton ST-GCN (`{TEACHER}`, seed 0, same "
+        "protocol)",
+        "accuracy: PyTorch = whole clip through the training pipeline; ONNX fp32 / int8 = the exported graphs in "
+        "ONNX Runtime on every test clip stretched to the deployed window (W samples at 50 Hz)",
+        "int8: `harkd export --quantize int8` (static QDQ: conv/linear weights int8 per channel, activations "
+        "uint8 calibrated on training windows; resampling, normalisation and softmax float); drop = fp32 - "
+        "int8 on the same clips, mean over seeds",
+        f"size: ONNX file on disk (KB = 1000 bytes); latency: seed 0, `harkd bench MODEL.onnx --runs {args.runs}`"
+        ", median (p95) ms per window at batch 1 with 1 thread / all threads; shared 2-core VM, compare rows "
+        "measured together",
+        "KD gain: paired difference against the no-KD row of the same size (same seeds), two-sided paired "
+        "t-test; a gain is called one only with >= 5 seeds and p < 0.05",
+        date=datetime.date.today().isoformat())
+    replace_section(HERE / "RESULTS.md", "device", header + table + "\n\nAccuracy against size and latency: "
+                    "`benchmarks/device_pareto.png`.\n")
+    record = {"section": "device", "date": datetime.datetime.now().isoformat(timespec="seconds"),
+              "command": " ".join([Path(sys.executable).name, *sys.argv]), "header": header, "rows": rows}
+    (results / "device.json").write_text(json.dumps(record, indent=1) + "\n")
+    entry = write_summary(results / "summary.json", rows)
+    print("device_int8_best:", json.dumps(entry))
+    pareto_plot(rows, HERE / "device_pareto.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
