@@ -49,6 +49,8 @@ STUDENT = {
     "optim": {"name": "adam", "lr": 3e-3, "weight_decay": 1e-4},
     "label_smoothing": 0.0,
 }
+DEFAULT_EPOCHS = 25  # per student; the teacher gets TEACHER_EPOCH_FACTOR times as many
+TEACHER_EPOCH_FACTOR = 2
 KD_LOSSES = [{"name": "ce", "weight": 1.0}, {"name": "kd", "weight": 1.0, "args": {"temperature": 4}}]
 ROWS = (("teacher", "teacher: skeleton ST-GCN"),
         ("no_kd", "student: accel. CNN, no KD"),
@@ -61,8 +63,10 @@ def register(subparsers) -> None:
         description=__doc__, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", help="folder for the dataset, the runs and demo.json (default: a temporary folder)")
     parser.add_argument("--subjects", type=int, default=8, help="synthetic subjects, 2-8 (default: %(default)s)")
-    parser.add_argument("--trials", type=int, default=4, help="trials per subject and action, 1-4 (default: %(default)s)")
-    parser.add_argument("--epochs", type=int, default=25, help="training epochs per student (default: %(default)s)")
+    parser.add_argument("--trials", type=int, default=4,
+                        help="trials per subject and action, 1-4 (default: %(default)s)")
+    parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS,
+                        help="training epochs per student (default: %(default)s)")
     parser.add_argument("--teacher-epochs", type=int, default=None,
                         help="teacher training epochs (default: twice --epochs)")
     parser.add_argument("--seeds", type=int, default=3,
@@ -113,6 +117,10 @@ def summarise(runs: list[dict]) -> dict:
     return out
 
 
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 def _cell(summary: dict, key: str) -> str:
     std = summary[f"{key}_std"]
     return f"{summary[key]:.3f}" if std is None else f"{summary[key]:.3f} +- {std:.3f}"
@@ -145,7 +153,7 @@ def run(args) -> int:
     from harkd.encoding import gramian_angular_field
     from harkd.errors import InputError
 
-    teacher_epochs = 2 * args.epochs if args.teacher_epochs is None else args.teacher_epochs
+    teacher_epochs = TEACHER_EPOCH_FACTOR * args.epochs if args.teacher_epochs is None else args.teacher_epochs
     if args.subjects < 2 or args.trials < 1 or args.epochs < 1 or teacher_epochs < 1 or args.seeds < 1:
         raise InputError("demo needs --subjects >= 2, --trials >= 1, --epochs >= 1, --teacher-epochs >= 1 "
                          "and --seeds >= 1")
@@ -158,8 +166,9 @@ def run(args) -> int:
         with console.status("writing a synthetic UTD-MHAD dataset"):
             summary = write_utd_mhad(root, subjects=args.subjects, trials=args.trials, seed=args.seed,
                                      depth_size=(60, 80))
-        console.print(f"[bold]1. synthetic dataset[/bold]: {summary.recordings} recordings "
-                      f"(27 actions x {args.subjects} subjects x {args.trials} trials) in {summary.seconds:.1f} s -> {root}")
+        console.print(f"[bold]1. synthetic dataset[/bold]: {summary.recordings} recordings (27 actions x "
+                      f"{_count(args.subjects, 'subject')} x {_count(args.trials, 'trial')}) in {summary.seconds:.1f} s "
+                      f"-> {root}")
 
         spec = get_dataset("utd-mhad")
         index = spec.scan(root, strict=True)
@@ -183,9 +192,10 @@ def run(args) -> int:
 
         seeds = [args.seed + i for i in range(args.seeds)]
         seed_text = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {seeds[0]}-{seeds[-1]}"
-        console.print(f"[bold]4. training[/bold]: a skeleton ST-GCN teacher ({teacher_epochs} epochs, seed {args.seed}), "
-                      f"then the accelerometer 1D CNN student without and with KD from it ({args.epochs} epochs, "
-                      f"{seed_text}); test accuracy on the {counts['test']} test-subject recordings; {selection}")
+        console.print(f"[bold]4. training[/bold]: a skeleton ST-GCN teacher ({_count(teacher_epochs, 'epoch')}, "
+                      f"seed {args.seed}), then the accelerometer 1D CNN student without and with KD from it "
+                      f"({_count(args.epochs, 'epoch')}, {seed_text}); test accuracy on the {counts['test']} "
+                      f"test-subject recordings; {selection}")
         runs = out / "runs"
         teacher = train_model("teacher_skeleton", root, runs, TEACHER, teacher_epochs, args.seed)
         kd = {"teachers": [{"run": teacher["run_dir"]}], "losses": KD_LOSSES}
