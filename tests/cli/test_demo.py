@@ -82,8 +82,11 @@ def test_demo_verdict_claims_no_more_than_the_numbers(no_kd, kd, expected):
     assert verdict(no_kd, kd) == expected
 
 
-@pytest.mark.parametrize("args", [["--subjects", "1"], ["--epochs", "0"], ["--teacher-epochs", "0"], ["--seeds", "0"]])
-def test_demo_argument_errors(args, capsys):
-    assert main(["demo", *args]) == 2
-    assert capsys.readouterr().err.strip() == ("harkd: error: demo needs --subjects >= 2, --trials >= 1, "
-                                               "--epochs >= 1, --teacher-epochs >= 1 and --seeds >= 1")
+@pytest.mark.parametrize("args", [["--subjects", "1"], ["--subjects", "9"], ["--trials", "0"], ["--trials", "5"],
+                                  ["--epochs", "0"], ["--teacher-epochs", "0"], ["--seeds", "0"], ["--seed", "-1"]])
+def test_demo_argument_errors(args, tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path / "demo"), *args]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.strip() == ("harkd: error: demo needs --subjects 2-8, --trials 1-4, --epochs >= 1, "
+                                    "--teacher-epochs >= 1, --seeds >= 1 and --seed >= 0")
+    assert captured.out == "" and not (tmp_path / "demo").exists()

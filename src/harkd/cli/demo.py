@@ -25,7 +25,7 @@ from pathlib import Path
 
 EXAMPLES = """\
 examples:
-  harkd demo                       # synthetic data in a temporary folder, a few minutes on 2 cores
+  harkd demo                       # synthetic data in a temporary folder, about 5 minutes on 2 cores
   harkd demo --out demo-run        # keep the dataset, the run directories and demo.json
   harkd demo --epochs 3 --subjects 4 --seeds 1   # quicker
 """
@@ -155,9 +155,10 @@ def run(args) -> int:
     from harkd.errors import InputError
 
     teacher_epochs = TEACHER_EPOCH_FACTOR * args.epochs if args.teacher_epochs is None else args.teacher_epochs
-    if args.subjects < 2 or args.trials < 1 or args.epochs < 1 or teacher_epochs < 1 or args.seeds < 1:
-        raise InputError("demo needs --subjects >= 2, --trials >= 1, --epochs >= 1, --teacher-epochs >= 1 "
-                         "and --seeds >= 1")
+    if not (2 <= args.subjects <= 8 and 1 <= args.trials <= 4) or min(args.epochs, teacher_epochs, args.seeds) < 1 \
+            or args.seed < 0:
+        raise InputError("demo needs --subjects 2-8, --trials 1-4, --epochs >= 1, --teacher-epochs >= 1, "
+                         "--seeds >= 1 and --seed >= 0")
     console = Console()
     with tempfile.TemporaryDirectory(prefix="harkd-demo-") as tmp:
         out = Path(args.out) if args.out else Path(tmp)
