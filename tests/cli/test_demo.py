@@ -52,7 +52,7 @@ def test_demo_with_validation_and_seeds_reports_mean_and_spread(tmp_path, capsys
     assert "validation 27 (from training subjects)" in text
     assert "best = the epoch with the best validation accuracy, never chosen on test" in text
     assert "no validation recordings" not in text
-    assert "(mean of 2 seeds; the seed-to-seed spread is up to" in text
+    assert "(mean of 2 seeds; seed-to-seed standard deviation up to" in text
     assert "2 seeds on one small synthetic set are too few to call this significant" in text
     saved = json.loads((out / "demo.json").read_text())
     assert saved["no_kd"]["seeds"] == saved["kd"]["seeds"] == 2 and saved["teacher"]["seeds"] == 1
@@ -67,12 +67,16 @@ def _row(best: float, std: float | None, seeds: int) -> dict:
 
 @pytest.mark.parametrize("no_kd, kd, expected", [
     (_row(0.814, 0.017, 4), _row(0.832, 0.006, 4),
-     "KD helped the student: +1.8 points of test accuracy (mean of 4 seeds; the seed-to-seed spread is up to "
+     "KD helped the student: +1.8 points of test accuracy (mean of 4 seeds; seed-to-seed standard deviation up to "
      "1.7 points); 4 seeds on one small synthetic set are too few to call this significant. "
      "This demo is not a benchmark."),
     (_row(0.817, 0.010, 3), _row(0.727, 0.020, 3),
-     "KD hurt the student: -9.0 points of test accuracy (mean of 3 seeds; the seed-to-seed spread is up to "
+     "KD hurt the student: -9.0 points of test accuracy (mean of 3 seeds; seed-to-seed standard deviation up to "
      "2.0 points); 3 seeds on one small synthetic set are too few to call this significant. "
+     "This demo is not a benchmark."),
+    (_row(0.800, 0.010, 2), _row(0.800, 0.020, 2),
+     "KD did not change the student: +0.0 points of test accuracy (mean of 2 seeds; seed-to-seed standard deviation "
+     "up to 2.0 points); 2 seeds on one small synthetic set are too few to call this significant. "
      "This demo is not a benchmark."),
     (_row(0.80, None, 1), _row(0.81, None, 1),
      "KD changed the student's test accuracy by +1.0 points on one seed; one seed shows no spread; run --seeds 3 "

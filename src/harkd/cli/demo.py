@@ -138,7 +138,7 @@ def verdict(no_kd: dict, kd: dict) -> str:
         spread = max(no_kd["best_accuracy_std"], kd["best_accuracy_std"])
         effect = "helped" if round(diff, 1) > 0 else "hurt" if round(diff, 1) < 0 else "did not change"
         what = (f"KD {effect} the student: {diff:+.1f} points of test accuracy "
-                f"(mean of {seeds} seeds; the seed-to-seed spread is up to {100 * spread:.1f} points)")
+                f"(mean of {seeds} seeds; seed-to-seed standard deviation up to {100 * spread:.1f} points)")
         caveat = f"{seeds} seeds on one small synthetic set are too few to call this significant"
     return f"{what}; {caveat}. This demo is not a benchmark."
 
