@@ -4,64 +4,148 @@
    skeleton, the wrist/thigh inertial sensor and the depth frames);
 2. scans it, splits it cross-subject (validation carved from the training subjects);
 3. encodes every accelerometer window as GAF images and times it;
-4. trains a skeleton teacher, an accelerometer student without distillation, and the
-   same student distilled from the teacher (cross-entropy + KD on paired batches), and
-   reports their test accuracy (checkpoints selected on validation, never on test).
+4. trains a skeleton teacher (the benchmark teachers' recipe: AdamW, label smoothing
+   0.1, twice the students' epochs), then an accelerometer student without distillation
+   and the same student distilled from the teacher (cross-entropy + KD on paired
+   batches), both over ``--seeds`` training seeds, and reports test accuracy (mean +- std)
+   of the checkpoint chosen on validation (never on test) and of the last epoch.
+
+The demo is a smoke test of the pipeline on a small synthetic set, not a benchmark:
+real-data tables are in benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import statistics
 import tempfile
 import time
 from pathlib import Path
 
 EXAMPLES = """\
 examples:
-  harkd demo                       # synthetic data in a temporary folder, a few minutes on 2 cores
-  harkd demo --out demo-run        # keep the dataset and the run directories
-  harkd demo --epochs 3 --subjects 4   # quicker
+  harkd demo                       # synthetic data in a temporary folder, about 5 minutes on 2 cores
+  harkd demo --out demo-run        # keep the dataset, the run directories and demo.json
+  harkd demo --epochs 3 --subjects 4 --seeds 1   # quicker
 """
+
+#: Skeleton teacher, trained as the benchmark teachers are (configs/utd_mhad/skeleton_stgcn.yaml:
+#: AdamW 2e-3, weight decay 1e-2, label smoothing 0.1), at twice the students' epochs by default.
+#: Without smoothing and at the students' budget it is under-trained at first and then
+#: over-confident, and its soft targets made the KD student worse than the no-KD one.
+TEACHER = {
+    "modalities": {"skeleton": {"frames": 32, "center": True, "normalize": True}},
+    "model": {"name": "stgcn", "input": "skeleton", "args": {"widths": [32, 64, 64], "strides": [1, 2, 1]}},
+    "optim": {"name": "adamw", "lr": 2e-3, "weight_decay": 1e-2},
+    "label_smoothing": 0.1,
+}
+#: Accelerometer student, the same for the no-KD and the KD row. Label smoothing is 0 for
+#: both on purpose: distillation's ``ce`` term has so far ignored ``train.label_smoothing``
+#: (plain cross-entropy), and rows that differ in smoothing would not compare KD alone.
+#: Setting 0 explicitly keeps both rows alike whether or not the ``ce`` term applies it.
+STUDENT = {
+    "modalities": {"inertial": {"sensor": "acc", "length": 128, "normalize": True}},
+    "model": {"name": "imu_cnn1d", "input": "inertial", "args": {"widths": [32, 64, 128]}},
+    "optim": {"name": "adam", "lr": 3e-3, "weight_decay": 1e-4},
+    "label_smoothing": 0.0,
+}
+DEFAULT_EPOCHS = 25  # per student; the teacher gets TEACHER_EPOCH_FACTOR times as many
+TEACHER_EPOCH_FACTOR = 2
+KD_LOSSES = [{"name": "ce", "weight": 1.0}, {"name": "kd", "weight": 1.0, "args": {"temperature": 4}}]
+ROWS = (("teacher", "teacher: skeleton ST-GCN"),
+        ("no_kd", "student: accel. CNN, no KD"),
+        ("kd", "student: accel. CNN, KD"))
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "demo", help="run the pipeline end to end on a synthetic dataset (no download)",
         description=__doc__, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", help="folder for the dataset and runs (default: a temporary folder)")
-    parser.add_argument("--subjects", type=int, default=8, help="synthetic subjects (cross-subject needs >= 2)")
-    parser.add_argument("--trials", type=int, default=4, help="trials per subject and action")
-    parser.add_argument("--epochs", type=int, default=25, help="training epochs per student")
-    parser.add_argument("--teacher-epochs", type=int, default=None, help="teacher training epochs (default: --epochs)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", help="folder for the dataset, the runs and demo.json (default: a temporary folder)")
+    parser.add_argument("--subjects", type=int, default=8, help="synthetic subjects, 2-8 (default: %(default)s)")
+    parser.add_argument("--trials", type=int, default=4,
+                        help="trials per subject and action, 1-4 (default: %(default)s)")
+    parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS,
+                        help="training epochs per student (default: %(default)s)")
+    parser.add_argument("--teacher-epochs", type=int, default=None,
+                        help="teacher training epochs (default: twice --epochs)")
+    parser.add_argument("--seeds", type=int, default=3,
+                        help="training seeds per student row, reported as mean +- std (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the dataset and the teacher; student seeds start here (default: %(default)s)")
     parser.set_defaults(func=run)
 
 
-def _train(name: str, root: Path, out: Path, modality: dict, model: dict, epochs: int, seed: int,
-           distill: dict | None = None) -> dict:
-    """Train (or, with ``distill`` = {"teachers": [...], "losses": [...]}, distil) and test one model."""
+def train_model(name: str, root: Path, out: Path, spec: dict, epochs: int, seed: int,
+                distill: dict | None = None) -> dict:
+    """Train one model of the demo (``spec``: TEACHER or STUDENT; with ``distill``, distil it) and test it.
+
+    Returns test accuracy and macro-F1 of the validation-selected (``best``) and the ``last``
+    checkpoint, the seconds it took and the run directory.
+    """
     from harkd.engine.evaluate import evaluate_run
     from harkd.engine.experiment import get_recipe, train_experiment
 
     recipe = get_recipe("distill" if distill else "train")
     cfg = recipe.load(data={
         "name": name, "seed": seed, "output_dir": str(out),
-        "data": {"dataset": "utd-mhad", "root": str(root), "protocol": "cross_subject", "modalities": modality,
-                 "cache": False},
-        **({"student": model, **distill} if distill else {"model": model}),
-        "optim": {"name": "adam", "lr": 3e-3, "weight_decay": 1e-4},
-        "schedule": {"name": "cosine", "warmup_epochs": 1},
-        "train": {"epochs": epochs, "batch_size": 32},
+        "data": {"dataset": "utd-mhad", "root": str(root), "protocol": "cross_subject",
+                 "modalities": spec["modalities"], "cache": False},
+        **({"student": spec["model"], **distill} if distill else {"model": spec["model"]}),
+        "optim": spec["optim"],
+        "schedule": {"name": "cosine", "warmup_epochs": min(3, epochs // 10)},
+        "train": {"epochs": epochs, "batch_size": 32, "label_smoothing": spec["label_smoothing"]},
     })
     start = time.perf_counter()
     run_dir = train_experiment(cfg, resume=False, log=lambda msg: None, recipe=recipe)  # a bar on a terminal
-    result = evaluate_run(run_dir, "test", "best")
-    return {"accuracy": result["accuracy"], "macro_f1": result["macro_f1"], "seconds": time.perf_counter() - start,
-            "run_dir": str(run_dir)}
+    seconds = time.perf_counter() - start
+    result = {"seconds": seconds, "run_dir": str(run_dir)}
+    for checkpoint in ("best", "last"):
+        report = evaluate_run(run_dir, "test", checkpoint)
+        result[checkpoint] = {"accuracy": report["accuracy"], "macro_f1": report["macro_f1"]}
+    return result
+
+
+def summarise(runs: list[dict]) -> dict:
+    """Mean and (sample) standard deviation over seeds of each checkpoint's test accuracy and macro-F1."""
+    out: dict = {"seeds": len(runs), "seconds": sum(r["seconds"] for r in runs), "runs": runs}
+    for checkpoint in ("best", "last"):
+        for metric in ("accuracy", "macro_f1"):
+            values = [r[checkpoint][metric] for r in runs]
+            out[f"{checkpoint}_{metric}"] = statistics.fmean(values)
+            out[f"{checkpoint}_{metric}_std"] = statistics.stdev(values) if len(values) > 1 else None
+    return out
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _cell(summary: dict, key: str) -> str:
+    std = summary[f"{key}_std"]
+    return f"{summary[key]:.3f}" if std is None else f"{summary[key]:.3f} +- {std:.3f}"
+
+
+def verdict(no_kd: dict, kd: dict) -> str:
+    """What the KD row against the no-KD row shows, in words that claim no more than the numbers."""
+    diff = 100 * (kd["best_accuracy"] - no_kd["best_accuracy"])
+    seeds = no_kd["seeds"]
+    if seeds == 1:
+        what = f"KD changed the student's test accuracy by {diff:+.1f} points on one seed"
+        caveat = "one seed shows no spread; run --seeds 3 or more before reading anything into it"
+    else:
+        spread = max(no_kd["best_accuracy_std"], kd["best_accuracy_std"])
+        effect = "helped" if round(diff, 1) > 0 else "hurt" if round(diff, 1) < 0 else "did not change"
+        what = (f"KD {effect} the student: {diff:+.1f} points of test accuracy "
+                f"(mean of {seeds} seeds; seed-to-seed standard deviation up to {100 * spread:.1f} points)")
+        caveat = f"{seeds} seeds on one small synthetic set are too few to call this significant"
+    return f"{what}; {caveat}. This demo is not a benchmark."
 
 
 def run(args) -> int:
     import numpy as np
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
@@ -70,9 +154,11 @@ def run(args) -> int:
     from harkd.encoding import gramian_angular_field
     from harkd.errors import InputError
 
-    teacher_epochs = args.epochs if args.teacher_epochs is None else args.teacher_epochs
-    if args.subjects < 2 or args.trials < 1 or args.epochs < 1 or teacher_epochs < 1:
-        raise InputError("demo needs --subjects >= 2, --trials >= 1, --epochs >= 1 and --teacher-epochs >= 1")
+    teacher_epochs = TEACHER_EPOCH_FACTOR * args.epochs if args.teacher_epochs is None else args.teacher_epochs
+    if not (2 <= args.subjects <= 8 and 1 <= args.trials <= 4) or min(args.epochs, teacher_epochs, args.seeds) < 1 \
+            or args.seed < 0:
+        raise InputError("demo needs --subjects 2-8, --trials 1-4, --epochs >= 1, --teacher-epochs >= 1, "
+                         "--seeds >= 1 and --seed >= 0")
     console = Console()
     with tempfile.TemporaryDirectory(prefix="harkd-demo-") as tmp:
         out = Path(args.out) if args.out else Path(tmp)
@@ -82,8 +168,9 @@ def run(args) -> int:
         with console.status("writing a synthetic UTD-MHAD dataset"):
             summary = write_utd_mhad(root, subjects=args.subjects, trials=args.trials, seed=args.seed,
                                      depth_size=(60, 80))
-        console.print(f"[bold]1. synthetic dataset[/bold]: {summary.recordings} recordings "
-                      f"(27 actions x {args.subjects} subjects x {args.trials} trials) in {summary.seconds:.1f} s -> {root}")
+        console.print(f"[bold]1. synthetic dataset[/bold]: {summary.recordings} recordings (27 actions x "
+                      f"{_count(args.subjects, 'subject')} x {_count(args.trials, 'trial')}) in {summary.seconds:.1f} s "
+                      f"-> {root}")
 
         spec = get_dataset("utd-mhad")
         index = spec.scan(root, strict=True)
@@ -91,6 +178,12 @@ def run(args) -> int:
         counts = split.counts()
         console.print(f"[bold]2. cross-subject split[/bold]: train {counts['train']}, validation {counts['val']} "
                       f"(from training subjects), test {counts['test']}")
+        if counts["val"]:
+            selection = "best = the epoch with the best validation accuracy, never chosen on test"
+        else:
+            selection = "best = last: there are no validation recordings to choose an epoch on"
+            console.print("   no validation recordings (each class has fewer than 2 training recordings): "
+                          "every model keeps its last epoch; use --trials 2 or more to select on validation")
 
         acc = np.stack([spec.load(index[k], "inertial", root=root, sensor="acc")[:107].T for k in index.keys])
         start = time.perf_counter()
@@ -99,31 +192,36 @@ def run(args) -> int:
         console.print(f"[bold]3. GAF[/bold]: {acc.shape} accelerometer windows -> {images.shape} {images.dtype} "
                       f"in {seconds * 1000:.0f} ms")
 
-        console.print(f"[bold]4. training[/bold] ({args.epochs} epochs each; accuracy on the test subjects, "
-                      "checkpoint chosen on validation)")
+        seeds = [args.seed + i for i in range(args.seeds)]
+        seed_text = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {seeds[0]}-{seeds[-1]}"
+        console.print(f"[bold]4. training[/bold]: a skeleton ST-GCN teacher ({_count(teacher_epochs, 'epoch')}, "
+                      f"seed {args.seed}), then the accelerometer 1D CNN student without and with KD from it "
+                      f"({_count(args.epochs, 'epoch')}, {seed_text}); test accuracy on the {counts['test']} "
+                      f"test-subject recordings; {selection}")
         runs = out / "runs"
-        acc = {"inertial": {"sensor": "acc", "length": 128, "normalize": True}}
-        student = {"name": "imu_cnn1d", "input": "inertial", "args": {"widths": [32, 64, 128]}}
-        teacher = _train("teacher_skeleton", root, runs, {"skeleton": {"frames": 32, "center": True, "normalize": True}},
-                         {"name": "stgcn", "input": "skeleton", "args": {"widths": [32, 64, 64], "strides": [1, 2, 1]}},
-                         teacher_epochs, args.seed)
-        kd = {"teachers": [{"run": teacher["run_dir"]}],
-              "losses": [{"name": "ce", "weight": 1.0}, {"name": "kd", "weight": 1.0, "args": {"temperature": 4}}]}
-        rows = [
-            ("teacher: skeleton ST-GCN", teacher),
-            ("student: accelerometer 1D CNN, no KD", _train("student_acc", root, runs, acc, student, args.epochs, args.seed)),
-            ("student: accelerometer 1D CNN, KD from the teacher",
-             _train("student_acc_kd", root, runs, acc, student, args.epochs, args.seed, distill=kd)),
-        ]
-        table = Table(title="harkd demo: synthetic UTD-MHAD, cross-subject test split")
-        for col in ("model", "test accuracy", "macro-F1", "seconds"):
-            table.add_column(col, justify="left" if col == "model" else "right")
-        for name, r in rows:
-            table.add_row(name, f"{r['accuracy']:.3f}", f"{r['macro_f1']:.3f}", f"{r['seconds']:.0f}")
+        teacher = train_model("teacher_skeleton", root, runs, TEACHER, teacher_epochs, args.seed)
+        kd = {"teachers": [{"run": teacher["run_dir"]}], "losses": KD_LOSSES}
+        results = {
+            "teacher": summarise([teacher]),
+            "no_kd": summarise([train_model(f"student_acc_seed{s}", root, runs, STUDENT, args.epochs, s)
+                                for s in seeds]),
+            "kd": summarise([train_model(f"student_acc_kd_seed{s}", root, runs, STUDENT, args.epochs, s, distill=kd)
+                             for s in seeds]),
+        }
+        table = Table(title="harkd demo: test accuracy on the synthetic cross-subject test split",
+                      caption="mean +- std over the seeds; macro-F1 and every run: demo.json", box=box.SIMPLE_HEAD)
+        for col in ("model", "seeds", "test acc. best", "test acc. last", "s"):
+            table.add_column(col, justify="left" if col == "model" else "right", no_wrap=True)
+        for key, label in ROWS:
+            r = results[key]
+            table.add_row(label, str(r["seeds"]), _cell(r, "best_accuracy"), _cell(r, "last_accuracy"),
+                          f"{r['seconds']:.0f}")
         console.print(table)
-        if rows[2][1]["accuracy"] < rows[1][1]["accuracy"]:
-            console.print("KD did not help the student on this small synthetic set and budget.")
+        message = verdict(results["no_kd"], results["kd"])
+        console.print(message)
         console.print("Real UTD-MHAD tables (3 seeds, every method): benchmarks/RESULTS.md")
+        (out / "demo.json").write_text(json.dumps({"verdict": message, "validation": counts["val"], **results},
+                                                  indent=2) + "\n")
         if args.out:
-            console.print(f"runs kept under {runs}; try: harkd evaluate {rows[0][1]['run_dir']}")
+            console.print(f"runs and demo.json kept under {out}; try: harkd evaluate {teacher['run_dir']}")
     return 0
