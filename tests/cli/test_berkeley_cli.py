@@ -122,3 +122,27 @@ def test_skeleton_teacher_and_kd_student_within_one_subject(run, tmp_path, monke
                        "--set", "student.args.widths=[8,8,8]", "--run-dir", str(tmp_path / "student"))
     assert rc == 0, err
     assert (tmp_path / "student" / "eval_test_best.json").is_file()
+
+
+@pytest.mark.realdata
+def test_readme_full_protocol_command_runs_on_the_whole_real_release(run, real_data_root, tmp_path, monkeypatch):
+    """The README's full-protocol `harkd train configs/berkeley_mhad/acc_cnn1d.yaml` on all 12 subjects (one
+    epoch): the 11 gapped files are interpolated and reported once each, the recording without accelerometers is
+    reported as left out, nothing else is dropped, and the run ends with labelled test accuracies."""
+    root = real_data_root / "Berkeley-MHAD"
+    if not root.is_dir():
+        pytest.skip(f"real-data test skipped: {root} not found (the full Berkeley-MHAD release)")
+    monkeypatch.setenv("HARKD_CACHE_DIR", str(tmp_path / "cache"))
+    rc, out, err = run("train", str(CONFIG), "--set", f"data.root={root}", "--set", "train.epochs=1",
+                       "--set", "schedule.warmup_epochs=0", "--run-dir", str(tmp_path / "run"))
+    assert rc == 0, err
+    gaps = [line for line in err.splitlines() if "without samples" in line]
+    assert len(gaps) == 11 and len(set(gaps)) == 11  # each gapped file once, however often it is read
+    assert all(line.startswith("harkd: warning: ") and line.endswith("linearly interpolated (max_gap 2 s)")
+               for line in gaps)
+    assert ("harkd: warning: train split: 1 of 329 recordings left out: s02_a07_r05 (missing inertial) "
+            "(listed in run.json 'skipped')") in err.splitlines()
+    assert "test split" not in err and "Traceback" not in err
+    assert "test accuracy" in out and "(the test split was used for neither training nor checkpoint selection)" in out
+    meta = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert {name: len(keys) for name, keys in meta["split"].items()} == {"train": 329, "val": 55, "test": 275}

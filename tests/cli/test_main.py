@@ -121,6 +121,9 @@ def test_warning_lines(command):
     def func():
         for key in ("a01_s1_t1", "a01_s1_t1", "a02_s1_t1"):  # the same message at the same place: shown once
             warn(f"{key} left out: empty file")
+            with warnings.catch_warnings():  # mutating the filters resets Python's own once-registry
+                pass
+        warn("a01_s1_t1 left out: empty file")  # ... and from another place
         warnings.warn("a library says so", UserWarning)  # other categories are named
         return 0
 

@@ -100,9 +100,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_shown: set[str] = set()  # warning lines already printed by this command
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """Warnings on one line: ``harkd: warning: ...`` (other libraries' with their category)."""
+    """Warnings on one line: ``harkd: warning: ...`` (other libraries' with their category), each
+    distinct line once per process (a file repaired on load is reported once, however often it is read)."""
     text = str(message) if issubclass(category, DataWarning) else f"{category.__name__}: {message}"
+    if text in _shown:
+        return
+    _shown.add(text)
     print(f"harkd: warning: {text}", file=sys.stderr if file is None else file, flush=True)
 
 
@@ -137,7 +144,8 @@ def _main(argv: list[str] | None) -> int:
         parser.print_help()
         return 0 if args.command is None else 2
     warnings.showwarning = _show_warning
-    warnings.simplefilter("default", DataWarning)  # once per distinct message and place
+    _shown.clear()
+    warnings.simplefilter("always", DataWarning)  # _show_warning prints each distinct line once
     try:
         code = int(args.func(args) or 0)
         sys.stdout.flush()
