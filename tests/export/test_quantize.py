@@ -108,3 +108,10 @@ def test_check_bounds_on_known_counts(n, disagree, lost, passed):
         fp32[lost:disagree], labels[lost:disagree] = [0.9, 0.1], 1
     check = quantize.check_int8(fp32, int8, labels, "val")
     assert check.passed is passed, check.to_dict()
+
+
+def test_export_help_states_the_int8_bounds(capsys):
+    with pytest.raises(SystemExit):
+        main(["export", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert f"(default: {quantize.MIN_AGREEMENT:g})" in text and f"(default: {quantize.MAX_ACCURACY_DROP:g})" in text

@@ -30,7 +30,6 @@ and nothing is written. The manifest records the quantization and the check.
 
 def register(subparsers) -> None:
     from harkd.cli.main import HelpFormatter, float_in, int_at_least, positive_float
-    from harkd.export.quantize import MAX_ACCURACY_DROP, MIN_AGREEMENT
 
     parser = subparsers.add_parser(
         "export", help="export a run's model with its input pipeline (ONNX / TorchScript) + manifest",
@@ -47,10 +46,12 @@ def register(subparsers) -> None:
     parser.add_argument("--rate", type=positive_float, metavar="HZ",
                         help="sampling rate in Hz, > 0 (default: the dataset's; UTD-MHAD 50)")
     parser.add_argument("--quantize", choices=["int8"], help="static int8 quantization (ONNX only)")
-    parser.add_argument("--min-agreement", type=float_in(0, 1), default=MIN_AGREEMENT, metavar="F",
-                        help="int8: least top-1 agreement with fp32 on the validation windows, 0-1")
-    parser.add_argument("--max-drop", type=float_in(0), default=MAX_ACCURACY_DROP, metavar="POINTS",
-                        help="int8: largest validation-accuracy drop against fp32, in points")
+    # the defaults are harkd.export.quantize's MIN_AGREEMENT and MAX_ACCURACY_DROP (not imported here:
+    # that would load torch and onnx for every `harkd --help`; a test keeps the help text in step)
+    parser.add_argument("--min-agreement", type=float_in(0, 1), metavar="F",
+                        help="int8: least top-1 agreement with fp32 on the validation windows, 0-1 (default: 0.9)")
+    parser.add_argument("--max-drop", type=float_in(0), metavar="POINTS",
+                        help="int8: largest validation-accuracy drop against fp32, in points (default: 2)")
     parser.add_argument("--publish", metavar="OUT_DIR",
                         help="distillation runs: write a student-only run directory (teachers, adapters and "
                              "optimiser state stripped); with --out, export that directory")
@@ -77,8 +78,9 @@ def run(args) -> int:
             return 0
         run_dir, checkpoint = out_dir, "best"
     manifest = export_run(run_dir, fmt, args.out, checkpoint=checkpoint, window_samples=args.window_samples,
-                          rate=args.rate, quantize=args.quantize, min_agreement=args.min_agreement,
-                          max_accuracy_drop=args.max_drop)
+                          rate=args.rate, quantize=args.quantize,
+                          **{k: v for k, v in (("min_agreement", args.min_agreement),
+                                               ("max_accuracy_drop", args.max_drop)) if v is not None})
     quant = manifest["quantization"]
     size = f"{manifest['size_bytes'] / 1024:.1f} KiB" + (
         f" int8, fp32 {quant['fp32_size_bytes'] / 1024:.1f} KiB" if quant else "")
