@@ -18,12 +18,17 @@ pytestmark = pytest.mark.realdata
 SPEC = get_dataset("berkeley-mhad")
 
 
+def release(real_data_root, folder: str, what: str):
+    """``real_data_root / folder``, or a skip naming what is missing."""
+    path = real_data_root / folder
+    if not path.is_dir():
+        pytest.skip(f"real-data test skipped: {path} not found ({what})")
+    return path
+
+
 @pytest.fixture(scope="module")
 def root(real_data_root):
-    path = real_data_root / "Berkeley-MHAD-s01"
-    if not path.is_dir():
-        pytest.skip(f"real-data test skipped: {path} not found (Berkeley-MHAD subject 1)")
-    return path
+    return release(real_data_root, "Berkeley-MHAD-s01", "Berkeley-MHAD subject 1")
 
 
 @pytest.fixture(scope="module")
@@ -79,10 +84,7 @@ ACCELEROMETER_MODALITIES = ["acc1", "acc2", "acc3", "acc4", "acc5", "acc6", "ine
 
 @pytest.fixture(scope="module")
 def full_root(real_data_root):
-    path = real_data_root / "Berkeley-MHAD"
-    if not path.is_dir():
-        pytest.skip(f"real-data test skipped: {path} not found (the full Berkeley-MHAD release)")
-    return path
+    return release(real_data_root, "Berkeley-MHAD", "the full Berkeley-MHAD release")
 
 
 @pytest.fixture(scope="module")

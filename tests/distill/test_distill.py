@@ -14,16 +14,13 @@ from harkd.engine.config import load_config
 from harkd.engine.experiment import load_run, train_experiment
 from harkd.errors import ConfigError
 
-from tinyteachers import train_teacher
+from tinyteachers import INERTIAL, SKELETON, skeleton_teacher
 
-SKELETON = {"frames": 16, "center": True, "normalize": True}
-INERTIAL = {"sensor": "acc", "length": 64, "normalize": True}
 
 
 @pytest.fixture(scope="module")
 def teacher_run(synth_utd, tmp_path_factory):
-    return train_teacher(synth_utd, tmp_path_factory.mktemp("teacher"), "skeleton", SKELETON,
-                         {"name": "stgcn", "args": {"widths": [8, 16], "strides": [1, 2]}}, epochs=2)
+    return skeleton_teacher(synth_utd, tmp_path_factory.mktemp("teacher"))
 
 
 def distill_data(root, teacher, tmp_path, losses, **extra):

@@ -13,16 +13,13 @@ from harkd.engine.evaluate import evaluate_run
 from harkd.engine.experiment import prepare_data, write_task_reports
 from harkd.engine.trainer import model_input
 
-from tinyteachers import train_teacher
+from tinyteachers import INERTIAL, SKELETON, skeleton_teacher
 
-SKELETON = {"frames": 16, "center": True, "normalize": True}
-INERTIAL = {"sensor": "acc", "length": 64, "normalize": True}
 
 
 @pytest.fixture(scope="module")
 def teacher_run(synth_utd, tmp_path_factory):
-    return train_teacher(synth_utd, tmp_path_factory.mktemp("teacher"), "skeleton", SKELETON,
-                         {"name": "stgcn", "args": {"widths": [8, 16], "strides": [1, 2]}}, epochs=2)
+    return skeleton_teacher(synth_utd, tmp_path_factory.mktemp("teacher"))
 
 
 def config(root, teacher, out, losses, smoothing=0.0):

@@ -7,6 +7,16 @@ from harkd.engine.config import load_config
 from harkd.engine.experiment import train_experiment
 
 
+SKELETON = {"frames": 16, "center": True, "normalize": True}
+INERTIAL = {"sensor": "acc", "length": 64, "normalize": True}
+
+
+def skeleton_teacher(root, out):
+    """The 2-epoch skeleton ST-GCN teacher most distillation tests use."""
+    return train_teacher(root, out, "skeleton", SKELETON,
+                         {"name": "stgcn", "args": {"widths": [8, 16], "strides": [1, 2]}}, epochs=2)
+
+
 def train_teacher(root, out, modality: str, transform: dict, model: dict, epochs: int = 1, name: str = "teacher",
                   data: dict | None = None, **extra):
     """Train ``model`` (``{"name": ..., "args": ...}``) on ``modality`` into ``out``; returns its run directory.
