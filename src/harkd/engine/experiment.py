@@ -154,6 +154,8 @@ def prepare_data(data: DataConfig, inputs: list[str], normalization: dict | None
             data.modalities if first is None else first.transforms, train=name == "train",
             strict=data.strict, cache=cache if first is None else first.cache)
         datasets[name].skipped[:0] = [(k, f"not found under {root}") for k in absent]
+        if first is None:
+            check_fixed_shapes(datasets[name].transforms)
         if name in check:
             datasets[name].check(on_error)
         if name == "train" and len(datasets[name]) == 0:
@@ -166,6 +168,20 @@ def prepare_data(data: DataConfig, inputs: list[str], normalization: dict | None
     if supplied:
         train.load_normalization(supplied)
     return PreparedData(spec, split, datasets, list(spec.class_names), root)
+
+
+_SHAPE_EXAMPLES = {"length": "128", "frames": "32", "size": "[112,112]"}
+
+
+def check_fixed_shapes(transforms: dict) -> None:
+    """A ConfigError naming the option when a modality's clips would differ in shape (no batch could be stacked)."""
+    for modality, transform in transforms.items():
+        unset = transform.unset_shape_options()
+        if unset:
+            raise ConfigError(
+                f"config key 'data.modalities.{modality}': {' and '.join(repr(o) for o in unset)} not set, so its "
+                f"clips differ in shape and cannot be batched; set {'them' if len(unset) > 1 else 'it'}, e.g. "
+                f"--set data.modalities.{modality}.{unset[0]}={_SHAPE_EXAMPLES[unset[0]]}")
 
 
 def check_disjoint(split, origin: str) -> None:
