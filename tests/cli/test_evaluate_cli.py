@@ -89,3 +89,24 @@ def test_samples_line_counts_recordings_missing_since_training(trained, run, syn
     assert f"samples {n - 1} (1 of run.json's {n} missing now)" in " ".join(out.split())
     assert (f"harkd: warning: 1 of the {n} test recordings in {trained / 'run.json'} are missing now: {key} "
             f"(missing inertial); evaluating the {n - 1} others") in " ".join(err.split())
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("{not json", "not valid JSON (Expecting property name enclosed in double quotes: line 1 column 2 (char 1)): "
+                  "the run directory is damaged; train it again into a new --run-dir"),
+    ("", "not valid JSON (Expecting value: line 1 column 1 (char 0)): the run directory is damaged; "
+         "train it again into a new --run-dir"),
+    ("[1, 2]", "expected a JSON object, got list: the run directory is damaged"),
+    ("{}", "no 'class_names' or 'normalization' (every harkd run writes them): the run directory is damaged; "
+           "train it again into a new --run-dir"),
+    ('{"class_names": [], "normalization": {}, "split": "x"}', "'split' must be an object, got \"x\": "
+                                                               "the run directory is damaged"),
+    ('{"class_names": [], "normalization": {}, "split": {"test": 3}}',
+     "'split.test' must be a list of recording keys, got 3: the run directory is damaged"),
+])
+@pytest.mark.parametrize("command", [("evaluate",), ("export", "--out", "m.onnx")])
+def test_a_damaged_run_json_is_one_line(trained, run, text, problem, command):
+    (trained / "run.json").write_text(text)
+    rc, _, err = run(command[0], str(trained), *command[1:])
+    assert rc == 2 and "Traceback" not in err
+    assert err.strip() == f"harkd: error: {trained / 'run.json'}: {problem}"

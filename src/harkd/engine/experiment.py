@@ -513,12 +513,13 @@ def load_run(run_dir: str | Path, checkpoint: str = "best") -> tuple[Any, dict, 
 
     No split is preflighted; the data root is :func:`run_data_root`'s."""
     from harkd.engine.checkpoint import load_checkpoint
+    from harkd.engine.rundir import read_run_meta
 
     run_dir = Path(run_dir)
     for name in ("config.yaml", "run.json"):
         if not (run_dir / name).is_file():
             raise DataError(run_dir / name, "not found: is this a harkd run directory?")
-    meta = json.loads((run_dir / "run.json").read_text())
+    meta = read_run_meta(run_dir)
     recipe = get_recipe(meta.get("kind", "train"))
     cfg = recipe.load(run_dir / "config.yaml")
     root, source = run_data_root(cfg.data, meta, run_dir)
