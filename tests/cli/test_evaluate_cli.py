@@ -110,3 +110,27 @@ def test_a_damaged_run_json_is_one_line(trained, run, text, problem, command):
     rc, _, err = run(command[0], str(trained), *command[1:])
     assert rc == 2 and "Traceback" not in err
     assert err.strip() == f"harkd: error: {trained / 'run.json'}: {problem}"
+
+
+@pytest.mark.parametrize("content, problem", [
+    (b'{"epoch": 1}\n{bad\n', "line 2 is not a JSON object of epoch metrics: delete that line "
+                              "(the checkpoints do not depend on it)"),
+    (b"[1]\n", "line 1 is not a JSON object of epoch metrics: delete that line (the checkpoints do not depend on it)"),
+    (b"\xea\xff\x00", "not a text file (cannot decode as UTF-8): delete it or restore it from a copy"),
+])
+def test_a_damaged_metrics_file_is_one_line(trained, run, content, problem):
+    (trained / "metrics.jsonl").write_bytes(content)
+    rc, _, err = run("evaluate", str(trained))
+    assert rc == 2 and "Traceback" not in err
+    assert err.strip().splitlines()[-1] == f"harkd: error: {trained / 'metrics.jsonl'}: {problem}"
+
+
+def test_weights_that_no_longer_fit_config_yaml(trained, run):
+    config = trained / "config.yaml"
+    saved = yaml.safe_load(config.read_text())
+    saved["model"]["args"]["widths"] = [6]
+    config.write_text(yaml.safe_dump(saved))
+    rc, _, err = run("evaluate", str(trained))
+    assert rc == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert err.startswith(f"harkd: error: {trained / 'best.pt'}: does not fit the model of {config} (size mismatch for ")
+    assert err.strip().endswith("); was config.yaml edited after training? restore it")

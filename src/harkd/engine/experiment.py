@@ -416,7 +416,7 @@ def run_dir_lock(run_dir: Path, active: bool = True):
 
 def _train_locked(cfg, run_dir: Path, resume: bool, log, progress, recipe: "Recipe",
                   evaluate: str | None = None) -> Path:
-    from harkd.engine.rundir import check_free_space, check_splits, record_epochs_change
+    from harkd.engine.rundir import check_free_space, check_splits, read_run_meta, record_epochs_change
     from harkd.engine.trainer import verify_resumable
 
     seed_everything(cfg.seed, cfg.train.deterministic)
@@ -426,7 +426,7 @@ def _train_locked(cfg, run_dir: Path, resume: bool, log, progress, recipe: "Reci
     if resume and last.is_file() and existing.is_file():
         _check_same_experiment(run_dir, cfg)
         verify_resumable(last, run_dir / "best.pt")  # before the data are read
-        saved = json.loads(existing.read_text())
+        saved = read_run_meta(run_dir)
         normalization, split_keys = saved.get("normalization"), saved.get("split")
     elif not resume and last.is_file():
         raise DataError(run_dir, "already holds a run; resume it (default) or choose another --run-dir")
@@ -528,6 +528,11 @@ def load_run(run_dir: str | Path, checkpoint: str = "best") -> tuple[Any, dict, 
     prepared.root_source = source
     task = recipe.build(cfg, prepared)
     ckpt = load_checkpoint(run_dir / f"{checkpoint}.pt")
-    task.load_state_dict(ckpt["task"])
+    try:
+        task.load_state_dict(ckpt["task"])
+    except RuntimeError as err:  # shapes or names differ: config.yaml no longer describes these weights
+        detail = str(err).splitlines()[1].strip() if len(str(err).splitlines()) > 1 else str(err)
+        raise DataError(run_dir / f"{checkpoint}.pt", f"does not fit the model of {run_dir / 'config.yaml'} ({detail}); "
+                                                      "was config.yaml edited after training? restore it") from None
     task.eval()
     return cfg, meta, task, prepared

@@ -132,7 +132,7 @@ def record_epochs_change(run_dir: Path, epochs: int, done: int, log: Callable[[s
         raise ConfigError(f"{run_dir} has already trained {done} epochs (train.epochs={old}); train.epochs={epochs} "
                           "cannot shorten it: evaluate it as it is, or train a new run (another --run-dir)")
     saved["train"]["epochs"] = epochs
-    meta = json.loads(meta_path.read_text())
+    meta = read_run_meta(run_dir)
     meta.setdefault("epochs_changed", []).append({"from": old, "to": epochs, "after_epoch": done,
                                                   "command": " ".join(sys.argv)})
     config_path.write_text(yaml.safe_dump(saved, sort_keys=False))

@@ -177,6 +177,27 @@ def verify_resumable(last: Path, best: Path) -> None:
                               f"or {restart}") from None
 
 
+def read_metrics_file(path: Path) -> list[dict]:
+    """The records of a metrics.jsonl (one JSON object a line); one DataError naming the file and line when damaged."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise DataError(path, "not a text file (cannot decode as UTF-8): delete it or restore it from a copy") from None
+    records = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = None
+        if not isinstance(record, dict):
+            raise DataError(path, f"line {n} is not a JSON object of epoch metrics: delete that line "
+                                  "(the checkpoints do not depend on it)")
+        records.append(record)
+    return records
+
+
 @dataclass
 class TrainerState:
     """What a checkpoint restores besides weights."""
@@ -284,8 +305,9 @@ class Trainer:
         """Drop metric lines of epochs the checkpoint does not cover (a killed epoch)."""
         if not self.metrics_path.is_file():
             return
-        lines = [ln for ln in self.metrics_path.read_text().splitlines() if ln.strip()]
-        kept = [ln for ln in lines if json.loads(ln).get("epoch", 0) <= epochs_done]
+        lines = [ln for ln in self.metrics_path.read_text(errors="replace").splitlines() if ln.strip()]
+        records = read_metrics_file(self.metrics_path)  # one per non-blank line
+        kept = [ln for ln, r in zip(lines, records) if r.get("epoch", 0) <= epochs_done]
         if len(kept) != len(lines):
             self.metrics_path.write_text("".join(ln + "\n" for ln in kept))
 
