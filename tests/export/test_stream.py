@@ -196,3 +196,13 @@ def test_stream_real_utd_mhad_recordings(utd_root, tmp_path, capsys):
     # a 3.5 s window over concatenated ~2-5 s clips always mixes in a neighbour: allow 25 points below
     # the model's whole-clip accuracy on the same recordings
     assert streamed >= eager - 0.25 and streamed >= 0.3, (streamed, eager)
+
+
+@pytest.mark.parametrize("rate, window, samples", [(1e9, 3.74, "3,740,000,000"), (50.0, 1e9, "50,000,000,000")])
+def test_a_window_too_large_to_buffer_is_refused(rate, window, samples):
+    from harkd.errors import InputError
+
+    with pytest.raises(InputError) as err:
+        StreamConfig(rate=rate, window=window, hop=0.5)
+    assert str(err.value) == (f"--window {window:g} s at {rate:g} Hz holds {samples} samples, more than the "
+                              "100,000 a stream buffers: lower --window or --rate")
