@@ -206,3 +206,12 @@ def test_a_window_too_large_to_buffer_is_refused(rate, window, samples):
         StreamConfig(rate=rate, window=window, hop=0.5)
     assert str(err.value) == (f"--window {window:g} s at {rate:g} Hz holds {samples} samples, more than the "
                               "100,000 a stream buffers: lower --window or --rate")
+
+
+def test_threads_beyond_any_host_are_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["stream", "model.onnx", "--input", "-", "--threads", "100000"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "Traceback" not in err
+    assert err.strip().splitlines()[-1] == ("harkd stream: error: argument --threads: expected a positive integer "
+                                            "up to 256, got 100000")

@@ -49,16 +49,18 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         return f"{text} (default: %(default)s)"
 
 
-def int_at_least(minimum: int):
-    """An argparse ``type=``: an integer >= ``minimum``, else a one-line usage error."""
+def int_at_least(minimum: int, maximum: int | None = None):
+    """An argparse ``type=``: an integer >= ``minimum`` (and <= ``maximum``), else a one-line usage error."""
     words = {0: "a non-negative integer", 1: "a positive integer"}.get(minimum, f"an integer >= {minimum}")
+    if maximum is not None:
+        words += f" up to {maximum}"
 
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {words}, got '{text}'") from None
-        if value < minimum:
+        if value < minimum or (maximum is not None and value > maximum):
             raise argparse.ArgumentTypeError(f"expected {words}, got {value}")
         return value
 
