@@ -49,19 +49,22 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         return f"{text} (default: %(default)s)"
 
 
+MAX_WINDOW_SAMPLES = 100_000  # export/bench --window-samples (harkd.export.stream buffers as many)
+
+
 def int_at_least(minimum: int, maximum: int | None = None):
     """An argparse ``type=``: an integer >= ``minimum`` (and <= ``maximum``), else a one-line usage error."""
     words = {0: "a non-negative integer", 1: "a positive integer"}.get(minimum, f"an integer >= {minimum}")
-    if maximum is not None:
-        words += f" up to {maximum}"
 
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {words}, got '{text}'") from None
-        if value < minimum or (maximum is not None and value > maximum):
+        if value < minimum:
             raise argparse.ArgumentTypeError(f"expected {words}, got {value}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"expected {words} up to {maximum}, got {value}")
         return value
 
     parse.__name__ = words
