@@ -33,7 +33,8 @@ def test_parse_row():
     assert parse_row("1.5, 1 2\t3", 3)[0] == 1.5
     np.testing.assert_array_equal(parse_row("0 1 2 3 4 5 6", 3)[1], [1, 2, 3])
     for bad, reason in [("1,2", "expected a timestamp and at least 3 values, got 2 field(s)"),
-                        ("a,b,c,d", "not a number"), ("1,2,inf,3", "NaN or infinite value")]:
+                        ("a,b,c,d", "not a number"), ("1,2,inf,3", "NaN or infinite value"),
+                        ("1,2,1e300,3", "value beyond the float32 range of the model's input")]:
         with pytest.raises(ValueError, match=re.escape(reason)):
             parse_row(bad, 3)
 

@@ -44,6 +44,7 @@ from harkd.errors import InputError
 __all__ = ["StreamConfig", "StreamStats", "StreamPredictor", "parse_row"]
 
 _SPLIT = re.compile(r"[,\s]+")
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def parse_row(line: str, needed: int) -> tuple[float, np.ndarray]:
@@ -57,6 +58,8 @@ def parse_row(line: str, needed: int) -> tuple[float, np.ndarray]:
         raise ValueError("not a number") from None
     if not all(math.isfinite(v) for v in numbers):
         raise ValueError("NaN or infinite value")
+    if any(abs(v) > _FLOAT32_MAX for v in numbers[1:]):
+        raise ValueError("value beyond the float32 range of the model's input")
     return numbers[0], np.asarray(numbers[1:], dtype=np.float64)
 
 
