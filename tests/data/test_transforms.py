@@ -57,6 +57,8 @@ def test_config_errors(config, message):
     ({"depth": {"size": 1.5}}, "depth transform option 'size' must be [height, width], got 1.5"),
     ({"depth": {"size": True}}, "depth transform option 'size' must be [height, width], got True"),
     ({"depth": {"size": [0, 8]}}, "depth transform option 'size' must be a positive integer, got 0"),
+    ({"inertial": {"length": 100_001}}, "inertial transform option 'length' must be at most 100000, got 100001"),
+    ({"skeleton": {"frames": 10**8}}, "skeleton transform option 'frames' must be at most 100000, got 100000000"),
     ({"inertial": {"normalize": "maybe"}}, "inertial transform option 'normalize' must be true or false, got 'maybe'"),
     ({"skeleton": {"normalize": 1}}, "skeleton transform option 'normalize' must be true or false, got 1"),
     ({"skeleton": {"center": "hip"}},

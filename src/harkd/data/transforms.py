@@ -94,6 +94,15 @@ def _flag(kind: str, name: str, value: Any) -> bool:
     return bool(value)
 
 
+MAX_SERIES_LENGTH = 100_000  # resampled samples/frames per clip (a UTD-MHAD clip has ~180)
+
+
+def _at_most(kind: str, name: str, value: int | None, maximum: int = MAX_SERIES_LENGTH) -> None:
+    """A ConfigError naming the option when ``value`` exceeds ``maximum`` (memory and time would run out)."""
+    if value is not None and value > maximum:
+        raise ConfigError(f"{kind} option '{name}' must be at most {maximum}, got {value}")
+
+
 _TIME_AXIS = " (a series needs at least 2 samples)"
 
 
@@ -300,6 +309,7 @@ class InertialTransform(ModalityTransform):
         kind = "inertial transform"
         self.sensor = _choice(kind, "sensor", config.get("sensor", "all"), ("acc", "gyro", "all"))
         self.length = _positive_int(kind, "length", config.get("length"), minimum=2, why=_TIME_AXIS)
+        _at_most(kind, "length", self.length)
         self.gaf = config.get("gaf")
         self.gaf_dataset_scaling = False
         if self.gaf is not None:
@@ -389,6 +399,7 @@ class SkeletonTransform(ModalityTransform):
     def __init__(self, **config: Any):
         super().__init__(**config)
         self.frames = _positive_int("skeleton transform", "frames", config.get("frames"), minimum=2, why=_TIME_AXIS)
+        _at_most("skeleton transform", "frames", self.frames)
         center = config.get("center", False)
         if isinstance(center, (int, np.integer)) and not isinstance(center, bool):
             if center < 0:
