@@ -38,6 +38,10 @@ class ConfigError(HarkdError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class TrainingError(HarkdError, FloatingPointError):
+    """Training diverged (a loss that is NaN or infinite)."""
+
+
 class MissingDependencyError(HarkdError, ImportError):
     """An optional extra is needed for this feature."""
 

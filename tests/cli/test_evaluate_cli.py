@@ -89,3 +89,48 @@ def test_samples_line_counts_recordings_missing_since_training(trained, run, syn
     assert f"samples {n - 1} (1 of run.json's {n} missing now)" in " ".join(out.split())
     assert (f"harkd: warning: 1 of the {n} test recordings in {trained / 'run.json'} are missing now: {key} "
             f"(missing inertial); evaluating the {n - 1} others") in " ".join(err.split())
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("{not json", "not valid JSON (Expecting property name enclosed in double quotes: line 1 column 2 (char 1)): "
+                  "the run directory is damaged; train it again into a new --run-dir"),
+    ("", "not valid JSON (Expecting value: line 1 column 1 (char 0)): the run directory is damaged; "
+         "train it again into a new --run-dir"),
+    ("[1, 2]", "expected a JSON object, got list: the run directory is damaged"),
+    ("{}", "no 'class_names' or 'normalization' (every harkd run writes them): the run directory is damaged; "
+           "train it again into a new --run-dir"),
+    ('{"class_names": [], "normalization": {}, "split": "x"}', "'split' must be an object, got \"x\": "
+                                                               "the run directory is damaged"),
+    ('{"class_names": [], "normalization": {}, "split": {"test": 3}}',
+     "'split.test' must be a list of recording keys, got 3: the run directory is damaged"),
+])
+@pytest.mark.parametrize("command", [("evaluate",), ("export", "--out", "m.onnx")])
+def test_a_damaged_run_json_is_one_line(trained, run, text, problem, command):
+    (trained / "run.json").write_text(text)
+    rc, _, err = run(command[0], str(trained), *command[1:])
+    assert rc == 2 and "Traceback" not in err
+    assert err.strip() == f"harkd: error: {trained / 'run.json'}: {problem}"
+
+
+@pytest.mark.parametrize("content, problem", [
+    (b'{"epoch": 1}\n{bad\n', "line 2 is not a JSON object of epoch metrics: delete that line "
+                              "(the checkpoints do not depend on it)"),
+    (b"[1]\n", "line 1 is not a JSON object of epoch metrics: delete that line (the checkpoints do not depend on it)"),
+    (b"\xea\xff\x00", "not a text file (cannot decode as UTF-8): delete it or restore it from a copy"),
+])
+def test_a_damaged_metrics_file_is_one_line(trained, run, content, problem):
+    (trained / "metrics.jsonl").write_bytes(content)
+    rc, _, err = run("evaluate", str(trained))
+    assert rc == 2 and "Traceback" not in err
+    assert err.strip().splitlines()[-1] == f"harkd: error: {trained / 'metrics.jsonl'}: {problem}"
+
+
+def test_weights_that_no_longer_fit_config_yaml(trained, run):
+    config = trained / "config.yaml"
+    saved = yaml.safe_load(config.read_text())
+    saved["model"]["args"]["widths"] = [6]
+    config.write_text(yaml.safe_dump(saved))
+    rc, _, err = run("evaluate", str(trained))
+    assert rc == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert err.startswith(f"harkd: error: {trained / 'best.pt'}: does not fit the model of {config} (size mismatch for ")
+    assert err.strip().endswith("); was config.yaml edited after training? restore it")

@@ -47,10 +47,35 @@ def one_error_line(rc, err, message):
     ("data.num_workers=-2", "config key 'data.num_workers': must be >= 0, got -2"),
     ("optim.lr=.inf", "config key 'optim.lr': must be > 0, got inf"),
     ("train.device=gpu", "config key 'train.device': 'gpu' is not a torch device (e.g. cpu, cuda, cuda:1, mps)"),
+    ("seed=4294967296", "config key 'seed': must be in [0, 4294967295], got 4294967296"),
 ])
 def test_out_of_range_values_are_one_line_errors(run, tmp_path, synth_utd, override, message):
     one_error_line(*run("train", str(tiny_config(tmp_path, synth_utd)), "--set", override)[::2], message)
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("override, message", [
+    ("data.modalities.inertial.normalize=maybe", "inertial transform option 'normalize' must be true or false, got 'maybe'"),
+    ("data.modalities.inertial={sensor: acc}", "config key 'data.modalities.inertial': 'length' not set, so its clips "
+     "differ in shape and cannot be batched; set it, e.g. --set data.modalities.inertial.length=128"),
+    ("data.modalities.skeleton={}", "config key 'data.modalities.skeleton': 'frames' not set, so its clips "
+     "differ in shape and cannot be batched; set it, e.g. --set data.modalities.skeleton.frames=32"),
+])
+def test_transform_options_are_checked_before_the_first_epoch(run, tmp_path, synth_utd, override, message):
+    one_error_line(*run("train", str(tiny_config(tmp_path, synth_utd)), "--set", override)[::2], message)
+    assert not list((tmp_path / "runs").rglob("*.pt"))
+
+
+def test_a_key_given_twice_in_the_yaml_file(run, tmp_path, synth_utd):
+    path = tiny_config(tmp_path, synth_utd)
+    path.write_text(path.read_text() + "seed: 3\n")  # YAML alone would keep 3 in silence
+    line = next(i for i, text in enumerate(path.read_text().splitlines(), 1) if text.startswith("seed: 3"))
+    one_error_line(*run("train", str(path))[::2], f"{path}: not valid YAML (key 'seed' is given twice (line {line}))")
+
+
+def test_a_directory_as_config(run, tmp_path):
+    one_error_line(*run("train", str(tmp_path))[::2],
+                   f"{tmp_path}: is a directory, not a config file (pass the experiment's .yaml file)")
 
 
 @pytest.mark.skipif(torch.backends.cuda.is_built(), reason="this torch build has CUDA")
@@ -141,3 +166,12 @@ def test_an_empty_validation_split_to_evaluate_is_refused_before_training(run, t
                             "0 validation, 24 test recordings): set data.val_fraction > 0 (or data.val_subjects), or "
                             "pass --evaluate none")
     assert not (tmp_path / "run" / "last.pt").exists()
+
+
+def test_a_diverging_run_is_one_line(run, tmp_path, synth_utd):
+    """A learning rate of 1e10 makes the losses or the model's outputs non-finite: a TrainingError, not a bug."""
+    rc, _, err = run("train", str(tiny_config(tmp_path, synth_utd)), "--set", "optim.lr=1e10", "--set",
+                     "optim.name=sgd")
+    assert rc == 2 and "Traceback" not in err and "internal error" not in err
+    assert err.strip().startswith("harkd: error: epoch ")
+    assert "loss became" in err and "lower the learning rate" in err

@@ -162,6 +162,8 @@ def test_missing_camera_file_for_camera_window(tmp_path):
     ("0.1 0.2 0.3 10.0\n0.1 0.2 10.1\n", "line 2: expected 4 values (x y z unix_time), got 3"),
     ("0.1 0.2 0.3 10.0\n0.1 abc 0.3 10.1\n", "line 2: non-numeric value 'abc'"),
     ("0.1 0.2 0.3 10.0\nnan 0.2 0.3 10.1\n", "line 2: NaN/inf value"),
+    ("0.1 0.2 0.3 10.0\n1e300 0.2 0.3 10.1\n",
+     "line 2: value beyond the float32 range (1e+300; the samples are returned as float32)"),
     ("0.1 0.2 0.3 10.0\n0.1 0.2 0.3 10.1\n0.1 0.2 0.3 10.05\n",
      "time stamps not increasing: row 3 (10.050000) is before row 2 (10.100000)"),
     ("0.1 0.2 0.3 10.0\n0.1 0.2 0.3 12.5\n",

@@ -167,6 +167,8 @@ GOOD = "20181016_13:37:28.612000,-0.8,-9.0,-1.0\n20181016_13:37:28.622000,-0.6,-
     ("20181016_25:37:28.612000,1,2,3\n", "line 1: bad timestamp '20181016_25:37:28.612000' (expected YYYYMMDD_HH:MM:SS.ffffff)"),
     (GOOD + "\n20181016_13:37:28.632000,1,abc,3\n", "line 4: non-numeric value 'abc'"),
     (GOOD + "20181016_13:37:28.632000,nan,2,inf\n", "line 3: NaN/inf value (2 in the file)"),
+    (GOOD + "20181016_13:37:28.632000,1,-1e300,3\n",
+     "line 3: value beyond the float32 range (1e+300; the samples are returned as float32)"),
     (b"\xff\xfe\x00binary", "not a text file (cannot decode as UTF-8)"),
     ("\n20181016_13:37:28.612000,1,2,3\n\n", "only 1 data row (line 2; need at least 2 samples to resample)"),
     (GOOD + GOOD, "line 3: timestamp 20181016_13:37:28.612000 is not after line 2's 20181016_13:37:28.622000 "

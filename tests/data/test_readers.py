@@ -153,6 +153,15 @@ def test_non_finite(tmp_path, bad):
     expect(write_mat(tmp_path / "s.mat", d_skel=s), read_skeleton, r"1 NaN/inf value\(s\) \(first at frame 2\)$")
 
 
+def test_values_beyond_float32_range(tmp_path):
+    x = make_array("inertial", "k", 5)
+    x[3, 1] = 1e300  # finite as float64, inf once cast to the returned float32
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no numpy overflow RuntimeWarning either
+        expect(write_mat(tmp_path / "i.mat", d_iner=x), read_inertial,
+               r"variable 'd_iner' has 1 value\(s\) beyond the float32 range \(first at frame 3\)$")
+
+
 def test_empty_clip(tmp_path):
     expect(write_mat(tmp_path / "i.mat", d_iner=np.zeros((0, 6))), read_inertial, r"'d_iner' is empty \(0 frames\)$")
     expect(write_mat(tmp_path / "s.mat", d_skel=np.zeros((20, 3, 0))), read_skeleton, r"is empty \(0 frames\)$")

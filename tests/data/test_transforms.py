@@ -57,11 +57,26 @@ def test_config_errors(config, message):
     ({"depth": {"size": 1.5}}, "depth transform option 'size' must be [height, width], got 1.5"),
     ({"depth": {"size": True}}, "depth transform option 'size' must be [height, width], got True"),
     ({"depth": {"size": [0, 8]}}, "depth transform option 'size' must be a positive integer, got 0"),
+    ({"inertial": {"length": 100_001}}, "inertial transform option 'length' must be at most 100000, got 100001"),
+    ({"skeleton": {"frames": 10**8}}, "skeleton transform option 'frames' must be at most 100000, got 100000000"),
+    ({"inertial": {"normalize": "maybe"}}, "inertial transform option 'normalize' must be true or false, got 'maybe'"),
+    ({"skeleton": {"normalize": 1}}, "skeleton transform option 'normalize' must be true or false, got 1"),
+    ({"skeleton": {"center": "hip"}},
+     "skeleton transform option 'center' must be true/false or a joint index >= 0, got 'hip'"),
+    ({"depth": {"random_offsets": "yes"}}, "depth transform option 'random_offsets' must be true or false, got 'yes'"),
 ])
 def test_size_options_out_of_range_name_the_key(config, message):
     with pytest.raises(ConfigError) as err:
         build_transforms(config, ("inertial", "skeleton", "depth"))
     assert str(err.value) == message
+
+
+def test_unset_shape_options_name_what_a_batch_needs():
+    t = build_transforms({"inertial": {}, "skeleton": {}, "depth": {"frames": 4}}, ("inertial", "skeleton", "depth"))
+    assert [t[m].unset_shape_options() for m in ("inertial", "skeleton", "depth")] == [("length",), ("frames",), ("size",)]
+    fixed = build_transforms({"inertial": {"gaf": {"image_size": 16}}, "skeleton": {"frames": 8},
+                              "depth": {"frames": 4, "size": 8}}, ("inertial", "skeleton", "depth"))
+    assert all(transform.unset_shape_options() == () for transform in fixed.values())
 
 
 def test_smallest_valid_sizes():

@@ -207,6 +207,19 @@ def test_a_damaged_last_pt_is_refused_with_the_way_to_recover(tmp_path, synth_ut
     assert all(torch.equal(resumed[k], reference[k]) for k in reference)
 
 
+def test_resume_with_only_best_pt_damaged_is_refused_with_the_way_to_recover(tmp_path, synth_utd):
+    cfg = config(tmp_path, synth_utd, epochs=2)
+    run_dir = train_experiment(cfg, tmp_path / "run", **QUIET)
+    best = run_dir / "best.pt"
+    flip_middle(best)
+    with pytest.raises(DataError) as err:
+        train_experiment(cfg, run_dir, **QUIET)
+    assert str(err.value) == (
+        f"{best}: cannot read checkpoint: the file is damaged (its content no longer matches its checksum); last.pt "
+        "is sound: to resume, delete best.pt (the run writes it again at its next best validation epoch, so the "
+        "earlier best epoch is lost) or train into a new --run-dir")
+
+
 def test_a_damaged_best_pt_is_refused_by_evaluate(tmp_path, synth_utd, capsys):
     run_dir = train_experiment(config(tmp_path, synth_utd, epochs=1), tmp_path / "run", **QUIET)
     flip_middle(run_dir / "best.pt")

@@ -3,6 +3,7 @@ import re
 from typing import Literal, Optional
 
 import pytest
+import yaml
 
 from harkd.engine.schema import apply_overrides, from_dict, parse_override, ranged, to_dict
 from harkd.errors import ConfigError
@@ -87,6 +88,14 @@ def test_yaml_scientific_notation_is_float():
     from harkd.engine.schema import load_yaml
 
     assert load_yaml("lr: 2e-4\nn: 3\ns: 1e") == {"lr": 2e-4, "n": 3, "s": "1e"}
+
+
+def test_yaml_refuses_a_key_given_twice():
+    from harkd.engine.schema import load_yaml
+
+    with pytest.raises(yaml.YAMLError, match=re.escape("key 'lr' is given twice (line 3)")):
+        load_yaml("optim:\n  lr: 1\n  lr: 2\n")
+    assert load_yaml("a: &x {b: 1}\nc: {<<: *x, b: 2}\n") == {"a": {"b": 1}, "c": {"b": 2}}  # merge keys still override
 
 
 def test_overrides_index_lists():

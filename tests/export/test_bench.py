@@ -17,9 +17,9 @@ def test_bench_run_dir_json(raw_run, capsys):
     assert {"target", "date", "machine", "model", "parameters", "macs_per_window", "window_samples",
             "window_seconds", "size_bytes", "latency", "batch"} <= set(result)
     assert result["parameters"] > 0 and result["macs_per_window"] > 0 and result["batch"] == 1
-    assert set(result["size_bytes"]) == {"state_dict_float32", "torchscript", "onnx"}
+    assert set(result["size_bytes"]) == {"state_dict_float32", "torchscript", "onnx", "onnx_int8"}
     assert [(r["runtime"], r["threads"]) for r in result["latency"]] == [
-        (rt, th) for rt in ("pytorch-eager", "torchscript", "onnx") for th in ("1", "all")]
+        (rt, th) for rt in ("pytorch-eager", "torchscript", "onnx", "onnx-int8") for th in ("1", "all")]
     for row in result["latency"]:
         assert row["runs"] == 5 and 0 < row["median_ms"] <= row["p95_ms"]
 

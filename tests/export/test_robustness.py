@@ -43,6 +43,7 @@ def files(folder) -> dict:
     ("--rate", "fast", "expected a number > 0, got 'fast'"),
     ("--window-samples", "1", "expected an integer >= 2, got 1"),
     ("--window-samples", "2.5", "expected an integer >= 2, got '2.5'"),
+    ("--window-samples", "100001", "expected an integer >= 2 up to 100000, got 100001"),
     ("--checkpoint", "worst", "invalid choice: 'worst' (choose from 'best', 'last')"),
 ])
 def test_export_argument_ranges(raw_run, tmp_path, capsys, option, value, message):

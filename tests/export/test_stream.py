@@ -33,7 +33,8 @@ def test_parse_row():
     assert parse_row("1.5, 1 2\t3", 3)[0] == 1.5
     np.testing.assert_array_equal(parse_row("0 1 2 3 4 5 6", 3)[1], [1, 2, 3])
     for bad, reason in [("1,2", "expected a timestamp and at least 3 values, got 2 field(s)"),
-                        ("a,b,c,d", "not a number"), ("1,2,inf,3", "NaN or infinite value")]:
+                        ("a,b,c,d", "not a number"), ("1,2,inf,3", "NaN or infinite value"),
+                        ("1,2,1e300,3", "value beyond the float32 range of the model's input")]:
         with pytest.raises(ValueError, match=re.escape(reason)):
             parse_row(bad, 3)
 
@@ -196,3 +197,22 @@ def test_stream_real_utd_mhad_recordings(utd_root, tmp_path, capsys):
     # a 3.5 s window over concatenated ~2-5 s clips always mixes in a neighbour: allow 25 points below
     # the model's whole-clip accuracy on the same recordings
     assert streamed >= eager - 0.25 and streamed >= 0.3, (streamed, eager)
+
+
+@pytest.mark.parametrize("rate, window, samples", [(1e9, 3.74, "3,740,000,000"), (50.0, 1e9, "50,000,000,000")])
+def test_a_window_too_large_to_buffer_is_refused(rate, window, samples):
+    from harkd.errors import InputError
+
+    with pytest.raises(InputError) as err:
+        StreamConfig(rate=rate, window=window, hop=0.5)
+    assert str(err.value) == (f"--window {window:g} s at {rate:g} Hz holds {samples} samples, more than the "
+                              "100,000 a stream buffers: lower --window or --rate")
+
+
+def test_threads_beyond_any_host_are_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["stream", "model.onnx", "--input", "-", "--threads", "100000"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "Traceback" not in err
+    assert err.strip().splitlines()[-1] == ("harkd stream: error: argument --threads: expected a positive integer "
+                                            "up to 256, got 100000")

@@ -13,7 +13,7 @@ examples:
 
 
 def register(subparsers) -> None:
-    from harkd.cli.main import HelpFormatter, int_at_least
+    from harkd.cli.main import MAX_WINDOW_SAMPLES, HelpFormatter, int_at_least
 
     parser = subparsers.add_parser(
         "bench", help="size, MACs and latency (eager / TorchScript / ONNX Runtime) of a run or exported model",
@@ -28,8 +28,8 @@ def register(subparsers) -> None:
                         help="untimed calls before timing, >= 0")
     parser.add_argument("--checkpoint", default="best", choices=["best", "last"],
                         help="for a run directory: best (selected on validation) or last")
-    parser.add_argument("--window-samples", type=int_at_least(2), metavar="W",
-                        help="W for a run directory, >= 2 (default: median training clip)")
+    parser.add_argument("--window-samples", type=int_at_least(2, MAX_WINDOW_SAMPLES), metavar="W",
+                        help="W for a run directory, 2-100000 (default: median training clip)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.set_defaults(func=run)
 

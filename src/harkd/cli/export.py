@@ -29,7 +29,7 @@ and nothing is written. The manifest records the quantization and the check.
 
 
 def register(subparsers) -> None:
-    from harkd.cli.main import HelpFormatter, float_in, int_at_least, positive_float
+    from harkd.cli.main import MAX_WINDOW_SAMPLES, HelpFormatter, float_in, int_at_least, positive_float
 
     parser = subparsers.add_parser(
         "export", help="export a run's model with its input pipeline (ONNX / TorchScript) + manifest",
@@ -41,8 +41,8 @@ def register(subparsers) -> None:
     parser.add_argument("--out", help="the model file to write (manifest: OUT.json)")
     parser.add_argument("--checkpoint", default="best", choices=["best", "last"],
                         help="best (selected on validation) or last")
-    parser.add_argument("--window-samples", type=int_at_least(2), metavar="W",
-                        help="raw samples per window, >= 2 (default: median training clip)")
+    parser.add_argument("--window-samples", type=int_at_least(2, MAX_WINDOW_SAMPLES), metavar="W",
+                        help="raw samples per window, 2-100000 (default: median training clip)")
     parser.add_argument("--rate", type=positive_float, metavar="HZ",
                         help="sampling rate in Hz, > 0 (default: the dataset's; UTD-MHAD 50)")
     parser.add_argument("--quantize", choices=["int8"], help="static int8 quantization (ONNX only)")

@@ -49,8 +49,11 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         return f"{text} (default: %(default)s)"
 
 
-def int_at_least(minimum: int):
-    """An argparse ``type=``: an integer >= ``minimum``, else a one-line usage error."""
+MAX_WINDOW_SAMPLES = 100_000  # export/bench --window-samples (harkd.export.stream buffers as many)
+
+
+def int_at_least(minimum: int, maximum: int | None = None):
+    """An argparse ``type=``: an integer >= ``minimum`` (and <= ``maximum``), else a one-line usage error."""
     words = {0: "a non-negative integer", 1: "a positive integer"}.get(minimum, f"an integer >= {minimum}")
 
     def parse(text: str) -> int:
@@ -60,6 +63,8 @@ def int_at_least(minimum: int):
             raise argparse.ArgumentTypeError(f"expected {words}, got '{text}'") from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"expected {words}, got {value}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"expected {words} up to {maximum}, got {value}")
         return value
 
     parse.__name__ = words

@@ -19,6 +19,9 @@ when no window was filled, a warning says why (the longest gap-free stretch, in 
 """
 
 
+MAX_THREADS = 256  # more inference threads than any host has cores: thread start-up alone would take minutes
+
+
 def register(subparsers) -> None:
     from harkd.cli.main import HelpFormatter, int_at_least, positive_float
 
@@ -38,7 +41,8 @@ def register(subparsers) -> None:
     parser.add_argument("--max-gap", type=positive_float, default=0.2, metavar="SECONDS",
                         help="a longer jump between rows (seconds) resets the buffer")
     parser.add_argument("--time-unit", default="s", choices=["s", "ms", "us"], help="unit of the timestamps")
-    parser.add_argument("--threads", type=int_at_least(1), help="inference threads (default: the runtime's)")
+    parser.add_argument("--threads", type=int_at_least(1, MAX_THREADS),
+                        help=f"inference threads, 1-{MAX_THREADS} (default: the runtime's)")
     parser.set_defaults(func=run)
 
 

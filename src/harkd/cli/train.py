@@ -105,7 +105,9 @@ def run(args, kind: str = "train") -> int:
 
 def checkpoint_labels(run_dir: Path) -> dict[str, str]:
     """``best.pt (epoch 5, best on validation)`` and ``last.pt (epoch 6)``, read off metrics.jsonl."""
-    lines = [json.loads(ln) for ln in (run_dir / "metrics.jsonl").read_text().splitlines() if ln.strip()]
+    from harkd.engine.trainer import read_metrics_file
+
+    lines = read_metrics_file(run_dir / "metrics.jsonl")
     last = lines[-1]["epoch"] if lines else "?"
     best = lines[-1].get("best_epoch", -1) if lines else -1
     chosen = (f"epoch {best}, best on validation" if best and best > 0

@@ -144,6 +144,10 @@ def read_samples(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     bad = np.flatnonzero(~np.isfinite(values).all(axis=1))
     if bad.size:
         raise DataError(path, f"line {rows[bad[0]][0]}: NaN/inf value ({int((~np.isfinite(values)).sum())} in the file)")
+    big = np.flatnonzero((np.abs(values) > np.finfo(np.float32).max).any(axis=1))
+    if big.size:
+        raise DataError(path, f"line {rows[big[0]][0]}: value beyond the float32 range "
+                              f"({np.abs(values[big[0]]).max():g}; the samples are returned as float32)")
     if len(rows) < 2:
         raise DataError(path, f"only 1 data row (line {rows[0][0]}; need at least 2 samples to resample)")
     back = np.flatnonzero(np.diff(times) <= 0)

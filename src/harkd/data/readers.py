@@ -110,4 +110,11 @@ def read_mat(path: str | Path, spec: MatVar) -> np.ndarray:
         if bad.any():
             first = np.argwhere(bad)[0][spec.time_axis]
             raise DataError(path, f"variable '{spec.name}' has {int(bad.sum())} NaN/inf value(s) (first at frame {int(first)})")
-    return np.ascontiguousarray(np.moveaxis(arr, spec.time_axis, 0), dtype=spec.out_dtype)
+    with np.errstate(over="ignore"):
+        out = np.ascontiguousarray(np.moveaxis(arr, spec.time_axis, 0), dtype=spec.out_dtype)
+    if spec.finite and out.dtype.kind == "f":
+        bad = ~np.isfinite(out)
+        if bad.any():
+            raise DataError(path, f"variable '{spec.name}' has {int(bad.sum())} value(s) beyond the {out.dtype} range "
+                                  f"(first at frame {int(np.argwhere(bad)[0][0])})")
+    return out

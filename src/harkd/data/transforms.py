@@ -87,6 +87,22 @@ def _positive_int(kind: str, name: str, value: Any, optional: bool = True, minim
     return int(value)
 
 
+def _flag(kind: str, name: str, value: Any) -> bool:
+    """``value`` as a bool; a ConfigError naming the option for anything else."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ConfigError(f"{kind} option '{name}' must be true or false, got {value!r}")
+    return bool(value)
+
+
+MAX_SERIES_LENGTH = 100_000  # resampled samples/frames per clip (a UTD-MHAD clip has ~180)
+
+
+def _at_most(kind: str, name: str, value: int | None, maximum: int = MAX_SERIES_LENGTH) -> None:
+    """A ConfigError naming the option when ``value`` exceeds ``maximum`` (memory and time would run out)."""
+    if value is not None and value > maximum:
+        raise ConfigError(f"{kind} option '{name}' must be at most {maximum}, got {value}")
+
+
 _TIME_AXIS = " (a series needs at least 2 samples)"
 
 
@@ -132,6 +148,8 @@ class ModalityTransform:
     def __init__(self, **config: Any):
         _check_keys(f"{self.modality} transform option", config, (*self.options, "load"))
         self.config = dict(config)
+        if config.get("normalize") is not None:
+            _flag(f"{self.modality} transform", "normalize", config["normalize"])
         load = config.get("load") or {}
         if not isinstance(load, Mapping):
             raise ConfigError(f"{self.modality} transform option 'load' must be a mapping, got {load!r}")
@@ -158,6 +176,10 @@ class ModalityTransform:
     @property
     def normalize(self) -> bool:
         return bool(self.config.get("normalize", False))
+
+    def unset_shape_options(self) -> tuple[str, ...]:
+        """The options, left unset, without which this modality's samples differ in shape from clip to clip."""
+        return ()
 
     @property
     def needs_fit(self) -> bool:
@@ -287,6 +309,7 @@ class InertialTransform(ModalityTransform):
         kind = "inertial transform"
         self.sensor = _choice(kind, "sensor", config.get("sensor", "all"), ("acc", "gyro", "all"))
         self.length = _positive_int(kind, "length", config.get("length"), minimum=2, why=_TIME_AXIS)
+        _at_most(kind, "length", self.length)
         self.gaf = config.get("gaf")
         self.gaf_dataset_scaling = False
         if self.gaf is not None:
@@ -302,6 +325,10 @@ class InertialTransform(ModalityTransform):
             self.gaf_dataset_scaling = scaling == "dataset"
         self.gaf_range: tuple[np.ndarray, np.ndarray] | None = None
         self.augment = _augment_options("inertial", config.get("augment"), self.augment_options)
+
+    def unset_shape_options(self) -> tuple[str, ...]:
+        fixed = self.length is not None or (self.gaf is not None and self.gaf.get("image_size") is not None)
+        return () if fixed else ("length",)
 
     @property
     def stochastic(self) -> bool:
@@ -372,14 +399,21 @@ class SkeletonTransform(ModalityTransform):
     def __init__(self, **config: Any):
         super().__init__(**config)
         self.frames = _positive_int("skeleton transform", "frames", config.get("frames"), minimum=2, why=_TIME_AXIS)
+        _at_most("skeleton transform", "frames", self.frames)
         center = config.get("center", False)
         if isinstance(center, (int, np.integer)) and not isinstance(center, bool):
             if center < 0:
                 raise ConfigError("skeleton transform option 'center' must be true/false or a joint index >= 0, "
                                   f"got {center}")
             self.center_joint, center = int(center), True
+        elif not isinstance(center, (bool, np.bool_)):
+            raise ConfigError("skeleton transform option 'center' must be true/false or a joint index >= 0, "
+                              f"got {center!r}")
         self.center = bool(center)
         self.augment = _augment_options("skeleton", config.get("augment"), self.augment_options)
+
+    def unset_shape_options(self) -> tuple[str, ...]:
+        return () if self.frames is not None else ("frames",)
 
     @property
     def stochastic(self) -> bool:
@@ -427,7 +461,10 @@ class DepthTransform(ModalityTransform):
         self.size = size
         self.interpolation = _choice(kind, "interpolation", config.get("interpolation", "area"), ("area", "bilinear"))
         self.scale = _choice(kind, "scale", config.get("scale", "metres"), ("metres", "max", "none"))
-        self.random_offsets = bool(config.get("random_offsets", False))
+        self.random_offsets = _flag(kind, "random_offsets", config.get("random_offsets", False))
+
+    def unset_shape_options(self) -> tuple[str, ...]:
+        return tuple(name for name in ("frames", "size") if getattr(self, name) is None)
 
     def cache_config(self) -> dict[str, Any]:
         return {**super().cache_config(), "frames": None if self.random_offsets else self.frames,

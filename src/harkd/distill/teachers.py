@@ -11,6 +11,7 @@ from torch import nn
 
 from harkd.engine.checkpoint import load_checkpoint
 from harkd.engine.config import load_config
+from harkd.engine.rundir import read_run_meta
 from harkd.errors import ConfigError, DataError
 
 __all__ = ["Teacher", "read_teacher", "read_teacher_run", "load_teacher", "check_teacher_split",
@@ -43,7 +44,7 @@ def read_teacher_run(run_dir: str | Path, checkpoint: str = "best", name: str | 
     for needed in ("config.yaml", "run.json", f"{checkpoint}.pt"):
         if not (run_dir / needed).is_file():
             raise DataError(run_dir / needed, "teacher run is incomplete: not found (train the teacher with harkd train)")
-    meta = json.loads((run_dir / "run.json").read_text())
+    meta = read_run_meta(run_dir)
     if meta.get("kind", "train") != "train":
         raise ConfigError(f"teacher {run_dir} is a '{meta['kind']}' run; teachers come from harkd train runs")
     cfg = load_config(run_dir / "config.yaml")

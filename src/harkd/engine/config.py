@@ -186,6 +186,8 @@ def load_config(path: str | Path | None = None, overrides: list[str] = (), data:
     against ``schema`` (default :class:`ExperimentConfig`)."""
     if path is not None:
         path = Path(path)
+        if path.is_dir():
+            raise DataError(path, "is a directory, not a config file (pass the experiment's .yaml file)")
         if not path.is_file():
             raise DataError(path, "config file not found")
         try:
@@ -199,11 +201,11 @@ def load_config(path: str | Path | None = None, overrides: list[str] = (), data:
     return cfg
 
 
-SEED_RANGE = Range(0)
+SEED_RANGE = Range(0, 2**32 - 1)  # NumPy's seeds
 
 
 def _check_seed(cfg: Any) -> None:
-    """``seed`` >= 0 in any run schema (a distillation config declares its own ``seed``)."""
+    """``seed`` in [0, 2**32 - 1] in any run schema (a distillation config declares its own ``seed``)."""
     if hasattr(cfg, "seed"):
         check_value(cfg.seed, SEED_RANGE, "seed")
 

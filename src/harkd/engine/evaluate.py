@@ -10,7 +10,7 @@ from torch.utils.data import DataLoader
 
 from harkd.engine.experiment import SHOWN, load_run
 from harkd.engine.metrics import classification_report
-from harkd.engine.trainer import predict
+from harkd.engine.trainer import predict, read_metrics_file
 from harkd.errors import InputError, MissingDependencyError, warn
 
 __all__ = ["evaluate_run", "missing_keys", "plot_confusion", "plot_learning_curves", "read_metrics", "write_figures"]
@@ -105,7 +105,7 @@ def read_metrics(run_dir: str | Path) -> list[dict]:
     path = Path(run_dir) / "metrics.jsonl"
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return read_metrics_file(path)
 
 
 def _pyplot():

@@ -154,6 +154,8 @@ def prepare_data(data: DataConfig, inputs: list[str], normalization: dict | None
             data.modalities if first is None else first.transforms, train=name == "train",
             strict=data.strict, cache=cache if first is None else first.cache)
         datasets[name].skipped[:0] = [(k, f"not found under {root}") for k in absent]
+        if first is None:
+            check_fixed_shapes(datasets[name].transforms)
         if name in check:
             datasets[name].check(on_error)
         if name == "train" and len(datasets[name]) == 0:
@@ -166,6 +168,20 @@ def prepare_data(data: DataConfig, inputs: list[str], normalization: dict | None
     if supplied:
         train.load_normalization(supplied)
     return PreparedData(spec, split, datasets, list(spec.class_names), root)
+
+
+_SHAPE_EXAMPLES = {"length": "128", "frames": "32", "size": "[112,112]"}
+
+
+def check_fixed_shapes(transforms: dict) -> None:
+    """A ConfigError naming the option when a modality's clips would differ in shape (no batch could be stacked)."""
+    for modality, transform in transforms.items():
+        unset = transform.unset_shape_options()
+        if unset:
+            raise ConfigError(
+                f"config key 'data.modalities.{modality}': {' and '.join(repr(o) for o in unset)} not set, so its "
+                f"clips differ in shape and cannot be batched; set {'them' if len(unset) > 1 else 'it'}, e.g. "
+                f"--set data.modalities.{modality}.{unset[0]}={_SHAPE_EXAMPLES[unset[0]]}")
 
 
 def check_disjoint(split, origin: str) -> None:
@@ -400,7 +416,7 @@ def run_dir_lock(run_dir: Path, active: bool = True):
 
 def _train_locked(cfg, run_dir: Path, resume: bool, log, progress, recipe: "Recipe",
                   evaluate: str | None = None) -> Path:
-    from harkd.engine.rundir import check_free_space, check_splits, record_epochs_change
+    from harkd.engine.rundir import check_free_space, check_splits, read_run_meta, record_epochs_change
     from harkd.engine.trainer import verify_resumable
 
     seed_everything(cfg.seed, cfg.train.deterministic)
@@ -410,7 +426,7 @@ def _train_locked(cfg, run_dir: Path, resume: bool, log, progress, recipe: "Reci
     if resume and last.is_file() and existing.is_file():
         _check_same_experiment(run_dir, cfg)
         verify_resumable(last, run_dir / "best.pt")  # before the data are read
-        saved = json.loads(existing.read_text())
+        saved = read_run_meta(run_dir)
         normalization, split_keys = saved.get("normalization"), saved.get("split")
     elif not resume and last.is_file():
         raise DataError(run_dir, "already holds a run; resume it (default) or choose another --run-dir")
@@ -497,12 +513,13 @@ def load_run(run_dir: str | Path, checkpoint: str = "best") -> tuple[Any, dict, 
 
     No split is preflighted; the data root is :func:`run_data_root`'s."""
     from harkd.engine.checkpoint import load_checkpoint
+    from harkd.engine.rundir import read_run_meta
 
     run_dir = Path(run_dir)
     for name in ("config.yaml", "run.json"):
         if not (run_dir / name).is_file():
             raise DataError(run_dir / name, "not found: is this a harkd run directory?")
-    meta = json.loads((run_dir / "run.json").read_text())
+    meta = read_run_meta(run_dir)
     recipe = get_recipe(meta.get("kind", "train"))
     cfg = recipe.load(run_dir / "config.yaml")
     root, source = run_data_root(cfg.data, meta, run_dir)
@@ -511,6 +528,11 @@ def load_run(run_dir: str | Path, checkpoint: str = "best") -> tuple[Any, dict, 
     prepared.root_source = source
     task = recipe.build(cfg, prepared)
     ckpt = load_checkpoint(run_dir / f"{checkpoint}.pt")
-    task.load_state_dict(ckpt["task"])
+    try:
+        task.load_state_dict(ckpt["task"])
+    except RuntimeError as err:  # shapes or names differ: config.yaml no longer describes these weights
+        detail = str(err).splitlines()[1].strip() if len(str(err).splitlines()) > 1 else str(err)
+        raise DataError(run_dir / f"{checkpoint}.pt", f"does not fit the model of {run_dir / 'config.yaml'} ({detail}); "
+                                                      "was config.yaml edited after training? restore it") from None
     task.eval()
     return cfg, meta, task, prepared

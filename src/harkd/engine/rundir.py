@@ -33,6 +33,38 @@ def _os_hint(err: OSError) -> str:
         err.errno, "choose a writable --run-dir (or fix its permissions)")
 
 
+_META_TYPES = {"kind": (str, "a string"), "seed": (int, "an integer"), "data_root": (str, "a string"),
+               "class_names": (list, "a list"), "split": (dict, "an object"), "skipped": (dict, "an object"),
+               "normalization": (dict, "an object")}
+
+
+def read_run_meta(run_dir: str | Path) -> dict:
+    """A run directory's run.json; one DataError naming it when it is missing, not JSON or not shaped as harkd writes it."""
+    path = Path(run_dir) / "run.json"
+    if not path.is_file():
+        raise DataError(path, "not found: is this a harkd run directory?")
+    try:
+        meta = json.loads(path.read_text())
+    except (UnicodeDecodeError, ValueError) as err:
+        raise DataError(path, f"not valid JSON ({err}): the run directory is damaged; train it again "
+                              "into a new --run-dir") from None
+    if not isinstance(meta, dict):
+        raise DataError(path, f"expected a JSON object, got {type(meta).__name__}: the run directory is damaged")
+    missing = [key for key in ("class_names", "normalization") if key not in meta]
+    if missing:
+        raise DataError(path, f"no {' or '.join(repr(k) for k in missing)} (every harkd run writes them): "
+                              "the run directory is damaged; train it again into a new --run-dir")
+    for key, (kind, name) in _META_TYPES.items():
+        value = meta.get(key)
+        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+            raise DataError(path, f"'{key}' must be {name}, got {json.dumps(value)[:60]}: the run directory is damaged")
+    for split, keys in (meta.get("split") or {}).items():
+        if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+            raise DataError(path, f"'split.{split}' must be a list of recording keys, got {json.dumps(keys)[:60]}: "
+                                  "the run directory is damaged")
+    return meta
+
+
 def check_run_dir(run_dir: Path) -> None:
     """Before any training work: a DataError when ``run_dir`` is a file or cannot be written (probed)."""
     if run_dir.exists() and not run_dir.is_dir():
@@ -100,7 +132,7 @@ def record_epochs_change(run_dir: Path, epochs: int, done: int, log: Callable[[s
         raise ConfigError(f"{run_dir} has already trained {done} epochs (train.epochs={old}); train.epochs={epochs} "
                           "cannot shorten it: evaluate it as it is, or train a new run (another --run-dir)")
     saved["train"]["epochs"] = epochs
-    meta = json.loads(meta_path.read_text())
+    meta = read_run_meta(run_dir)
     meta.setdefault("epochs_changed", []).append({"from": old, "to": epochs, "after_epoch": done,
                                                   "command": " ".join(sys.argv)})
     config_path.write_text(yaml.safe_dump(saved, sort_keys=False))

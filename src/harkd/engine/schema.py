@@ -27,7 +27,21 @@ __all__ = ["from_dict", "to_dict", "apply_overrides", "parse_override", "load_ya
 
 
 class _YamlLoader(yaml.SafeLoader):
-    """SafeLoader that also reads ``1e-4`` (no dot) as a float, as users expect."""
+    """SafeLoader that also reads ``1e-4`` (no dot) as a float, as users expect, and refuses a key
+    given twice in one mapping (plain YAML keeps the last one in silence)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> Any:
+        seen = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # '<<: *anchor' keys may be overridden
+                continue
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, typing.Hashable):
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"key {key!r} is given twice (line {key_node.start_mark.line + 1})", None)
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 _YamlLoader.add_implicit_resolver(
@@ -59,11 +73,17 @@ class Range:
         return not (self.high is not None and (value > self.high or (value == self.high and not self.closed_high)))
 
     def __str__(self) -> str:
+        low, high = _number(self.low), _number(self.high)
         if self.high is None:
-            return f"{'>=' if self.closed_low else '>'} {self.low:g}"
+            return f"{'>=' if self.closed_low else '>'} {low}"
         if self.low is None:
-            return f"{'<=' if self.closed_high else '<'} {self.high:g}"
-        return f"in {'[' if self.closed_low else '('}{self.low:g}, {self.high:g}{']' if self.closed_high else ')'}"
+            return f"{'<=' if self.closed_high else '<'} {high}"
+        return f"in {'[' if self.closed_low else '('}{low}, {high}{']' if self.closed_high else ')'}"
+
+
+def _number(value: float | None) -> str:
+    """A bound as written: integers in full (4294967295, not 4.29497e+09), other numbers as ``%g``."""
+    return str(value) if value is None or isinstance(value, int) else f"{value:g}"
 
 
 def ranged(default: Any = dataclasses.MISSING, *, default_factory: Any = dataclasses.MISSING,

@@ -37,7 +37,7 @@ from harkd.engine import distributed as dist_utils
 from harkd.engine.checkpoint import (atomic_save, capture_rng_state, load_checkpoint, restore_rng_state,
                                      verify_checkpoint)
 from harkd.engine.metrics import classification_report
-from harkd.errors import DataError
+from harkd.errors import DataError, TrainingError
 
 __all__ = ["Task", "ClassificationTask", "model_input", "EpochSampler", "Trainer", "TrainerState", "predict",
            "verify_resumable"]
@@ -161,7 +161,8 @@ def predict(task: Task, loader: Iterable, device: torch.device | str = "cpu") ->
 
 def verify_resumable(last: Path, best: Path) -> None:
     """A DataError saying how to recover when ``last`` (last.pt) is damaged: from ``best`` (best.pt,
-    a full trainer checkpoint too) when that one is sound, else by training again."""
+    a full trainer checkpoint too) when that one is sound, else by training again; and when only
+    ``best`` is damaged (a resumed run would otherwise keep a best.pt that cannot be read)."""
     try:
         verify_checkpoint(last)
     except DataError as err:
@@ -175,6 +176,34 @@ def verify_resumable(last: Path, best: Path) -> None:
         raise DataError(last, f"{err.problem}; to recover, copy {best.name} (epoch {best_epoch}) over it "
                               f"(cp {best} {last}) and run the same command to resume from epoch {best_epoch}, "
                               f"or {restart}") from None
+    if best.is_file():
+        try:
+            verify_checkpoint(best)
+        except DataError as err:
+            raise DataError(best, f"{err.problem}; {last.name} is sound: to resume, delete {best.name} (the run "
+                                  "writes it again at its next best validation epoch, so the earlier best "
+                                  "epoch is lost) or train into a new --run-dir") from None
+
+
+def read_metrics_file(path: Path) -> list[dict]:
+    """The records of a metrics.jsonl (one JSON object a line); one DataError naming the file and line when damaged."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise DataError(path, "not a text file (cannot decode as UTF-8): delete it or restore it from a copy") from None
+    records = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = None
+        if not isinstance(record, dict):
+            raise DataError(path, f"line {n} is not a JSON object of epoch metrics: delete that line "
+                                  "(the checkpoints do not depend on it)")
+        records.append(record)
+    return records
 
 
 @dataclass
@@ -284,8 +313,9 @@ class Trainer:
         """Drop metric lines of epochs the checkpoint does not cover (a killed epoch)."""
         if not self.metrics_path.is_file():
             return
-        lines = [ln for ln in self.metrics_path.read_text().splitlines() if ln.strip()]
-        kept = [ln for ln in lines if json.loads(ln).get("epoch", 0) <= epochs_done]
+        lines = [ln for ln in self.metrics_path.read_text(errors="replace").splitlines() if ln.strip()]
+        records = read_metrics_file(self.metrics_path)  # one per non-blank line
+        kept = [ln for ln, r in zip(lines, records) if r.get("epoch", 0) <= epochs_done]
         if len(kept) != len(lines):
             self.metrics_path.write_text("".join(ln + "\n" for ln in kept))
 
@@ -373,7 +403,7 @@ class Trainer:
                 terms = self.train_module(batch)
                 loss = terms["loss"]
                 if not torch.isfinite(loss):
-                    raise FloatingPointError(
+                    raise TrainingError(
                         f"epoch {epoch + 1}: training loss became {loss.item()}; lower the learning rate"
                         " or check the inputs for extreme values"
                     )
@@ -396,6 +426,9 @@ class Trainer:
         record.update({f"train_{k}": v / max(count, 1) for k, v in sums.items()})
         if self.val_set is not None and self.is_main:
             record.update({f"val_{k}": v for k, v in self.evaluate(self.val_set).items()})
+            if not math.isfinite(record["val_loss"]):
+                raise TrainingError(f"epoch {epoch + 1}: validation loss became {record['val_loss']} (the model's "
+                                    "outputs are no longer finite); lower the learning rate (in a new --run-dir)")
         if self.is_main:
             summary = ", ".join(f"{k}={v:.4g}" for k, v in record.items() if isinstance(v, float) and k != "lr")
             self.log(f"epoch {epoch + 1}/{self.epochs}: {summary}")

@@ -28,6 +28,7 @@ def publish_student(run_dir: str | Path, out_dir: str | Path, checkpoint: str = 
     from harkd.engine.checkpoint import atomic_save, load_checkpoint
     from harkd.engine.config import DataConfig, ExperimentConfig
     from harkd.engine.experiment import get_recipe
+    from harkd.engine.rundir import read_run_meta
 
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     if not run_dir.is_dir():
@@ -35,7 +36,7 @@ def publish_student(run_dir: str | Path, out_dir: str | Path, checkpoint: str = 
     for name in ("config.yaml", "run.json"):
         if not (run_dir / name).is_file():
             raise DataError(run_dir / name, "not found: is this a harkd run directory?")
-    meta = json.loads((run_dir / "run.json").read_text())
+    meta = read_run_meta(run_dir)
     if meta.get("kind", "train") != "distill":
         raise InputError(f"{run_dir} is a '{meta.get('kind', 'train')}' run: only distillation runs are published "
                          "(a train run already holds one model; export it directly)")

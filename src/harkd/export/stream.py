@@ -44,6 +44,7 @@ from harkd.errors import InputError
 __all__ = ["StreamConfig", "StreamStats", "StreamPredictor", "parse_row"]
 
 _SPLIT = re.compile(r"[,\s]+")
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def parse_row(line: str, needed: int) -> tuple[float, np.ndarray]:
@@ -57,7 +58,12 @@ def parse_row(line: str, needed: int) -> tuple[float, np.ndarray]:
         raise ValueError("not a number") from None
     if not all(math.isfinite(v) for v in numbers):
         raise ValueError("NaN or infinite value")
+    if any(abs(v) > _FLOAT32_MAX for v in numbers[1:]):
+        raise ValueError("value beyond the float32 range of the model's input")
     return numbers[0], np.asarray(numbers[1:], dtype=np.float64)
+
+
+MAX_WINDOW_SAMPLES = 100_000  # a window's samples (the model's resampling gathers take 8 bytes x this x W)
 
 
 @dataclass
@@ -75,6 +81,9 @@ class StreamConfig:
                 raise InputError(f"--{name.replace('_', '-')} must be a positive number, got {value!r}")
         if round(self.window * self.rate) < 2:
             raise InputError(f"--window {self.window} s at {self.rate} Hz holds fewer than 2 samples")
+        if round(self.window * self.rate) > MAX_WINDOW_SAMPLES:
+            raise InputError(f"--window {self.window:g} s at {self.rate:g} Hz holds {round(self.window * self.rate):,} "
+                             f"samples, more than the {MAX_WINDOW_SAMPLES:,} a stream buffers: lower --window or --rate")
         if round(self.hop * self.rate) < 1:
             raise InputError(f"--hop {self.hop} s is shorter than one sample at {self.rate} Hz")
 
