@@ -128,7 +128,7 @@ def paired_rows(rows: list[dict]) -> None:
     for row in rows:
         if row["kind"] == "distill" and row["size"] in base:
             row["kd_gain"] = {p: paired_test(row[f"test_{p}"]["values"], base[row["size"]][f"test_{p}"]["values"])
-                              for p in ("fp32", "int8")}
+                              for p in ("torch", "fp32", "int8")}
 
 
 def pareto_plot(rows: list[dict], path: Path) -> None:
