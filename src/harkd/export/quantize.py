@@ -94,7 +94,7 @@ def split_windows(loaded, split: str = "val") -> tuple[np.ndarray, np.ndarray, s
     w = loaded.spec.window_samples
     pairs = [(_window(clip, w, offset), rec.label) for rec, clip in _clips(loaded, split)
              for offset in (CHECK_OFFSETS if clip.shape[0] > w else (0.5,))]
-    return np.stack([w for w, _ in pairs]), np.array([y for _, y in pairs]), split
+    return np.stack([window for window, _ in pairs]), np.array([label for _, label in pairs]), split
 
 
 def _quantization_module():
