@@ -52,6 +52,16 @@ class MissingDependencyError(HarkdError, ImportError):
         )
 
 
+def file_in_the_way(path: str | Path, include_self: bool = False) -> Path | None:
+    """The nearest existing ancestor of ``path`` (or ``path`` itself with ``include_self``) when it is
+    not a directory, e.g. a file where a folder must be created; None when the way is clear."""
+    path = Path(path)
+    for candidate in ((path,) if include_self else ()) + tuple(path.parents):
+        if candidate.exists() or candidate.is_symlink():
+            return None if candidate.is_dir() else candidate
+    return None
+
+
 def unknown_key_message(kind: str, key: str, valid: Iterable[str]) -> str:
     """Return "unknown KIND 'key'; did you mean 'x'? (valid: a, b)"."""
     valid = sorted(valid)

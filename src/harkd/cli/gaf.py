@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harkd.errors import InputError, MissingDependencyError
+from harkd.errors import InputError, MissingDependencyError, file_in_the_way
 
 SAMPLE_RATE_HZ = 50.0
 SENSORS = {
@@ -70,11 +70,9 @@ def output_path(out: str, source: Path, formats) -> Path:
         if path.suffix[1:].lower() not in formats:
             raise InputError(f"--out {out}: unsupported image format '{path.suffix}' "
                              f"(supported extensions: {supported})")
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise InputError(f"--out {out}: {parent} is a file, not a directory")
-            break
+    blocking = file_in_the_way(path)
+    if blocking is not None:
+        raise InputError(f"--out {out}: {blocking} is a file, not a directory")
     return path
 
 

@@ -39,7 +39,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from harkd.errors import DataWarning, warn
+from harkd.errors import DataWarning, file_in_the_way, warn
 
 CACHE_FORMAT_VERSION = 2  # 2: entries keyed by file content (1: by path, size and mtime)
 CACHE_DIR_ENV = "HARKD_CACHE_DIR"
@@ -117,11 +117,9 @@ def _replay(notes) -> None:
 
 def _why_unwritable(err: OSError, directory: Path) -> str:
     """``err`` in words: a file in the way of the directory, or the OS's reason and the path."""
-    for parent in (directory, *directory.parents):
-        if parent.exists() or parent.is_symlink():
-            if not parent.is_dir():
-                return f"{parent} is a file, not a directory"
-            break
+    blocking = file_in_the_way(directory, include_self=True)
+    if blocking is not None:
+        return f"{blocking} is a file, not a directory"
     reason = err.strerror or str(err)
     return f"{reason}: {err.filename}" if err.filename else reason
 

@@ -33,7 +33,8 @@ import numpy as np
 import torch
 
 import harkd
-from harkd.errors import DataError, HarkdError, InputError, MissingDependencyError, unknown_key_message
+from harkd.errors import (DataError, HarkdError, InputError, MissingDependencyError, file_in_the_way,
+                          unknown_key_message)
 from harkd.export.macs import count_macs, count_parameters
 from harkd.export.pipeline import DeployablePipeline, PipelineSpec, build_pipeline, pipeline_spec
 
@@ -358,11 +359,9 @@ def check_output(out: str | Path, fmt: str) -> Path:
     if out.is_dir():
         example = out / ("model.onnx" if fmt == "onnx" else "model.pt")
         raise InputError(f"export output {out} is a directory: name the model file, e.g. {example}")
-    for parent in out.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise InputError(f"export output {out}: {parent} is a file, not a directory")
-            break
+    blocking = file_in_the_way(out)
+    if blocking is not None:
+        raise InputError(f"export output {out}: {blocking} is a file, not a directory")
     return out
 
 
