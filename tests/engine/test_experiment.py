@@ -241,7 +241,7 @@ def test_on_error_skip_leaves_bad_recordings_out_and_records_them(tmp_path):
     root = small_utd_release(tmp_path)
     bad = corrupt_mat(root / "Skeleton" / "a1_s2_t1_skeleton.mat")
     cfg = two_modality_config(tmp_path, root)
-    cfg.data.on_error = "skip"  # the DataConfig field; set on the instance until the schema has it
+    cfg.data.on_error = "skip"
     with pytest.warns(DataWarning) as caught:
         run_dir = train_experiment(cfg, tmp_path / "run", log=lambda m: None)
     meta = json.loads((run_dir / "run.json").read_text())

@@ -34,7 +34,7 @@ def evaluate_run(run_dir: str | Path, split: str = "test", checkpoint: str = "be
     run_dir = Path(run_dir)
     cfg, meta, task, prepared = load_run(run_dir, checkpoint)
     dataset = prepared.datasets[split]
-    on_error = getattr(cfg.data, "on_error", "stop")
+    on_error = cfg.data.on_error
     if on_error == "skip" or dataset.cache is not None:  # else a bad file stops the evaluation pass itself
         dataset.check(on_error)
     missing = missing_keys(meta, split, dataset.keys)

@@ -127,7 +127,7 @@ def prepare_data(data: DataConfig, inputs: list[str], normalization: dict | None
         if name not in modalities:
             raise ConfigError(f"config key 'model.input': '{name}' is not among data.modalities "
                               f"({', '.join(modalities)})")
-    on_error = getattr(data, "on_error", "stop")
+    on_error = data.on_error  # checked again here: a DataConfig built in Python skips the schema
     if on_error not in ON_ERROR:
         raise ConfigError(f"config key 'data.on_error': {on_error!r} is not one of {', '.join(ON_ERROR)}")
     root = root or data.resolved_root()
