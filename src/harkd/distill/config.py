@@ -24,8 +24,9 @@ fold that never trained on it, so the student sees the teacher's errors on unsee
 
 A loss term reads the student's and one teacher's features by name (``student`` /
 ``teacher``: a feature name, or a list for multi-layer losses; default ``logits``);
-``teacher_index`` picks the teacher (default 0) and ``all`` averages the term over
-every teacher. ``teacher_branches: all`` (or a list of branch names) reads the
+``teacher_index`` picks the teacher (default 0), a list or ``all`` averages the term over
+those teachers; with ``ensemble: true`` (kd, dask on logits) those teachers act as ONE
+teacher whose distribution is the mean of their ``softmax(logits / T)``. ``teacher_branches: all`` (or a list of branch names) reads the
 features of every branch of a multi-branch teacher (``gaf_vgg_spamfm``: ``embedding``
 means ``acc.embedding``, ``gyro.embedding``, ...) and averages the term over them
 (SAKDN). ``ce`` is the student's cross-entropy with the labels. ``init_from`` starts

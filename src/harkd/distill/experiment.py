@@ -34,7 +34,8 @@ def resolve_config(cfg: DistillConfig) -> DistillConfig:
     teacher is not cached), and a modality only teachers read gets the teachers' evaluation
     view (no randomness), so the frozen teachers give their deterministic outputs, which the
     teacher-output cache then computes once per recording. To feed teachers a random view,
-    list the modality in ``data.modalities`` with those options.
+    list the modality in ``data.modalities`` with those options, or use ``data.paired_augment``
+    (one time window for every modality) or ``train.mixup``; the teachers then run online.
     """
     cfg = copy.deepcopy(cfg)
     for teacher in _teachers(cfg):
