@@ -87,4 +87,4 @@ def test_config_key_and_messages():
                "window to every modality)")
     with pytest.raises(ConfigError) as err:
         load_config(data=both)
-    assert message in str(err.value)
+    assert str(err.value) == message

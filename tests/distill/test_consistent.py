@@ -81,6 +81,24 @@ def test_mixup_with_a_memory_bank_loss_is_refused(synth_utd, teacher_run, tmp_pa
         distill_experiment(cfg, tmp_path / "crd", log=lambda m: None)
 
 
+def test_mixup_with_a_per_label_loss_or_cross_fitted_teacher_is_refused(synth_utd, teacher_run, tmp_path):
+    from harkd.distill.experiment import _check_mixup
+    from harkd.distill.task import LossTerm
+    from harkd.losses.registry import create_loss
+
+    cfg = _config(synth_utd, teacher_run, tmp_path, [{"name": "acs", "teacher_index": "all"}],
+                  train={"mixup": {"alpha": 0.4}})
+    term = LossTerm("acs", create_loss("acs"), 1.0, ("logits",), ("logits",), (0,))
+    with pytest.raises(ConfigError) as err:
+        _check_mixup(cfg, [type("T", (), {"folds": None})()], [term])
+    assert str(err.value) == ("train.mixup mixes two recordings per sample, but loss 'acs' needs one label per "
+                              "sample ('labels'): remove train.mixup or that loss term")
+    with pytest.raises(ConfigError) as err:
+        _check_mixup(cfg, [type("T", (), {"folds": ["a", "b"]})()], [])
+    assert str(err.value) == ("train.mixup runs the teachers on mixed inputs, but teacher 0 is cross-fitted "
+                              "('folds': only stored per-recording outputs): give it as 'run', or remove train.mixup")
+
+
 def test_ensemble_logits_golden_value():
     z1, z2, t = torch.tensor([[1.0, 0.0, -1.0]]), torch.tensor([[0.0, 2.0, 0.0]]), 2.0
 

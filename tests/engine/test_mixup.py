@@ -141,3 +141,14 @@ def test_mixup_config():
         load_config(data={**data, "train": {"mixup": {"alpha": 0}}})
     with pytest.raises(ConfigError, match=re.escape("unknown config key 'lam'")):
         load_config(data={**data, "train": {"mixup": {"lam": 0.2}}})
+
+
+def test_mixup_with_class_name_embeddings_is_refused():
+    data = {"name": "x", "model": {"name": "imu_cnn1d", "input": "inertial"},
+            "data": {"modalities": {"inertial": {"length": 8}}}, "train": {"mixup": {"alpha": 0.2}},
+            "semantic": {"source": "none"}}
+    message = ("train.mixup mixes two recordings per sample, but the 'semantic' section regresses each sample to "
+               "ONE class-name embedding: remove train.mixup or the semantic section")
+    with pytest.raises(ConfigError) as err:
+        load_config(data=data)
+    assert str(err.value) == message

@@ -215,6 +215,11 @@ class ExperimentConfig:
     semantic: Optional[SemanticConfig] = None
     output_dir: str = "runs"
 
+    def __post_init__(self):
+        if self.train.mixup is not None and self.semantic is not None:
+            raise ConfigError("train.mixup mixes two recordings per sample, but the 'semantic' section regresses "
+                              "each sample to ONE class-name embedding: remove train.mixup or the semantic section")
+
     def to_dict(self) -> dict:
         return to_dict(self)
 
