@@ -88,3 +88,19 @@ def test_config_key_and_messages():
     with pytest.raises(ConfigError) as err:
         load_config(data=both)
     assert str(err.value) == message
+
+
+@pytest.mark.parametrize("override, message", [
+    ("data.paired_augment.shift=0.7", "harkd: error: config key 'data.paired_augment.shift': must be"),
+    ("train.mixup.mode=cut", "harkd: error: config key 'train.mixup.mode'"),
+])
+def test_cli_reports_bad_consistent_teaching_keys_in_one_line(tmp_path, capsys, override, message):
+    import yaml
+
+    from harkd.cli.main import main
+
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump(_config(root=str(tmp_path))))
+    assert main(["train", str(config), "--set", override]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(message) and "\n" not in err and "Traceback" not in err
