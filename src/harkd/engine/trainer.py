@@ -40,7 +40,7 @@ from harkd.engine.metrics import classification_report
 from harkd.errors import ConfigError, DataError, InputError, TrainingError
 
 __all__ = ["Task", "ClassificationTask", "model_input", "EpochSampler", "Trainer", "TrainerState", "predict",
-           "verify_resumable", "mix_batch", "mixed_cross_entropy", "MIX_LAMBDA", "MIX_LABEL"]
+           "verify_resumable", "mix_batch", "mixed_loss", "mixed_cross_entropy", "MIX_LAMBDA", "MIX_LABEL"]
 
 #: Batch entries a mixed batch carries: the mixing weight of ``label`` and the partner labels.
 MIX_LAMBDA, MIX_LABEL = "mix_lambda", "mix_label"
@@ -81,14 +81,16 @@ def mix_batch(batch: Mapping, lam: float, perm: torch.Tensor, time_axes: Mapping
     return out
 
 
-def mixed_cross_entropy(logits: torch.Tensor, batch: Mapping, label_smoothing: float = 0.0) -> torch.Tensor:
-    """``CE(logits, label)``; on a mixed batch ``lam * CE(label) + (1 - lam) * CE(label[perm])``."""
-    ce = nn.functional.cross_entropy(logits, batch["label"], label_smoothing=label_smoothing)
+def mixed_loss(criterion: Callable, logits: torch.Tensor, batch: Mapping) -> torch.Tensor:
+    """``criterion(logits, label)``; on a mixed batch ``lam * criterion(label) + (1 - lam) * criterion(label[perm])``."""
+    loss = criterion(logits, batch["label"])
     lam = batch.get(MIX_LAMBDA)
-    if lam is None:
-        return ce
-    return lam * ce + (1 - lam) * nn.functional.cross_entropy(logits, batch[MIX_LABEL],
-                                                              label_smoothing=label_smoothing)
+    return loss if lam is None else lam * loss + (1 - lam) * criterion(logits, batch[MIX_LABEL])
+
+
+def mixed_cross_entropy(logits: torch.Tensor, batch: Mapping, label_smoothing: float = 0.0) -> torch.Tensor:
+    """Cross-entropy with ``label_smoothing`` through :func:`mixed_loss`."""
+    return mixed_loss(nn.CrossEntropyLoss(label_smoothing=label_smoothing), logits, batch)
 
 
 class Task(nn.Module):
@@ -117,7 +119,7 @@ class ClassificationTask(Task):
         super().__init__()
         self.model = model
         self.input_key = input_key
-        self.label_smoothing = label_smoothing
+        self.criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
         self.semantic_weight, self.semantic_distance = semantic_weight, semantic_distance
         self.register_buffer("class_embeddings", class_embeddings, persistent=False)
 
@@ -125,13 +127,12 @@ class ClassificationTask(Task):
         x = model_input(batch, self.input_key)
         prefixes = [f"{b}." for b in getattr(self.model, "branch_names", ())] or [""]
         if self.class_embeddings is None and prefixes == [""]:
-            return {"loss": mixed_cross_entropy(self.model(x), batch, self.label_smoothing)}
+            return {"loss": mixed_loss(self.criterion, self.model(x), batch)}
         names = [p + "logits" for p in prefixes]
         if self.class_embeddings is not None:
             names += [p + "embedding" for p in prefixes]
         feats = self.model.forward_intermediates(x, names)
-        ce = torch.stack([mixed_cross_entropy(feats[p + "logits"], batch, self.label_smoothing)
-                          for p in prefixes]).mean()
+        ce = torch.stack([mixed_loss(self.criterion, feats[p + "logits"], batch) for p in prefixes]).mean()
         if self.class_embeddings is None:
             return {"loss": ce}
         from harkd.losses.sakdn import class_embedding_loss
