@@ -52,6 +52,20 @@ def test_a_damaged_record_header_is_a_clear_error(tmp_path):
         load_checkpoint(path)
 
 
+def test_a_record_name_that_no_longer_decodes_is_a_clear_error(tmp_path):
+    import zipfile
+
+    path = atomic_save({"w": torch.randn(10), "v": torch.randn(10)}, tmp_path / "last.pt")
+    record = zipfile.ZipFile(path).infolist()[1]
+    data = bytearray(path.read_bytes())
+    data[record.header_offset + 30] = 0x9E  # the name's first byte: invalid UTF-8
+    path.write_bytes(bytes(data))
+    with pytest.raises(DataError) as err:
+        load_checkpoint(path)
+    assert str(err.value) == (f"{path}: cannot read checkpoint: the file is damaged (a record's header no longer "
+                              "matches the zip directory)")
+
+
 def test_checksums_are_written_even_when_switched_off(tmp_path):
     if not hasattr(torch.serialization, "set_crc32_options"):
         pytest.skip("this torch always writes checksums")

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import numpy as np
+import torch
 from torch.utils.data import Dataset
 
 from harkd.errors import DataError, InputError
@@ -49,6 +50,10 @@ class PairedDataset(Dataset):
             (skipped keys are listed in ``self.skipped`` as ``(key, reason)``).
         cache: None/False (off), True (default directory), a directory, or a
             :class:`PreprocessCache`.
+        paired_shift: with ``train``, one random window per sample (up to this fraction of
+            the clip dropped at each end, ``data.paired_augment.shift``) cut from EVERY
+            modality on normalised time before its own ``finish``, so all modalities of a
+            sample show the same moment of the action.
 
     With fixed ``length``/``frames``/``size`` options the samples have fixed shapes
     and batch with the default ``DataLoader`` collate (keys become a list of str).
@@ -57,7 +62,10 @@ class PairedDataset(Dataset):
     def __init__(self, spec: DatasetSpec | str, index: RecordingIndex | str | Path,
                  keys: Iterable[str] | None = None, modalities: Iterable[str] = ("inertial", "skeleton"),
                  transforms: Mapping[str, Any] | None = None, *, train: bool = False,
-                 strict: bool = False, cache: Any = None):
+                 strict: bool = False, cache: Any = None, paired_shift: float = 0.0):
+        if not 0 <= paired_shift < 0.5:
+            raise InputError(f"paired_shift must be in [0, 0.5), got {paired_shift!r}")
+        self.paired_shift = float(paired_shift)
         self.spec = get_dataset(spec) if isinstance(spec, str) else spec
         self.index = index if isinstance(index, RecordingIndex) else self.spec.scan(index, strict=strict)
         self.modalities = tuple(modalities)
@@ -108,12 +116,29 @@ class PairedDataset(Dataset):
     def __getitem__(self, i: int) -> dict[str, Any]:
         rec = self.recordings[i]
         sample: dict[str, Any] = {}
+        window = self.paired_window()
         for m in self.modalities:
-            sample[m] = self.transforms[m].finish(self.prepared(rec, m), train=self.train)
+            x = self.prepared(rec, m)
+            if window is not None:
+                x = self.transforms[m].time_window(x, *window)
+            sample[m] = self.transforms[m].finish(x, train=self.train)
         sample["label"] = rec.label
         sample["key"] = rec.key
         sample["index"] = i  # position in this dataset (memory-bank losses such as CRD use it)
         return sample
+
+    @property
+    def paired(self) -> bool:
+        """True when training samples get one random time window shared by their modalities."""
+        return self.train and self.paired_shift > 0
+
+    def paired_window(self) -> tuple[float, float] | None:
+        """(start, end) fractions dropped at the clip's ends, drawn from torch's generator (seeded per
+        DataLoader worker), or None when paired augmentation is off."""
+        if not self.paired:
+            return None
+        start, end = (torch.rand(2, dtype=torch.float64) * self.paired_shift).tolist()
+        return start, end
 
     def check(self, on_error: str = "stop") -> list[tuple[str, str]]:
         """Preflight: run the deterministic :meth:`prepared` of every recording and modality.
@@ -170,11 +195,12 @@ class PairedDataset(Dataset):
 def make_datasets(spec: DatasetSpec | str, index: RecordingIndex, split: Split,
                   modalities: Iterable[str] = ("inertial", "skeleton"),
                   transforms: Mapping[str, Any] | None = None, *, strict: bool = False,
-                  cache: Any = None) -> dict[str, PairedDataset]:
+                  cache: Any = None, paired_shift: float = 0.0) -> dict[str, PairedDataset]:
     """Train/val/test datasets of ``split``; normalisation is fitted on ``train`` only
-    and shared (same transform objects) with ``val`` and ``test``."""
+    and shared (same transform objects) with ``val`` and ``test``; ``paired_shift`` applies to ``train``."""
     cache = _as_cache(cache)
-    train = PairedDataset(spec, index, split.train, modalities, transforms, train=True, strict=strict, cache=cache)
+    train = PairedDataset(spec, index, split.train, modalities, transforms, train=True, strict=strict, cache=cache,
+                         paired_shift=paired_shift)
     train.fit_normalization()
     out = {"train": train}
     for name in ("val", "test"):

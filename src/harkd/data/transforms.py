@@ -173,6 +173,15 @@ class ModalityTransform:
         """True when ``finish`` draws random numbers in training (augmentation)."""
         return False
 
+    def time_window(self, x: np.ndarray, start: float, end: float) -> np.ndarray:
+        """``prepare``'s time-first output cut to one normalised-time window (paired augmentation)."""
+        return time_window(x, start, end)
+
+    @property
+    def time_axis(self) -> int | None:
+        """The time axis of ``finish``'s per-sample output (None: no time axis, e.g. a GAF image)."""
+        return 0
+
     @property
     def normalize(self) -> bool:
         return bool(self.config.get("normalize", False))
@@ -242,6 +251,30 @@ def random_time_window(x: np.ndarray, shift: float) -> np.ndarray:
     flat = x.reshape(t, -1)
     out = np.stack([np.interp(grid, np.arange(t), flat[:, j]) for j in range(flat.shape[1])], axis=1)
     return out.reshape(x.shape).astype(np.float32)
+
+
+def time_window(x: np.ndarray, start: float, end: float, nearest: bool = False) -> np.ndarray:
+    """The window of the time-first clip ``x`` from normalised time ``start`` to ``1 - end``
+    (fractions of the clip dropped at each end), resampled back to ``x``'s length: linearly, or
+    with ``nearest`` by the nearest frame (depth maps). The same ``start``/``end`` pick the same
+    moment of the action in clips of any length (:class:`harkd.data.PairedDataset` paired
+    augmentation)."""
+    t = x.shape[0]
+    if t < 2:
+        return x
+    grid = np.linspace(start * (t - 1), (1 - end) * (t - 1), t)
+    if nearest:
+        return x[np.clip(np.rint(grid).astype(np.int64), 0, t - 1)]
+    return resample_at(x, grid)
+
+
+def resample_at(x: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """``x`` (time on axis 0) linearly interpolated at fractional frame positions ``pos``; float32."""
+    t = x.shape[0]
+    x = x.astype(np.float32, copy=False)
+    lo = np.clip(np.floor(pos).astype(np.int64), 0, t - 2)
+    w = (pos - lo).astype(np.float32).reshape(-1, *([1] * (x.ndim - 1)))
+    return (1 - w) * x[lo] + w * x[lo + 1]
 
 
 def augment_skeleton(x: np.ndarray, rotate: float = 0.0, scale: float = 0.0, shift: float = 0.0) -> np.ndarray:
@@ -334,6 +367,10 @@ class InertialTransform(ModalityTransform):
     def stochastic(self) -> bool:
         return any(v > 0 for v in self.augment.values())
 
+    @property
+    def time_axis(self) -> int | None:
+        return None if self.gaf is not None else 1  # (C, T); a GAF image (C, N, N) has none
+
     def load_options(self) -> dict[str, Any]:
         return {"sensor": self.sensor, **super().load_options()}
 
@@ -419,6 +456,10 @@ class SkeletonTransform(ModalityTransform):
     def stochastic(self) -> bool:
         return any(v > 0 for v in self.augment.values())
 
+    @property
+    def time_axis(self) -> int | None:
+        return 1  # (3, T, V)
+
     def cache_config(self) -> dict[str, Any]:
         custom = self.center and self.center_joint != SkeletonTransform.center_joint
         center = self.center_joint if custom else self.center  # UTD-MHAD cache keys unchanged
@@ -484,6 +525,9 @@ class DepthTransform(ModalityTransform):
     @property
     def stochastic(self) -> bool:
         return bool(self.frames and self.random_offsets)
+
+    def time_window(self, x: np.ndarray, start: float, end: float) -> np.ndarray:
+        return time_window(x, start, end, nearest=True)  # whole frames: no blended depth maps
 
     def finish(self, x: np.ndarray, train: bool = False) -> torch.Tensor:
         if self.frames and self.random_offsets:

@@ -24,8 +24,9 @@ fold that never trained on it, so the student sees the teacher's errors on unsee
 
 A loss term reads the student's and one teacher's features by name (``student`` /
 ``teacher``: a feature name, or a list for multi-layer losses; default ``logits``);
-``teacher_index`` picks the teacher (default 0) and ``all`` averages the term over
-every teacher. ``teacher_branches: all`` (or a list of branch names) reads the
+``teacher_index`` picks the teacher (default 0), a list or ``all`` averages the term over
+those teachers; with ``ensemble: true`` (kd, dask on logits) those teachers act as ONE
+teacher whose distribution is the mean of their ``softmax(logits / T)``. ``teacher_branches: all`` (or a list of branch names) reads the
 features of every branch of a multi-branch teacher (``gaf_vgg_spamfm``: ``embedding``
 means ``acc.embedding``, ``gyro.embedding``, ...) and averages the term over them
 (SAKDN). ``ce`` is the student's cross-entropy with the labels. ``init_from`` starts
@@ -43,7 +44,10 @@ from harkd.engine.config import (DataConfig, ModelConfig, OptimConfig, ScheduleC
                                  load_config)
 from harkd.engine.schema import to_dict
 
-__all__ = ["DistillConfig", "TeacherConfig", "LossTermConfig", "load_distill_config"]
+__all__ = ["DistillConfig", "TeacherConfig", "LossTermConfig", "load_distill_config", "ENSEMBLE_LOSSES"]
+
+#: Losses on softened logits whose teachers ``ensemble: true`` can average into one.
+ENSEMBLE_LOSSES = ("kd", "dask")
 
 
 @dataclass
@@ -75,13 +79,28 @@ class LossTermConfig:
     weight: float = 1.0
     student: Union[str, list[str]] = "logits"
     teacher: Union[str, list[str]] = "logits"
-    teacher_index: Union[int, str] = 0
+    teacher_index: Union[int, str, list[int]] = 0
     teacher_branches: Union[str, list[str], None] = None
+    #: the term's teachers (``teacher_index``: all or a list) as ONE teacher: their softmax(logits / T)
+    #: averaged at the term's temperature (logits-only soft-target terms: kd, dask)
+    ensemble: bool = False
     args: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
         if isinstance(self.teacher_index, str) and self.teacher_index != "all":
-            raise ValueError(f"teacher_index must be an integer or 'all', got {self.teacher_index!r}")
+            raise ValueError(f"teacher_index must be an integer, a list of integers or 'all', got {self.teacher_index!r}")
+        if isinstance(self.teacher_index, list) and not self.teacher_index:
+            raise ValueError("teacher_index: an empty list names no teacher")
+        if self.ensemble:
+            if isinstance(self.teacher_index, int):
+                raise ValueError(f"ensemble: true averages several teachers: set teacher_index to all or a list of "
+                                 f"teacher indices, got {self.teacher_index}")
+            if self.name not in ENSEMBLE_LOSSES:
+                raise ValueError(f"ensemble: true averages the teachers' softmax(logits / T), which only the soft-target "
+                                 f"losses {', '.join(ENSEMBLE_LOSSES)} read; loss {self.name!r} cannot use it")
+            if self.student != "logits" or self.teacher != "logits" or self.teacher_branches is not None:
+                raise ValueError("ensemble: true averages the teachers' logits: leave student and teacher at "
+                                 "'logits' and remove teacher_branches")
         if isinstance(self.teacher_branches, str) and self.teacher_branches != "all":
             raise ValueError(f"teacher_branches must be 'all' or a list of branch names, got {self.teacher_branches!r}")
 

@@ -34,7 +34,8 @@ def resolve_config(cfg: DistillConfig) -> DistillConfig:
     teacher is not cached), and a modality only teachers read gets the teachers' evaluation
     view (no randomness), so the frozen teachers give their deterministic outputs, which the
     teacher-output cache then computes once per recording. To feed teachers a random view,
-    list the modality in ``data.modalities`` with those options.
+    list the modality in ``data.modalities`` with those options, or use ``data.paired_augment``
+    (one time window for every modality) or ``train.mixup``; the teachers then run online.
     """
     cfg = copy.deepcopy(cfg)
     for teacher in _teachers(cfg):
@@ -82,7 +83,7 @@ def _build_terms(cfg: DistillConfig, student, teachers: list[Teacher], sample: d
             terms.append(LossTerm(label, None, term.weight, ("logits",), (), ()))
             continue
         index = term.teacher_index
-        which = tuple(range(len(teachers))) if index == "all" else (index,)
+        which = tuple(range(len(teachers))) if index == "all" else tuple(index) if isinstance(index, list) else (index,)
         if any(not 0 <= w < len(teachers) for w in which):
             raise ConfigError(f"losses[{i}].teacher_index {index} is out of range ({len(teachers)} teachers)")
         s_keys = (term.student,) if isinstance(term.student, str) else tuple(term.student)
@@ -110,7 +111,8 @@ def _build_terms(cfg: DistillConfig, student, teachers: list[Teacher], sample: d
             if f"{side}_segments" in params:  # video stages hold B * S frames
                 args.setdefault(f"{side}_segments", getattr(model, "num_segments", 1))
         loss = create_loss(term.name, student_shape=s_shape, teacher_shape=t_shape, **args)
-        terms.append(LossTerm(label, loss, term.weight, s_keys, t_keys, which, multi, branches))
+        ensemble = float(getattr(loss, "temperature", 1.0)) if term.ensemble else None
+        terms.append(LossTerm(label, loss, term.weight, s_keys, t_keys, which, multi, branches, ensemble))
     return terms
 
 
@@ -169,7 +171,11 @@ def build_distill_task(cfg: DistillConfig, prepared: PreparedData) -> DistillTas
         _init_student(student, Path(cfg.init_from))
     terms = _build_terms(cfg, student, teachers, sample, len(prepared.datasets["train"]))
     transforms = prepared.datasets["train"].transforms
-    cacheable = [cfg.teacher_cache and not any(transforms[m].stochastic for m in t.transforms) for t in teachers]
+    _check_mixup(cfg, teachers, terms)
+    # a teacher whose input is augmented (its own options, or the paired time window) runs online
+    paired = cfg.data.paired_shift > 0
+    cacheable = [cfg.teacher_cache and not paired and not any(transforms[m].stochastic for m in t.transforms)
+                 for t in teachers]
     task = DistillTask(student, cfg.student.input, [t.model for t in teachers], [t.input for t in teachers],
                        terms, cacheable, _gsdm_embeddings(cfg, teachers, terms),
                        stored=[bool(t.folds) for t in teachers], label_smoothing=cfg.train.label_smoothing)
@@ -179,6 +185,22 @@ def build_distill_task(cfg: DistillConfig, prepared: PreparedData) -> DistillTas
                                                       prepared.datasets["train"].keys))
     task.reports = {"teachers.json": lambda: teacher_report(cfg, task, teachers, terms, prepared)}
     return task
+
+
+def _check_mixup(cfg: DistillConfig, teachers: list[Teacher], terms: list[LossTerm]) -> None:
+    """``train.mixup`` needs teachers that can run on a mixed input and terms that need no recording identity."""
+    if cfg.train.mixup is None:
+        return
+    for i, teacher in enumerate(teachers):
+        if teacher.folds:
+            raise ConfigError(f"train.mixup runs the teachers on mixed inputs, but teacher {i} is cross-fitted "
+                              "('folds': only stored per-recording outputs): give it as 'run', or remove train.mixup")
+    for term_cfg, term in zip(cfg.losses, terms):
+        needs = [k for k in term.context_keys() if k in ("index", "labels")]
+        if needs:
+            what = "a memory bank indexed by recording" if needs[0] == "index" else "one label per sample"
+            raise ConfigError(f"train.mixup mixes two recordings per sample, but loss '{term_cfg.name}' needs "
+                              f"{what} ('{needs[0]}'): remove train.mixup or that loss term")
 
 
 #: Losses whose ``temperature`` softens the teacher's distribution (calibration is reported at it).

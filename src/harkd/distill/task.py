@@ -20,11 +20,11 @@ from typing import Mapping, Sequence
 import torch
 from torch import nn
 
-from harkd.engine.trainer import Task, model_input
+from harkd.engine.trainer import MIX_LAMBDA, Task, mixed_cross_entropy, model_input
 from harkd.errors import ConfigError
 from harkd.losses import DistillLoss
 
-__all__ = ["LossTerm", "DistillTask", "TeacherOutputCache"]
+__all__ = ["LossTerm", "DistillTask", "TeacherOutputCache", "ensemble_logits"]
 
 
 @dataclass
@@ -45,6 +45,9 @@ class LossTerm:
     teachers: tuple[int, ...]
     multi_layer: bool = False
     branches: tuple[tuple[str, ...], ...] = ()
+    #: ``ensemble: true``: the term's teachers act as ONE teacher whose logits are
+    #: ``T * log(mean_i softmax(z_i / T))`` at this temperature ``T`` (None: no ensemble)
+    ensemble_temperature: float | None = None
 
     def sources(self) -> list[tuple[int, str]]:
         """(teacher index, feature prefix) pairs the term is averaged over (one per teacher branch)."""
@@ -162,7 +165,8 @@ class DistillTask(Task):
             if not names:
                 outputs.append({})
                 continue
-            use_cache = (self.cacheable[i] or self.stored[i]) and keys is not None
+            # a mixed batch (train.mixup) is no set of recordings: its teachers always run
+            use_cache = (self.cacheable[i] or self.stored[i]) and keys is not None and MIX_LAMBDA not in batch
             feats = self.cache.lookup(i, keys) if use_cache else None
             if feats is None and self.stored[i]:
                 absent = [k for k in (keys or ["?"]) if (i, k) not in self.cache.store]
@@ -218,7 +222,7 @@ class DistillTask(Task):
     def forward(self, batch: Mapping) -> dict[str, torch.Tensor]:
         student = self.student.forward_intermediates(model_input(batch, self.student_input), self.student_features)
         teachers = self.teacher_outputs(batch)
-        context = {"labels": batch["label"], "index": batch.get("index")}
+        context = {"labels": batch["label"], "index": batch.get("index"), "batch": batch}
         if self.ablation:
             context.update(self.ablation_context(batch, student, teachers))
         out: dict[str, torch.Tensor] = {}
@@ -232,11 +236,12 @@ class DistillTask(Task):
 
     def _term(self, term: LossTerm, student: dict, teachers: list[dict], context: dict) -> torch.Tensor:
         if term.loss is None:
-            return nn.functional.cross_entropy(student["logits"], context["labels"],
-                                               label_smoothing=self.label_smoothing)
+            return mixed_cross_entropy(student["logits"], context["batch"], self.label_smoothing)
         s = _select(student, term.student_keys, term.multi_layer)
         sources = term.sources()
         inputs = [_select(teachers[i], tuple(p + k for k in term.teacher_keys), term.multi_layer) for i, p in sources]
+        if term.ensemble_temperature is not None:
+            inputs = [ensemble_logits(inputs, term.ensemble_temperature)]
         kwargs = {k: context[k] for k in term.context_keys() if k != "teacher_weights"}
         weights = ([context["teacher_weights"][src] for src in sources] if "teacher_weights" in term.context_keys()
                    else None)
@@ -284,6 +289,13 @@ class DistillTask(Task):
             out.append({"temperature": temperatures[i], "recordings": n, "accuracy": row["correct"] / n,
                         "mean_p_true": row["p_true"] / n, "mean_entropy": row["entropy"] / n})
         return out
+
+
+def ensemble_logits(logits: Sequence[torch.Tensor], temperature: float) -> torch.Tensor:
+    """Logits of the teachers' averaged distribution at ``temperature``: ``T * log(mean_i softmax(z_i / T))``,
+    so that ``softmax(. / T)`` of the result is exactly ``mean_i softmax(z_i / T)``."""
+    probs = torch.stack([torch.softmax(z.float() / temperature, dim=1) for z in logits]).mean(0)
+    return temperature * probs.clamp_min(1e-30).log()
 
 
 def _select(features: Mapping[str, torch.Tensor], keys: tuple[str, ...], multi: bool):

@@ -78,6 +78,8 @@ def verify_checkpoint(path: str | Path) -> None:
             bad = archive.testzip()
     except zipfile.BadZipFile as err:
         raise DataError(path, f"{DAMAGED} or incomplete ({err})") from None
+    except UnicodeDecodeError:  # a flipped byte in a record's name (its local header)
+        raise DataError(path, f"{DAMAGED} (a record's header no longer matches the zip directory)") from None
     except OSError as err:
         raise DataError(path, f"cannot read checkpoint ({err.strerror or err})") from None
     if bad is not None:

@@ -35,11 +35,21 @@ from harkd.engine.schema import Range, apply_overrides, check_ranges, check_valu
 from harkd.errors import ConfigError, DataError, warn
 
 __all__ = ["ExperimentConfig", "DataConfig", "ModelConfig", "OptimConfig", "ScheduleConfig", "TrainConfig",
-           "SemanticConfig",
+           "SemanticConfig", "PairedAugmentConfig", "MixupConfig",
            "load_config", "check_run_config", "check_device", "DATA_ROOT_ENV"]
 
 DATA_ROOT_ENV = "HARKD_DATA_ROOT"
 DATASET_FOLDERS = {"utd-mhad": "UTD-MHAD", "berkeley-mhad": "Berkeley-MHAD", "mmact": "MMAct"}
+
+
+@dataclass
+class PairedAugmentConfig:
+    """Training-time augmentation drawn ONCE per recording and applied to every modality of the
+    sample on normalised time. ``shift``: keep one random window dropping up to ``shift`` of the
+    clip at each end (each modality resampled back to its own length), so teacher and student
+    inputs show the same moment of the action."""
+
+    shift: float = ranged(0.0, low=0, high=0.5, closed_high=False)
 
 
 @dataclass
@@ -56,10 +66,25 @@ class DataConfig:
     #: a recording whose file fails to load when the run starts: ``stop`` (one error naming the
     #: file) or ``skip`` (left out, reported per split, listed in run.json's ``skipped``)
     on_error: Literal["stop", "skip"] = "stop"
+    #: one random time window per recording shared by all its modalities (training only)
+    paired_augment: Optional[PairedAugmentConfig] = None
 
     def __post_init__(self):
         if not self.modalities:
             raise ValueError("data.modalities must name at least one modality, e.g. {inertial: {length: 128}}")
+        if self.paired_shift > 0:
+            for name, options in self.modalities.items():
+                augment = (options or {}).get("augment") if isinstance(options, dict) else None
+                if isinstance(augment, dict) and augment.get("shift", 0):
+                    raise ConfigError(
+                        f"config key 'data.modalities.{name}.augment.shift' ({augment['shift']}) and "
+                        f"'data.paired_augment.shift' ({self.paired_shift}) both shift time: remove "
+                        f"data.modalities.{name}.augment.shift (paired_augment applies one window to every modality)")
+
+    @property
+    def paired_shift(self) -> float:
+        """``paired_augment.shift``, 0 when paired augmentation is off."""
+        return self.paired_augment.shift if self.paired_augment is not None else 0.0
 
     def resolved_root(self) -> Path:
         """``root``, else ``$HARKD_DATA_ROOT/<dataset folder>``; a clear error when neither exists."""
@@ -132,6 +157,19 @@ class ScheduleConfig:
 
 
 @dataclass
+class MixupConfig:
+    """Paired mixup in the training step: one permutation and one ``lam ~ Beta(alpha, alpha)`` per
+    batch, applied to every modality of the batch (student and teacher inputs alike), with
+    probability ``prob``. ``mode``: ``mixup`` (``lam * x + (1 - lam) * x[perm]``) or ``cutmix``
+    (the same normalised-time segment, a fraction ``1 - lam`` of the clip, taken from ``x[perm]`` in
+    every modality). Cross-entropy terms use ``lam * CE(y) + (1 - lam) * CE(y[perm])``."""
+
+    alpha: float = ranged(1.0, low=0, closed_low=False)
+    mode: Literal["mixup", "cutmix"] = "mixup"
+    prob: float = ranged(1.0, low=0, high=1)
+
+
+@dataclass
 class TrainConfig:
     epochs: int = ranged(30, low=1)
     batch_size: int = ranged(32, low=1)
@@ -140,6 +178,7 @@ class TrainConfig:
     device: str = "cpu"
     deterministic: bool = False
     select: Literal["accuracy", "macro_f1"] = "accuracy"
+    mixup: Optional[MixupConfig] = None  # paired mixup / time-cutmix of every modality (null: off)
 
     def __post_init__(self):
         import torch
@@ -175,6 +214,11 @@ class ExperimentConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     semantic: Optional[SemanticConfig] = None
     output_dir: str = "runs"
+
+    def __post_init__(self):
+        if self.train.mixup is not None and self.semantic is not None:
+            raise ConfigError("train.mixup mixes two recordings per sample, but the 'semantic' section regresses "
+                              "each sample to ONE class-name embedding: remove train.mixup or the semantic section")
 
     def to_dict(self) -> dict:
         return to_dict(self)

@@ -37,15 +37,60 @@ from harkd.engine import distributed as dist_utils
 from harkd.engine.checkpoint import (atomic_save, capture_rng_state, load_checkpoint, restore_rng_state,
                                      verify_checkpoint)
 from harkd.engine.metrics import classification_report
-from harkd.errors import DataError, TrainingError
+from harkd.errors import ConfigError, DataError, InputError, TrainingError
 
 __all__ = ["Task", "ClassificationTask", "model_input", "EpochSampler", "Trainer", "TrainerState", "predict",
-           "verify_resumable"]
+           "verify_resumable", "mix_batch", "mixed_loss", "mixed_cross_entropy", "MIX_LAMBDA", "MIX_LABEL"]
+
+#: Batch entries a mixed batch carries: the mixing weight of ``label`` and the partner labels.
+MIX_LAMBDA, MIX_LABEL = "mix_lambda", "mix_label"
 
 
 def model_input(batch: Mapping, key):
     """``batch[key]``, or ``{modality: batch[modality]}`` for a multi-input model's list of keys."""
     return batch[key] if isinstance(key, str) else {m: batch[m] for m in key}
+
+
+def mix_batch(batch: Mapping, lam: float, perm: torch.Tensor, time_axes: Mapping[str, int | None],
+              mode: str = "mixup", start: float = 0.0) -> dict:
+    """``batch`` with every modality in ``time_axes`` mixed with ``batch[.][perm]`` by ONE ``lam``.
+
+    ``mixup``: ``lam * x + (1 - lam) * x[perm]``. ``cutmix``: the normalised-time segment
+    ``[start, start + 1 - lam)`` of each modality (``time_axes[m]``: its per-sample time axis)
+    comes from ``x[perm]``, so every modality swaps the same moment. The labels stay; the mixed
+    batch also holds ``mix_lambda`` and ``mix_label`` (``label[perm]``) for the cross-entropy, and
+    no ``key``/``index``: a mixed sample is no single recording (no cached teacher output).
+    """
+    out = dict(batch)
+    for name, axis in time_axes.items():
+        x = batch.get(name)
+        if not torch.is_tensor(x) or not x.is_floating_point():
+            continue
+        if mode == "mixup":
+            out[name] = lam * x + (1 - lam) * x[perm]
+            continue
+        if axis is None:
+            raise InputError(f"cutmix: modality '{name}' has no time axis")
+        dim, t = axis + 1, x.shape[axis + 1]
+        cut = torch.arange(round(start * t), round((start + 1 - lam) * t), device=x.device)
+        out[name] = x.index_copy(dim, cut, x[perm].index_select(dim, cut))
+    out[MIX_LAMBDA] = float(lam)
+    out[MIX_LABEL] = batch["label"][perm]
+    out["key"] = None
+    out["index"] = None
+    return out
+
+
+def mixed_loss(criterion: Callable, logits: torch.Tensor, batch: Mapping) -> torch.Tensor:
+    """``criterion(logits, label)``; on a mixed batch ``lam * criterion(label) + (1 - lam) * criterion(label[perm])``."""
+    loss = criterion(logits, batch["label"])
+    lam = batch.get(MIX_LAMBDA)
+    return loss if lam is None else lam * loss + (1 - lam) * criterion(logits, batch[MIX_LABEL])
+
+
+def mixed_cross_entropy(logits: torch.Tensor, batch: Mapping, label_smoothing: float = 0.0) -> torch.Tensor:
+    """Cross-entropy with ``label_smoothing`` through :func:`mixed_loss`."""
+    return mixed_loss(nn.CrossEntropyLoss(label_smoothing=label_smoothing), logits, batch)
 
 
 class Task(nn.Module):
@@ -82,15 +127,19 @@ class ClassificationTask(Task):
         x = model_input(batch, self.input_key)
         prefixes = [f"{b}." for b in getattr(self.model, "branch_names", ())] or [""]
         if self.class_embeddings is None and prefixes == [""]:
-            return {"loss": self.criterion(self.model(x), batch["label"])}
+            return {"loss": mixed_loss(self.criterion, self.model(x), batch)}
         names = [p + "logits" for p in prefixes]
         if self.class_embeddings is not None:
             names += [p + "embedding" for p in prefixes]
         feats = self.model.forward_intermediates(x, names)
-        ce = torch.stack([self.criterion(feats[p + "logits"], batch["label"]) for p in prefixes]).mean()
+        ce = torch.stack([mixed_loss(self.criterion, feats[p + "logits"], batch) for p in prefixes]).mean()
         if self.class_embeddings is None:
             return {"loss": ce}
         from harkd.losses.sakdn import class_embedding_loss
+
+        if MIX_LAMBDA in batch:
+            raise InputError("the class-name embedding loss ('semantic') needs one label per sample: "
+                             "train.mixup cannot be combined with a 'semantic' section")
 
         semantic = class_embedding_loss([feats[p + "embedding"] for p in prefixes], batch["label"],
                                         self.class_embeddings, self.semantic_distance)
@@ -241,6 +290,8 @@ class Trainer:
     progress_interval: float = 10.0  # seconds between plain progress lines within an epoch
     clock: Callable[[], float] = time.monotonic
     on_epoch_end: Callable[[int, dict], None] | None = None
+    #: ``train.mixup`` (a :class:`~harkd.engine.config.MixupConfig`: alpha, mode, prob), None: off
+    mixup: object | None = None
     state: TrainerState = field(default_factory=TrainerState)
 
     def __post_init__(self) -> None:
@@ -265,6 +316,7 @@ class Trainer:
             drop_last=self.sampler.per_rank % self.rank_batch_size == 1,  # a lone sample breaks BatchNorm
         )
         self.train_module: nn.Module = dist_utils.wrap(self.task, self.device)
+        self.mix_axes = self._mix_axes()
         self._tb_writer = None  # created on the first epoch when tensorboard is installed
 
     # ----------------------------------------------------------------- checkpoints
@@ -389,6 +441,31 @@ class Trainer:
                     self._tb_writer.add_scalar(key.replace("_", "/", 1), value, record["epoch"])
             self._tb_writer.flush()
 
+    def _mix_axes(self) -> dict[str, int | None]:
+        """Per modality of the training set, its per-sample time axis (what ``mixup`` mixes)."""
+        if self.mixup is None:
+            return {}
+        transforms = getattr(self.train_set, "transforms", None) or {}
+        axes = {m: t.time_axis for m, t in transforms.items()}
+        if self.mixup.mode == "cutmix":
+            for m, axis in axes.items():
+                if axis is None:
+                    raise ConfigError(f"config key 'train.mixup.mode': cutmix replaces a time segment, but modality "
+                                      f"'{m}' is a GAF image (data.modalities.{m}.gaf) without a time axis: "
+                                      "use train.mixup.mode=mixup")
+        return axes
+
+    def _mix(self, batch: dict) -> dict:
+        """One permutation and one ``lam ~ Beta(alpha, alpha)`` for the whole batch, with probability ``prob``
+        (torch's global generator: saved in every checkpoint, so a resumed run mixes alike)."""
+        if self.mixup is None or float(torch.rand(())) >= self.mixup.prob:
+            return batch
+        alpha = torch.tensor(float(self.mixup.alpha))
+        lam = float(torch.distributions.Beta(alpha, alpha).sample())
+        perm = torch.randperm(len(batch["label"])).to(batch["label"].device)
+        start = float(torch.rand(())) * lam
+        return mix_batch(batch, lam, perm, self.mix_axes, self.mixup.mode, start)
+
     def _run_epoch(self, epoch: int) -> dict:
         self.sampler.set_epoch(epoch)
         self.loader_generator.manual_seed(self.seed * 7919 + epoch)
@@ -399,7 +476,7 @@ class Trainer:
         lr = self.optimizer.param_groups[0]["lr"]
         with self._progress(epoch) as advance:
             for batch in self.train_loader:
-                batch = _to_device(batch, self.device)
+                batch = self._mix(_to_device(batch, self.device))
                 terms = self.train_module(batch)
                 loss = terms["loss"]
                 if not torch.isfinite(loss):
