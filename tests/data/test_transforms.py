@@ -35,6 +35,7 @@ def test_segment_indices():
     ({"inertial": {"sensor": "mag"}}, r"'sensor' must be one of \['acc', 'gyro', 'all'\], got 'mag'"),
     ({"depth": {"size": [1, 2, 3]}}, r"'size' must be \[height, width\]"),
     ({"depth": {"scale": "cm"}}, r"'scale' must be one of"),
+    ({"inertial": {"remove_mean": "yes"}}, r"^inertial transform option 'remove_mean' must be true or false, got 'yes'$"),
 ])
 def test_config_errors(config, message):
     with pytest.raises(ConfigError, match=message):
@@ -101,6 +102,19 @@ def test_inertial_fit_normalise_and_serialise():
     t2 = InertialTransform(length=16, normalize=True, sensor="acc")
     t2.load_state_dict(state)
     np.testing.assert_allclose(t2.finish(clips[1]).numpy(), t.finish(clips[1]).numpy())
+
+
+def test_remove_mean_drops_each_clips_static_offset():
+    rng = np.random.default_rng(0)
+    motion = rng.normal(size=(50, 3)).astype(np.float32)
+    mounted = motion + np.array([0.9, -0.4, 0.2], dtype=np.float32)  # the same motion, sensor sat another way
+    t = InertialTransform(length=32, remove_mean=True)
+    a, b = t.prepare(motion), t.prepare(mounted)
+    np.testing.assert_allclose(a.mean(axis=0), 0, atol=1e-6)
+    np.testing.assert_allclose(a, b, atol=1e-5)
+    np.testing.assert_allclose(a, resample_time(motion, 32) - resample_time(motion, 32).mean(0), atol=1e-6)
+    assert t.cache_config() != InertialTransform(length=32).cache_config()
+    assert "remove_mean" not in InertialTransform(length=32).cache_config()  # older cache entries stay valid
 
 
 def test_skeleton_centring():

@@ -26,7 +26,7 @@ def test_interpolation_matrix_is_resample_time(window, length):
     np.testing.assert_allclose(got, expected, rtol=0, atol=2e-6)
 
 
-@pytest.mark.parametrize("kind", ["raw", "gaf", "gafds"])
+@pytest.mark.parametrize("kind", ["raw", "centered", "gaf", "gafds"])
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
 def test_export_parity_manifest_and_dynamic_batch(kind, fmt, tiny_runs, tmp_path):
     run_dir = tiny_runs(kind)
@@ -43,12 +43,13 @@ def test_export_parity_manifest_and_dynamic_batch(kind, fmt, tiny_runs, tmp_path
     assert len(saved["class_names"]) == 27 and saved["class_names"][0] == "right arm swipe to the left"
     assert saved["sampling_rate_hz"] == 50.0
     assert saved["window_seconds"] == pytest.approx(saved["window_samples"] / 50.0)
-    sensor_channels = {"raw": 3, "gaf": 3, "gafds": 6}[kind]
+    sensor_channels = {"raw": 3, "centered": 3, "gaf": 3, "gafds": 6}[kind]
+    assert saved["remove_mean"] is (kind == "centered")
     assert len(saved["channels"]) == len(saved["units"]) == sensor_channels
     assert saved["units"][:3] == ["g"] * 3 and (kind != "gafds" or saved["units"][3:] == ["deg/s"] * 3)
     assert saved["harkd_version"] and saved["exported_at"] and saved["model"]["name"]
     assert saved["model"]["parameters"] > 0 and saved["model"]["macs_per_window"] > 0
-    if kind == "raw":
+    if kind in ("raw", "centered"):
         assert saved["gaf"] is None and len(saved["normalization"]["mean"]) == 3
     elif kind == "gaf":
         assert saved["gaf"]["image_size"] == 16 and saved["gaf"]["method"] == "both" and saved["gaf"]["scaling"] == "per_sample" and saved["normalization"] is None

@@ -12,6 +12,7 @@ GAF_DATASET = {"sensor": "all", "length": 32, "normalize": True,
                "gaf": {"image_size": 16, "method": "difference", "scaling": "dataset"}}
 MODELS = {
     "raw": ("imu_cnn1d", RAW, {"widths": [8, 16], "depths": [1, 1]}),
+    "centered": ("imu_cnn1d", {**RAW, "remove_mean": True}, {"widths": [8, 16], "depths": [1, 1]}),
     "gaf": ("gaf_resnet18", GAF, {"width": 8, "depths": [1, 1], "stem": "small"}),
     "gafds": ("gaf_resnet18", GAF_DATASET, {"width": 8, "depths": [1, 1], "stem": "small"}),
 }

@@ -324,7 +324,9 @@ def augment_inertial(x: np.ndarray, scale: float = 0.0, rotate: float = 0.0, shi
 
 
 class InertialTransform(ModalityTransform):
-    """``sensor`` (acc|gyro|all), ``length`` (resample), ``normalize``, ``augment`` (training
+    """``sensor`` (acc|gyro|all), ``length`` (resample), ``remove_mean`` (subtract each clip's
+    per-channel mean after resampling: the static gravity component, whose direction depends on
+    how the sensor sits on the body), ``normalize``, ``augment`` (training
     only; dict of :func:`augment_inertial`'s ``scale``, ``rotate`` (degrees), ``shift``,
     ``noise``), ``gaf`` (dict for :func:`harkd.encoding.gaf_channels`: image_size, method
     (summation | difference | both: GASF then GADF channels), convention, and ``scaling``:
@@ -333,7 +335,7 @@ class InertialTransform(ModalityTransform):
     to +-1))."""
 
     modality = "inertial"
-    options = ("sensor", "length", "normalize", "augment", "gaf")
+    options = ("sensor", "length", "remove_mean", "normalize", "augment", "gaf")
     gaf_options = ("image_size", "method", "scaling", "convention")
     augment_options = ("scale", "rotate", "shift", "noise")
 
@@ -343,6 +345,7 @@ class InertialTransform(ModalityTransform):
         self.sensor = _choice(kind, "sensor", config.get("sensor", "all"), ("acc", "gyro", "all"))
         self.length = _positive_int(kind, "length", config.get("length"), minimum=2, why=_TIME_AXIS)
         _at_most(kind, "length", self.length)
+        self.remove_mean = _flag(kind, "remove_mean", config.get("remove_mean", False))
         self.gaf = config.get("gaf")
         self.gaf_dataset_scaling = False
         if self.gaf is not None:
@@ -375,10 +378,12 @@ class InertialTransform(ModalityTransform):
         return {"sensor": self.sensor, **super().load_options()}
 
     def cache_config(self) -> dict[str, Any]:
-        return {**super().cache_config(), "length": self.length}
+        extra = {"remove_mean": True} if self.remove_mean else {}  # earlier cache keys unchanged
+        return {**super().cache_config(), "length": self.length, **extra}
 
     def prepare(self, x: np.ndarray) -> np.ndarray:
-        return resample_time(x, self.length) if self.length else x.astype(np.float32)
+        x = resample_time(x, self.length) if self.length else x.astype(np.float32)
+        return x - x.mean(axis=0, keepdims=True) if self.remove_mean else x
 
     @property
     def needs_fit(self) -> bool:

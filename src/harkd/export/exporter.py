@@ -463,6 +463,7 @@ def _export_checked(loaded: LoadedRun, fmt: str, out: Path, tmp: Path, tolerance
         "resample": None if spec.length is None else {
             "method": "linear interpolation at linspace(0, W-1, length): two gathers of neighbouring samples with constant weights",
             "from_samples": spec.window_samples, "to_samples": spec.length},
+        "remove_mean": spec.remove_mean,
         "normalization": spec.normalization,
         "gaf": spec.gaf,
         "model": {"name": spec.model_name, "args": spec.model_args, "parameters": params, "macs_per_window": macs},

@@ -61,8 +61,9 @@ class DeployablePipeline(nn.Module):
     """``(batch, channels, window)`` raw sensor values -> ``(batch, classes)`` probabilities."""
 
     def __init__(self, model: nn.Module, window: int, length: Optional[int], mean=None, std=None,
-                 gaf: Optional[nn.Module] = None):
+                 gaf: Optional[nn.Module] = None, remove_mean: bool = False):
         super().__init__()
+        self.remove_mean = bool(remove_mean)
         self.model = model
         self.window = int(window)
         self.resampling = length is not None
@@ -81,6 +82,8 @@ class DeployablePipeline(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.resampling:
             x = self.weight_lo * x.index_select(-1, self.taps_lo) + self.weight_hi * x.index_select(-1, self.taps_hi)
+        if self.remove_mean:
+            x = x - x.mean(dim=-1, keepdim=True)
         if self.normalizing:
             x = (x - self.mean) / self.std
         if self.gaf is not None:
@@ -105,6 +108,7 @@ class PipelineSpec:
     normalization: Optional[dict]
     gaf: Optional[dict]
     class_names: list
+    remove_mean: bool = False
     extra: dict = field(default_factory=dict)
 
     @property
@@ -138,7 +142,7 @@ def pipeline_spec(cfg, meta: dict, kind: str, window_samples: int, rate: float |
             gaf["range"] = [list(map(float, v)) for v in stats["gaf_range"]]
     return PipelineSpec(model_cfg.name, dict(model_cfg.args), modality, sensor, list(channels), list(units),
                         list(columns), float(rate), int(window_samples), options.get("length"), normalization,
-                        gaf, list(meta["class_names"]))
+                        gaf, list(meta["class_names"]), bool(options.get("remove_mean", False)))
 
 
 def build_pipeline(model: nn.Module, spec: PipelineSpec) -> DeployablePipeline:
@@ -154,4 +158,5 @@ def build_pipeline(model: nn.Module, spec: PipelineSpec) -> DeployablePipeline:
         gaf = GAFChannels(image_size=spec.gaf.get("image_size"), method=spec.gaf["method"],
                                   scaling=scaling, convention=spec.gaf["convention"])
     norm = spec.normalization or {}
-    return DeployablePipeline(model, spec.window_samples, spec.length, norm.get("mean"), norm.get("std"), gaf).eval()
+    return DeployablePipeline(model, spec.window_samples, spec.length, norm.get("mean"), norm.get("std"), gaf,
+                              spec.remove_mean).eval()
