@@ -48,7 +48,9 @@ class DataConfig:
     root: Optional[str] = None
     protocol: str = "cross_subject"
     val_fraction: float = ranged(0.15, low=0, high=1, closed_high=False)
-    val_subjects: Optional[list[int]] = ranged(None, low=1)
+    #: ``auto`` (whole training subjects held out for a by-subject protocol, else the per-class carve),
+    #: a list of training subjects, or null (the per-class ``val_fraction`` carve); see harkd.data.protocols
+    val_subjects: Union[list[int], Literal["auto"], None] = ranged("auto", low=1)
     modalities: dict[str, dict[str, Any]] = field(default_factory=dict)
     cache: bool = True
     num_workers: int = ranged(0, low=0)

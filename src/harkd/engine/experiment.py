@@ -138,8 +138,7 @@ def prepare_data(data: DataConfig, inputs: list[str], normalization: dict | None
     else:
         split = make_split(spec, index, data.protocol, val_fraction=data.val_fraction, seed=0,
                            val_subjects=data.val_subjects)
-        origin = f"protocol {data.protocol} " + (f"with data.val_subjects {data.val_subjects}" if data.val_subjects
-                                                 else f"with data.val_fraction {data.val_fraction}")
+        origin = f"protocol {data.protocol} with validation {split.validation.how}"
     check_disjoint(split, origin)
     cache = True if data.cache else None
     datasets: dict = {}
@@ -338,6 +337,7 @@ def _write_metadata(run_dir: Path, cfg, prepared: PreparedData, kind: str) -> No
         "data_root": str(Path(prepared.root).resolve()),
         "class_names": prepared.class_names,
         "split": prepared.split.to_dict(),
+        "validation": prepared.split.validation.to_dict() if prepared.split.validation else None,
         "skipped": {name: ds.skipped for name, ds in prepared.datasets.items()},
         "normalization": prepared.datasets["train"].normalization_state(),
     }
@@ -436,6 +436,8 @@ def _train_locked(cfg, run_dir: Path, resume: bool, log, progress, recipe: "Reci
     check_splits(prepared, cfg.data.protocol, evaluate)
     if dist_utils.rank() == 0 and fresh:
         _write_metadata(run_dir, cfg, prepared, recipe.kind)
+    if dist_utils.rank() == 0:
+        log(f"validation: {validation_line(prepared.split.validation or saved_validation(run_dir))}")
     task = recipe.build(cfg, prepared)
     optimizer = build_optimizer(cfg.optim, [p for p in task.parameters() if p.requires_grad])
     if dist_utils.rank() == 0:
@@ -455,6 +457,19 @@ def _train_locked(cfg, run_dir: Path, resume: bool, log, progress, recipe: "Reci
         record_epochs_change(run_dir, cfg.train.epochs, trainer.state.epoch, log)
     trainer.fit()
     return run_dir
+
+
+def saved_validation(run_dir: Path):
+    """The :class:`~harkd.data.protocols.Validation` recorded in ``run_dir``'s run.json (None before 0.5)."""
+    from harkd.data.protocols import Validation
+    from harkd.engine.rundir import read_run_meta
+
+    saved = read_run_meta(run_dir).get("validation") if (run_dir / "run.json").is_file() else None
+    return Validation(saved["rule"], tuple(saved.get("subjects", ())), saved.get("how", "")) if saved else None
+
+
+def validation_line(validation) -> str:
+    return validation.how if validation else "as saved in run.json's split (recorded before validation rules were)"
 
 
 def _check_same_experiment(run_dir: Path, cfg: ExperimentConfig) -> None:
