@@ -39,7 +39,13 @@ def test_info_json(run, tiny):
     assert len(info["missing"]["absent"]) == 27 * 8 * 4 - 4
     assert info["skipped"] == [{"path": str(tiny / "Skeleton" / "readme.txt"),
                                 "reason": "unknown file name pattern (expected a{A}_s{S}_t{T}_skeleton.mat)"}]
-    assert info["split"] == {"protocol": "cross_subject", "train": 1, "val": 1, "test": 2}
+    assert info["split"] == {"protocol": "cross_subject", "train": 1, "val": 1, "test": 2, "validation": {
+        "rule": "fraction", "subjects": [],
+        "how": "15% of each class's training recordings (data.val_fraction 0.15, data.val_subjects auto: too few "
+               "training subjects in cross_subject)"}}
+    assert err.strip() == ("harkd: warning: data.val_subjects auto: protocol cross_subject of utd-mhad has 1 training "
+                           "subject(s) (1), too few to hold one out; validation falls back to the per-class carve "
+                           "(data.val_fraction 0.15)")
     assert info["lengths"]["inertial"] == {"min": 31, "median": 31.5, "max": 32, "n": 4}
     assert info["lengths"]["skeleton"]["n"] == 3
 

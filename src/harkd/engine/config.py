@@ -142,6 +142,9 @@ class TrainConfig:
     device: str = "cpu"
     deterministic: bool = False
     select: Literal["accuracy", "macro_f1"] = "accuracy"
+    #: after the run, train again from scratch on every training-side recording (no validation) into
+    #: RUN/refit for stage 1's best epoch count (``best``) or ``train.epochs`` (``last``); see engine.experiment
+    refit: Optional[Literal["best", "last"]] = None
 
     def __post_init__(self):
         import torch
