@@ -121,8 +121,10 @@ def print_refit(run_dir: Path) -> None:
     refit = read_run_meta(run_dir).get("refit")
     if refit:
         test = refit["test"]
+        result = (f"test accuracy {test['accuracy']:.4f}, macro-F1 {test['macro_f1']:.4f}" if test
+                  else "no test recordings to evaluate")
         print(f"refit ({refit['dir']}/last.pt: every training-side recording, {refit['epochs']} epochs, final "
-              f"epoch): test accuracy {test['accuracy']:.4f}, macro-F1 {test['macro_f1']:.4f}")
+              f"epoch): {result}")
 
 
 def checkpoint_labels(run_dir: Path) -> dict[str, str]:

@@ -458,12 +458,14 @@ def refit_experiment(cfg, run_dir: Path, *, log: Callable[[str], None] | None = 
         log(f"refit: training again on every training-side recording for {epochs} epochs "
             f"(train.refit {cfg.train.refit}) into {refit_dir}")
     with run_dir_lock(refit_dir, dist_utils.rank() == 0):
-        _train_locked(refit_cfg, refit_dir, True, log, progress, recipe, "test")
+        _train_locked(refit_cfg, refit_dir, True, log, progress, recipe)
     if dist_utils.rank() == 0:
-        result = evaluate_run(refit_dir, "test", "last")
+        test = None  # a protocol without test recordings (e.g. a partial copy) has nothing to report
+        if read_run_meta(refit_dir).get("split", {}).get("test"):
+            result = evaluate_run(refit_dir, "test", "last")
+            test = {k: result[k] for k in ("checkpoint", "accuracy", "macro_f1", "num_samples")}
         meta = read_run_meta(run_dir)
-        meta["refit"] = {"rule": cfg.train.refit, "epochs": epochs, "dir": REFIT_DIR,
-                         "test": {k: result[k] for k in ("checkpoint", "accuracy", "macro_f1", "num_samples")}}
+        meta["refit"] = {"rule": cfg.train.refit, "epochs": epochs, "dir": REFIT_DIR, "test": test}
         (run_dir / "run.json").write_text(json.dumps(meta, indent=1, default=_jsonable))
     return refit_dir
 
