@@ -87,3 +87,24 @@ def test_real_data_info(run, utd_root):
     assert info["modalities"] == {"inertial": 861, "skeleton": 861, "depth": 861, "rgb": 0}
     assert info["split"]["train"] + info["split"]["val"] == 431 and info["split"]["test"] == 430
     assert info["missing"]["absent"] == ["a8_s1_t4", "a23_s6_t4", "a27_s8_t4"]
+
+
+def test_info_counts_with_the_auto_default_and_other_rules(run, synth_utd):
+    rc, out, err = run("data", "info", "--root", str(synth_utd), "--json")
+    assert rc == 0 and err == ""
+    split = json.loads(out)["split"]  # training subjects 1 and 3: one held out whole
+    assert split["validation"]["rule"] == "subjects" and split["train"] == split["val"] == 12
+    rc, out, _ = run("data", "info", "--root", str(synth_utd), "--json", "--val-subjects", "1,3")
+    assert json.loads(out)["split"]["validation"]["how"] == "training subjects 1, 3 held out (data.val_subjects [1, 3])"
+    rc, out, _ = run("data", "info", "--root", str(synth_utd), "--val-subjects", "none")
+    assert ("Split 'cross_subject' (validation: 15% of each class's training recordings (data.val_fraction 0.15, "
+            "data.val_subjects null)):") in out
+
+
+def test_info_bad_val_subjects_is_one_usage_error(run, synth_utd, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        run("data", "info", "--root", str(synth_utd), "--val-subjects", "seven")
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "Traceback" not in err
+    assert err.strip().splitlines()[-1].endswith("argument --val-subjects: expected auto, none or subject ids such "
+                                                 "as 7 or 1,3, got 'seven'")

@@ -165,3 +165,12 @@ def test_refit_best_with_select_on_test_is_refused(tmp_path, synth_utd):
            "split: use --set train.refit=last, or drop --select-on-test")
     with pytest.raises(ConfigError, match=f"^{re.escape(msg)}$"):
         train_experiment(cfg, tmp_path / "run", log=lambda m: None, select_on="test")
+
+
+def test_val_subjects_accepts_auto_a_list_or_null_only(tmp_path, synth_utd):
+    path = config(tmp_path, synth_utd)
+    assert load_config(path).data.val_subjects == "auto"
+    assert load_config(path, ["data.val_subjects=[3]"]).data.val_subjects == [3]
+    assert load_config(path, ["data.val_subjects=null"]).data.val_subjects is None
+    with pytest.raises(ConfigError, match="^" + re.escape("config key 'data.val_subjects': 'all' is not one of 'auto'") + "$"):
+        load_config(path, ["data.val_subjects=all"])
