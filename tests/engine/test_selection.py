@@ -174,3 +174,10 @@ def test_val_subjects_accepts_auto_a_list_or_null_only(tmp_path, synth_utd):
     assert load_config(path, ["data.val_subjects=null"]).data.val_subjects is None
     with pytest.raises(ConfigError, match="^" + re.escape("config key 'data.val_subjects': 'all' is not one of 'auto'") + "$"):
         load_config(path, ["data.val_subjects=all"])
+
+
+def test_select_on_takes_val_or_test_only(tmp_path, synth_utd):
+    from harkd.errors import InputError
+
+    with pytest.raises(InputError, match=r"^select_on must be 'val' or 'test', got 'train'$"):
+        train_experiment(load_config(config(tmp_path, synth_utd)), tmp_path / "run", select_on="train")

@@ -30,7 +30,7 @@ import harkd
 from harkd.engine import distributed as dist_utils
 from harkd.engine.config import DataConfig, ExperimentConfig, OptimConfig, ScheduleConfig, load_config
 from harkd.engine.trainer import ClassificationTask, Trainer
-from harkd.errors import ConfigError, DataError
+from harkd.errors import ConfigError, DataError, InputError
 
 __all__ = ["seed_everything", "build_optimizer", "build_scheduler", "prepare_data", "build_model", "build_task",
            "train_experiment", "load_run", "git_hash", "PreparedData", "check_disjoint", "report_left_out",
@@ -393,7 +393,7 @@ def train_experiment(cfg, run_dir: Path | None = None, *, resume: bool = True,
     from harkd.engine.rundir import check_run_dir
 
     if select_on not in ("val", "test"):
-        raise ConfigError(f"select_on must be 'val' or 'test', got {select_on!r}")
+        raise InputError(f"select_on must be 'val' or 'test', got {select_on!r}")
     if select_on == "test" and cfg.train.refit == "best":
         raise ConfigError("--select-on-test with train.refit: best would take the refit's epochs from an epoch chosen "
                           "on the test split: use --set train.refit=last, or drop --select-on-test")
