@@ -86,6 +86,7 @@ def test_real_data_info(run, utd_root):
     info = json.loads(out)
     assert info["modalities"] == {"inertial": 861, "skeleton": 861, "depth": 861, "rgb": 0}
     assert info["split"]["train"] + info["split"]["val"] == 431 and info["split"]["test"] == 430
+    assert (info["split"]["val"], info["split"]["validation"]["subjects"]) == (108, [3])  # the auto rule's subject
     assert info["missing"]["absent"] == ["a8_s1_t4", "a23_s6_t4", "a27_s8_t4"]
 
 
