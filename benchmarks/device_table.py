@@ -6,7 +6,7 @@ augmented skeleton ST-GCN teacher (``harkd distill``, KD T = 4 beside the labels
 
 Protocol (no checkpoint selection at all, so no selection can touch the test split): every run,
 the teacher's too, trains on all 431 recordings of the training subjects 1, 3, 5, 7
-(``data.val_fraction=0``) with the config's fixed 60-epoch cosine schedule, and its final
+(``data.val_fraction=0 data.val_subjects=null``) with the config's fixed 60-epoch cosine schedule, and its final
 epoch is the model. The students use inertial training augmentation (the utd-skel2acc-aug
 recipe), the same in every row. Test subjects 2, 4, 6, 8 (430 recordings) are read only to
 report.
@@ -41,7 +41,7 @@ from utd_benchmark import record_header, replace_section, use_data_root  # noqa:
 
 CONFIGS = HERE.parent / "configs" / "utd_mhad"
 TEACHER = "skeleton_stgcn_aug.yaml"
-COMMON = ["data.val_fraction=0"]  # train on every training-subject recording; the last epoch is the model
+COMMON = ["data.val_fraction=0", "data.val_subjects=null"]  # train on every training-subject recording; the last epoch is the model
 STUDENT_AUGMENT = ["data.modalities.inertial.augment={scale: 0.1, rotate: 15, shift: 0.1, noise: 0.02}"]
 ROWS = [  # (label, size, kind, config)
     ("1D CNN 64/128/256, no KD", "full", "train", "acc_cnn1d.yaml"),
@@ -245,7 +245,7 @@ def main() -> int:
         "On-device accelerometer students: fp32 and int8, distilled and not, UTD-MHAD cross-subject "
         "(benchmarks/device_table.py)",
         f"protocol: every run (teacher too) trains on all 431 training-subject recordings (subjects 1, 3, 5, 7; "
-        f"`--set data.val_fraction=0`) for the config's fixed 60-epoch schedule and keeps its last epoch: no "
+        f"`--set data.val_fraction=0 --set data.val_subjects=null`) for the config's fixed 60-epoch schedule and keeps its last epoch: no "
         f"checkpoint selection, so nothing is chosen on any held-out data; test subjects 2, 4, 6, 8 (430) "
         f"only report. Mean +- std over seeds {' '.join(map(str, args.seeds))}"
         + (f"; extra overrides: {', '.join(args.overrides)}" if args.overrides else ""),

@@ -39,7 +39,13 @@ def test_info_json(run, tiny):
     assert len(info["missing"]["absent"]) == 27 * 8 * 4 - 4
     assert info["skipped"] == [{"path": str(tiny / "Skeleton" / "readme.txt"),
                                 "reason": "unknown file name pattern (expected a{A}_s{S}_t{T}_skeleton.mat)"}]
-    assert info["split"] == {"protocol": "cross_subject", "train": 1, "val": 1, "test": 2}
+    assert info["split"] == {"protocol": "cross_subject", "train": 1, "val": 1, "test": 2, "validation": {
+        "rule": "fraction", "subjects": [],
+        "how": "15% of each class's training recordings (data.val_fraction 0.15, data.val_subjects auto: too few "
+               "training subjects in cross_subject)"}}
+    assert err.strip() == ("harkd: warning: data.val_subjects auto: protocol cross_subject of utd-mhad has 1 training "
+                           "subject(s) (1), too few to hold one out; validation falls back to the per-class carve "
+                           "(data.val_fraction 0.15)")
     assert info["lengths"]["inertial"] == {"min": 31, "median": 31.5, "max": 32, "n": 4}
     assert info["lengths"]["skeleton"]["n"] == 3
 
@@ -80,4 +86,26 @@ def test_real_data_info(run, utd_root):
     info = json.loads(out)
     assert info["modalities"] == {"inertial": 861, "skeleton": 861, "depth": 861, "rgb": 0}
     assert info["split"]["train"] + info["split"]["val"] == 431 and info["split"]["test"] == 430
+    assert (info["split"]["val"], info["split"]["validation"]["subjects"]) == (108, [3])  # the auto rule's subject
     assert info["missing"]["absent"] == ["a8_s1_t4", "a23_s6_t4", "a27_s8_t4"]
+
+
+def test_info_counts_with_the_auto_default_and_other_rules(run, synth_utd):
+    rc, out, err = run("data", "info", "--root", str(synth_utd), "--json")
+    assert rc == 0 and err == ""
+    split = json.loads(out)["split"]  # training subjects 1 and 3: one held out whole
+    assert split["validation"]["rule"] == "subjects" and split["train"] == split["val"] == 12
+    rc, out, _ = run("data", "info", "--root", str(synth_utd), "--json", "--val-subjects", "1,3")
+    assert json.loads(out)["split"]["validation"]["how"] == "training subjects 1, 3 held out (data.val_subjects [1, 3])"
+    rc, out, _ = run("data", "info", "--root", str(synth_utd), "--val-subjects", "none")
+    assert ("Split 'cross_subject' (validation: 15% of each class's training recordings (data.val_fraction 0.15, "
+            "data.val_subjects null)):") in out
+
+
+def test_info_bad_val_subjects_is_one_usage_error(run, synth_utd, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        run("data", "info", "--root", str(synth_utd), "--val-subjects", "seven")
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "Traceback" not in err
+    assert err.strip().splitlines()[-1].endswith("argument --val-subjects: expected auto, none or subject ids such "
+                                                 "as 7 or 1,3, got 'seven'")

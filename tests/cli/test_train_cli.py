@@ -153,14 +153,14 @@ def test_train_labels_the_test_accuracies(run, tmp_path, synth_utd):
 
 
 def test_train_without_a_validation_split_says_best_is_the_last_epoch(run, tmp_path, synth_utd):
-    config = tiny_config(tmp_path, synth_utd, val_fraction=0)
+    config = tiny_config(tmp_path, synth_utd, val_fraction=0, val_subjects=None)
     rc, out, err = run("train", str(config), "--run-dir", str(tmp_path / "run"), "--evaluate", "test")
     assert rc == 0, err
     assert out.splitlines()[0].startswith("best.pt (epoch 2: no validation split, so the last epoch): test accuracy ")
 
 
 def test_an_empty_validation_split_to_evaluate_is_refused_before_training(run, tmp_path, synth_utd):
-    config = tiny_config(tmp_path, synth_utd, val_fraction=0)
+    config = tiny_config(tmp_path, synth_utd, val_fraction=0, val_subjects=None)
     rc, out, err = run("train", str(config), "--run-dir", str(tmp_path / "run"), "--evaluate", "val")
     one_error_line(rc, err, f"{synth_utd}: the validation split is empty under protocol 'cross_subject' (24 training, "
                             "0 validation, 24 test recordings): set data.val_fraction > 0 (or data.val_subjects), or "
@@ -173,5 +173,6 @@ def test_a_diverging_run_is_one_line(run, tmp_path, synth_utd):
     rc, _, err = run("train", str(tiny_config(tmp_path, synth_utd)), "--set", "optim.lr=1e10", "--set",
                      "optim.name=sgd")
     assert rc == 2 and "Traceback" not in err and "internal error" not in err
-    assert err.strip().startswith("harkd: error: epoch ")
+    first, error = err.strip().splitlines()  # the run's validation line, then the one error line
+    assert first.startswith("validation: training subject ") and error.startswith("harkd: error: epoch ")
     assert "loss became" in err and "lower the learning rate" in err

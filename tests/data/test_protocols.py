@@ -60,3 +60,75 @@ def test_hold_out_subjects(grid):
     assert {index[k].subject for k in split.val} == {7} and len(split.val) == 108
     with pytest.raises(InputError, match=r"val_subjects \[2\] are not training subjects"):
         make_split(spec, index, "cross_subject", val_subjects=[2])
+
+
+def _index(dataset, subjects):
+    """Synthetic recordings of ``dataset``: 3 classes x ``subjects`` x 2 trials (MMAct: x scene x session)."""
+    spec = get_dataset(dataset)
+    recs = []
+    for s in subjects:
+        for a in range(3):
+            for t in (1, 2, 3, 4, 5):
+                attrs = {"scene": 1 + t % 2, "session": t, "cam": 1 + t % 4}
+                recs.append(Recording(f"x{a}_s{s}_t{t}", a, s, t, attrs=attrs))
+    return spec, RecordingIndex(dataset, None, recs)
+
+
+PROTOCOLS = [("utd-mhad", "cross_subject", range(1, 9)), ("utd-mhad", "subject_specific", range(1, 9)),
+             ("berkeley-mhad", "cross_subject", range(1, 13)), ("berkeley-mhad", "subject_specific", range(1, 13)),
+             ("mmact", "cross_subject", range(1, 21)), ("mmact", "cross_scene", range(1, 21)),
+             ("mmact", "cross_session", range(1, 21))]
+
+
+@pytest.mark.parametrize("dataset,protocol,subjects", PROTOCOLS)
+def test_auto_validation_never_overlaps_training_or_test(dataset, protocol, subjects):
+    spec, index = _index(dataset, subjects)
+    split = make_split(spec, index, protocol, val_subjects="auto")
+    assert split.val and not set(split.val) & set(split.train) and not set(split.val) & set(split.test)
+    assert len(split.val) + len(split.train) + len(split.test) == len(index)
+    if protocol in spec.subject_protocols:
+        held = {index[k].subject for k in split.val}
+        assert split.validation.rule == "subjects" and held == set(split.validation.subjects)
+        assert len(held) == spec.val_subject_count
+        assert not held & {index[k].subject for k in split.train + split.test}  # whole subjects
+    else:
+        assert split.validation.rule == "fraction"
+        assert split.validation.how.endswith(f"data.val_subjects auto: protocol {protocol} does not split by subject)")
+
+
+def test_auto_rule_is_documented_hash_and_seed_free():
+    import hashlib
+
+    spec, index = _index("utd-mhad", range(1, 9))
+    order = sorted((1, 3, 5, 7), key=lambda s: hashlib.sha256(f"val:utd-mhad:cross_subject:{s}".encode()).hexdigest())
+    splits = [make_split(spec, index, "cross_subject", seed=seed, val_subjects="auto") for seed in (0, 1, 5)]
+    assert {sp.validation.subjects for sp in splits} == {(order[0],)}
+    assert splits[0].val == splits[1].val == splits[2].val
+    assert splits[0].validation.how == f"training subject {order[0]} held out (data.val_subjects auto)"
+    assert splits[0].validation.to_dict() == {"rule": "subjects", "subjects": [order[0]],
+                                              "how": f"training subject {order[0]} held out (data.val_subjects auto)"}
+
+
+def test_auto_with_one_training_subject_falls_back_with_a_warning():
+    from harkd.errors import DataWarning
+
+    spec, index = _index("berkeley-mhad", [1])
+    msg = ("data.val_subjects auto: protocol cross_subject of berkeley-mhad has 1 training subject(s) (1), too few to "
+           "hold one out; validation falls back to the per-class carve (data.val_fraction 0.15)")
+    with pytest.warns(DataWarning) as caught:
+        split = make_split(spec, index, "cross_subject", val_subjects="auto")
+    assert [str(w.message) for w in caught] == [msg]
+    assert split.validation.rule == "fraction" and len(split.val) == 3  # one of 5 per class
+
+
+def test_null_and_lists_keep_their_rules(grid):
+    spec, index = grid
+    carve = make_split(spec, index, "cross_subject", val_subjects=None)
+    assert carve.validation.rule == "fraction" and len({index[k].subject for k in carve.val}) > 1
+    none = make_split(spec, index, "cross_subject", val_fraction=0, val_subjects=None)
+    assert none.val == () and none.validation.to_dict() == {
+        "rule": "none", "subjects": [], "how": "no validation split (data.val_fraction 0, data.val_subjects null)"}
+    listed = make_split(spec, index, "cross_subject", val_subjects=[5, 1])
+    assert listed.validation.how == "training subjects 1, 5 held out (data.val_subjects [1, 5])"
+    with pytest.raises(InputError, match=r"^val_subjects must be 'auto', a list of subject ids or None, got 'all'$"):
+        make_split(spec, index, "cross_subject", val_subjects="all")

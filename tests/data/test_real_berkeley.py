@@ -105,7 +105,8 @@ def test_full_release_scans_to_659_recordings_and_reports_the_missing_ones(full_
     assert full_summary["missing"] == {"incomplete": {"s02_a07_r05": ACCELEROMETER_MODALITIES},
                                        "absent": ["s04_a08_r05"]}
     assert full_summary["skipped"] == []
-    assert full_summary["split"] == {"protocol": "cross_subject", "train": 329, "val": 55, "test": 275}
+    assert full_summary["split"] == {"protocol": "cross_subject", "train": 329, "val": 55, "test": 275, "validation": {
+        "rule": "subjects", "subjects": [3], "how": "training subject 3 held out (data.val_subjects auto)"}}
 
 
 def test_every_accelerometer_recording_loads_with_the_default_and_the_11_gaps_are_reported(full_root, full_summary):

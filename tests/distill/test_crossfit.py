@@ -29,7 +29,9 @@ def folds(synth_utd, tmp_path_factory):
 def _config(root, tmp_path, teachers, losses=None, epochs=1):
     return load_distill_config(data={
         "name": "student", "seed": 0, "output_dir": str(tmp_path),
-        "data": {"dataset": "utd-mhad", "root": str(root), "modalities": {"inertial": INERTIAL}, "cache": False},
+        # the per-class carve: with "auto" the student would hold out one of the two synthetic training subjects
+        "data": {"dataset": "utd-mhad", "root": str(root), "modalities": {"inertial": INERTIAL}, "cache": False,
+                 "val_subjects": None},
         "teachers": teachers,
         "student": {"name": "imu_cnn1d", "input": "inertial", "args": {"widths": [8, 16], "depths": [1, 1]}},
         "losses": losses or [{"name": "ce"}, {"name": "acs", "teacher_index": "all", "args": {"temperature": 4}}],

@@ -78,7 +78,7 @@ def test_resume_accepts_a_run_written_before_a_config_key_existed(tmp_path, synt
     cfg = load_config(write_config(tmp_path, synth_utd, epochs=1))
     run_dir = train_experiment(cfg, tmp_path / "r", log=lambda m: None)
     saved = yaml.safe_load((run_dir / "config.yaml").read_text())
-    assert saved["data"].pop("val_subjects") is None  # as written before val_subjects existed
+    assert saved["data"].pop("val_subjects") == "auto"  # as written before val_subjects existed
     (run_dir / "config.yaml").write_text(yaml.safe_dump(saved))
     train_experiment(load_config(write_config(tmp_path, synth_utd, epochs=2)), run_dir, log=lambda m: None)
     assert (run_dir / "metrics.jsonl").read_text().count("\n") == 2
@@ -89,7 +89,7 @@ def test_config_errors_are_one_line(tmp_path, synth_utd, capsys):
     assert main(["train", str(config), "--set", "train.epoch=3"]) == 2
     err = capsys.readouterr().err.strip()
     assert err == ("harkd: error: unknown config key 'epoch'; did you mean 'epochs'? (valid: batch_size, deterministic, "
-                   "device, epochs, grad_clip, label_smoothing, mixup, select) in 'train'")
+                   "device, epochs, grad_clip, label_smoothing, mixup, refit, select) in 'train'")
     assert main(["train", str(config), "--set", "model.input=skeleton"]) == 2
     assert "config key 'model.input': 'skeleton' is not among data.modalities (inertial)" in capsys.readouterr().err
     assert main(["train", str(tmp_path / "nope.yaml")]) == 2

@@ -284,7 +284,7 @@ def test_an_empty_test_split_is_refused_before_training(tmp_path, monkeypatch):
     monkeypatch.setattr(Trainer, "fit", lambda self: fitted.append(1))
     with pytest.raises(DataError) as err:
         train_experiment(cfg, tmp_path / "run", evaluate="test", **QUIET)
-    assert str(err.value) == (f"{root}: the test split is empty under protocol 'cross_subject' (9 training, 3 "
+    assert str(err.value) == (f"{root}: the test split is empty under protocol 'cross_subject' (6 training, 6 "
                               "validation, 0 test recordings): use another protocol (--set "
                               "data.protocol=subject_specific), point data.root at a copy with the protocol's test "
                               "subjects, or pass --evaluate none")

@@ -58,12 +58,18 @@ def compare_runs(runs: list[str], baseline: list[str], split: str = "test", chec
     if set(method) != set(base):
         raise InputError(f"the method's seeds {sorted(method)} differ from the baseline's {sorted(base)}: "
                          "a paired comparison needs the same seeds on both sides")
+    from harkd.engine.experiment import selected_on_test
+
     seeds = sorted(method)
-    acc = {side: [100 * evaluate_run(dirs[s], split, checkpoint)["accuracy"] for s in seeds]
-           for side, dirs in (("method", method), ("baseline", base))}
+    results = {side: [evaluate_run(dirs[s], split, checkpoint) for s in seeds]
+               for side, dirs in (("method", method), ("baseline", base))}
+    acc = {side: [100 * r["accuracy"] for r in rs] for side, rs in results.items()}
+    on_test = {side: any(selected_on_test(r) for r in rs) for side, rs in results.items()}
     return {"split": split, "checkpoint": checkpoint, "metric": "accuracy (%)", "seeds": seeds,
-            "method": {"runs": [method[s] for s in seeds], "values": acc["method"], **summarize(acc["method"])},
-            "baseline": {"runs": [base[s] for s in seeds], "values": acc["baseline"], **summarize(acc["baseline"])},
+            "method": {"runs": [method[s] for s in seeds], "values": acc["method"], **summarize(acc["method"]),
+                       "selected_on_test": on_test["method"]},
+            "baseline": {"runs": [base[s] for s in seeds], "values": acc["baseline"], **summarize(acc["baseline"]),
+                         "selected_on_test": on_test["baseline"]},
             "difference": paired_test(acc["method"], acc["baseline"])}
 
 
@@ -72,10 +78,13 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(result, indent=1))
         return 0
+    from harkd.engine.experiment import AS_PUBLISHED
+
     m, b, d = result["method"], result["baseline"], result["difference"]
+    mark = {side: f" {AS_PUBLISHED}" if result[side]["selected_on_test"] else "" for side in ("method", "baseline")}
     print(f"{args.split} accuracy ({args.checkpoint} checkpoints), seeds {' '.join(map(str, result['seeds']))}")
-    print(f"  method   {m['mean']:.1f} +- {m['std']:.1f} %")
-    print(f"  baseline {b['mean']:.1f} +- {b['std']:.1f} %")
+    print(f"  method   {m['mean']:.1f} +- {m['std']:.1f} %{mark['method']}")
+    print(f"  baseline {b['mean']:.1f} +- {b['std']:.1f} %{mark['baseline']}")
     print(f"  paired difference {d['mean']:+.2f} +- {d['std']:.2f} points, t-test p = {d['p_value']:.3g}, "
           f"sign-flip p = {d['p_sign_flip']:.3g}, n = {d['n']}: {d['verdict']}")
     return 0

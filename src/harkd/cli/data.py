@@ -35,11 +35,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     info.add_argument("--root", required=True, help="dataset root folder (e.g. .../UTD-MHAD)")
     info.add_argument("--protocol", default="cross_subject", help="split protocol to count")
     info.add_argument("--val-fraction", type=float, default=0.15, help="validation fraction of the training side")
+    info.add_argument("--val-subjects", default="auto", type=_val_subjects, metavar="auto|none|S,S",
+                      help="validation: auto (whole training subjects held out for a by-subject protocol, as "
+                           "data.val_subjects auto; default), none (the per-class carve) or subject ids, e.g. 7 or 1,3")
     info.add_argument("--seed", type=int, default=0, help="seed of the validation carve")
     info.add_argument("--check", action="store_true", help="load and validate every file (slow for depth)")
     info.add_argument("--json", action="store_true", help="print machine-readable JSON")
     info.set_defaults(func=run_info)
     data.set_defaults(func=lambda args: (data.print_help(), 2)[1])
+
+
+def _val_subjects(text: str):
+    """``--val-subjects``: ``auto``, ``none`` or comma-separated subject ids."""
+    if text in ("auto", "none"):
+        return None if text == "none" else text
+    try:
+        return [int(s) for s in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected auto, none or subject ids such as 7 or 1,3, got {text!r}") from None
 
 
 def run_info(args: argparse.Namespace) -> int:
@@ -50,7 +63,7 @@ def run_info(args: argparse.Namespace) -> int:
     spec.protocol(args.protocol)  # fail early on an unknown protocol
     index = spec.scan(args.root)
     summary = summarize(spec, index, args.protocol, check=args.check,
-                        val_fraction=args.val_fraction, seed=args.seed)
+                        val_fraction=args.val_fraction, seed=args.seed, val_subjects=args.val_subjects)
     if args.json:
         print(json.dumps(summary, indent=2))
     elif sys.stdout.isatty():
@@ -67,7 +80,7 @@ def _rows(summary: dict[str, Any]) -> list[tuple[str, list[list[str]]]]:
                  [["any (keys)", str(summary["recordings"])]])]
     if "split" in summary:
         s = summary["split"]
-        sections.append((f"Split '{s['protocol']}' (val carved from the training side)",
+        sections.append((f"Split '{s['protocol']}' (validation: {s['validation']['how']})",
                          [["training side", "train", "val", "test"],
                           [str(s["train"] + s["val"]), str(s["train"]), str(s["val"]), str(s["test"])]]))
     lengths = summary["lengths"]

@@ -56,7 +56,12 @@ def _print_table(result: dict, run_dir, args) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{run_dir} - {args.split} ({args.checkpoint} checkpoint)")
+    from harkd.engine.experiment import AS_PUBLISHED, selected_on_test
+
+    from rich.markup import escape
+
+    marker = escape(f" {AS_PUBLISHED}") if selected_on_test(result) else ""
+    table = Table(title=f"{run_dir} - {args.split} ({args.checkpoint} checkpoint){marker}")
     table.add_column("class")
     table.add_column("accuracy", justify="right")
     for name, acc in zip(result["class_names"], result["per_class_accuracy"]):
@@ -66,6 +71,6 @@ def _print_table(result: dict, run_dir, args) -> None:
     missing = result.get("missing_keys", 0)
     gone = f" ({missing} of run.json's {missing + result['num_samples']} missing now)" if missing else ""
     console.print(f"top-1 accuracy {result['accuracy']:.4f}   macro-F1 {result['macro_f1']:.4f}   "
-                  f"samples {result['num_samples']}{gone}")
+                  f"samples {result['num_samples']}{gone}{marker}")
     for fig in result.get("figures", []):
         console.print(f"wrote {fig}")

@@ -44,6 +44,10 @@ def add_run_arguments(parser) -> None:
                         help="after training, report the accuracy of best.pt and last.pt on this split "
                              "(default: %(default)s). best.pt is selected on the validation split only; the "
                              "test split is used for neither training nor selection")
+    parser.add_argument("--select-on-test", action="store_true",
+                        help="AS PUBLISHED, NOT AN UNBIASED ESTIMATE: choose best.pt on the TEST split every epoch "
+                             "(the released SAKDN/VSKD code's practice), to compare with published numbers; marked "
+                             "in run.json, every result line and the default run directory (NAME_select-on-test)")
 
 
 def load_for(kind: str, path: str, overrides: list[str]):
@@ -87,7 +91,9 @@ def run(args, kind: str = "train") -> int:
     overrides = list(args.overrides) + (["train.deterministic=true"] if args.deterministic else [])
     recipe, cfg = load_for(kind, args.config, overrides)
     evaluate = None if args.evaluate == "none" else args.evaluate
-    run_dir = train_experiment(cfg, args.run_dir, resume=not args.no_resume, recipe=recipe, evaluate=evaluate)
+    select_on = "test" if args.select_on_test else "val"
+    run_dir = train_experiment(cfg, args.run_dir, resume=not args.no_resume, recipe=recipe, evaluate=evaluate,
+                               select_on=select_on)
     if distributed.rank() == 0 and evaluate:
         labels = checkpoint_labels(run_dir)
         for checkpoint in ("best", "last"):
@@ -96,20 +102,43 @@ def run(args, kind: str = "train") -> int:
             (run_dir / f"eval_{evaluate}_{checkpoint}.json").write_text(json.dumps(summary, indent=1))
             print(f"{labels[checkpoint]}: {evaluate} accuracy {result['accuracy']:.4f}, "
                   f"macro-F1 {result['macro_f1']:.4f}")
-        if evaluate == "test":
+        if args.select_on_test:
+            print("(as published: best.pt was chosen on the test split, so its test accuracy is not an unbiased "
+                  "estimate)")
+        elif evaluate == "test":
             print("(the test split was used for neither training nor checkpoint selection)")
+    if distributed.rank() == 0:
+        print_refit(run_dir)
     print(f"run directory: {run_dir}")
     distributed.shutdown()
     return 0
 
 
+def print_refit(run_dir: Path) -> None:
+    """The refit's final-epoch test result beside the held-out-selected one, when run.json has a ``refit``."""
+    from harkd.engine.rundir import read_run_meta
+
+    refit = read_run_meta(run_dir).get("refit")
+    if refit:
+        test = refit["test"]
+        result = (f"test accuracy {test['accuracy']:.4f}, macro-F1 {test['macro_f1']:.4f}" if test
+                  else "no test recordings to evaluate")
+        print(f"refit ({refit['dir']}/last.pt: every training-side recording, {refit['epochs']} epochs, final "
+              f"epoch): {result}")
+
+
 def checkpoint_labels(run_dir: Path) -> dict[str, str]:
-    """``best.pt (epoch 5, best on validation)`` and ``last.pt (epoch 6)``, read off metrics.jsonl."""
+    """``best.pt (epoch 5, best on validation)`` and ``last.pt (epoch 6)``, read off metrics.jsonl
+    (``best on TEST`` and the as-published marker for a ``--select-on-test`` run)."""
+    from harkd.engine.experiment import AS_PUBLISHED, selected_on_test
+    from harkd.engine.rundir import read_run_meta
     from harkd.engine.trainer import read_metrics_file
 
     lines = read_metrics_file(run_dir / "metrics.jsonl")
     last = lines[-1]["epoch"] if lines else "?"
     best = lines[-1].get("best_epoch", -1) if lines else -1
-    chosen = (f"epoch {best}, best on validation" if best and best > 0
+    on_test = selected_on_test(read_run_meta(run_dir))
+    chosen = (f"epoch {best}, best on TEST {AS_PUBLISHED}" if on_test and best and best > 0
+              else f"epoch {best}, best on validation" if best and best > 0
               else f"epoch {last}: no validation split, so the last epoch")
-    return {"best": f"best.pt ({chosen})", "last": f"last.pt (epoch {last})"}
+    return {"best": f"best.pt ({chosen})", "last": f"last.pt (epoch {last})" + (f" {AS_PUBLISHED}" if on_test else "")}

@@ -19,7 +19,7 @@ New datasets subclass :class:`DatasetSpec` in their own module and call
 
 from harkd.data.cache import PreprocessCache, default_cache_dir
 from harkd.data.dataset import PairedDataset, make_datasets
-from harkd.data.protocols import Split, carve_validation, make_split
+from harkd.data.protocols import Split, Validation, carve_validation, make_split
 from harkd.data.readers import MatVar, read_mat
 from harkd.data.recording import Recording, RecordingIndex
 from harkd.data.registry import DatasetSpec, ModalitySpec, available_datasets, get_dataset, register_dataset
@@ -29,7 +29,7 @@ from harkd.data.video import read_video
 
 __all__ = [
     "DatasetSpec", "DepthTransform", "InertialTransform", "MatVar", "ModalitySpec", "ModalityTransform",
-    "PairedDataset", "PreprocessCache", "Recording", "RecordingIndex", "SkeletonTransform", "Split",
+    "PairedDataset", "PreprocessCache", "Recording", "RecordingIndex", "SkeletonTransform", "Split", "Validation",
     "available_datasets", "build_transforms", "carve_validation", "default_cache_dir", "get_dataset",
     "make_datasets", "make_split", "read_mat", "read_video", "register_dataset", "resample_time",
     "segment_indices",

@@ -447,6 +447,8 @@ class BerkeleyMHAD(DatasetSpec):
         "cross_subject": lambda r: r.subject <= 7,
         "subject_specific": lambda r: r.trial <= 3,
     }
+    subject_protocols = ("cross_subject",)
+    val_subject_count = 1
 
     def make_recording(self, fields: dict[str, int], files: dict[str, Path]) -> Recording:
         s, a, r = fields["subject"], fields["action"], fields["repetition"]

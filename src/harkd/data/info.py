@@ -8,13 +8,14 @@ from typing import Any
 import numpy as np
 
 from harkd.errors import DataError, DataWarning, HarkdError
-from harkd.data.protocols import DEFAULT_VAL_FRACTION, make_split
+from harkd.data.protocols import AUTO, DEFAULT_VAL_FRACTION, ValSubjects, make_split
 from harkd.data.recording import RecordingIndex
 from harkd.data.registry import DatasetSpec
 
 
 def summarize(spec: DatasetSpec, index: RecordingIndex, protocol: str | None = None, check: bool = False,
-              val_fraction: float = DEFAULT_VAL_FRACTION, seed: int = 0) -> dict[str, Any]:
+              val_fraction: float = DEFAULT_VAL_FRACTION, seed: int = 0,
+              val_subjects: ValSubjects = AUTO) -> dict[str, Any]:
     """A JSON-serialisable summary of ``index``.
 
     Frame counts are measured for the cheap modalities (inertial, skeleton); with
@@ -36,7 +37,8 @@ def summarize(spec: DatasetSpec, index: RecordingIndex, protocol: str | None = N
         "skipped": [{"path": str(p), "reason": r} for p, r in index.skipped],
     }
     if protocol:
-        out["split"] = {"protocol": protocol, **make_split(spec, index, protocol, val_fraction, seed).counts()}
+        split = make_split(spec, index, protocol, val_fraction, seed, val_subjects)
+        out["split"] = {"protocol": protocol, **split.counts(), "validation": split.validation.to_dict()}
     lengths: dict[str, Any] = {}
     errors: list[dict[str, str]] = []
     repaired: list[str] = []

@@ -291,6 +291,8 @@ class MMAct(DatasetSpec):
     key_fields = ("subject", "scene", "session", "action")
     class_names = CLASS_NAMES
     unknown_name = "unexpected file"
+    subject_protocols = ("cross_subject",)
+    val_subject_count = 2
 
     def __init__(self, views: bool = False):
         self.views = views

@@ -11,22 +11,46 @@ never used for selection. Default rule (``val_fraction``):
    validation (none if the class has fewer than 2 training recordings, or if
    ``val_fraction`` is 0).
 
-Alternative rule: ``val_subjects=(7,)`` holds out every training recording of
-those (training) subjects.
+Subject rule (``val_subjects=(7,)``): every training recording of those training
+subjects is held out. ``val_subjects="auto"`` (the experiment default,
+``data.val_subjects: auto``) picks them: for a protocol that splits by subject
+(``DatasetSpec.subject_protocols``, e.g. ``cross_subject``), the training subjects are
+ordered by ``sha256(f"val:{dataset}:{protocol}:{subject}")`` and the first
+``DatasetSpec.val_subject_count`` (UTD-MHAD 1, Berkeley-MHAD 1, MMAct 2; never all of
+them) are held out. The rule does not depend on the experiment seed, so every seed,
+teacher and student of a protocol share one split. For the other protocols
+(``subject_specific`` - the UTD-MHAD trial split -, ``cross_scene``, ...) ``auto`` uses the
+per-class carve, as it does (with a warning) when the protocol has fewer than 2
+training subjects. ``val_subjects=None`` always uses the per-class carve.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from dataclasses import dataclass
-from typing import Iterable
+from dataclasses import dataclass, field
+from typing import Iterable, Union
 
-from harkd.errors import InputError
+from harkd.errors import InputError, warn
 from harkd.data.recording import Recording, RecordingIndex
 from harkd.data.registry import DatasetSpec
 
 DEFAULT_VAL_FRACTION = 0.15
+#: ``val_subjects`` value that picks the held-out training subjects by the module's rule.
+AUTO = "auto"
+ValSubjects = Union[str, Iterable[int], None]
+
+
+@dataclass(frozen=True)
+class Validation:
+    """How a validation split was made: ``rule`` subjects / fraction / none, and one line saying so."""
+
+    rule: str
+    subjects: tuple[int, ...] = ()
+    how: str = ""
+
+    def to_dict(self) -> dict:
+        return {"rule": self.rule, "subjects": list(self.subjects), "how": self.how}
 
 
 @dataclass(frozen=True)
@@ -36,6 +60,7 @@ class Split:
     train: tuple[str, ...]
     val: tuple[str, ...]
     test: tuple[str, ...]
+    validation: Validation | None = field(default=None, compare=False)
 
     def counts(self) -> dict[str, int]:
         return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
@@ -75,16 +100,64 @@ def carve_validation(recordings: list[Recording], val_fraction: float = DEFAULT_
     return val
 
 
+def auto_validation_subjects(dataset: str, protocol: str, subjects: Iterable[int], count: int) -> tuple[int, ...]:
+    """The ``count`` subjects (at most all but one) first in ``sha256(f"val:{dataset}:{protocol}:{subject}")`` order."""
+    subjects = sorted(set(int(s) for s in subjects))
+    ordered = sorted(subjects, key=lambda s: hashlib.sha256(f"val:{dataset}:{protocol}:{s}".encode()).hexdigest())
+    return tuple(sorted(ordered[:max(0, min(count, len(subjects) - 1))]))
+
+
+def _subject_list(subjects: Iterable[int]) -> str:
+    subjects = list(subjects)
+    return f"subject{'s' if len(subjects) > 1 else ''} {', '.join(map(str, subjects))}"
+
+
+def resolve_validation(spec: DatasetSpec, protocol: str, train: list[Recording],
+                       val_fraction: float = DEFAULT_VAL_FRACTION,
+                       val_subjects: ValSubjects = AUTO) -> Validation:
+    """Which rule ``val_subjects`` (``"auto"``, a list of subjects, or None) means for these training recordings."""
+    if isinstance(val_subjects, str):
+        if val_subjects != AUTO:
+            raise InputError(f"val_subjects must be '{AUTO}', a list of subject ids or None, got {val_subjects!r}")
+        present = sorted({r.subject for r in train})
+        if protocol in spec.subject_protocols and len(present) >= 2:
+            chosen = auto_validation_subjects(spec.name, protocol, present, spec.val_subject_count)
+            return Validation("subjects", chosen, f"training {_subject_list(chosen)} held out (data.val_subjects auto)")
+        if protocol in spec.subject_protocols:
+            warn(f"data.val_subjects auto: protocol {protocol} of {spec.name} has {len(present)} training subject(s) "
+                 f"({', '.join(map(str, present)) or 'none'}), too few to hold one out; validation falls back to the "
+                 f"per-class carve (data.val_fraction {val_fraction:g})")
+            why = f"data.val_subjects auto: too few training subjects in {protocol}"
+        else:
+            why = f"data.val_subjects auto: protocol {protocol} does not split by subject"
+    elif val_subjects is not None:
+        chosen = tuple(sorted(set(int(s) for s in val_subjects)))
+        return Validation("subjects", chosen, f"training {_subject_list(chosen)} held out "
+                                              f"(data.val_subjects {list(chosen)})")
+    else:
+        why = "data.val_subjects null"
+    if val_fraction == 0:
+        return Validation("none", (), f"no validation split (data.val_fraction 0, {why})")
+    return Validation("fraction", (), f"{val_fraction:.0%} of each class's training recordings "
+                                      f"(data.val_fraction {val_fraction:g}, {why})")
+
+
 def make_split(spec: DatasetSpec, index: RecordingIndex | Iterable[Recording], protocol: str,
                val_fraction: float = DEFAULT_VAL_FRACTION, seed: int = 0,
-               val_subjects: Iterable[int] | None = None) -> Split:
-    """Split ``index`` by ``protocol`` into train/val/test keys (val from training only)."""
+               val_subjects: ValSubjects = None) -> Split:
+    """Split ``index`` by ``protocol`` into train/val/test keys (val from training only).
+
+    ``val_subjects``: ``"auto"`` (the experiment default), a list of training subjects, or
+    None (the per-class ``val_fraction`` carve); see the module rules. ``split.validation``
+    says which rule was used."""
     is_train = spec.protocol(protocol)
     recordings = list(index)
     train = [r for r in recordings if is_train(r)]
-    val = carve_validation(train, val_fraction, seed, val_subjects)
+    validation = resolve_validation(spec, protocol, train, val_fraction, val_subjects)
+    val = carve_validation(train, val_fraction, seed, validation.subjects if validation.rule == "subjects" else None)
     return Split(
         train=tuple(r.key for r in train if r.key not in val),
         val=tuple(r.key for r in train if r.key in val),
         test=tuple(r.key for r in recordings if not is_train(r)),
+        validation=validation,
     )

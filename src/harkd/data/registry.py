@@ -104,6 +104,10 @@ class DatasetSpec:
     modality_specs: ClassVar[tuple[ModalitySpec, ...]]
     key_fields: ClassVar[tuple[str, ...]]
     protocols: ClassVar[dict[str, Callable[[Recording], bool]]]
+    #: protocols that split by subject: ``data.val_subjects: auto`` holds whole training subjects out for them
+    subject_protocols: ClassVar[tuple[str, ...]] = ()
+    #: how many training subjects ``data.val_subjects: auto`` holds out (see :mod:`harkd.data.protocols`)
+    val_subject_count: ClassVar[int] = 1
 
     @property
     def modalities(self) -> tuple[str, ...]:

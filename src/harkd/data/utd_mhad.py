@@ -128,6 +128,8 @@ class UTDMHAD(DatasetSpec):
         "cross_subject": lambda r: r.subject in (1, 3, 5, 7),
         "subject_specific": lambda r: r.trial in (1, 2),
     }
+    subject_protocols = ("cross_subject",)
+    val_subject_count = 1
 
     def make_recording(self, fields: dict[str, int], files: dict[str, Path]) -> Recording:
         a, s, t = fields["action"], fields["subject"], fields["trial"]

@@ -58,7 +58,9 @@ class DataConfig:
     root: Optional[str] = None
     protocol: str = "cross_subject"
     val_fraction: float = ranged(0.15, low=0, high=1, closed_high=False)
-    val_subjects: Optional[list[int]] = ranged(None, low=1)
+    #: ``auto`` (whole training subjects held out for a by-subject protocol, else the per-class carve),
+    #: a list of training subjects, or null (the per-class ``val_fraction`` carve); see harkd.data.protocols
+    val_subjects: Union[list[int], Literal["auto"], None] = ranged("auto", low=1)
     modalities: dict[str, dict[str, Any]] = field(default_factory=dict)
     cache: bool = True
     num_workers: int = ranged(0, low=0)
@@ -179,6 +181,9 @@ class TrainConfig:
     deterministic: bool = False
     select: Literal["accuracy", "macro_f1"] = "accuracy"
     mixup: Optional[MixupConfig] = None  # paired mixup / time-cutmix of every modality (null: off)
+    #: after the run, train again from scratch on every training-side recording (no validation) into
+    #: RUN/refit for stage 1's best epoch count (``best``) or ``train.epochs`` (``last``); see engine.experiment
+    refit: Optional[Literal["best", "last"]] = None
 
     def __post_init__(self):
         import torch

@@ -55,6 +55,7 @@ def evaluate_run(run_dir: str | Path, split: str = "test", checkpoint: str = "be
         "class_names": prepared.class_names,
         "data_root": str(prepared.root),
         "data_root_from": prepared.root_source,
+        "selection": meta.get("selection"),
         **report,
         "missing_keys": len(missing),
         "predictions": {k: int(p) for k, p in zip(keys, logits.argmax(1))},

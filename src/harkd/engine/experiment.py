@@ -30,7 +30,7 @@ import harkd
 from harkd.engine import distributed as dist_utils
 from harkd.engine.config import DataConfig, ExperimentConfig, OptimConfig, ScheduleConfig, load_config
 from harkd.engine.trainer import ClassificationTask, Trainer
-from harkd.errors import ConfigError, DataError
+from harkd.errors import ConfigError, DataError, InputError
 
 __all__ = ["seed_everything", "build_optimizer", "build_scheduler", "prepare_data", "build_model", "build_task",
            "train_experiment", "load_run", "git_hash", "PreparedData", "check_disjoint", "report_left_out",
@@ -138,8 +138,7 @@ def prepare_data(data: DataConfig, inputs: list[str], normalization: dict | None
     else:
         split = make_split(spec, index, data.protocol, val_fraction=data.val_fraction, seed=0,
                            val_subjects=data.val_subjects)
-        origin = f"protocol {data.protocol} " + (f"with data.val_subjects {data.val_subjects}" if data.val_subjects
-                                                 else f"with data.val_fraction {data.val_fraction}")
+        origin = f"protocol {data.protocol} with validation {split.validation.how}"
     check_disjoint(split, origin)
     cache = True if data.cache else None
     datasets: dict = {}
@@ -152,7 +151,8 @@ def prepare_data(data: DataConfig, inputs: list[str], normalization: dict | None
         datasets[name] = PairedDataset(
             spec, index, [k for k in keys if k in index], modalities,
             data.modalities if first is None else first.transforms, train=name == "train",
-            strict=data.strict, cache=cache if first is None else first.cache)
+            strict=data.strict, cache=cache if first is None else first.cache,
+            paired_shift=data.paired_shift if name == "train" else 0.0)
         datasets[name].skipped[:0] = [(k, f"not found under {root}") for k in absent]
         if first is None:
             check_fixed_shapes(datasets[name].transforms)
@@ -324,7 +324,22 @@ def get_recipe(kind: str) -> Recipe:
     return RECIPES[kind]
 
 
-def _write_metadata(run_dir: Path, cfg, prepared: PreparedData, kind: str) -> None:
+#: run.json ``selection`` of a run selected on validation, and of one trained with ``--select-on-test``
+SELECTION_VALIDATION = "validation (best.pt is chosen on the validation split; the test split only reports)"
+SELECTION_TEST = "test (as published: the checkpoint is chosen on the test split; not an unbiased estimate)"
+#: the marker every output of a ``--select-on-test`` run carries
+AS_PUBLISHED = "[as published: selected on test]"
+#: default run directory suffix of a ``--select-on-test`` run
+SELECT_ON_TEST_SUFFIX = "_select-on-test"
+REFIT_DIR = "refit"
+
+
+def selected_on_test(meta: dict) -> bool:
+    """Whether a run's run.json says its checkpoint was chosen on the test split (``--select-on-test``)."""
+    return str(meta.get("selection", "")).startswith("test")
+
+
+def _write_metadata(run_dir: Path, cfg, prepared: PreparedData, kind: str, select_on: str = "val") -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     meta = {
@@ -335,9 +350,11 @@ def _write_metadata(run_dir: Path, cfg, prepared: PreparedData, kind: str) -> No
         "python": platform.python_version(),
         "command": " ".join(sys.argv),
         "seed": cfg.seed,
+        "selection": SELECTION_TEST if select_on == "test" else SELECTION_VALIDATION,
         "data_root": str(Path(prepared.root).resolve()),
         "class_names": prepared.class_names,
         "split": prepared.split.to_dict(),
+        "validation": prepared.split.validation.to_dict() if prepared.split.validation else None,
         "skipped": {name: ds.skipped for name, ds in prepared.datasets.items()},
         "normalization": prepared.datasets["train"].normalization_state(),
     }
@@ -365,23 +382,93 @@ def _jsonable(obj: Any) -> Any:
 
 def train_experiment(cfg, run_dir: Path | None = None, *, resume: bool = True,
                      log: Callable[[str], None] | None = None, progress: bool | None = None,
-                     recipe: Recipe = TRAIN, evaluate: str | None = None) -> Path:
+                     recipe: Recipe = TRAIN, evaluate: str | None = None, select_on: str = "val") -> Path:
     """Train ``cfg`` into ``run_dir`` (default ``output_dir/name``), resuming from ``last.pt`` if present.
 
     ``evaluate`` (``val`` or ``test``): the split the caller evaluates after training; an empty
-    one is refused before training, like an empty training split."""
+    one is refused before training, like an empty training split. ``select_on="test"`` (the CLI's
+    ``--select-on-test``, never a config key) chooses best.pt on the test split, as the published
+    SAKDN/VSKD code does; run.json's ``selection`` and the default run directory name say so.
+    With ``train.refit`` a second stage follows (:func:`refit_experiment`)."""
     from harkd.engine.config import check_run_config
     from harkd.engine.rundir import check_run_dir
 
+    if select_on not in ("val", "test"):
+        raise InputError(f"select_on must be 'val' or 'test', got {select_on!r}")
+    if select_on == "test" and cfg.train.refit == "best":
+        raise ConfigError("--select-on-test with train.refit: best would take the refit's epochs from an epoch chosen "
+                          "on the test split: use --set train.refit=last, or drop --select-on-test")
     check_run_config(cfg)
     cfg = recipe.resolve(cfg)
-    run_dir = Path(run_dir) if run_dir else Path(cfg.output_dir) / cfg.name
+    suffix = SELECT_ON_TEST_SUFFIX if select_on == "test" else ""
+    run_dir = Path(run_dir) if run_dir else Path(cfg.output_dir) / (cfg.name + suffix)
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     dist_utils.init_from_env(cfg.train.device)
     if dist_utils.rank() == 0:
         check_run_dir(run_dir)
     with run_dir_lock(run_dir, dist_utils.rank() == 0):
-        return _train_locked(cfg, run_dir, resume, log, progress, recipe, evaluate)
+        _train_locked(cfg, run_dir, resume, log, progress, recipe, evaluate, select_on)
+    if cfg.train.refit:
+        refit_experiment(cfg, run_dir, log=log, progress=progress, recipe=recipe)
+    return run_dir
+
+
+def refit_config(cfg, epochs: int):
+    """``cfg`` for the refit stage: every training-side recording trains (``data.val_subjects: null``,
+    ``data.val_fraction: 0``), ``epochs`` epochs, the warm-up clipped below them, no further refit."""
+    cfg = copy.deepcopy(cfg)
+    cfg.train.refit = None
+    cfg.train.epochs = epochs
+    cfg.schedule.warmup_epochs = min(cfg.schedule.warmup_epochs, epochs - 1)
+    cfg.data.val_subjects = None
+    cfg.data.val_fraction = 0.0
+    return cfg
+
+
+def refit_epochs(cfg, run_dir: Path) -> int:
+    """Stage 2's epochs: stage 1's best validation epoch (``train.refit: best``) or ``train.epochs`` (``last``)."""
+    from harkd.engine.trainer import read_metrics_file
+
+    if cfg.train.refit == "last":
+        return cfg.train.epochs
+    lines = read_metrics_file(run_dir / "metrics.jsonl")
+    best = lines[-1].get("best_epoch", -1) if lines else -1
+    if best < 1:
+        raise ConfigError(NO_VALIDATION_FOR_REFIT)
+    return best
+
+
+NO_VALIDATION_FOR_REFIT = ("train.refit: best takes the refit's epochs from the best validation epoch, but this run "
+                           "has no validation split: set data.val_subjects auto (or a list of training subjects, or "
+                           "data.val_fraction > 0), or use train.refit: last")
+
+
+def refit_experiment(cfg, run_dir: Path, *, log: Callable[[str], None] | None = None, progress: bool | None = None,
+                     recipe: Recipe = TRAIN) -> Path:
+    """Stage 2 of ``train.refit``: train ``cfg`` again from scratch on every training-side recording into
+    ``run_dir/refit`` (a complete run directory; resumes from its last.pt), evaluate its final epoch on the
+    test split and record ``refit`` (epochs, dir, test) in ``run_dir``'s run.json."""
+    from harkd.engine.evaluate import evaluate_run
+    from harkd.engine.rundir import read_run_meta
+
+    log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    epochs = refit_epochs(cfg, run_dir)
+    refit_cfg = refit_config(cfg, epochs)
+    refit_dir = run_dir / REFIT_DIR
+    if dist_utils.rank() == 0:
+        log(f"refit: training again on every training-side recording for {epochs} epochs "
+            f"(train.refit {cfg.train.refit}) into {refit_dir}")
+    with run_dir_lock(refit_dir, dist_utils.rank() == 0):
+        _train_locked(refit_cfg, refit_dir, True, log, progress, recipe)
+    if dist_utils.rank() == 0:
+        test = None  # a protocol without test recordings (e.g. a partial copy) has nothing to report
+        if read_run_meta(refit_dir).get("split", {}).get("test"):
+            result = evaluate_run(refit_dir, "test", "last")
+            test = {k: result[k] for k in ("checkpoint", "accuracy", "macro_f1", "num_samples")}
+        meta = read_run_meta(run_dir)
+        meta["refit"] = {"rule": cfg.train.refit, "epochs": epochs, "dir": REFIT_DIR, "test": test}
+        (run_dir / "run.json").write_text(json.dumps(meta, indent=1, default=_jsonable))
+    return refit_dir
 
 
 @contextlib.contextmanager
@@ -415,7 +502,7 @@ def run_dir_lock(run_dir: Path, active: bool = True):
 
 
 def _train_locked(cfg, run_dir: Path, resume: bool, log, progress, recipe: "Recipe",
-                  evaluate: str | None = None) -> Path:
+                  evaluate: str | None = None, select_on: str = "val") -> Path:
     from harkd.engine.rundir import check_free_space, check_splits, read_run_meta, record_epochs_change
     from harkd.engine.trainer import verify_resumable
 
@@ -428,26 +515,39 @@ def _train_locked(cfg, run_dir: Path, resume: bool, log, progress, recipe: "Reci
         verify_resumable(last, run_dir / "best.pt")  # before the data are read
         saved = read_run_meta(run_dir)
         normalization, split_keys = saved.get("normalization"), saved.get("split")
+        if selected_on_test(saved) != (select_on == "test"):
+            was, now = ("test", "validation") if selected_on_test(saved) else ("validation", "test")
+            raise ConfigError(f"{run_dir} selects its checkpoint on the {was} split; resuming it with selection on "
+                              f"the {now} split would mix both: " + ("pass --select-on-test again" if was == "test"
+                                                                      else "drop --select-on-test")
+                              + " or choose another --run-dir")
     elif not resume and last.is_file():
         raise DataError(run_dir, "already holds a run; resume it (default) or choose another --run-dir")
     fresh = normalization is None
     normalization = {**(normalization or {}), **recipe.fixed_normalization(cfg)}
     prepared = prepare_data(cfg.data, recipe.inputs(cfg), normalization, split_keys)
-    check_splits(prepared, cfg.data.protocol, evaluate)
+    check_splits(prepared, cfg.data.protocol, "test" if select_on == "test" else evaluate)
+    if cfg.train.refit == "best" and not len(prepared.datasets["val"]):
+        raise ConfigError(NO_VALIDATION_FOR_REFIT)
     if dist_utils.rank() == 0 and fresh:
-        _write_metadata(run_dir, cfg, prepared, recipe.kind)
+        _write_metadata(run_dir, cfg, prepared, recipe.kind, select_on)
+    if dist_utils.rank() == 0:
+        log(f"validation: {validation_line(prepared.split.validation or saved_validation(run_dir))}")
+        if select_on == "test":
+            log(f"selection: {SELECTION_TEST} {AS_PUBLISHED}")
+    selection_set = prepared.datasets["test" if select_on == "test" else "val"]
     task = recipe.build(cfg, prepared)
     optimizer = build_optimizer(cfg.optim, [p for p in task.parameters() if p.requires_grad])
     if dist_utils.rank() == 0:
         check_free_space(run_dir, task, cfg.optim)
         write_task_reports(run_dir, task)
     trainer = Trainer(
-        task, prepared.datasets["train"], prepared.datasets["val"] if len(prepared.datasets["val"]) else None,
+        task, prepared.datasets["train"], selection_set if len(selection_set) else None,
         optimizer, run_dir, cfg.train.epochs, num_classes=len(prepared.class_names), seed=cfg.seed,
         batch_size=cfg.train.batch_size, num_workers=cfg.data.num_workers,
         scheduler=build_scheduler(cfg.schedule, optimizer, cfg.train.epochs),
         selection_metric=cfg.train.select, device=cfg.train.device, grad_clip=cfg.train.grad_clip,
-        log=log, progress=progress,
+        log=log, progress=progress, mixup=cfg.train.mixup,
     )
     if resume:
         trainer.resume()
@@ -455,6 +555,19 @@ def _train_locked(cfg, run_dir: Path, resume: bool, log, progress, recipe: "Reci
         record_epochs_change(run_dir, cfg.train.epochs, trainer.state.epoch, log)
     trainer.fit()
     return run_dir
+
+
+def saved_validation(run_dir: Path):
+    """The :class:`~harkd.data.protocols.Validation` recorded in ``run_dir``'s run.json (None before 0.5)."""
+    from harkd.data.protocols import Validation
+    from harkd.engine.rundir import read_run_meta
+
+    saved = read_run_meta(run_dir).get("validation") if (run_dir / "run.json").is_file() else None
+    return Validation(saved["rule"], tuple(saved.get("subjects", ())), saved.get("how", "")) if saved else None
+
+
+def validation_line(validation) -> str:
+    return validation.how if validation else "as saved in run.json's split (recorded before validation rules were)"
 
 
 def _check_same_experiment(run_dir: Path, cfg: ExperimentConfig) -> None:
@@ -472,7 +585,7 @@ def _check_same_experiment(run_dir: Path, cfg: ExperimentConfig) -> None:
         pass  # compare the raw file: the diff names what no longer matches
     current = yaml.safe_load(yaml.safe_dump(cfg.to_dict()))
     changed = sorted(_diff_keys(saved, current))
-    harmless = {"train.epochs", "data.num_workers", "train.device", "output_dir"}
+    harmless = {"train.epochs", "data.num_workers", "train.device", "output_dir", "train.refit"}
     if set(changed) - harmless:
         raise ConfigError(f"{run_dir} was trained with a different config (changed: {', '.join(changed)}); "
                           "use another --run-dir or restore the original values")
