@@ -140,3 +140,27 @@ def test_ensemble_term_teaches_the_averaged_distribution(synth_utd, teacher_run,
 def test_bad_ensemble_terms_are_clear(synth_utd, teacher_run, tmp_path, term, message):
     with pytest.raises(ConfigError, match=re.escape(message)):
         _config(synth_utd, teacher_run, tmp_path, [term], teachers=2)
+
+
+def test_distill_config_keys_reach_the_training_loop(synth_utd, teacher_run, tmp_path, monkeypatch):
+    """data.paired_augment windows every training sample (and no evaluation sample); train.mixup mixes batches."""
+    import harkd.engine.trainer as trainer
+    from harkd.data.dataset import PairedDataset
+
+    windows, mixed = [], []
+    draw = PairedDataset.paired_window
+    def spy(self):
+        window = draw(self)
+        if window is not None:
+            windows.append(self.train)
+        return window
+
+    monkeypatch.setattr(PairedDataset, "paired_window", spy)
+    monkeypatch.setattr(trainer, "mix_batch", lambda batch, *a, **k: mixed.append(len(batch["label"])) or mix_batch(batch, *a, **k))
+    cfg = _config(synth_utd, teacher_run, tmp_path, data={"paired_augment": {"shift": 0.2}},
+                  train={"mixup": {"alpha": 0.4}})
+    run_dir = distill_experiment(cfg, tmp_path / "both", log=lambda m: None)
+    train = load_run(run_dir)[3].datasets["train"]
+    assert windows and all(windows)  # drawn for training samples only (evaluation gets None)
+    assert len(windows) >= 2 * len(train)  # every sample of both epochs
+    assert mixed and sum(mixed) == 2 * len(train)  # every training batch of both epochs
