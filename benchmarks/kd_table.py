@@ -175,8 +175,8 @@ def _train(kind: str, config: str, run_dir: str, overrides: list[str], as_publis
 
     recipe = get_recipe(kind)
     cfg = recipe.load(CONFIGS / config, overrides)
-    extra = {"select_on_test": True} if as_published else {}
-    return str(train_experiment(cfg, Path(run_dir), log=lambda m: None, progress=False, recipe=recipe, **extra))
+    return str(train_experiment(cfg, Path(run_dir), log=lambda m: None, progress=False, recipe=recipe,
+                                select_on="test" if as_published else "val"))
 
 
 def _measure(run_dir: str) -> dict:
