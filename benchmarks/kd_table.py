@@ -269,8 +269,8 @@ def pair_rows(rows: list[dict], suite: Suite) -> None:
         row["gains"] = {}
         for base in spec.baselines:
             metric = headline(row)
-            other = by_label[base]
-            if metric in other:
+            other = by_label.get(base)  # None: that row was skipped
+            if other is not None and metric in other:
                 row["gains"][base] = {m: paired_test(row[m]["values"], other[m]["values"])
                                       for m in ("refit", "selected") if m in row and m in other}
 
@@ -359,6 +359,7 @@ def main() -> int:
                          "schedule, last epoch) elsewhere, e.g. utd-kd=runs/device/skeleton_stgcn_aug_all_s0")
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                     help="extra override for every run, teachers included (e.g. a quick train.epochs=2)")
+    ap.add_argument("--skip", nargs="+", default=[], metavar="ROW", help="leave out the rows with these labels")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
     all_suites = suites(args.patient_epochs)
@@ -371,6 +372,7 @@ def main() -> int:
     sections: dict[str, list[dict]] = {}
     for name in args.suites:
         suite = all_suites[name]
+        suite.rows = [r for r in suite.rows if r.label not in args.skip]
         if not use_data_root(args.root, suite.folder):
             continue
         rows = run_suite(suite, args.seeds, out, args.overrides, args.jobs, given.get(name))
