@@ -31,12 +31,13 @@ def test_row_config_loads_with_its_overrides(name, row):
         assert cfg.teachers[0].run == "runs/teacher"
 
 
-@pytest.mark.parametrize("label,config", [
-    ("no KD", "utd_mhad/acc_cnn1d_aug.yaml"),
-    ("KD, paired time augmentation (teacher online)", "utd_mhad/distill/skel2acc_consistent.yaml"),
+@pytest.mark.parametrize("section,label,config", [
+    ("utd-kd", "no KD", "utd_mhad/acc_cnn1d_aug.yaml"),
+    ("utd-kd", "KD, paired time augmentation (teacher online)", "utd_mhad/distill/skel2acc_consistent.yaml"),
+    ("berkeley-kd", "six accelerometers, clip mean removed, no KD", "berkeley_mhad/acc_cnn1d_centred.yaml"),
 ])
-def test_documented_recipe_is_the_measured_row(label, config):
-    suite = SUITES["utd-kd"]
+def test_documented_recipe_is_the_measured_row(section, label, config):
+    suite = SUITES[section]
     row = next(r for r in suite.rows if r.label == label)
     measured = _load(suite, row, seed=0).to_dict()
     documented = get_recipe(row.kind).load(ROOT / "configs" / config,
