@@ -155,7 +155,7 @@ def suites(patient_epochs: int) -> dict[str, Suite]:
             "UTD-MHAD trials 1-2 / 3-4 (benchmarks/kd_table.py --suites utd-trial)", "UTD-MHAD",
             {"skeleton": ("utd_mhad/skeleton_stgcn_aug.yaml", trial_common + NO_VALIDATION)}, trial_rows,
             trial_common, [
-                "protocol `subject_specific`: trials 1-2 of every subject train (431), trials 3-4 test (430); "
+                "protocol `subject_specific`: trials 1-2 of every subject train (432), trials 3-4 test (429); "
                 "validation-selected rows carve 15 % per class from the training trials (the published code has "
                 "no validation split); **as published** rows train on all training trials and keep the epoch "
                 "with the best TEST accuracy (`--select-on-test`, the released SAKDN/VSKD practice): an "
