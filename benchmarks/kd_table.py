@@ -182,19 +182,20 @@ def _train(kind: str, config: str, run_dir: str, overrides: list[str], as_publis
 def _measure(run_dir: str) -> dict:
     """Test accuracy of the selected checkpoint and, when refit, of the refit's final epoch."""
     from harkd.engine.evaluate import evaluate_run
+    from harkd.engine.rundir import read_run_meta
+    from harkd.engine.trainer import read_metrics_file
 
     run = Path(run_dir)
-    meta = json.loads((run / "run.json").read_text())
+    meta = read_run_meta(run)
     out = {"run_dir": run_dir, "selected": 100 * evaluate_run(run, "test", "best")["accuracy"],
            "last": 100 * evaluate_run(run, "test", "last")["accuracy"],
            "validation": meta.get("validation"), "selection": meta.get("selection")}
-    metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    metrics = read_metrics_file(run / "metrics.jsonl")
     out["best_epoch"] = max((m.get("best_epoch") or 0) for m in metrics) if metrics else None
     out["seconds_per_epoch"] = statistics.median(m["seconds"] for m in metrics) if metrics else None
     if (run / "refit" / "run.json").is_file():
-        refit = [json.loads(line) for line in (run / "refit" / "metrics.jsonl").read_text().splitlines() if line]
         out["refit"] = 100 * evaluate_run(run / "refit", "test", "last")["accuracy"]
-        out["refit_epochs"] = len(refit)
+        out["refit_epochs"] = len(read_metrics_file(run / "refit" / "metrics.jsonl"))
     print(json.dumps({k: v for k, v in out.items() if not isinstance(v, dict)}), flush=True)
     return out
 

@@ -41,13 +41,9 @@ def resample_time(x: np.ndarray, n: int) -> np.ndarray:
     """Linearly interpolate ``x`` (time on axis 0) onto ``n`` points evenly spaced in
     normalised time; the first and last samples are kept. Returns float32."""
     t = x.shape[0]
-    x = x.astype(np.float32, copy=False)
     if t == 1:
-        return np.repeat(x, n, axis=0)
-    pos = np.linspace(0.0, t - 1, n)
-    lo = np.minimum(np.floor(pos).astype(np.int64), t - 2)
-    w = (pos - lo).astype(np.float32).reshape(-1, *([1] * (x.ndim - 1)))
-    return (1 - w) * x[lo] + w * x[lo + 1]
+        return np.repeat(x.astype(np.float32, copy=False), n, axis=0)
+    return resample_at(x, np.linspace(0.0, t - 1, n))
 
 
 def segment_indices(t: int, n: int, offsets: np.ndarray | None = None) -> np.ndarray:

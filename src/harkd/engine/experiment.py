@@ -30,6 +30,7 @@ import harkd
 from harkd.engine import distributed as dist_utils
 from harkd.engine.config import DataConfig, ExperimentConfig, OptimConfig, ScheduleConfig, load_config
 from harkd.engine.trainer import ClassificationTask, Trainer
+from harkd.engine.rundir import jsonable, write_run_meta
 from harkd.errors import ConfigError, DataError, InputError
 
 __all__ = ["seed_everything", "build_optimizer", "build_scheduler", "prepare_data", "build_model", "build_task",
@@ -358,7 +359,7 @@ def _write_metadata(run_dir: Path, cfg, prepared: PreparedData, kind: str, selec
         "skipped": {name: ds.skipped for name, ds in prepared.datasets.items()},
         "normalization": prepared.datasets["train"].normalization_state(),
     }
-    (run_dir / "run.json").write_text(json.dumps(meta, indent=1, default=_jsonable))
+    write_run_meta(run_dir, meta)
 
 
 def write_task_reports(run_dir: Path, task) -> None:
@@ -367,17 +368,7 @@ def write_task_reports(run_dir: Path, task) -> None:
     for name, make in getattr(task, "reports", {}).items():
         path = Path(run_dir) / name
         if not path.exists():
-            path.write_text(json.dumps(make(), indent=1, default=_jsonable))
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, (np.floating, np.integer)):
-        return obj.item()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"cannot serialise {type(obj).__name__}")
+            path.write_text(json.dumps(make(), indent=1, default=jsonable))
 
 
 def train_experiment(cfg, run_dir: Path | None = None, *, resume: bool = True,
@@ -467,7 +458,7 @@ def refit_experiment(cfg, run_dir: Path, *, log: Callable[[str], None] | None = 
             test = {k: result[k] for k in ("checkpoint", "accuracy", "macro_f1", "num_samples")}
         meta = read_run_meta(run_dir)
         meta["refit"] = {"rule": cfg.train.refit, "epochs": epochs, "dir": REFIT_DIR, "test": test}
-        (run_dir / "run.json").write_text(json.dumps(meta, indent=1, default=_jsonable))
+        write_run_meta(run_dir, meta)
     return refit_dir
 
 

@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
 import yaml
 
@@ -36,6 +37,22 @@ def _os_hint(err: OSError) -> str:
 _META_TYPES = {"kind": (str, "a string"), "seed": (int, "an integer"), "data_root": (str, "a string"),
                "class_names": (list, "a list"), "split": (dict, "an object"), "skipped": (dict, "an object"),
                "normalization": (dict, "an object")}
+
+
+def jsonable(obj):
+    """``json.dumps``' ``default`` for run files: arrays and numpy scalars as lists and numbers, paths as text."""
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, (np.floating, np.integer)):
+        return obj.item()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"cannot serialise {type(obj).__name__}")
+
+
+def write_run_meta(run_dir: str | Path, meta: dict) -> None:
+    """Write ``meta`` as ``run_dir``'s run.json (the form :func:`read_run_meta` reads)."""
+    (Path(run_dir) / "run.json").write_text(json.dumps(meta, indent=1, default=jsonable))
 
 
 def read_run_meta(run_dir: str | Path) -> dict:
@@ -123,7 +140,7 @@ def check_splits(prepared, protocol: str, evaluate: str | None = None) -> None:
 def record_epochs_change(run_dir: Path, epochs: int, done: int, log: Callable[[str], None]) -> None:
     """A changed ``train.epochs`` on a resumed run (constant or step schedule): refuse to shorten it
     below the epochs already trained; else record the new value in config.yaml and the change in run.json."""
-    config_path, meta_path = run_dir / "config.yaml", run_dir / "run.json"
+    config_path = run_dir / "config.yaml"
     saved = yaml.safe_load(config_path.read_text())
     old = saved["train"].get("epochs")
     if old == epochs:
@@ -136,6 +153,6 @@ def record_epochs_change(run_dir: Path, epochs: int, done: int, log: Callable[[s
     meta.setdefault("epochs_changed", []).append({"from": old, "to": epochs, "after_epoch": done,
                                                   "command": " ".join(sys.argv)})
     config_path.write_text(yaml.safe_dump(saved, sort_keys=False))
-    meta_path.write_text(json.dumps(meta, indent=1))
+    write_run_meta(run_dir, meta)
     log(f"train.epochs changed from {old} to {epochs} after epoch {done} (the {saved['schedule']['name']} "
         "schedule continues unchanged); recorded in config.yaml and run.json")
