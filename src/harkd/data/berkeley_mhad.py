@@ -401,10 +401,17 @@ _ACC_PATTERN = re.compile(rf"Shimmer(?P<part>0[1-6])/acc_h(?P=part)_{_KEY}\.txt"
 _ACC_LAYOUT = "(T, 3) float32 g at `rate` Hz"
 
 
-def _accelerometer_modality(name: str, reader, layout: str, options, cheap: bool = True) -> ModalitySpec:
+def accelerometer_channels(accelerometers: Iterable[int]) -> tuple[tuple[str, str], ...]:
+    """``(name, unit)`` of the columns of ``accelerometers`` as loaded: ``acc{H}_x``, ... in g."""
+    return tuple((f"acc{h}_{axis}", "g") for h in accelerometers for axis in "xyz")
+
+
+def _accelerometer_modality(name: str, reader, layout: str, options, cheap: bool = True,
+                            accelerometers: tuple[int, ...] = ACCELEROMETERS) -> ModalitySpec:
     return ModalitySpec(name, "Accelerometer", _ACC_PATTERN, "ShimmerHH/acc_hHH_sSS_aAA_rRR.txt",
                         "Shimmer{part}/acc_h{part}_{key}.txt", reader, layout, tuple(options), cheap,
-                        glob="*/*", parts=tuple(f"{h:02d}" for h in ACCELEROMETERS), transform="inertial")
+                        glob="*/*", parts=tuple(f"{h:02d}" for h in ACCELEROMETERS), transform="inertial",
+                        rate=DEFAULT_RATE, rate_option="rate", channels=accelerometer_channels(accelerometers))
 
 
 class BerkeleyMHAD(DatasetSpec):
@@ -418,6 +425,8 @@ class BerkeleyMHAD(DatasetSpec):
     """
 
     name = "berkeley-mhad"
+    folder = "Berkeley-MHAD"
+    glove_prefix = "Berkeley"
     class_names = CLASS_NAMES
     key_fields = ("subject", "action", "repetition")
     modality_specs = (
@@ -425,7 +434,8 @@ class BerkeleyMHAD(DatasetSpec):
                                 "(T, 3k) float32 g, k accelerometers synchronised at `rate` Hz",
                                 ("accelerometers", *_ACC_OPTIONS)),
         *(_accelerometer_modality(f"acc{h}", partial(read_accelerometers, accelerometers=(h,),
-                                                     sync_with=ACCELEROMETERS), _ACC_LAYOUT, _ACC_OPTIONS, cheap=False)
+                                                     sync_with=ACCELEROMETERS), _ACC_LAYOUT, _ACC_OPTIONS, cheap=False,
+                                  accelerometers=(h,))
           for h in ACCELEROMETERS),
         ModalitySpec("skeleton", "Front-Facing/D-Mocap", re.compile(rf"K1_kinect_{_MAT_KEY}\.mat"),
                      "K1_kinect_SSS_AAA_RRR.mat", _MAT_NAME.format(kind="kinect"), read_dmocap,
@@ -449,6 +459,14 @@ class BerkeleyMHAD(DatasetSpec):
     }
     subject_protocols = ("cross_subject",)
     val_subject_count = 1
+
+    def channels(self, modality: str, sensor: str = "all", load: Mapping | None = None):
+        """The columns of the loaded accelerometers (``load`` option ``accelerometers``, default all
+        six); ``sensor`` ``acc`` and ``all`` both keep every column (no gyroscope)."""
+        if modality == "inertial" and (load or {}).get("accelerometers") is not None:
+            names = accelerometer_channels(_ids(load["accelerometers"], "accelerometers"))
+            return [n for n, _ in names], [u for _, u in names], list(range(len(names)))
+        return super().channels(modality, "all" if sensor == "acc" else sensor, load)
 
     def make_recording(self, fields: dict[str, int], files: dict[str, Path]) -> Recording:
         s, a, r = fields["subject"], fields["action"], fields["repetition"]
