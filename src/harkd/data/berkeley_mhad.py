@@ -56,6 +56,7 @@ from harkd.errors import ConfigError, DataError, unknown_key_message, warn
 from harkd.data.readers import MatVar, read_file, read_mat
 from harkd.data.recording import FileGroup, Recording
 from harkd.data.registry import DatasetSpec, ModalitySpec, register_dataset
+from harkd.data.timeseries import interpolate, uniform_grid
 
 #: Class names in the dataset definition's order (label = action id - 1).
 CLASS_NAMES = (
@@ -232,7 +233,7 @@ def common_grid(spans: Mapping[Path, tuple[float, float]], rate: float, what: st
     start = max(s for s, _ in spans.values())
     end = min(e for _, e in spans.values())
     if (end - start) * rate >= 1 - 1e-6:
-        return start + np.arange(int(np.floor((end - start) * rate + 1e-6)) + 1) / rate
+        return uniform_grid(start, end, rate, slack=1e-6)  # this reader's slack, so results stay bit-identical
     if len(spans) == 1:
         path, (s, e) = next(iter(spans.items()))
         raise DataError(path, f"covers only {e - s:.3f} s: fewer than 2 samples at {rate:g} Hz")
@@ -246,11 +247,6 @@ def common_grid(spans: Mapping[Path, tuple[float, float]], rate: float, what: st
     raise DataError(culprit, f"does not overlap the other {what} on the shared clock: it covers "
                              f"{s:.3f}-{e:.3f} s, they share {os_:.3f}-{oe:.3f} s "
                              f"(need at least 2 samples at {rate:g} Hz in common)")
-
-
-def resample_on_times(values: np.ndarray, times: np.ndarray, grid: np.ndarray) -> np.ndarray:
-    """Linear interpolation of (N, C) ``values`` sampled at ``times`` onto ``grid``."""
-    return np.stack([np.interp(grid, times, values[:, c]) for c in range(values.shape[1])], axis=1)
 
 
 def sibling(path: Path, accelerometer: int) -> Path:
@@ -333,7 +329,7 @@ def read_accelerometers(files: FileGroup | Mapping[int, Path] | str | Path,
         times = read_camera_times(cam)[:, 1]
         spans[cam] = (times[0], times[-1])
     grid = common_grid(spans, float(rate), "streams of this recording")
-    out = [resample_on_times(values, t, grid) for _, values, t in (streams[h] for h in selected)]
+    out = [interpolate(values, t, grid) for _, values, t in (streams[h] for h in selected)]
     return np.ascontiguousarray(np.concatenate(out, axis=1), dtype=np.float32)
 
 

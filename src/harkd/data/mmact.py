@@ -39,6 +39,7 @@ from harkd.errors import ConfigError, DataError, InputError, warn
 from harkd.data.readers import read_file
 from harkd.data.recording import FileGroup, Recording, RecordingIndex
 from harkd.data.registry import DatasetSpec, ModalitySpec, register_dataset
+from harkd.data.timeseries import interpolate, uniform_grid
 from harkd.data.utd_mhad import select_sensor
 from harkd.data.video import read_video
 
@@ -212,8 +213,7 @@ def resample_uniform(times: np.ndarray, values: np.ndarray, rate: float,
     rate = _check_rate(rate)
     start = times[0] if start is None else start
     stop = times[-1] if stop is None else stop
-    grid = start + np.arange(int(np.floor((stop - start) * rate + 1e-3)) + 1) / rate  # epoch seconds: ~1e-7 s ulp
-    return np.stack([np.interp(grid, times, values[:, c]) for c in range(values.shape[1])], axis=1).astype(np.float32)
+    return interpolate(values, times, uniform_grid(start, stop, rate)).astype(np.float32)
 
 
 def read_stream(path: str | Path, rate: float = DEFAULT_RATE, sensor: str = "all", kind: str = "") -> np.ndarray:

@@ -8,8 +8,8 @@ Each modality transform has two stages:
   fitted on the training split, random depth offsets (train only), GAF encoding.
 
 Resampling is by normalised time over the clip: ``n`` output samples at
-``linspace(0, T - 1, n)`` with linear interpolation, so clips of any rate and
-length map onto the same time axis (the modalities run at different rates).
+``linspace(0, T - 1, n)`` with linear interpolation (:mod:`harkd.data.timeseries`), so clips of
+any rate and length map onto the same time axis (the modalities run at different rates).
 
 Example config::
 
@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from harkd.checks import check_at_most, check_choice, check_flag, check_int, check_keys
+from harkd.data.timeseries import interpolate, resample_at, resample_time, window_positions  # noqa: F401
 from harkd.errors import ConfigError, unknown_key_message
 from harkd.registry import Registry
 
@@ -39,15 +40,6 @@ _EPS = 1e-6
 
 
 # -- array helpers ---------------------------------------------------------------------
-def resample_time(x: np.ndarray, n: int) -> np.ndarray:
-    """Linearly interpolate ``x`` (time on axis 0) onto ``n`` points evenly spaced in
-    normalised time; the first and last samples are kept. Returns float32."""
-    t = x.shape[0]
-    if t == 1:
-        return np.repeat(x.astype(np.float32, copy=False), n, axis=0)
-    return resample_at(x, np.linspace(0.0, t - 1, n))
-
-
 def segment_indices(t: int, n: int, offsets: np.ndarray | None = None) -> np.ndarray:
     """One frame index per each of ``n`` equal segments of a ``t``-frame clip: the
     segment centre, or ``start + offset * length`` for ``offsets`` in [0, 1)."""
@@ -217,10 +209,8 @@ def random_time_window(x: np.ndarray, shift: float) -> np.ndarray:
     if t < 2:
         return x
     start, end = (torch.rand(2) * shift * (t - 1)).tolist()
-    grid = np.linspace(start, t - 1 - end, t)
-    flat = x.reshape(t, -1)
-    out = np.stack([np.interp(grid, np.arange(t), flat[:, j]) for j in range(flat.shape[1])], axis=1)
-    return out.reshape(x.shape).astype(np.float32)
+    # float64 interpolation, as this augmentation always did (time_window's float32 taps round differently)
+    return interpolate(x, np.arange(t), np.linspace(start, t - 1 - end, t)).astype(np.float32)
 
 
 def time_window(x: np.ndarray, start: float, end: float, nearest: bool = False) -> np.ndarray:
@@ -232,19 +222,10 @@ def time_window(x: np.ndarray, start: float, end: float, nearest: bool = False) 
     t = x.shape[0]
     if t < 2:
         return x
-    grid = np.linspace(start * (t - 1), (1 - end) * (t - 1), t)
+    grid = window_positions(t, start, end)
     if nearest:
         return x[np.clip(np.rint(grid).astype(np.int64), 0, t - 1)]
     return resample_at(x, grid)
-
-
-def resample_at(x: np.ndarray, pos: np.ndarray) -> np.ndarray:
-    """``x`` (time on axis 0) linearly interpolated at fractional frame positions ``pos``; float32."""
-    t = x.shape[0]
-    x = x.astype(np.float32, copy=False)
-    lo = np.clip(np.floor(pos).astype(np.int64), 0, t - 2)
-    w = (pos - lo).astype(np.float32).reshape(-1, *([1] * (x.ndim - 1)))
-    return (1 - w) * x[lo] + w * x[lo + 1]
 
 
 def augment_skeleton(x: np.ndarray, rotate: float = 0.0, scale: float = 0.0, shift: float = 0.0) -> np.ndarray:
