@@ -360,9 +360,11 @@ def dataset_folder(name: str) -> str:
 
 
 def glove_prefixes() -> dict[str, str]:
-    """Dataset name -> GloVe file prefix, one dataset per prefix (the first registered)."""
+    """Dataset name -> GloVe file prefix, one dataset per prefix: the built-ins in the order of
+    :data:`BUILTIN_MODULES` (whichever was imported first), then the others as registered."""
+    order = {module: i for i, module in enumerate(BUILTIN_MODULES)}
     out: dict[str, str] = {}
-    for name, spec in DATASETS.items():
+    for name, spec in sorted(DATASETS.items(), key=lambda item: order.get(type(item[1]).__module__, len(order))):
         if spec.glove_prefix and spec.glove_prefix not in out.values():
             out[name] = spec.glove_prefix
     return out
