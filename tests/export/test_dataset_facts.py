@@ -126,3 +126,18 @@ def test_the_configured_grid_rate_is_the_exported_rate(berkeley_student, tmp_pat
     }), log=lambda m: None, progress=False)
     manifest = export_run(run, "onnx", tmp_path / "m.onnx", log=lambda m: None)
     assert manifest["sampling_rate_hz"] == 40.0 and manifest["channels"] == ["acc2_x", "acc2_y", "acc2_z"]
+
+
+@pytest.mark.parametrize("dataset, folder", [("berkeley-mhad", "Berkeley-MHAD"), ("mmact-views", "MMAct")])
+def test_default_data_root_is_the_spec_folder(dataset, folder, tmp_path, monkeypatch):
+    """``data.root`` unset: ``$HARKD_DATA_ROOT/<DatasetSpec.folder>`` (mmact-views reads the MMAct folder)."""
+    from harkd.engine.config import DataConfig
+    from harkd.errors import DataError
+
+    monkeypatch.setenv(DATA_ROOT_ENV, str(tmp_path))
+    cfg = DataConfig(dataset=dataset, modalities={"inertial": {}})
+    with pytest.raises(DataError) as err:
+        cfg.resolved_root()
+    assert str(err.value).startswith(f"{tmp_path / folder}: data root is not a directory")
+    (tmp_path / folder).mkdir()
+    assert cfg.resolved_root() == tmp_path / folder
