@@ -12,8 +12,11 @@ from torch import nn
 
 from harkd.errors import ConfigError, InputError
 from harkd.losses import INPUT_KINDS, DistillLoss, create_loss, list_losses
+from harkd.losses.registry import loss_class
 
 ZOO = ("kd", "fitnet", "at", "sp", "cc", "rkd", "pkt", "vid", "nst", "fsp", "ft", "ab", "crd")
+METHODS = ("acs", "dask", "gsdm", "semantic")  # the method losses (tests/losses/test_methods_*.py)
+CONTRACT = sorted(ZOO + METHODS)  # every registered loss, exactly (test_contract_covers_the_registry_exactly)
 ZERO_WHEN_EQUAL = ("kd", "at", "sp", "cc", "rkd", "pkt", "nst", "fsp")
 
 PAPERS = {  # a word of each paper's citation the docstring must contain
@@ -63,7 +66,7 @@ def _build(name, student_shape=None, teacher_shape=None):
 
 
 # ----------------------------------------------------------------------------- registry / docs
-@pytest.mark.parametrize("name", [n for n in list_losses() if n in ZOO])
+@pytest.mark.parametrize("name", ZOO)
 def test_docstring_names_paper_and_valid_input_kind(name):
     loss = _build(name)
     cls = type(loss)
@@ -75,8 +78,18 @@ def test_docstring_names_paper_and_valid_input_kind(name):
     assert any(str(y) in doc for y in range(2014, 2021))
 
 
-def test_every_zoo_loss_is_registered():
-    assert set(ZOO) <= set(list_losses())
+def test_contract_covers_the_registry_exactly():
+    assert CONTRACT == list_losses()
+
+
+@pytest.mark.parametrize("name", CONTRACT)
+def test_registered_class_contract(name):
+    cls = loss_class(name)
+    assert issubclass(cls, DistillLoss) and cls.registry_name == name
+    assert cls.input_kind in INPUT_KINDS
+    assert isinstance(cls.context_keys, tuple) and all(isinstance(k, str) for k in cls.context_keys)
+    assert isinstance(cls.multi_teacher, bool)
+    assert (cls.__doc__ or "").strip(), f"{name} has no docstring"
 
 
 def test_context_keys():

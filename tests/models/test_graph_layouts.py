@@ -13,7 +13,7 @@ TINY_STGCN = dict(widths=(4,), strides=(1,), kernel_t=3)
 
 @pytest.fixture
 def isolated_layouts(monkeypatch):
-    monkeypatch.setattr(graph, "_LAYOUTS", dict(graph._LAYOUTS))
+    monkeypatch.setattr(graph, "LAYOUTS", graph.LAYOUTS.copy())
 
 
 @pytest.mark.parametrize("name, joints, bones, center", [

@@ -13,7 +13,7 @@ BUILTINS = ["gaf_resnet18", "gaf_vgg16_bn", "gaf_vgg_spamfm", "imu_cnn1d", "stgc
 
 @pytest.fixture
 def isolated_registry(monkeypatch):
-    monkeypatch.setattr(registry, "_MODELS", dict(registry._MODELS))
+    monkeypatch.setattr(registry, "MODELS", registry.MODELS.copy())
 
 
 def test_builtins_are_registered():
@@ -73,9 +73,13 @@ def test_register_custom_model_without_library_edits(isolated_registry):
     assert model.feature_names == ("fc", "pool", "embedding", "logits")
     assert model(torch.randn(2, 4)).shape == (2, 3)
     assert "toy_mlp" in list_models()
-    with pytest.raises(InputError, match="^model 'toy_mlp' is already registered"):
-        register_model("toy_mlp")(ToyMLP)
-    register_model("toy_mlp", overwrite=True)(ToyMLP)
+    assert register_model("toy_mlp")(ToyMLP) is ToyMLP  # the same builder again: a no-op
+    other = type("OtherMLP", (ToyMLP,), {})
+    with pytest.raises(InputError) as err:
+        register_model("toy_mlp")(other)
+    assert str(err.value) == "model 'toy_mlp' is already registered (pass overwrite=True to replace it)"
+    register_model("toy_mlp", overwrite=True)(other)
+    assert isinstance(create_model("toy_mlp", num_classes=3), other)
 
 
 def test_in_chans_none_keeps_default_and_six_channel_gaf():

@@ -56,6 +56,7 @@ from harkd.errors import ConfigError, DataError, unknown_key_message, warn
 from harkd.data.readers import MatVar, read_file, read_mat
 from harkd.data.recording import FileGroup, Recording
 from harkd.data.registry import DatasetSpec, ModalitySpec, register_dataset
+from harkd.data.timeseries import interpolate, uniform_grid
 
 #: Class names in the dataset definition's order (label = action id - 1).
 CLASS_NAMES = (
@@ -232,7 +233,7 @@ def common_grid(spans: Mapping[Path, tuple[float, float]], rate: float, what: st
     start = max(s for s, _ in spans.values())
     end = min(e for _, e in spans.values())
     if (end - start) * rate >= 1 - 1e-6:
-        return start + np.arange(int(np.floor((end - start) * rate + 1e-6)) + 1) / rate
+        return uniform_grid(start, end, rate, slack=1e-6)  # this reader's slack, so results stay bit-identical
     if len(spans) == 1:
         path, (s, e) = next(iter(spans.items()))
         raise DataError(path, f"covers only {e - s:.3f} s: fewer than 2 samples at {rate:g} Hz")
@@ -246,11 +247,6 @@ def common_grid(spans: Mapping[Path, tuple[float, float]], rate: float, what: st
     raise DataError(culprit, f"does not overlap the other {what} on the shared clock: it covers "
                              f"{s:.3f}-{e:.3f} s, they share {os_:.3f}-{oe:.3f} s "
                              f"(need at least 2 samples at {rate:g} Hz in common)")
-
-
-def resample_on_times(values: np.ndarray, times: np.ndarray, grid: np.ndarray) -> np.ndarray:
-    """Linear interpolation of (N, C) ``values`` sampled at ``times`` onto ``grid``."""
-    return np.stack([np.interp(grid, times, values[:, c]) for c in range(values.shape[1])], axis=1)
 
 
 def sibling(path: Path, accelerometer: int) -> Path:
@@ -333,7 +329,7 @@ def read_accelerometers(files: FileGroup | Mapping[int, Path] | str | Path,
         times = read_camera_times(cam)[:, 1]
         spans[cam] = (times[0], times[-1])
     grid = common_grid(spans, float(rate), "streams of this recording")
-    out = [resample_on_times(values, t, grid) for _, values, t in (streams[h] for h in selected)]
+    out = [interpolate(values, t, grid) for _, values, t in (streams[h] for h in selected)]
     return np.ascontiguousarray(np.concatenate(out, axis=1), dtype=np.float32)
 
 
@@ -401,10 +397,17 @@ _ACC_PATTERN = re.compile(rf"Shimmer(?P<part>0[1-6])/acc_h(?P=part)_{_KEY}\.txt"
 _ACC_LAYOUT = "(T, 3) float32 g at `rate` Hz"
 
 
-def _accelerometer_modality(name: str, reader, layout: str, options, cheap: bool = True) -> ModalitySpec:
+def accelerometer_channels(accelerometers: Iterable[int]) -> tuple[tuple[str, str], ...]:
+    """``(name, unit)`` of the columns of ``accelerometers`` as loaded: ``acc{H}_x``, ... in g."""
+    return tuple((f"acc{h}_{axis}", "g") for h in accelerometers for axis in "xyz")
+
+
+def _accelerometer_modality(name: str, reader, layout: str, options, cheap: bool = True,
+                            accelerometers: tuple[int, ...] = ACCELEROMETERS) -> ModalitySpec:
     return ModalitySpec(name, "Accelerometer", _ACC_PATTERN, "ShimmerHH/acc_hHH_sSS_aAA_rRR.txt",
                         "Shimmer{part}/acc_h{part}_{key}.txt", reader, layout, tuple(options), cheap,
-                        glob="*/*", parts=tuple(f"{h:02d}" for h in ACCELEROMETERS), transform="inertial")
+                        glob="*/*", parts=tuple(f"{h:02d}" for h in ACCELEROMETERS), transform="inertial",
+                        rate=DEFAULT_RATE, rate_option="rate", channels=accelerometer_channels(accelerometers))
 
 
 class BerkeleyMHAD(DatasetSpec):
@@ -418,6 +421,8 @@ class BerkeleyMHAD(DatasetSpec):
     """
 
     name = "berkeley-mhad"
+    folder = "Berkeley-MHAD"
+    glove_prefix = "Berkeley"
     class_names = CLASS_NAMES
     key_fields = ("subject", "action", "repetition")
     modality_specs = (
@@ -425,7 +430,8 @@ class BerkeleyMHAD(DatasetSpec):
                                 "(T, 3k) float32 g, k accelerometers synchronised at `rate` Hz",
                                 ("accelerometers", *_ACC_OPTIONS)),
         *(_accelerometer_modality(f"acc{h}", partial(read_accelerometers, accelerometers=(h,),
-                                                     sync_with=ACCELEROMETERS), _ACC_LAYOUT, _ACC_OPTIONS, cheap=False)
+                                                     sync_with=ACCELEROMETERS), _ACC_LAYOUT, _ACC_OPTIONS, cheap=False,
+                                  accelerometers=(h,))
           for h in ACCELEROMETERS),
         ModalitySpec("skeleton", "Front-Facing/D-Mocap", re.compile(rf"K1_kinect_{_MAT_KEY}\.mat"),
                      "K1_kinect_SSS_AAA_RRR.mat", _MAT_NAME.format(kind="kinect"), read_dmocap,
@@ -449,6 +455,14 @@ class BerkeleyMHAD(DatasetSpec):
     }
     subject_protocols = ("cross_subject",)
     val_subject_count = 1
+
+    def channels(self, modality: str, sensor: str = "all", load: Mapping | None = None):
+        """The columns of the loaded accelerometers (``load`` option ``accelerometers``, default all
+        six); ``sensor`` ``acc`` and ``all`` both keep every column (no gyroscope)."""
+        if modality == "inertial" and (load or {}).get("accelerometers") is not None:
+            names = accelerometer_channels(_ids(load["accelerometers"], "accelerometers"))
+            return [n for n, _ in names], [u for _, u in names], list(range(len(names)))
+        return super().channels(modality, "all" if sensor == "acc" else sensor, load)
 
     def make_recording(self, fields: dict[str, int], files: dict[str, Path]) -> Recording:
         s, a, r = fields["subject"], fields["action"], fields["repetition"]

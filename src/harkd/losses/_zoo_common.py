@@ -7,7 +7,6 @@ with the loss's registry name, e.g. ``"kd: student logits (4, 10) and teacher lo
 
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import torch
@@ -19,22 +18,7 @@ from harkd.errors import InputError
 FEATURE_MAP = "(B, C, H, W) or (B, C, L) feature map"
 
 
-# ----------------------------------------------------------------------------- arguments
-def positive_float(loss: str, name: str, value, allow_zero: bool = False) -> float:
-    """``value`` as a finite float > 0 (>= 0 with ``allow_zero``), else InputError."""
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value < 0 or (value == 0 and not allow_zero):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise InputError(f"{loss}: {name} must be a finite number {bound}, got {value!r}")
-    return float(value)
-
-
-def positive_int(loss: str, name: str, value, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise InputError(f"{loss}: {name} must be an integer >= {minimum}, got {value!r}")
-    return value
-
-
+# ----------------------------------------------------------------------------- shapes (numbers: harkd.checks)
 def sample_shape(loss: str, role: str, shape, ranks: Sequence[int], what: str) -> tuple[int, ...]:
     """Validate ``student_shape`` / ``teacher_shape`` (one sample, no batch dim) of a learned loss."""
     if shape is None:

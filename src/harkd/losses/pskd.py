@@ -34,10 +34,9 @@ from typing import Dict
 import torch
 import torch.nn.functional as F
 
+from harkd.checks import check_number
 from harkd.errors import InputError
-from harkd.losses._common import (
-    as_tensor_list, check_batch, check_labels, check_positive, check_tensor, check_weight, kd_per_sample,
-)
+from harkd.losses._common import as_tensor_list, check_batch, check_labels, check_tensor, kd_per_sample
 from harkd.losses.registry import DistillLoss, register_loss
 
 __all__ = ["ACSLoss", "acs_choose_teacher"]
@@ -81,8 +80,8 @@ class ACSLoss(DistillLoss):
     def __init__(self, temperature: float = 4.0, semantic_weight: float = 1.0, confidence_weighting: bool = False,
                  **shapes):
         super().__init__(**shapes)
-        self.temperature = check_positive("acs", "temperature", temperature)
-        self.semantic_weight = check_weight("acs", "semantic_weight", semantic_weight)
+        self.temperature = check_number("acs: temperature", temperature, positive=True)
+        self.semantic_weight = check_number("acs: semantic_weight", semantic_weight)
         if not isinstance(confidence_weighting, bool):
             raise InputError(f"acs: confidence_weighting must be True or False, got {confidence_weighting!r}")
         self.confidence_weighting = confidence_weighting

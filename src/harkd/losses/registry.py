@@ -25,12 +25,14 @@ from typing import Callable, ClassVar
 
 from torch import nn
 
-from harkd.errors import ConfigError, unknown_key_message
+from harkd.errors import ConfigError, InputError
+from harkd.registry import Registry
 
-__all__ = ["DistillLoss", "register_loss", "create_loss", "loss_class", "list_losses", "INPUT_KINDS"]
+__all__ = ["DistillLoss", "register_loss", "create_loss", "loss_class", "list_losses", "INPUT_KINDS", "LOSSES"]
 
 INPUT_KINDS = ("logits", "embedding", "feature_map", "feature_maps")
-_REGISTRY: dict[str, type] = {}
+#: The built-in losses' modules register themselves when the registry is first looked up.
+LOSSES: Registry[type] = Registry("loss", builtins=("harkd.losses.methods", "harkd.losses.zoo"))
 
 
 class DistillLoss(nn.Module):
@@ -46,15 +48,14 @@ class DistillLoss(nn.Module):
         self.teacher_shape = teacher_shape
 
 
-def register_loss(name: str) -> Callable[[type], type]:
-    """Class decorator adding a :class:`DistillLoss` subclass under ``name``."""
+def register_loss(name: str, *, overwrite: bool = False) -> Callable[[type], type]:
+    """Class decorator adding a :class:`DistillLoss` subclass under ``name`` (duplicate policy:
+    :class:`harkd.registry.Registry`)."""
 
     def decorator(cls: type) -> type:
-        if name in _REGISTRY:
-            raise ValueError(f"loss '{name}' is already registered")
         if getattr(cls, "input_kind", None) not in INPUT_KINDS:
-            raise ValueError(f"loss '{name}' must set input_kind to one of {INPUT_KINDS}")
-        _REGISTRY[name] = cls
+            raise InputError(f"loss '{name}' must set input_kind to one of {INPUT_KINDS}")
+        LOSSES.register(name, cls, overwrite=overwrite)
         cls.registry_name = name
         return cls
 
@@ -62,16 +63,13 @@ def register_loss(name: str) -> Callable[[type], type]:
 
 
 def list_losses() -> list[str]:
-    _load_builtins()
-    return sorted(_REGISTRY)
+    """Sorted names of all registered losses (the built-ins included)."""
+    return LOSSES.names()
 
 
 def loss_class(name: str) -> type:
     """The class registered as ``name``; an unknown name is a ConfigError with a suggestion."""
-    _load_builtins()
-    if name not in _REGISTRY:
-        raise ConfigError(unknown_key_message("loss", name, _REGISTRY))
-    return _REGISTRY[name]
+    return LOSSES.get(name)
 
 
 def create_loss(name: str, **kwargs) -> DistillLoss:
@@ -81,9 +79,3 @@ def create_loss(name: str, **kwargs) -> DistillLoss:
         return cls(**kwargs)
     except TypeError as err:
         raise ConfigError(f"loss '{name}': {err}") from None
-
-
-def _load_builtins() -> None:
-    """Import the built-in losses (their modules register themselves)."""
-    import harkd.losses.methods  # noqa: F401
-    import harkd.losses.zoo  # noqa: F401

@@ -13,8 +13,9 @@ from typing import Dict
 import torch
 import torch.nn.functional as F
 
+from harkd.checks import check_number
 from harkd.errors import InputError
-from harkd.losses._common import check_batch, check_tensor, check_weight, safe_norm, safe_unit
+from harkd.losses._common import check_batch, check_tensor, safe_norm, safe_unit
 from harkd.losses.registry import DistillLoss, register_loss
 
 __all__ = ["DASKLoss", "dask_distance_potential", "dask_angle_potential"]
@@ -71,10 +72,10 @@ class DASKLoss(DistillLoss):
     def __init__(self, distance_weight: float = 1.0, angle_weight: float = 1.0, semantic_weight: float = 1.0,
                  beta: float = 1.0, **shapes):
         super().__init__(**shapes)
-        self.distance_weight = check_weight("dask", "distance_weight", distance_weight)
-        self.angle_weight = check_weight("dask", "angle_weight", angle_weight)
-        self.semantic_weight = check_weight("dask", "semantic_weight", semantic_weight)
-        self.beta = check_weight("dask", "beta", beta)
+        self.distance_weight = check_number("dask: distance_weight", distance_weight)
+        self.angle_weight = check_number("dask: angle_weight", angle_weight)
+        self.semantic_weight = check_number("dask: semantic_weight", semantic_weight)
+        self.beta = check_number("dask: beta", beta)
         self.last_terms: Dict[str, float] = {}
 
     def terms(self, student: torch.Tensor, teacher: torch.Tensor) -> Dict[str, torch.Tensor]:

@@ -11,8 +11,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from harkd.checks import check_int, check_number
 from harkd.errors import InputError
-from harkd.losses._zoo_common import check_batch, check_tensor, positive_float, positive_int, sample_shape
+from harkd.losses._zoo_common import check_batch, check_tensor, sample_shape
 from harkd.losses.registry import DistillLoss, register_loss
 
 __all__ = ["CRDLoss"]
@@ -70,18 +71,18 @@ class CRDLoss(DistillLoss):
         if num_samples is None:
             raise InputError("crd: num_samples is required (the training-set size: one memory-bank slot "
                              "per training sample)")
-        n = positive_int("crd", "num_samples", num_samples, minimum=2)
+        n = check_int("crd: num_samples", num_samples, 2)
         s = sample_shape("crd", "student", student_shape, (1,), "(D,)")
         t = sample_shape("crd", "teacher", teacher_shape, (1,), "(D,)")
-        feat_dim = positive_int("crd", "feat_dim", feat_dim)
+        feat_dim = check_int("crd: feat_dim", feat_dim)
         self.num_samples = n
-        self.requested_negatives = positive_int("crd", "num_negatives", num_negatives)
+        self.requested_negatives = check_int("crd: num_negatives", num_negatives)
         self.num_negatives = min(self.requested_negatives, n - 1)
-        self.temperature = positive_float("crd", "temperature", temperature)
-        self.momentum = positive_float("crd", "momentum", momentum, allow_zero=True)
+        self.temperature = check_number("crd: temperature", temperature, positive=True)
+        self.momentum = check_number("crd: momentum", momentum)
         if self.momentum >= 1:
             raise InputError(f"crd: momentum must be in [0, 1), got {momentum!r}")
-        self.eps = positive_float("crd", "eps", eps)
+        self.eps = check_number("crd: eps", eps, positive=True)
         self._ds, self._dt = s[0], t[0]
         self.embed_s = nn.Linear(s[0], feat_dim)
         self.embed_t = nn.Linear(t[0], feat_dim)

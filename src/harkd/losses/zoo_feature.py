@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from harkd.checks import check_int, check_number
 from harkd.errors import InputError
 from harkd.losses._zoo_common import (
     FEATURE_MAP,
@@ -26,8 +27,6 @@ from harkd.losses._zoo_common import (
     conv3,
     match_spatial,
     pointwise,
-    positive_float,
-    positive_int,
     sample_shape,
     shape_list,
 )
@@ -132,7 +131,7 @@ class ATLoss(DistillLoss):
 
     def __init__(self, *, student_shape=None, teacher_shape=None, p: float = 2.0):
         super().__init__(student_shape=student_shape, teacher_shape=teacher_shape)
-        self.p = positive_float("at", "p", p)
+        self.p = check_number("at: p", p, positive=True)
         s, t = shape_list("at", "student", student_shape), shape_list("at", "teacher", teacher_shape)
         if s is not None and t is not None and len(s) != len(t):
             raise InputError(f"at: student_shape lists {len(s)} layers but teacher_shape lists {len(t)}")
@@ -300,12 +299,12 @@ class VIDLoss(DistillLoss):
                  init_variance: float = 5.0, eps: float = 1e-5):
         super().__init__(student_shape=student_shape, teacher_shape=teacher_shape)
         self._s, self._t = _learned_shapes("vid", student_shape, teacher_shape)
-        self.eps = positive_float("vid", "eps", eps)
-        init_variance = positive_float("vid", "init_variance", init_variance)
+        self.eps = check_number("vid: eps", eps, positive=True)
+        init_variance = check_number("vid: init_variance", init_variance, positive=True)
         if init_variance <= self.eps:
             raise InputError(f"vid: init_variance must exceed eps ({self.eps}), got {init_variance}")
         rank, cs, ct = len(self._s), self._s[0], self._t[0]
-        h = ct if hidden_channels is None else positive_int("vid", "hidden_channels", hidden_channels)
+        h = ct if hidden_channels is None else check_int("vid: hidden_channels", hidden_channels)
         self.regressor = nn.Sequential(pointwise(rank, cs, h), nn.ReLU(), pointwise(rank, h, h), nn.ReLU(),
                                        pointwise(rank, h, ct))
         alpha0 = math.log(math.expm1(init_variance - self.eps))  # softplus^-1
@@ -353,7 +352,7 @@ class ABLoss(DistillLoss):
     def __init__(self, *, student_shape=None, teacher_shape=None, margin: float = 1.0):
         super().__init__(student_shape=student_shape, teacher_shape=teacher_shape)
         self._s, self._t = _learned_shapes("ab", student_shape, teacher_shape)
-        self.margin = positive_float("ab", "margin", margin, allow_zero=True)
+        self.margin = check_number("ab: margin", margin)
         rank = len(self._s)
         self.connector = nn.Sequential(pointwise(rank, self._s[0], self._t[0], bias=False),
                                        batch_norm(rank, self._t[0]))
@@ -435,11 +434,11 @@ class FTLoss(DistillLoss):
                  negative_slope: float = 0.1):
         super().__init__(student_shape=student_shape, teacher_shape=teacher_shape)
         self._s, self._t = _learned_shapes("ft", student_shape, teacher_shape, ranks=(2, 3), what=MAP_SHAPE)
-        rate = positive_float("ft", "rate", rate)
+        rate = check_number("ft: rate", rate, positive=True)
         if p not in (1, 2):
             raise InputError(f"ft: p must be 1 or 2, got {p!r}")
         self.p = p
-        slope = positive_float("ft", "negative_slope", negative_slope, allow_zero=True)
+        slope = check_number("ft: negative_slope", negative_slope)
         rank, cs, ct = len(self._s), self._s[0], self._t[0]
         m = max(1, int(round(rate * ct)))
         self.factor_channels = m

@@ -11,14 +11,10 @@ import math
 import torch
 import torch.nn.functional as F
 
+from harkd.checks import check_int, check_number
 from harkd.errors import InputError
 from harkd.losses._common import kd_per_sample
-from harkd.losses._zoo_common import (
-    check_batch,
-    check_tensor,
-    positive_float,
-    positive_int,
-)
+from harkd.losses._zoo_common import check_batch, check_tensor
 from harkd.losses.registry import DistillLoss, register_loss
 
 __all__ = ["KDLoss", "SPLoss", "CCLoss", "RKDLoss", "PKTLoss"]
@@ -52,7 +48,7 @@ class KDLoss(DistillLoss):
 
     def __init__(self, *, student_shape=None, teacher_shape=None, temperature: float = 4.0):
         super().__init__(student_shape=student_shape, teacher_shape=teacher_shape)
-        self.temperature = positive_float("kd", "temperature", temperature)
+        self.temperature = check_number("kd: temperature", temperature, positive=True)
         if student_shape is not None and teacher_shape is not None and tuple(student_shape) != tuple(teacher_shape):
             raise InputError(f"kd: student_shape {tuple(student_shape)} and teacher_shape {tuple(teacher_shape)} "
                              "must be equal (one score per class for both)")
@@ -126,8 +122,8 @@ class CCLoss(DistillLoss):
     def __init__(self, *, student_shape=None, teacher_shape=None, gamma: float = 0.4, order: int = 2,
                  normalize: bool = True):
         super().__init__(student_shape=student_shape, teacher_shape=teacher_shape)
-        self.gamma = positive_float("cc", "gamma", gamma)
-        self.order = positive_int("cc", "order", order, minimum=0)
+        self.gamma = check_number("cc: gamma", gamma, positive=True)
+        self.order = check_int("cc: order", order, 0)
         self.normalize = bool(normalize)
 
     def _kernel(self, x: torch.Tensor) -> torch.Tensor:
@@ -184,9 +180,9 @@ class RKDLoss(DistillLoss):
     def __init__(self, *, student_shape=None, teacher_shape=None, distance_weight: float = 25.0,
                  angle_weight: float = 50.0, eps: float = 1e-12):
         super().__init__(student_shape=student_shape, teacher_shape=teacher_shape)
-        self.distance_weight = positive_float("rkd", "distance_weight", distance_weight, allow_zero=True)
-        self.angle_weight = positive_float("rkd", "angle_weight", angle_weight, allow_zero=True)
-        self.eps = positive_float("rkd", "eps", eps)
+        self.distance_weight = check_number("rkd: distance_weight", distance_weight)
+        self.angle_weight = check_number("rkd: angle_weight", angle_weight)
+        self.eps = check_number("rkd: eps", eps, positive=True)
 
     def _relations(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = x.flatten(1)
@@ -246,7 +242,7 @@ class PKTLoss(DistillLoss):
 
     def __init__(self, *, student_shape=None, teacher_shape=None, eps: float = 1e-7, reduction: str = "sum"):
         super().__init__(student_shape=student_shape, teacher_shape=teacher_shape)
-        self.eps = positive_float("pkt", "eps", eps)
+        self.eps = check_number("pkt: eps", eps, positive=True)
         if reduction not in ("sum", "batchmean"):
             raise InputError(f"pkt: reduction must be 'sum' or 'batchmean', got {reduction!r}")
         self.reduction = reduction

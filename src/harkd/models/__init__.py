@@ -14,8 +14,7 @@ SPAMFM-fused multi-branch GAF teacher), ``imu_cnn1d`` (raw IMU),
 from harkd.models.base import ActionModel, ClassifierHead
 from harkd.models.graph import (GraphLayout, get_graph_layout, list_graph_layouts, partition_adjacency,
                                 register_graph_layout)
-from harkd.models.registry import create_model, list_models, register_model
-from harkd.models import resnet, sakdn, stgcn, vgg, video  # noqa: F401  (register the built-in models)
+from harkd.models.registry import create_model, list_models, register_model  # built-ins load on first lookup
 
 __all__ = ["ActionModel", "ClassifierHead", "GraphLayout", "create_model", "get_graph_layout", "list_graph_layouts",
            "list_models", "partition_adjacency", "register_graph_layout", "register_model"]

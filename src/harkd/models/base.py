@@ -14,44 +14,15 @@ semantic layer) and ``"logits"``.
 
 from __future__ import annotations
 
-from typing import Dict, Iterable, List, Optional, Sequence
+from typing import Dict, Iterable, List, Optional
 
 import torch
 from torch import nn
 
+from harkd.checks import check_choice, check_int, check_ints, check_rate  # noqa: F401  (models.sakdn imports them here)
 from harkd.errors import InputError, unknown_key_message
 
 __all__ = ["ActionModel", "ClassifierHead", "init_weights"]
-
-
-# ----------------------------------------------------------------------------- checks
-def check_int(name: str, value, minimum: int = 1) -> int:
-    """``value`` as an int >= minimum, else InputError."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise InputError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return value
-
-
-def check_ints(name: str, values, minimum: int = 1, length: int | None = None) -> tuple[int, ...]:
-    """A non-empty sequence of ints >= minimum (of ``length`` items if given), as a tuple."""
-    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
-        raise InputError(f"{name} must be a non-empty sequence of integers, got {values!r}")
-    if length is not None and len(values) != length:
-        raise InputError(f"{name} must have {length} items, got {len(values)}")
-    return tuple(check_int(f"{name}[{i}]", v, minimum) for i, v in enumerate(values))
-
-
-def check_choice(name: str, value, choices: Iterable[str]) -> str:
-    choices = list(choices)
-    if value not in choices:
-        raise InputError(f"{name} must be one of {', '.join(repr(c) for c in choices)}, got {value!r}")
-    return value
-
-
-def check_rate(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
-        raise InputError(f"{name} must be a number in [0, 1), got {value!r}")
-    return float(value)
 
 
 def init_weights(module: nn.Module) -> None:

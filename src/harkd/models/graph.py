@@ -12,7 +12,8 @@ from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
-from harkd.errors import ConfigError, InputError, unknown_key_message
+from harkd.errors import InputError
+from harkd.registry import Registry
 
 __all__ = ["GraphLayout", "register_graph_layout", "get_graph_layout", "list_graph_layouts",
            "partition_adjacency", "PARTITION_STRATEGIES"]
@@ -107,29 +108,25 @@ def partition_adjacency(layout: GraphLayout, strategy: str = "spatial") -> np.nd
                      np.where(dv > dw, adj, 0)]).astype(np.float32)
 
 
-_LAYOUTS: Dict[str, GraphLayout] = {}
+#: Registered layouts (the built-ins are registered below, when this module is imported).
+LAYOUTS: Registry[GraphLayout] = Registry("graph layout")
 
 
 def register_graph_layout(name: str, num_joints: int, edges, center: int, *, overwrite: bool = False) -> GraphLayout:
-    """Validate and register a layout under ``name``; returns it."""
-    if name in _LAYOUTS and not overwrite:
-        raise InputError(f"graph layout '{name}' is already registered (pass overwrite=True to replace it)")
-    layout = GraphLayout(name, num_joints, tuple(edges), center)
-    _LAYOUTS[name] = layout
-    return layout
+    """Validate and register a layout under ``name``; returns it (duplicate policy:
+    :class:`harkd.registry.Registry`; each call builds a new layout, so a taken name needs ``overwrite``)."""
+    return LAYOUTS.register(name, GraphLayout(name, num_joints, tuple(edges), center), overwrite=overwrite)
 
 
 def get_graph_layout(layout) -> GraphLayout:
     """A registered layout by name (ConfigError if unknown), or ``layout`` itself if a GraphLayout."""
     if isinstance(layout, GraphLayout):
         return layout
-    if not isinstance(layout, str) or layout not in _LAYOUTS:
-        raise ConfigError(unknown_key_message("graph layout", str(layout), list_graph_layouts()))
-    return _LAYOUTS[layout]
+    return LAYOUTS.get(layout)
 
 
 def list_graph_layouts() -> List[str]:
-    return sorted(_LAYOUTS)
+    return LAYOUTS.names()
 
 
 def _one_based(pairs):

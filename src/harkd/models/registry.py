@@ -5,28 +5,25 @@ from __future__ import annotations
 import inspect
 from typing import Callable
 
-from harkd.errors import ConfigError, InputError, unknown_key_message
+from harkd.errors import InputError, unknown_key_message
+from harkd.registry import Registry
 
-__all__ = ["register_model", "create_model", "list_models"]
+__all__ = ["register_model", "create_model", "list_models", "MODELS"]
 
-_MODELS: dict[str, Callable] = {}
+#: The built-in models' modules register themselves when the registry is first looked up.
+MODELS: Registry[Callable] = Registry("model", builtins=(
+    "harkd.models.resnet", "harkd.models.sakdn", "harkd.models.stgcn", "harkd.models.vgg", "harkd.models.video"))
 
 
 def register_model(name: str, *, overwrite: bool = False) -> Callable:
-    """Decorator registering a builder ``fn(num_classes, in_chans=..., **options) -> ActionModel``."""
-
-    def decorator(fn: Callable) -> Callable:
-        if name in _MODELS and not overwrite:
-            raise InputError(f"model '{name}' is already registered (pass overwrite=True to replace it)")
-        _MODELS[name] = fn
-        return fn
-
-    return decorator
+    """Decorator registering a builder ``fn(num_classes, in_chans=..., **options) -> ActionModel``
+    (duplicate policy: :class:`harkd.registry.Registry`)."""
+    return MODELS.decorator(name, overwrite=overwrite)
 
 
 def list_models() -> list[str]:
     """Sorted names of all registered models."""
-    return sorted(_MODELS)
+    return MODELS.names()
 
 
 def create_model(name: str, num_classes: int, in_chans: int | None = None, **kwargs):
@@ -36,9 +33,7 @@ def create_model(name: str, num_classes: int, in_chans: int | None = None, **kwa
     :class:`ConfigError`; an unknown or invalid argument raises :class:`InputError`
     whose message starts with ``model 'NAME':``.
     """
-    if name not in _MODELS:
-        raise ConfigError(unknown_key_message("model", name, list_models()))
-    builder = _MODELS[name]
+    builder = MODELS.get(name)
     if in_chans is not None:
         kwargs["in_chans"] = in_chans
     params = inspect.signature(builder).parameters

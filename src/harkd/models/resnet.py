@@ -12,8 +12,9 @@ from typing import List, Sequence, Tuple
 import torch
 from torch import nn
 
+from harkd.checks import check_choice, check_int, check_ints
 from harkd.errors import InputError
-from harkd.models.base import ActionModel, ClassifierHead, check_choice, check_int, check_ints, init_weights
+from harkd.models.base import ActionModel, ClassifierHead, init_weights
 from harkd.models.registry import register_model
 
 __all__ = ["BasicBlock", "ResNet", "resnet_stages", "zero_init_residuals"]

@@ -13,8 +13,9 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from harkd.checks import check_int, check_ints
 from harkd.errors import InputError
-from harkd.models.base import ActionModel, ClassifierHead, check_int, check_ints, init_weights
+from harkd.models.base import ActionModel, ClassifierHead, init_weights
 from harkd.models.graph import get_graph_layout, partition_adjacency
 from harkd.models.registry import register_model
 

@@ -18,7 +18,8 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from harkd.models.base import ActionModel, ClassifierHead, check_int, check_ints, init_weights
+from harkd.checks import check_int, check_ints
+from harkd.models.base import ActionModel, ClassifierHead, init_weights
 from harkd.models.registry import register_model
 from harkd.models.resnet import resnet_stages, zero_init_residuals
 
