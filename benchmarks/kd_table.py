@@ -6,7 +6,9 @@ Suites (``--suites``), each a RESULTS.md section and ``benchmarks/results/<secti
   from the augmented skeleton ST-GCN on its fixed (cached) evaluation view, with KD under
   paired temporal augmentation (teacher and student see the same time window; the teacher
   runs online), the mixup-only control (no teacher) and KD with paired mixup (online teacher).
-- ``utd-kd-patient``: the no-KD, fixed-KD and paired-KD rows with a longer schedule (--patient-epochs).
+- ``utd-kd-patient``: KD gain against schedule length: the no-KD, fixed-KD and paired-KD rows at each of
+  ``--patient-epochs`` (default 60 and 200), trained on all training subjects with nothing selected
+  (fixed cosine schedule, final epoch).
 - ``berkeley-kd``: skeleton (D-Mocap ST-GCN) -> right-wrist accelerometer and -> all six
   accelerometers, the six raw and with each clip's mean removed (``remove_mean``, placement).
 - ``utd-trial``: the published trial protocol (trials 1-2 train, 3-4 test, all subjects) with
@@ -73,26 +75,28 @@ class Suite:
     rows: list[Row]
     common: list[str]
     notes: list[str]
+    metric: str | None = None  # headline metric; None: the refit when there is one, else the selected epoch
 
 
-def utd_rows(epochs: int | None = None) -> list[Row]:
+def utd_rows(epochs: int | None = None, tag: str = "") -> list[Row]:
+    """The UTD-MHAD student rows; ``tag`` is appended to every label (and so to every baseline)."""
     e = [f"train.epochs={epochs}"] if epochs else []
     aug = [f"data.modalities.inertial.augment={AUGMENT}"]
     paired = [f"data.modalities.inertial.augment={AUGMENT_NO_SHIFT}", f"data.paired_augment={PAIRED}"]
     return [
-        Row("no KD", "train", "utd_mhad/acc_cnn1d.yaml", aug + e),
-        Row("KD, fixed teacher view (cached)", "distill", "utd_mhad/distill/skel2acc_kd.yaml", aug + e,
-            ("no KD",), "skeleton"),
-        Row("KD, paired time augmentation (teacher online)", "distill", "utd_mhad/distill/skel2acc_kd.yaml",
-            paired + e, ("no KD",), "skeleton"),
-        Row("mixup only (no teacher)", "train", "utd_mhad/acc_cnn1d.yaml", aug + [f"train.mixup={MIXUP}"] + e,
-            ("no KD",)),
-        Row("KD + paired mixup (teacher online)", "distill", "utd_mhad/distill/skel2acc_kd.yaml",
-            paired + [f"train.mixup={MIXUP}"] + e, ("no KD", "mixup only (no teacher)"), "skeleton"),
+        Row("no KD" + tag, "train", "utd_mhad/acc_cnn1d.yaml", aug + e),
+        Row("KD, fixed teacher view (cached)" + tag, "distill", "utd_mhad/distill/skel2acc_kd.yaml", aug + e,
+            ("no KD" + tag,), "skeleton"),
+        Row("KD, paired time augmentation (teacher online)" + tag, "distill", "utd_mhad/distill/skel2acc_kd.yaml",
+            paired + e, ("no KD" + tag,), "skeleton"),
+        Row("mixup only (no teacher)" + tag, "train", "utd_mhad/acc_cnn1d.yaml", aug + [f"train.mixup={MIXUP}"] + e,
+            ("no KD" + tag,)),
+        Row("KD + paired mixup (teacher online)" + tag, "distill", "utd_mhad/distill/skel2acc_kd.yaml",
+            paired + [f"train.mixup={MIXUP}"] + e, ("no KD" + tag, "mixup only (no teacher)" + tag), "skeleton"),
     ]
 
 
-def suites(patient_epochs: int) -> dict[str, Suite]:
+def suites(patient_epochs: list[int]) -> dict[str, Suite]:
     utd_teacher = {"skeleton": ("utd_mhad/skeleton_stgcn_aug.yaml", NO_VALIDATION)}
     refit = ["train.refit=best"]
     utd_notes = [
@@ -125,9 +129,14 @@ def suites(patient_epochs: int) -> dict[str, Suite]:
         "utd-kd": Suite("utd-kd", "Skeleton -> accelerometer student: fixed vs consistent teaching, UTD-MHAD "
                         "cross-subject (benchmarks/kd_table.py --suites utd-kd)", "UTD-MHAD", utd_teacher,
                         utd_rows(), refit, utd_notes),
-        "utd-kd-patient": Suite("utd-kd-patient", f"Patient schedules: the same students for {patient_epochs} "
-                                "epochs, UTD-MHAD cross-subject (benchmarks/kd_table.py --suites utd-kd-patient)",
-                                "UTD-MHAD", utd_teacher, utd_rows(patient_epochs)[:3], refit, utd_notes),
+        "utd-kd-patient": Suite(
+            "utd-kd-patient", "Patient schedules: KD gain against schedule length, UTD-MHAD cross-subject "
+            "(benchmarks/kd_table.py --suites utd-kd-patient)", "UTD-MHAD", utd_teacher,
+            [row for e in patient_epochs for row in utd_rows(e, f", {e} epochs")[:3]], NO_VALIDATION,
+            ["protocol: cross-subject, train subjects 1, 3, 5, 7, test 2, 4, 6, 8 (430 recordings, only reported); "
+             "every run trains on all 431 training-subject recordings for a fixed cosine schedule of the stated "
+             "length and is measured at its **final epoch**: nothing is selected on any split, so rows of "
+             "different lengths compare the schedules themselves", *utd_notes[1:]], metric="last"),
         "berkeley-kd": Suite(
             "berkeley-kd", "Skeleton -> accelerometer students, Berkeley-MHAD cross-subject, full release "
             "(benchmarks/kd_table.py --suites berkeley-kd)", "Berkeley-MHAD", bk_teacher, [
@@ -239,7 +248,7 @@ def run_suite(suite: Suite, seeds: list[int], out: Path, extra: list[str], jobs:
         entry = {"row": row.label, "kind": row.kind, "config": f"configs/{row.config}", "seeds": seeds,
                  "overrides": [*suite.common, *row.overrides], "as_published": row.as_published,
                  "teacher": teachers.get(row.teacher) if row.teacher else None,
-                 "command": command(row, suite), "runs": runs}
+                 "command": command(row, suite), "runs": runs, "metric": suite.metric}
         for metric in ("refit", "selected", "last"):
             values = [r[metric] for r in runs if metric in r]
             if len(values) == len(runs):
@@ -259,7 +268,7 @@ def command(row: Row, suite: Suite) -> str:
 
 
 def headline(row: dict) -> str:
-    return "refit" if "refit" in row else "selected"
+    return row.get("metric") or ("refit" if "refit" in row else "selected")
 
 
 def pair_rows(rows: list[dict], suite: Suite) -> None:
@@ -273,7 +282,7 @@ def pair_rows(rows: list[dict], suite: Suite) -> None:
             other = by_label.get(base)  # None: that row was skipped
             if other is not None and metric in other:
                 row["gains"][base] = {m: paired_test(row[m]["values"], other[m]["values"])
-                                      for m in ("refit", "selected") if m in row and m in other}
+                                      for m in ("refit", "selected", "last") if m in row and m in other}
 
 
 def pct(stat: dict | None) -> str:
@@ -292,6 +301,12 @@ def gain_text(row: dict, metric: str) -> str:
 
 
 def table(rows: list[dict]) -> str:
+    if rows and rows[0].get("metric") == "last":
+        lines = ["| row | test acc. final epoch (%) | paired gain | s / epoch | command (S = seed) |",
+                 "|---|---:|---|---:|---|"]
+        lines += [f"| {r['row']} | {pct(r.get('last'))} | {gain_text(r, 'last')} | {r['seconds_per_epoch']:.2f} | "
+                  f"`{r['command']}` |" for r in rows]
+        return "\n".join(lines)
     refit = any("refit" in r for r in rows)
     head = ("| row | test acc. refit, final epoch (%) | paired gain, refit | test acc. held-out-selected (%) | "
             "paired gain, selected | refit epochs | s / epoch | command (S = seed) |") if refit else (
@@ -311,8 +326,9 @@ def table(rows: list[dict]) -> str:
 
 def _acc(row: dict, section: str) -> dict:
     stat = row[headline(row)]
+    what = {"refit": "refit, final epoch", "last": "final epoch, nothing selected"}.get(headline(row), "selected")
     return {"mean": stat["mean"], "std": stat["std"], "n": stat["n"], "section": section,
-            "row": f"{row['row']} ({'refit, final epoch' if headline(row) == 'refit' else 'selected'})"}
+            "row": f"{row['row']} ({what})"}
 
 
 def _gain(row: dict, base: str, section: str) -> dict:
@@ -333,10 +349,11 @@ def summary_keys(sections: dict[str, list[dict]]) -> dict:
     utd = [(name, r) for name in UTD_SECTIONS for r in sections.get(name, [])]
     if utd:
         section, best = max(utd, key=lambda item: item[1][headline(item[1])]["mean"])
-        base = next(r for r in sections[section] if r["row"] == "no KD")
+        no_kd = next(iter(best["gains"]), best["row"])  # the row's first baseline: its no-KD twin
+        base = next(r for r in sections[section] if r["row"] == no_kd)
         keys.update(utd_acc_best=_acc(best, section), utd_acc_best_nokd=_acc(base, section))
         if best is not base:
-            keys["utd_acc_kd_gain"] = _gain(best, "no KD", section)
+            keys["utd_acc_kd_gain"] = _gain(best, no_kd, section)
     rows = {r["row"]: r for r in sections.get("berkeley-kd", [])}
     if rows:
         wrist = rows["right wrist (Shimmer 2), no KD"]
@@ -354,7 +371,8 @@ def main() -> int:
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     ap.add_argument("--out", default="runs/kd", help="run directories (resumed if present)")
     ap.add_argument("--jobs", type=int, default=1, help="runs trained at once (each on 1 thread)")
-    ap.add_argument("--patient-epochs", type=int, default=200)
+    ap.add_argument("--patient-epochs", type=int, nargs="+", default=[60, 200],
+                    help="schedule lengths of the utd-kd-patient suite")
     ap.add_argument("--teacher-run", action="append", default=[], metavar="SUITE=RUN_DIR",
                     help="reuse a teacher trained by this script's rule (all training-subject recordings, fixed "
                          "schedule, last epoch) elsewhere, e.g. utd-kd=runs/device/skeleton_stgcn_aug_all_s0")
