@@ -13,7 +13,7 @@ import kd_table  # noqa: E402
 from harkd.engine.experiment import get_recipe  # noqa: E402
 from harkd.engine.stats import summarize  # noqa: E402
 
-SUITES = kd_table.suites(200)
+SUITES = kd_table.suites([60, 200])
 ROWS = [(name, row) for name, suite in SUITES.items() for row in suite.rows]
 
 
@@ -26,7 +26,10 @@ def _load(suite, row, seed=1, teacher="runs/teacher"):
 def test_row_config_loads_with_its_overrides(name, row):
     cfg = _load(SUITES[name], row)
     assert cfg.seed == 1
-    assert cfg.train.refit == (None if name == "utd-trial" else "best")
+    assert cfg.train.refit == (None if name in ("utd-trial", "utd-kd-patient") else "best")
+    if name == "utd-kd-patient":  # fixed schedules on all training subjects: nothing to select on
+        assert cfg.data.val_subjects is None and cfg.data.val_fraction == 0
+        assert cfg.train.epochs == int(row.label.rsplit(", ", 1)[1].split()[0])
     if row.teacher:
         assert cfg.teachers[0].run == "runs/teacher"
 
@@ -71,3 +74,32 @@ def test_summary_keys_pick_the_best_row_and_pair_it_with_no_kd():
     gain = keys["utd_acc_kd_gain"]
     assert gain["mean"] == pytest.approx(2.2) and gain["n"] == 5 and gain["p_value"] < 0.05
     assert gain["verdict"] == "gain" and gain["section"] == "utd-kd"
+
+
+def test_patient_rows_pair_with_the_no_kd_row_of_the_same_length():
+    suite = SUITES["utd-kd-patient"]
+    assert [r.label for r in suite.rows] == [f"{label}, {e} epochs" for e in (60, 200) for label in (
+        "no KD", "KD, fixed teacher view (cached)", "KD, paired time augmentation (teacher online)")]
+    assert all(r.baselines == (f"no KD, {r.label.rsplit(', ', 1)[1]}",) for r in suite.rows if r.teacher)
+
+
+def test_summary_keys_pair_a_final_epoch_row_with_its_own_no_kd_twin():
+    def last(label, values, kind="train"):
+        return {"row": label, "kind": kind, "last": {"values": values, **summarize(values)}, "metric": "last",
+                "seconds_per_epoch": 1.0, "command": "harkd ..."}
+
+    suite = SUITES["utd-kd-patient"]
+    rows = [last("no KD, 60 epochs", [80.0, 81.0, 82.0, 83.0, 84.0]),
+            last("KD, fixed teacher view (cached), 60 epochs", [80.0, 81.0, 82.5, 83.0, 84.0], "distill"),
+            last("KD, paired time augmentation (teacher online), 60 epochs", [81.0, 82.0, 83.0, 84.0, 85.0], "distill"),
+            last("no KD, 200 epochs", [86.0, 87.0, 88.0, 89.0, 90.0]),
+            last("KD, fixed teacher view (cached), 200 epochs", [85.0, 86.5, 87.0, 88.5, 89.0], "distill"),
+            last("KD, paired time augmentation (teacher online), 200 epochs", [86.0, 88.0, 88.5, 90.0, 91.0],
+                 "distill")]
+    kd_table.pair_rows(rows, suite)
+    keys = kd_table.summary_keys({"utd-kd-patient": rows})
+    assert keys["utd_acc_best"]["row"] == ("KD, paired time augmentation (teacher online), 200 epochs "
+                                           "(final epoch, nothing selected)")
+    assert keys["utd_acc_best_nokd"]["row"] == "no KD, 200 epochs (final epoch, nothing selected)"
+    assert keys["utd_acc_kd_gain"]["mean"] == pytest.approx(0.7)
+    assert "| no KD, 60 epochs | 82.0 +- 1.6 | - |" in kd_table.table(rows)
