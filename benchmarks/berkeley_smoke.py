@@ -25,9 +25,9 @@ import sys
 import time
 from pathlib import Path
 
+from harkd.suites import mean_std, replace_section
+
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-from utd_benchmark import mean_std, replace_section  # noqa: E402
 
 from harkd.engine.machine import machine_description  # noqa: E402
 

@@ -35,9 +35,9 @@ from pathlib import Path
 
 import numpy as np
 
+from harkd.suites import record_header, replace_section, use_data_root
+
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-from utd_benchmark import record_header, replace_section, use_data_root  # noqa: E402
 
 CONFIGS = HERE.parent / "configs" / "utd_mhad"
 TEACHER = "skeleton_stgcn_aug.yaml"

@@ -25,9 +25,9 @@ import statistics
 import sys
 from pathlib import Path
 
+from harkd.suites import mean_std, record_header, replace_section, use_data_root
+
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-from utd_benchmark import mean_std, record_header, replace_section, use_data_root  # noqa: E402
 
 
 def parse_variant(text: str) -> tuple[str, list[str]]:

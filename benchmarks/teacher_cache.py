@@ -20,9 +20,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from harkd.suites import record_header, replace_section, use_data_root
+
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-from utd_benchmark import record_header, replace_section, use_data_root  # noqa: E402
 
 
 def time_epochs(config: Path, teacher: str, cache: bool, epochs: int, out: Path) -> list[float]:

@@ -1,17 +1,15 @@
 """benchmarks/kd_table.py: every row's config loads with its overrides, the documented recipe configs are
 exactly the rows that were measured, and the summary keys follow the paired rows."""
 
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "benchmarks"))
-import kd_table  # noqa: E402
+from benchmarks import kd_table
+from harkd.engine.experiment import get_recipe
+from harkd.engine.stats import summarize
 
-from harkd.engine.experiment import get_recipe  # noqa: E402
-from harkd.engine.stats import summarize  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 SUITES = kd_table.suites([60, 200])
 ROWS = [(name, row) for name, suite in SUITES.items() for row in suite.rows]

@@ -1,15 +1,13 @@
 """benchmarks/utd_benchmark.py's suites: every stage's config loads with the overrides the script gives it."""
 
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "benchmarks"))
-import utd_benchmark  # noqa: E402
+from benchmarks import utd_benchmark
+from harkd.engine.experiment import get_recipe
 
-from harkd.engine.experiment import get_recipe  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 STAGES = [(suite, label, i, stage) for suite, (_, rows) in utd_benchmark.SUITES.items() for label, stages in rows
           for i, stage in enumerate(stages)]
