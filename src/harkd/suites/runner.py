@@ -179,6 +179,10 @@ def _run_ray(todo, job, jobs, threads, state, address, results, log) -> None:
     if started:
         ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
     try:
+        module = sys.modules.get(getattr(job, "__module__", "") or "")
+        if module is not None and module.__name__ != "__main__" and not module.__name__.startswith("harkd."):
+            # a benchmark script's module need not be importable on the workers: send its code along
+            ray.cloudpickle.register_pickle_by_value(module)
         remote = ray.remote(num_cpus=threads)(_execute)
 
         def submit(spec):
