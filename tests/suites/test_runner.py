@@ -95,8 +95,10 @@ def test_dependencies_run_first_and_independent_runs_in_parallel(tmp_path):
     runs = [RunSpec(n, "train", "x.yaml", str(tmp_path / n), needs=needs, options=opts) for n, needs, opts in [
         ("student_a", ("teacher_a",), ()), ("teacher_a", (), (("barrier", str(barrier)),)),
         ("teacher_b", (), (("barrier", str(barrier)),)), ("student_b", ("teacher_a", "teacher_b"), ())]]
-    results = run_suite(runs, _record, jobs=2, threads=1)
-    assert set(_calls(tmp_path)[:2]) == {"teacher_a", "teacher_b"}  # the two teachers ran together, first
+    results = run_suite(runs, _record, jobs=2, threads=1)  # the teachers' barrier: they ran at the same time
+    calls = _calls(tmp_path)
+    assert calls.index("teacher_a") < calls.index("student_a")  # and each student after its teachers
+    assert max(calls.index("teacher_a"), calls.index("teacher_b")) < calls.index("student_b")
     assert set(results) == {r.name for r in runs}
     assert all(r["pid"] != os.getpid() and r["threads"] == 1 and r["omp"] == "1" for r in results.values())
 
@@ -115,6 +117,19 @@ def test_a_failed_run_stops_the_suite_and_the_rest_resumes(tmp_path):
     assert _calls(tmp_path) == ["t", "s", "u"]  # t was read from the state, not run again
     assert logs == [f"suite: 1 of 3 runs finished before (read from {state})"]
     assert set(results) == {"t", "s", "u"}
+
+
+def test_a_recorded_run_is_run_again_when_its_settings_or_its_run_directory_changed(tmp_path):
+    import shutil
+
+    state = tmp_path / "state"
+    runs = [RunSpec("t", "train", "x.yaml", str(tmp_path / "t"))]
+    first = run_suite(runs, _record, state_dir=state)
+    assert run_suite(runs, _record, state_dir=state, log=lambda m: None) == first and _calls(tmp_path) == ["t"]
+    run_suite([RunSpec("t", "train", "x.yaml", str(tmp_path / "t"), ("seed=1",))], _record, state_dir=state)
+    shutil.rmtree(tmp_path / "t")
+    run_suite([RunSpec("t", "train", "x.yaml", str(tmp_path / "t"), ("seed=1",))], _record, state_dir=state)
+    assert _calls(tmp_path) == ["t", "t", "t"]
 
 
 # ----------------------------------------------------------------------------- tiny real runs
@@ -217,7 +232,7 @@ def test_ray_backend_on_a_local_instance(tmp_path):
     runs = [RunSpec("student", "train", "x.yaml", str(tmp_path / "student"), needs=("a", "b")),
             *[RunSpec(n, "train", "x.yaml", str(tmp_path / n), options=(("barrier", str(barrier)),)) for n in "ab"]]
     results = run_suite(runs, _record, backend="ray", jobs=2, threads=1, state_dir=tmp_path / "state")
-    assert _calls(tmp_path)[-1] == "student" and set(_calls(tmp_path)[:2]) == {"a", "b"}
+    assert _calls(tmp_path)[-1] == "student" and sorted(_calls(tmp_path)) == ["a", "b", "student"]
     assert all(r["pid"] != os.getpid() and r["threads"] == 1 for r in results.values())
     assert sorted(p.name for p in (tmp_path / "state").iterdir()) == ["a.json", "b.json", "student.json"]
 

@@ -8,8 +8,8 @@ this process; ``threads=None`` leaves one process's setting as it is, and gives 
 cluster, else a local instance is started).
 
 Resuming: when a run's job returns, its result is written to ``state_dir/<name>.json``
-with the run's settings. Run again, a run whose settings are unchanged is read from
-there; every other run is started, and its run directory resumes a killed run from
+with the run's settings. Run again, a run whose settings are unchanged (and whose run
+directory still exists) is read from there; every other run is started, and its run directory resumes a killed run from
 ``last.pt`` (a finished one trains no further). A failing run stops new runs; the
 running ones finish and are recorded, then the error is raised.
 """
@@ -71,7 +71,7 @@ def _state_file(state_dir: Path, name: str) -> Path:
 def _read_state(state_dir: Path | None, spec: RunSpec):
     """(True, result) when ``spec`` finished before with the same settings, else (False, None)."""
     path = None if state_dir is None else _state_file(state_dir, spec.name)
-    if path is None or not path.is_file():
+    if path is None or not path.is_file() or not Path(spec.run_dir).exists():
         return False, None
     try:
         saved = json.loads(path.read_text())
@@ -82,14 +82,17 @@ def _read_state(state_dir: Path | None, spec: RunSpec):
     return True, saved.get("result")
 
 
-def _write_state(state_dir: Path | None, spec: RunSpec, result) -> None:
+def _write_state(state_dir: Path | None, spec: RunSpec, result):
+    """Record a finished run; returns its result as a rerun reads it back (JSON: paths become strings)."""
     if state_dir is None:
-        return
+        return result
     state_dir.mkdir(parents=True, exist_ok=True)
     path = _state_file(state_dir, spec.name)
+    text = json.dumps({"spec": spec.to_dict(), "result": result}, indent=1, default=str) + "\n"
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"spec": spec.to_dict(), "result": result}, indent=1, default=str) + "\n")
+    tmp.write_text(text)
     tmp.replace(path)
+    return json.loads(text)["result"]
 
 
 def run_suite(runs: Iterable[RunSpec], job: Job = train_run, *, jobs: int = 1, threads: int | None = 1,
@@ -127,8 +130,7 @@ def run_suite(runs: Iterable[RunSpec], job: Job = train_run, *, jobs: int = 1, t
         if threads is not None:
             set_thread_budget(threads)
         for spec in todo:
-            results[spec.name] = job(spec)
-            _write_state(state, spec, results[spec.name])
+            results[spec.name] = _write_state(state, spec, job(spec))
     else:
         with ProcessPoolExecutor(jobs) as pool:
             def submit(spec):
@@ -160,12 +162,12 @@ def _schedule(todo: list[RunSpec], submit, finished, limit: int, state, results:
         for handle, outcome in finished(list(pending)):
             spec = pending.pop(handle)
             try:
-                results[spec.name] = outcome()
+                result = outcome()
             except Exception as err:  # noqa: BLE001 - re-raised below, after the running runs finish
                 log(f"suite: run {spec.name!r} failed: {err}")
                 failure = failure or err
                 continue
-            _write_state(state, spec, results[spec.name])
+            results[spec.name] = _write_state(state, spec, result)
     if failure is not None:
         raise failure
 
