@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harkd.suites import record_header, replace_section, use_data_root
+from harkd.suites import RunSpec, record_header, replace_section, train_run, use_data_root
 
 HERE = Path(__file__).resolve().parent
 
@@ -54,11 +54,7 @@ ROWS = [  # (label, size, kind, config)
 
 
 def train(kind: str, config: str, run_dir: Path, overrides: list[str]) -> Path:
-    from harkd.engine.experiment import get_recipe, train_experiment
-
-    recipe = get_recipe(kind)
-    cfg = recipe.load(CONFIGS / config, overrides)
-    return train_experiment(cfg, run_dir, log=lambda m: None, progress=False, recipe=recipe)
+    return train_run(RunSpec(run_dir.name, kind, str(CONFIGS / config), str(run_dir), tuple(overrides)))
 
 
 def onnx_accuracy(model_file: Path, loaded, split: str = "test") -> float:
