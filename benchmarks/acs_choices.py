@@ -6,7 +6,7 @@ fold teachers (``teachers: {folds: [...]}``) show their errors on unseen subject
 three PSKD teachers (skeleton, fused skeleton + accelerometer, accelerometer; seed 0 runs of
 ``utd_benchmark.py --suite single`` and ``--suite folds``), how often each is followed:
 
-    python benchmarks/acs_choices.py --root ../shared/data --runs runs/bench
+    python -m benchmarks.acs_choices --root ../shared/data --runs runs/bench   # from the repository root
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from utd_benchmark import HERE, record_header, replace_section, stage_overrides, use_data_root  # noqa: E402
+from benchmarks.utd_benchmark import HERE, stage_overrides
+from harkd.suites import record_header, replace_section, use_data_root
 
 TEACHERS = ("skeleton_stgcn", "skel_acc_fusion", "acc_cnn1d")
 

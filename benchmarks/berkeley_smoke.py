@@ -25,9 +25,9 @@ import sys
 import time
 from pathlib import Path
 
+from harkd.suites import RunSpec, mean_std, replace_section, train_run
+
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-from utd_benchmark import mean_std, replace_section  # noqa: E402
 
 from harkd.engine.machine import machine_description  # noqa: E402
 
@@ -49,14 +49,12 @@ def overrides(root: str, epochs: int, seed: int, teacher: str | None, runs: str)
 def run(config: str, kind: str, sets: list[str], run_dir: Path) -> dict:
     """Train ``config`` from scratch into ``run_dir`` and test its best and last checkpoints."""
     from harkd.engine.evaluate import evaluate_run, read_metrics
-    from harkd.engine.experiment import get_recipe, train_experiment
 
     if (run_dir / "run.json").is_file():
         shutil.rmtree(run_dir)  # an earlier smoke run: start fresh
-    recipe = get_recipe(kind)
-    cfg = recipe.load(HERE.parent / "configs" / "berkeley_mhad" / config, sets)
     start = time.perf_counter()
-    train_experiment(cfg, run_dir, resume=False, log=lambda m: None, recipe=recipe)
+    train_run(RunSpec(run_dir.name, kind, str(HERE.parent / "configs" / "berkeley_mhad" / config), str(run_dir),
+                      tuple(sets)))
     wall = time.perf_counter() - start
     records = read_metrics(run_dir)
     split = json.loads((run_dir / "run.json").read_text())["split"]

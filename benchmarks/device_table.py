@@ -35,9 +35,9 @@ from pathlib import Path
 
 import numpy as np
 
+from harkd.suites import RunSpec, record_header, replace_section, train_run, use_data_root
+
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-from utd_benchmark import record_header, replace_section, use_data_root  # noqa: E402
 
 CONFIGS = HERE.parent / "configs" / "utd_mhad"
 TEACHER = "skeleton_stgcn_aug.yaml"
@@ -54,11 +54,7 @@ ROWS = [  # (label, size, kind, config)
 
 
 def train(kind: str, config: str, run_dir: Path, overrides: list[str]) -> Path:
-    from harkd.engine.experiment import get_recipe, train_experiment
-
-    recipe = get_recipe(kind)
-    cfg = recipe.load(CONFIGS / config, overrides)
-    return train_experiment(cfg, run_dir, log=lambda m: None, progress=False, recipe=recipe)
+    return train_run(RunSpec(run_dir.name, kind, str(CONFIGS / config), str(run_dir), tuple(overrides)))
 
 
 def onnx_accuracy(model_file: Path, loaded, split: str = "test") -> float:

@@ -8,7 +8,7 @@ seed (eval_test_best.json, else ``harkd evaluate``), measures streaming throughp
 exported ONNX model over concatenated test recordings, writes benchmarks/pareto.png and
 the ``export`` section of benchmarks/RESULTS.md.
 
-    HARKD_DATA_ROOT=../shared/data python benchmarks/export_latency.py
+    HARKD_DATA_ROOT=../shared/data python -m benchmarks.export_latency   # from the repository root
 """
 
 from __future__ import annotations
@@ -59,8 +59,7 @@ def finished(run_dir: Path) -> bool:
 
 def stream_throughput(run_dir: Path, onnx: Path) -> dict:
     """Stream 20 concatenated test recordings (50 Hz text rows) through harkd stream's predictor."""
-    sys.path.insert(0, str(REPO / "tests" / "export"))
-    from streamdata import parse_predictions, per_recording_labels, write_stream
+    from benchmarks.streamdata import parse_predictions, per_recording_labels, write_stream
 
     from harkd.export.exporter import ExportedModel, load_for_export
     from harkd.export.stream import StreamConfig, StreamPredictor
@@ -118,7 +117,7 @@ def main() -> int:
     date = datetime.datetime.now().isoformat(timespec="seconds")
     lines = ["<!-- export -->", "## Deployment: size, MACs and latency of the accelerometer students (issue 5)", "",
              f"- date: {date}", f"- machine: {machine_description()}",
-             f"- command: `HARKD_DATA_ROOT=../shared/data python benchmarks/export_latency.py` "
+             f"- command: `HARKD_DATA_ROOT=../shared/data python -m benchmarks.export_latency` "
              f"(per model: `harkd bench RUN_DIR --runs {args.runs}`)",
              "- the deployed graph = raw window (batch 1, channels, W samples at 50 Hz; W = 175 = 3.5 s, the median "
              "training clip) -> in-graph resampling to 128 -> normalisation -> GAF (when used) -> model -> softmax. "

@@ -27,6 +27,12 @@ data. Test subjects only report. Each row is paired with its baseline over the s
 Also writes ``benchmarks/results/summary.json`` keys ``utd_acc_best``, ``utd_acc_best_nokd``,
 ``utd_acc_kd_gain``, ``berkeley_wrist``, ``berkeley_six_acc``, ``berkeley_wrist_kd_gain``.
 
+Each suite is a set of declared runs (:class:`harkd.suites.RunSpec`): its teachers, then every
+(row, seed) student, which names the teacher run it needs. :func:`harkd.suites.run_suite` trains
+them in that order, ``--jobs`` at a time (each process on ``--threads`` threads; ``--backend ray``
+for a Ray cluster), and a half-done suite resumes: finished runs are read from ``<out>/.suite/``,
+killed ones resume from their run directory.
+
     HARKD_DATA_ROOT=../shared/data python benchmarks/kd_table.py --jobs 2
     python benchmarks/kd_table.py --root ../shared/data --suites utd-kd --seeds 0 1 --set train.epochs=2 --no-write
 """
@@ -39,14 +45,12 @@ import json
 import os
 import statistics
 import sys
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-from utd_benchmark import record_header, replace_section, use_data_root  # noqa: E402
+from harkd.suites import BACKENDS, RunSpec, record_header, replace_section, runner, train_run, use_data_root
 
+HERE = Path(__file__).resolve().parent
 CONFIGS = HERE.parent / "configs"
 AUGMENT = "{scale: 0.1, rotate: 15, shift: 0.1, noise: 0.02}"
 AUGMENT_NO_SHIFT = "{scale: 0.1, rotate: 15, noise: 0.02}"
@@ -175,19 +179,6 @@ def suites(patient_epochs: list[int]) -> dict[str, Suite]:
     }
 
 
-def _train(kind: str, config: str, run_dir: str, overrides: list[str], as_published: bool = False) -> str:
-    """One run (resumed when its directory holds a finished or killed one), 1 thread."""
-    import torch
-
-    torch.set_num_threads(1)
-    from harkd.engine.experiment import get_recipe, train_experiment
-
-    recipe = get_recipe(kind)
-    cfg = recipe.load(CONFIGS / config, overrides)
-    return str(train_experiment(cfg, Path(run_dir), log=lambda m: None, progress=False, recipe=recipe,
-                                select_on="test" if as_published else "val"))
-
-
 def _measure(run_dir: str) -> dict:
     """Test accuracy of the selected checkpoint and, when refit, of the refit's final epoch."""
     from harkd.engine.evaluate import evaluate_run
@@ -209,24 +200,28 @@ def _measure(run_dir: str) -> dict:
     return out
 
 
-def _job(kind, config, run_dir, overrides, as_published) -> dict:
-    return _measure(_train(kind, config, run_dir, overrides, as_published))
+def _job(spec: RunSpec) -> dict:
+    """Train (or resume) one run; a student is then measured, a teacher only trained."""
+    run_dir = str(train_run(spec))
+    return _measure(run_dir) if spec.measure else {"run_dir": run_dir}
 
 
-def run_suite(suite: Suite, seeds: list[int], out: Path, extra: list[str], jobs: int,
-              teacher_run: str | None = None) -> list[dict]:
-    """Train the suite's teachers (seed 0, shared by the suites that name the same one; ``teacher_run``
-    reuses one trained by the same rule), then every (row, seed) run, ``jobs`` at a time."""
-    from harkd.engine.stats import summarize
+def teacher_name(key: str) -> str:
+    return f"teacher:{key}"
 
-    teachers = {}
+
+def suite_runs(suite: Suite, seeds: list[int], out: Path, extra: list[str],
+               teacher_run: str | None = None) -> tuple[list[RunSpec], list[tuple[Row, str]]]:
+    """The suite's declared runs: its teachers (seed 0, one run directory per config and protocol, so
+    suites naming the same teacher share it; none with ``teacher_run``, one trained by the same rule),
+    then every (row, seed) student, needing its row's teacher. Also the (row, run name) of each student."""
+    runs, students, teachers = [], [], {}
     for key, (config, overrides) in suite.teachers.items():
         protocol = "trial" if "data.protocol=subject_specific" in overrides else "xsub"
-        run_dir = teacher_run or str(out / f"teacher_{Path(config).parent}_{Path(config).stem}_{protocol}_s0")
+        teachers[key] = teacher_run or str(out / f"teacher_{Path(config).parent}_{Path(config).stem}_{protocol}_s0")
         if not teacher_run:
-            _train("train", config, run_dir, [*overrides, "seed=0", *extra])
-        teachers[key] = run_dir
-    work = []
+            runs.append(RunSpec(teacher_name(key), "train", str(CONFIGS / config), teachers[key],
+                                (*overrides, "seed=0", *extra), measure=False))
     for row in suite.rows:
         slug = "".join(c if c.isalnum() else "_" for c in row.label.lower()).strip("_")
         for seed in seeds:
@@ -234,17 +229,29 @@ def run_suite(suite: Suite, seeds: list[int], out: Path, extra: list[str], jobs:
             if row.as_published:
                 overrides = [o for o in overrides if o != "train.refit=best"] + NO_VALIDATION
             if row.teacher:
-                overrides.append(f"teachers.0.run={teachers[row.teacher]}")
-            run_dir = out / suite.section / f"{slug}_s{seed}"
-            work.append((row, seed, (row.kind, row.config, str(run_dir), overrides, row.as_published)))
-    if jobs > 1:
-        with ProcessPoolExecutor(jobs) as pool:
-            results = list(pool.map(_job, *zip(*[w[2] for w in work])))
-    else:
-        results = [_job(*w[2]) for w in work]
+                overrides.append(f"teachers.0.run={teachers.get(row.teacher, 'UNDECLARED')}")
+            name = f"{slug}_s{seed}"
+            runs.append(RunSpec(name, row.kind, str(CONFIGS / row.config), str(out / suite.section / name),
+                                tuple(overrides), (teacher_name(row.teacher),) if row.teacher else (),
+                                select_on="test" if row.as_published else "val"))
+            students.append((row, name))
+    return runs, students
+
+
+def run_suite(suite: Suite, seeds: list[int], out: Path, extra: list[str], jobs: int,
+              teacher_run: str | None = None, threads: int = 1, backend: str = "local") -> list[dict]:
+    """Run the suite's teachers, then its students (:func:`suite_runs`), ``jobs`` at a time; one entry per row."""
+    from harkd.engine.stats import summarize
+
+    runs, students = suite_runs(suite, seeds, out, extra, teacher_run)
+    external = [teacher_name(key) for key in suite.teachers] if teacher_run else []
+    results = runner.run_suite(runs, _job, jobs=jobs, threads=threads, backend=backend, external=external,
+                               state_dir=out / ".suite" / suite.section)
+    teachers = {spec.name: spec.run_dir for spec in runs if not spec.measure}
+    teachers = {key: teacher_run or teachers[teacher_name(key)] for key in suite.teachers}
     rows = []
     for row in suite.rows:
-        runs = [r for (w_row, _, _), r in zip(work, results) if w_row is row]
+        runs = [results[name] for w_row, name in students if w_row is row]
         entry = {"row": row.label, "kind": row.kind, "config": f"configs/{row.config}", "seeds": seeds,
                  "overrides": [*suite.common, *row.overrides], "as_published": row.as_published,
                  "teacher": teachers.get(row.teacher) if row.teacher else None,
@@ -370,7 +377,10 @@ def main() -> int:
     ap.add_argument("--suites", nargs="+", default=["utd-kd", "berkeley-kd", "utd-trial"])
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     ap.add_argument("--out", default="runs/kd", help="run directories (resumed if present)")
-    ap.add_argument("--jobs", type=int, default=1, help="runs trained at once (each on 1 thread)")
+    ap.add_argument("--jobs", type=int, default=1, help="runs trained at once (each on --threads threads)")
+    ap.add_argument("--threads", type=int, default=1, help="thread budget of each run (default 1)")
+    ap.add_argument("--backend", choices=BACKENDS, default="local",
+                    help="local processes, or Ray tasks (pip install 'harkd[ray]'; RAY_ADDRESS names a cluster)")
     ap.add_argument("--patient-epochs", type=int, nargs="+", default=[60, 200],
                     help="schedule lengths of the utd-kd-patient suite")
     ap.add_argument("--teacher-run", action="append", default=[], metavar="SUITE=RUN_DIR",
@@ -394,7 +404,8 @@ def main() -> int:
         suite.rows = [r for r in suite.rows if r.label not in args.skip]
         if not use_data_root(args.root, suite.folder):
             continue
-        rows = run_suite(suite, args.seeds, out, args.overrides, args.jobs, given.get(name))
+        rows = run_suite(suite, args.seeds, out, args.overrides, args.jobs, given.get(name), args.threads,
+                         args.backend)
         text = table(rows)
         print(text)
         if args.no_write:

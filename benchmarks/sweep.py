@@ -25,9 +25,9 @@ import statistics
 import sys
 from pathlib import Path
 
+from harkd.suites import RunSpec, mean_std, record_header, replace_section, train_run, use_data_root
+
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-from utd_benchmark import mean_std, record_header, replace_section, use_data_root  # noqa: E402
 
 
 def parse_variant(text: str) -> tuple[str, list[str]]:
@@ -38,11 +38,8 @@ def parse_variant(text: str) -> tuple[str, list[str]]:
 
 def run_variant(config: Path, kind: str, overrides: list[str], seed: int, out: Path) -> dict:
     from harkd.engine.evaluate import read_metrics
-    from harkd.engine.experiment import get_recipe, train_experiment
 
-    recipe = get_recipe(kind)
-    cfg = recipe.load(config, [f"seed={seed}", *overrides])
-    train_experiment(cfg, out, log=lambda m: None, recipe=recipe)
+    train_run(RunSpec(out.name, kind, str(config), str(out), (f"seed={seed}", *overrides)))
     records = read_metrics(out)
     val = [r["val_accuracy"] for r in records]
     return {"val_best": max(val), "val_last": val[-1], "s_per_epoch": statistics.median(r["seconds"] for r in records)}

@@ -20,19 +20,17 @@ import sys
 import tempfile
 from pathlib import Path
 
+from harkd.suites import RunSpec, record_header, replace_section, train_run, use_data_root
+
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-from utd_benchmark import record_header, replace_section, use_data_root  # noqa: E402
 
 
 def time_epochs(config: Path, teacher: str, cache: bool, epochs: int, out: Path) -> list[float]:
     from harkd.engine.evaluate import read_metrics
-    from harkd.engine.experiment import get_recipe, train_experiment
 
-    recipe = get_recipe("distill")
-    cfg = recipe.load(config, [f"teachers.0.run={teacher}", f"train.epochs={epochs}", f"teacher_cache={cache}"])
     shutil.rmtree(out, ignore_errors=True)
-    train_experiment(cfg, out, log=lambda m: None, recipe=recipe)
+    train_run(RunSpec(out.name, "distill", str(config), str(out),
+                      (f"teachers.0.run={teacher}", f"train.epochs={epochs}", f"teacher_cache={cache}")))
     return [r["seconds"] for r in read_metrics(out)]
 
 

@@ -11,6 +11,11 @@ and the last-epoch checkpoint. The table (mean +- std test accuracy, seconds per
 epoch, the command per row) is printed and written to the suite's section of
 benchmarks/RESULTS.md.
 
+Every stage of a (row, seed) is a declared run (:class:`harkd.suites.RunSpec`) that needs its
+teacher runs and the previous stage; :func:`harkd.suites.run_suite` runs them in that order,
+``--jobs`` at a time (``--backend ray`` for a Ray cluster) and resumes a half-done suite. A
+teacher run from another suite (``--suite single``) that is absent is a clear error up front.
+
     HARKD_DATA_ROOT=../shared/data python benchmarks/utd_benchmark.py --suite single
     python benchmarks/utd_benchmark.py --root ../shared/data --suite skel2acc --seeds 0 1 2
 """
@@ -18,16 +23,15 @@ benchmarks/RESULTS.md.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
-import os
 import statistics
 import sys
 import time
 from pathlib import Path
 from typing import NamedTuple
 
-from harkd.engine.machine import machine_description
+from harkd.errors import ConfigError
+from harkd.suites import BACKENDS, RunSpec, mean_std, record_header, replace_section, runner, train_run, use_data_root
 
 HERE = Path(__file__).resolve().parent
 class Stage(NamedTuple):
@@ -157,36 +161,6 @@ SUITE_NOTES = {
 }
 
 
-def replace_section(path: Path, mark: str, body: str) -> None:
-    """Write ``body`` between ``<!-- mark -->`` markers, replacing an older section."""
-    start, end = f"<!-- {mark} -->", f"<!-- /{mark} -->"
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    block = f"{start}\n{body.rstrip()}\n{end}"
-    if start in text and end in text:
-        text = text[: text.index(start)] + block + text[text.index(end) + len(end):]
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    path.write_text(text)
-
-
-def use_data_root(root: str | None, folder: str) -> bool:
-    """Point HARKD_DATA_ROOT at ``root`` (if given); False, after a skip message, without ``folder`` under it."""
-    if root:
-        os.environ["HARKD_DATA_ROOT"] = str(Path(root).resolve())
-    if not os.environ.get("HARKD_DATA_ROOT") or not (Path(os.environ["HARKD_DATA_ROOT"]) / folder).exists():
-        print(f"skipped: no {folder} under --root / HARKD_DATA_ROOT (e.g. ../shared/data)")
-        return False
-    return True
-
-
-def record_header(title: str, *notes: str, date: str | None = None) -> str:
-    """A results section's heading and its date, machine, command and ``notes`` lines."""
-    date = date or datetime.date.today().isoformat()
-    lines = [f"## {title}", "", f"- date: {date}", f"- machine: {machine_description()}",
-             f"- command: `{' '.join([Path(sys.executable).name, *sys.argv])}`", *(f"- {n}" for n in notes)]
-    return "\n".join(lines) + "\n\n"
-
-
 def stage_overrides(teachers: list[str], init_from: Path | None, seed, out: Path, teacher_seed=None) -> list[str]:
     """Point a config at this suite's teacher runs (``teacher_seed``, default the student's) and the previous stage."""
     tseed = seed if teacher_seed is None else teacher_seed
@@ -201,25 +175,71 @@ def stage_overrides(teachers: list[str], init_from: Path | None, seed, out: Path
     return extra + ([f"init_from={init_from}"] if init_from else [])
 
 
-def run_row(stages: list, seed: int, out: Path, overrides: list[str], teacher_seed: int | None = None,
-            tag: str = "") -> dict:
-    """Run a row's stages in order (each resumed when present) and test the last one."""
-    from harkd.engine.evaluate import evaluate_run, read_metrics
-    from harkd.engine.experiment import get_recipe, train_experiment
+def teacher_runs(teachers: list[str], seed, teacher_seed=None) -> tuple[str, ...]:
+    """Run names of a stage's teachers (``NAME@folds``: NAME's fold runs), as :func:`stage_overrides` points at them."""
+    tseed = seed if teacher_seed is None else teacher_seed
+    names = []
+    for t in teachers:
+        name, _, folds = t.partition("@")
+        names += [f"{name}_{_fold_suffix(held)}_s{tseed}" for held in FOLDS] if folds else [f"{name}_s{tseed}"]
+    return tuple(names)
 
-    run_dir, wall, records = None, 0.0, []
+
+def row_runs(stages: list, seed: int, out: Path, overrides: list[str], teacher_seed: int | None = None,
+             tag: str = "") -> list[RunSpec]:
+    """A row's stages for one seed as declared runs: each needs its teachers' runs and the previous stage."""
+    runs, previous = [], None
     for stage in stages:
-        recipe = get_recipe(stage.kind)
-        extra = stage_overrides(stage.teachers, run_dir, seed, out, teacher_seed)
-        cfg = recipe.load(HERE.parent / "configs" / "utd_mhad" / stage.config,
-                          [f"seed={seed}", *extra, *stage.overrides, *overrides])
-        run_dir = out / f"{stage.run_name(tag)}_s{seed}"
-        start = time.perf_counter()
-        train_experiment(cfg, run_dir, log=lambda m: None, recipe=recipe)
-        wall += time.perf_counter() - start
-        records += read_metrics(run_dir)
-    config, kind = stages[-1].config, stages[-1].kind
-    result = {"config": config, "kind": kind, "seed": seed, "run_dir": str(run_dir), "wall_s": wall, "epochs": len(records),
+        extra = stage_overrides(stage.teachers, previous and out / previous.name, seed, out, teacher_seed)
+        name = f"{stage.run_name(tag)}_s{seed}"
+        needs = teacher_runs(stage.teachers, seed, teacher_seed) + ((previous.name,) if previous else ())
+        previous = RunSpec(name, stage.kind, str(HERE.parent / "configs" / "utd_mhad" / stage.config),
+                           str(out / name), (f"seed={seed}", *extra, *stage.overrides, *overrides), needs)
+        runs.append(previous)
+    return runs
+
+
+def _producer(name: str) -> str:
+    """The suite whose runs include the run ``name`` (e.g. ``single`` for ``skeleton_stgcn_s0``)."""
+    base = name.rsplit("_s", 1)[0]
+    found = [suite for suite, (_, rows) in SUITES.items() for _, stages in rows for st in stages
+             if not st.teachers and st.run_name() == base]
+    return found[0] if found else "single"
+
+
+def external_teachers(runs: list[RunSpec], out: Path) -> list[str]:
+    """Needed runs the suite does not declare: trained before (by another suite) into ``out``, else a ConfigError."""
+    declared = {r.name for r in runs}
+    external = []
+    for run in runs:
+        for need in run.needs:
+            if need in declared or need in external:
+                continue
+            if not (out / need / "run.json").is_file():
+                raise ConfigError(f"run {run.name} needs the teacher run {out / need}, which does not exist: "
+                                  f"train it first (utd_benchmark.py --suite {_producer(need)} with the same --out "
+                                  "and seeds, or --teacher-seed)")
+            external.append(need)
+    return external
+
+
+def _job(spec: RunSpec) -> dict:
+    """Train (or resume) one stage; its wall time and metrics records."""
+    from harkd.engine.evaluate import read_metrics
+
+    start = time.perf_counter()
+    train_run(spec)
+    return {"wall_s": time.perf_counter() - start, "records": read_metrics(spec.run_dir)}
+
+
+def row_result(runs: list[RunSpec], results: dict, seed: int, stage) -> dict:
+    """A (row, seed)'s result: its stages' wall time and epochs, the last stage tested (best and last epoch)."""
+    from harkd.engine.evaluate import evaluate_run
+
+    records = [r for run in runs for r in results[run.name]["records"]]
+    run_dir = runs[-1].run_dir
+    result = {"config": stage.config, "kind": stage.kind, "seed": seed, "run_dir": run_dir,
+              "wall_s": sum(results[run.name]["wall_s"] for run in runs), "epochs": len(records),
               "s_per_epoch": statistics.median(r["seconds"] for r in records)}
     for checkpoint in ("best", "last"):
         res = evaluate_run(run_dir, "test", checkpoint)
@@ -228,12 +248,6 @@ def run_row(stages: list, seed: int, out: Path, overrides: list[str], teacher_se
     result["val_best"] = max(r.get("val_accuracy", 0) for r in records)
     print(json.dumps(result), flush=True)
     return result
-
-
-def mean_std(values: list[float]) -> str:
-    if len(values) == 1:
-        return f"{100 * values[0]:.1f}"
-    return f"{100 * statistics.mean(values):.1f} +- {100 * statistics.stdev(values):.1f}"
 
 
 def main() -> int:
@@ -250,17 +264,27 @@ def main() -> int:
                     "run directories and the RESULTS.md section, so the plain suite's runs and table stay")
     ap.add_argument("--section", default=None, help="RESULTS.md section name suffix (default: --tag), e.g. for a "
                     "table of the same runs over more seeds")
+    ap.add_argument("--jobs", type=int, default=1, help="runs trained at once (default 1: in this process)")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="thread budget of each run (default: torch's own with --jobs 1, else cores / jobs)")
+    ap.add_argument("--backend", choices=BACKENDS, default="local",
+                    help="local processes, or Ray tasks (pip install 'harkd[ray]'; RAY_ADDRESS names a cluster)")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
     if not use_data_root(args.root, "UTD-MHAD"):
         return 0
     title, suite = SUITES[args.suite]
+    out = Path(args.out)
+    chosen = [(label, stages) for label, stages in suite if label not in args.skip]
+    plan = {(label, seed): row_runs(stages, seed, out, args.overrides, args.teacher_seed, args.tag)
+            for label, stages in chosen for seed in args.seeds}
+    runs = [run for row in plan.values() for run in row]
+    results = runner.run_suite(runs, _job, jobs=args.jobs, threads=args.threads, backend=args.backend,
+                               external=external_teachers(runs, out), state_dir=out / ".suite" / args.suite)
     rows = ["| row | config | test acc. best-on-val (%) | test acc. last epoch (%) | macro-F1 best (%) | s / epoch | epochs | command (S = seed) |",
             "|---|---|---:|---:|---:|---:|---:|---|"]
-    for label, stages in suite:
-        if label in args.skip:
-            continue
-        rs = [run_row(stages, s, Path(args.out), args.overrides, args.teacher_seed, args.tag) for s in args.seeds]
+    for label, stages in chosen:
+        rs = [row_result(plan[label, s], results, s, stages[-1]) for s in args.seeds]
         commands = []
         for i, stage in enumerate(stages):
             previous = f"RUNS/{stages[i - 1].run_name(args.tag)}_sS" if i else None

@@ -1,17 +1,16 @@
 """benchmarks/kd_table.py: every row's config loads with its overrides, the documented recipe configs are
 exactly the rows that were measured, and the summary keys follow the paired rows."""
 
-import sys
+import re
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "benchmarks"))
-import kd_table  # noqa: E402
+from benchmarks import kd_table
+from harkd.engine.experiment import get_recipe
+from harkd.engine.stats import summarize
 
-from harkd.engine.experiment import get_recipe  # noqa: E402
-from harkd.engine.stats import summarize  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 SUITES = kd_table.suites([60, 200])
 ROWS = [(name, row) for name, suite in SUITES.items() for row in suite.rows]
@@ -103,3 +102,39 @@ def test_summary_keys_pair_a_final_epoch_row_with_its_own_no_kd_twin():
     assert keys["utd_acc_best_nokd"]["row"] == "no KD, 200 epochs (final epoch, nothing selected)"
     assert keys["utd_acc_kd_gain"]["mean"] == pytest.approx(0.7)
     assert "| no KD, 60 epochs | 82.0 +- 1.6 | - |" in kd_table.table(rows)
+
+
+def test_suite_runs_declare_the_teacher_and_every_student_needs_it():
+    from harkd.suites import dependency_order
+
+    suite = kd_table.suites([60, 200])["utd-kd"]
+    runs, students = kd_table.suite_runs(suite, [0, 1], Path("runs/kd"), ["train.epochs=2"])
+    teacher = "runs/kd/teacher_utd_mhad_skeleton_stgcn_aug_xsub_s0"
+    assert runs[0] == kd_table.RunSpec("teacher:skeleton", "train", str(ROOT / "configs/utd_mhad/skeleton_stgcn_aug.yaml"),
+                                       teacher, (*kd_table.NO_VALIDATION, "seed=0", "train.epochs=2"), measure=False)
+    assert dependency_order(runs)[0].name == "teacher:skeleton"
+    by_name = {r.name: r for r in runs}
+    kd = by_name["kd__fixed_teacher_view__cached_s1"]
+    assert kd.needs == ("teacher:skeleton",) and kd.run_dir == "runs/kd/utd-kd/kd__fixed_teacher_view__cached_s1"
+    assert kd.overrides[-1] == f"teachers.0.run={teacher}" and "seed=1" in kd.overrides
+    assert by_name["no_kd_s0"].needs == () and len(students) == 2 * len(suite.rows)
+
+
+def test_a_row_naming_an_undeclared_teacher_is_a_clear_error():
+    from harkd.errors import ConfigError
+    from harkd.suites import dependency_order
+
+    suite = kd_table.suites([60])["utd-kd"]
+    suite.rows = [kd_table.Row("KD", "distill", "utd_mhad/distill/skel2acc_kd.yaml", teacher="depth")]
+    runs, _ = kd_table.suite_runs(suite, [0], Path("runs/kd"), [])
+    with pytest.raises(ConfigError, match=re.escape("suite run 'kd_s0' needs run 'teacher:depth', which the suite "
+                                                    "does not declare: add that teacher run to the suite (or give "
+                                                    "its run directory)")):
+        dependency_order(runs)
+
+
+def test_a_given_teacher_run_is_used_and_not_trained():
+    suite = kd_table.suites([60])["utd-kd"]
+    runs, _ = kd_table.suite_runs(suite, [0], Path("runs/kd"), [], teacher_run="runs/device/teacher_s0")
+    assert all(r.measure for r in runs)
+    assert {r.overrides[-1] for r in runs if r.needs} == {"teachers.0.run=runs/device/teacher_s0"}

@@ -1,15 +1,14 @@
 """benchmarks/utd_benchmark.py's suites: every stage's config loads with the overrides the script gives it."""
 
-import sys
+import re
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "benchmarks"))
-import utd_benchmark  # noqa: E402
+from benchmarks import utd_benchmark
+from harkd.engine.experiment import get_recipe
 
-from harkd.engine.experiment import get_recipe  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 STAGES = [(suite, label, i, stage) for suite, (_, rows) in utd_benchmark.SUITES.items() for label, stages in rows
           for i, stage in enumerate(stages)]
@@ -39,3 +38,33 @@ def test_fold_runs_hold_out_every_training_subject_once():
               for _, stages in rows for stage in stages for t in stage.teachers if t.endswith("@folds")
               for h in utd_benchmark.FOLDS}
     assert needed <= runs
+
+
+def test_row_runs_chain_the_stages_and_need_their_teachers():
+    stages = utd_benchmark._progressive("pskd_stage", "@folds", "xfit")
+    runs = utd_benchmark.row_runs(stages, 1, Path("runs/bench"), ["train.epochs=2"], teacher_seed=0)
+    assert [r.name for r in runs] == ["pskd_stage1_xfit_s1", "pskd_stage2_xfit_s1", "pskd_stage3_xfit_s1"]
+    assert runs[0].needs == ("skeleton_stgcn_fold13_s0", "skeleton_stgcn_fold57_s0")
+    assert runs[1].needs == ("skel_acc_fusion_fold13_s0", "skel_acc_fusion_fold57_s0", "pskd_stage1_xfit_s1")
+    # the overrides the script always gave these stages
+    want = ["seed=1", *utd_benchmark.stage_overrides(stages[1].teachers, Path("runs/bench/pskd_stage1_xfit_s1"), 1,
+                                                      Path("runs/bench"), 0), "train.epochs=2"]
+    assert list(runs[1].overrides) == want and runs[1].run_dir == "runs/bench/pskd_stage2_xfit_s1"
+
+
+def test_a_teacher_from_another_suite_must_exist(tmp_path):
+    from harkd.errors import ConfigError
+
+    runs = utd_benchmark.row_runs(utd_benchmark._distill("distill/skel2acc_kd.yaml", "skeleton_stgcn"), 0, tmp_path, [])
+    with pytest.raises(ConfigError, match=re.escape(
+            f"run skel2acc_kd_s0 needs the teacher run {tmp_path / 'skeleton_stgcn_s0'}, which does not exist: train "
+            "it first (utd_benchmark.py --suite single with the same --out and seeds, or --teacher-seed)")):
+        utd_benchmark.external_teachers(runs, tmp_path)
+    (tmp_path / "skeleton_stgcn_s0").mkdir()
+    (tmp_path / "skeleton_stgcn_s0" / "run.json").write_text("{}")
+    assert utd_benchmark.external_teachers(runs, tmp_path) == ["skeleton_stgcn_s0"]
+
+
+def test_fold_teachers_are_made_by_the_folds_suite():
+    assert utd_benchmark._producer("skeleton_stgcn_fold13_s0") == "folds"
+    assert utd_benchmark._producer("depth_trn_s2") == "video"

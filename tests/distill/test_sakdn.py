@@ -12,6 +12,7 @@ import yaml
 
 from harkd.cli.main import main
 from harkd.distill import distill_experiment, load_distill_config
+from harkd.distill.task import BatchContext
 from harkd.engine.experiment import load_run
 from harkd.errors import ConfigError
 
@@ -116,10 +117,11 @@ def test_teacher_maps_are_detached_and_weights_per_branch(sakdn_run):
     teachers = task.teacher_outputs(batch)
     assert not any(v.requires_grad for v in teachers[0].values())
     student = task.student.forward_intermediates(batch["depth"], task.student_features)
-    context = task.ablation_context(batch, student, teachers)
-    assert set(context["teacher_weights"]) == {(0, "acc."), (0, "gyro.")}
+    gsdm = next(t for t in task.terms if t.name == "gsdm")
+    context = gsdm.loss.prepare(BatchContext(task, batch, student, teachers), gsdm.sources())
+    assert gsdm.sources() == [(0, "acc."), (0, "gyro.")] and len(context["teacher_weights"]) == 2
     assert context["student_weights"].shape == (6,)
-    assert all(torch.isfinite(w).all() and (w >= 0).all() for w in context["teacher_weights"].values())
+    assert all(w.shape == (6,) and torch.isfinite(w).all() and (w >= 0).all() for w in context["teacher_weights"])
 
 
 @pytest.mark.parametrize("change, message", [

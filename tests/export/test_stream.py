@@ -19,7 +19,7 @@ from harkd.export import export_run, manifest_path  # noqa: E402
 from harkd.export.exporter import load_for_export  # noqa: E402
 from harkd.export.stream import StreamConfig, StreamPredictor, parse_row  # noqa: E402
 
-from streamdata import parse_predictions, per_recording_labels, write_stream  # noqa: E402
+from benchmarks.streamdata import parse_predictions, per_recording_labels, write_stream  # noqa: E402
 
 
 def _clips(loaded, keys):

@@ -9,7 +9,8 @@ import torch.nn.functional as F
 
 from harkd.errors import InputError
 from harkd.losses import create_loss
-from harkd.losses.methods import GSDMLoss, SemanticLoss, ablation_weights, activation_map, class_embedding_loss
+from harkd.losses.methods import GSDMLoss, SemanticLoss, ablation_weights, activation_map
+from harkd.semantic import class_embedding_loss
 
 
 # ----------------------------------------------------------------------------- semantic

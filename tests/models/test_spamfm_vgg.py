@@ -5,7 +5,7 @@ import torch
 
 from harkd.engine.trainer import ClassificationTask
 from harkd.errors import InputError
-from harkd.losses.sakdn import class_embedding_loss
+from harkd.semantic import class_embedding_loss
 from harkd.models import create_model
 
 TINY = dict(width=2, depths=(1, 1, 1, 1, 1), fc_dim=8, semantic_dim=6)

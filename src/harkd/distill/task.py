@@ -4,12 +4,23 @@ Every batch holds, for each recording, the student's input and every teacher's i
 (a :class:`~harkd.data.PairedDataset` sample), so teacher sample i and student sample
 i are the same recording - never two independently shuffled loaders.
 
-GSDM's ablation weights (METHODS.md 3.3) need each network's logits on an all-zero
-input as well. Those zero passes run separately from the real batch, in eval mode and
-without gradients, so they neither update BatchNorm running statistics nor share
-batch statistics with real samples. In eval mode a model's output is per sample, so
-one all-zero sample of the input's shape is run and its logits are broadcast over the
-batch; the frozen teachers' zero logits are computed once.
+A loss that needs more than its inputs and the declared context (GSDM's ablation
+weights, METHODS.md 3.3) computes it itself through an optional hook, so the task
+holds no method-specific code:
+
+- ``extra_teacher_keys``: teacher features (per branch prefix) the hook reads besides
+  the term's own teacher keys;
+- ``bind(setup)``: called once with a :class:`TermSetup` (the term's sources, which
+  teachers only have stored outputs, the class-name embeddings); raises ConfigError;
+- ``prepare(ctx, sources)``: called every batch with the :class:`BatchContext` and the
+  term's sources; returns extra ``forward`` keywords. A keyword named in the loss's
+  ``per_teacher_keys`` holds one value per source; a single-teacher loss gets its own.
+
+The context offers zero-input passes (:meth:`DistillTask.zero_logits`): run separately
+from the real batch, in eval mode and without gradients, so they neither update
+BatchNorm running statistics nor share batch statistics with real samples. In eval
+mode a model's output is per sample, so one all-zero sample of the input's shape is
+run (broadcast over the batch by the caller); the frozen teachers' are computed once.
 """
 
 from __future__ import annotations
@@ -24,7 +35,7 @@ from harkd.engine.trainer import MIX_LAMBDA, Task, mixed_cross_entropy, model_in
 from harkd.errors import ConfigError
 from harkd.losses import DistillLoss
 
-__all__ = ["LossTerm", "DistillTask", "TeacherOutputCache", "ensemble_logits"]
+__all__ = ["BatchContext", "LossTerm", "DistillTask", "TeacherOutputCache", "TermSetup", "ensemble_logits"]
 
 
 @dataclass
@@ -56,6 +67,45 @@ class LossTerm:
 
     def context_keys(self) -> tuple[str, ...]:
         return () if self.loss is None else tuple(self.loss.context_keys)
+
+    def extra_teacher_keys(self) -> tuple[str, ...]:
+        """Teacher features the loss's ``prepare`` hook reads from every source."""
+        return tuple(getattr(self.loss, "extra_teacher_keys", ()))
+
+
+@dataclass(frozen=True)
+class TermSetup:
+    """What a loss's ``bind`` hook is told once, when the task is built."""
+
+    sources: list[tuple[int, str]]  #: (teacher index, feature prefix) pairs of the term
+    stored: list[bool]  #: per teacher: only stored (cross-fitted) outputs, its model never runs
+    class_embeddings: torch.Tensor | None  #: (C, D) class-name embeddings, if the run has them
+
+
+class BatchContext:
+    """What a loss's ``prepare`` hook sees for one batch: the batch, the student's and the
+    teachers' features, the class-name embeddings and zero-input passes."""
+
+    def __init__(self, task: "DistillTask", batch: Mapping, student: Mapping, teachers: list[dict]):
+        self.task, self.batch, self.student, self.teachers = task, batch, student, teachers
+        self.class_embeddings = task.class_embeddings
+        self._student_zero: dict[tuple[str, ...], dict[str, torch.Tensor]] = {}
+
+    def student_zero(self, names: Sequence[str] = ("logits",)) -> dict[str, torch.Tensor]:
+        """The student's ``names`` (1, ...) on one all-zero sample (once per batch)."""
+        key = tuple(names)
+        if key not in self._student_zero:
+            x = model_input(self.batch, self.task.student_input)
+            self._student_zero[key] = self.task.zero_logits(self.task.student, x, key)
+        return self._student_zero[key]
+
+    def teacher_zero(self, teacher: int, name: str) -> torch.Tensor:
+        """Teacher ``teacher``'s feature ``name`` (1, ...) on one all-zero sample (frozen: once per run)."""
+        cache = self.task._zero_features
+        if (teacher, name) not in cache:
+            x = model_input(self.batch, self.task.teacher_inputs[teacher])
+            cache[(teacher, name)] = self.task.zero_logits(self.task.teachers[teacher], x, [name])[name]
+        return cache[(teacher, name)]
 
 
 class TeacherOutputCache:
@@ -115,20 +165,15 @@ class DistillTask(Task):
         self.cache = TeacherOutputCache()
         self.student_features = sorted({k for t in self.terms for k in t.student_keys} | {"logits"},
                                        key=_feature_order(student))
-        needed = {k for t in self.terms for k in t.context_keys()}
-        self.ablation = needed & {"student_weights", "teacher_weights"}
-        if self.ablation and class_embeddings is None:
-            raise ConfigError("a loss term needs GSDM ablation weights but no class-name embeddings were given")
         self.register_buffer("class_embeddings", class_embeddings, persistent=False)
-        self.weight_sources = sorted({src for t in self.terms if "teacher_weights" in t.context_keys()
-                                      for src in t.sources()})
-        if any(self.stored[i] for i, _ in self.weight_sources):
-            raise ConfigError("GSDM's ablation weights run the teacher on a zero input; a cross-fitted ('folds') "
-                              "teacher only has stored outputs: give that teacher as 'run'")
-        self._zero_logits: dict[tuple[int, str], torch.Tensor] = {}  # frozen teachers' logits on a zero input
+        for term in self.terms:
+            bind = getattr(term.loss, "bind", None)
+            if bind is not None:
+                bind(TermSetup(term.sources(), self.stored, class_embeddings))
+        self._zero_features: dict[tuple[int, str], torch.Tensor] = {}  # frozen teachers' features on a zero input
         self.teacher_features = [
-            sorted({p + k for t in self.terms for j, p in t.sources() if j == i for k in t.teacher_keys}
-                   | {p + "logits" for j, p in self.weight_sources if j == i}, key=_feature_order(teacher))
+            sorted({p + k for t in self.terms for j, p in t.sources() if j == i
+                    for k in t.teacher_keys + t.extra_teacher_keys()}, key=_feature_order(teacher))
             for i, teacher in enumerate(self._teachers)
         ]
         for i, (teacher, names) in enumerate(zip(self._teachers, self.teacher_features)):
@@ -196,35 +241,11 @@ class DistillTask(Task):
         finally:
             model.train(was_training)
 
-    def ablation_context(self, batch: Mapping, student: Mapping, teachers: list[dict]) -> dict:
-        """GSDM's per-sample ablation weights: ``student_weights`` (B,) and ``teacher_weights``
-        {(teacher, branch prefix): (B,)}, each from the real logits and the zero-input logits."""
-        from harkd.losses.sakdn import ablation_weights
-
-        context = {}
-        emb = self.class_embeddings
-        if "student_weights" in self.ablation:
-            logits = student["logits"].detach()
-            zero = self.zero_logits(self.student, model_input(batch, self.student_input))["logits"]
-            context["student_weights"] = ablation_weights(logits, zero.expand_as(logits), emb)
-        weights = {}
-        for i, prefix in self.weight_sources:
-            name = prefix + "logits"
-            if (i, prefix) not in self._zero_logits:
-                x = model_input(batch, self.teacher_inputs[i])
-                self._zero_logits[(i, prefix)] = self.zero_logits(self._teachers[i], x, [name])[name]
-            logits = teachers[i][name]
-            zero = self._zero_logits[(i, prefix)].to(logits.device).expand_as(logits)
-            weights[(i, prefix)] = ablation_weights(logits, zero, emb)
-        context["teacher_weights"] = weights
-        return context
-
     def forward(self, batch: Mapping) -> dict[str, torch.Tensor]:
         student = self.student.forward_intermediates(model_input(batch, self.student_input), self.student_features)
         teachers = self.teacher_outputs(batch)
-        context = {"labels": batch["label"], "index": batch.get("index"), "batch": batch}
-        if self.ablation:
-            context.update(self.ablation_context(batch, student, teachers))
+        context = {"labels": batch["label"], "index": batch.get("index"), "batch": batch,
+                   "hooks": BatchContext(self, batch, student, teachers)}
         out: dict[str, torch.Tensor] = {}
         total = student["logits"].new_zeros(())
         for term in self.terms:
@@ -242,12 +263,13 @@ class DistillTask(Task):
         inputs = [_select(teachers[i], tuple(p + k for k in term.teacher_keys), term.multi_layer) for i, p in sources]
         if term.ensemble_temperature is not None:
             inputs = [ensemble_logits(inputs, term.ensemble_temperature)]
-        kwargs = {k: context[k] for k in term.context_keys() if k != "teacher_weights"}
-        weights = ([context["teacher_weights"][src] for src in sources] if "teacher_weights" in term.context_keys()
-                   else None)
+        prepare = getattr(term.loss, "prepare", None)
+        prepared = {} if prepare is None else prepare(context["hooks"], sources)
+        kwargs = {k: prepared[k] if k in prepared else context[k] for k in term.context_keys()}
         if term.loss.multi_teacher:
-            return term.loss(s, inputs, **kwargs, **({} if weights is None else {"teacher_weights": weights}))
-        values = [term.loss(s, t, **kwargs, **({} if weights is None else {"teacher_weights": weights[n]}))
+            return term.loss(s, inputs, **kwargs)
+        per_teacher = set(getattr(term.loss, "per_teacher_keys", ())) & set(kwargs)
+        values = [term.loss(s, t, **{k: v[n] if k in per_teacher else v for k, v in kwargs.items()})
                   for n, t in enumerate(inputs)]
         return torch.stack(values).mean()
 

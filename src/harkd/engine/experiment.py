@@ -273,7 +273,7 @@ def _class_embeddings(cfg: ExperimentConfig):
 def semantic_embeddings(semantic, dataset: str):
     """The class-name embeddings a :class:`SemanticConfig` names, rows in ``dataset``'s class order."""
     from harkd.data import get_dataset
-    from harkd.data.embeddings import class_embeddings
+    from harkd.semantic import class_embeddings
 
     return class_embeddings(semantic.source, list(get_dataset(dataset).class_names), dataset=dataset,
                             normalize=semantic.normalize)

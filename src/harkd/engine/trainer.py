@@ -135,7 +135,7 @@ class ClassificationTask(Task):
         ce = torch.stack([mixed_loss(self.criterion, feats[p + "logits"], batch) for p in prefixes]).mean()
         if self.class_embeddings is None:
             return {"loss": ce}
-        from harkd.losses.sakdn import class_embedding_loss
+        from harkd.semantic import class_embedding_loss
 
         if MIX_LAMBDA in batch:
             raise InputError("the class-name embedding loss ('semantic') needs one label per sample: "

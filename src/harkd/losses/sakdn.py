@@ -1,14 +1,14 @@
-"""SAKDN (sensor-to-vision KD, IEEE TIP 2021): semantic losses and GSDM.
+"""SAKDN (sensor-to-vision KD, IEEE TIP 2021): its registered distillation losses.
 
-See ``docs/METHODS.md`` section 3. The fusion module (SPAMFM) lives in
-:mod:`harkd.losses.spamfm`.
+See ``docs/METHODS.md`` section 3. SAKDN's other rooms: the fusion module (SPAMFM) is
+:mod:`harkd.models.spamfm`; the class-name embeddings and the teacher's semantic
+training (:func:`~harkd.semantic.class_embedding_loss`) are :mod:`harkd.semantic`.
 
 - :class:`SemanticLoss` (``"semantic"``): student embedding vs each teacher branch's
   (fused FC7) embedding, averaged over branches (3.3, ``L_sem``).
-- :func:`class_embedding_loss`: teacher semantic training, each branch's embedding
-  regressed to the class-name embedding ``E[y]`` (3.1).
 - GSDM (3.3), made differentiable: :func:`ablation_weights`, :func:`activation_map`
-  and :class:`GSDMLoss` (``"gsdm"``).
+  and :class:`GSDMLoss` (``"gsdm"``), which computes its own ablation weights through
+  the distillation task's ``prepare`` hook (:meth:`GSDMLoss.prepare`).
 """
 
 from __future__ import annotations
@@ -18,15 +18,15 @@ from typing import List, Optional
 import torch
 import torch.nn.functional as F
 
-from harkd.errors import InputError
+from harkd.errors import ConfigError, InputError
 from harkd.losses._common import (
-    as_tensor_list, check_choice, check_labels, check_positive, check_tensor,
+    as_tensor_list, check_choice, check_positive, check_tensor,
     safe_norm, signed_guard,
 )
 from harkd.losses._common import distance as _distance
 from harkd.losses.registry import DistillLoss, register_loss
 
-__all__ = ["SemanticLoss", "class_embedding_loss", "ablation_weights", "activation_map", "GSDMLoss"]
+__all__ = ["SemanticLoss", "ablation_weights", "activation_map", "GSDMLoss"]
 
 DISTANCES = ("mse", "l1")
 
@@ -58,30 +58,6 @@ class SemanticLoss(DistillLoss):
                                  f"{tuple(student.shape)}")
             losses.append(_distance(student, t.detach(), self.distance))
         return torch.stack(losses).mean()
-
-
-def class_embedding_loss(embedding, labels: torch.Tensor, class_embeddings: torch.Tensor,
-                         distance: str = "mse") -> torch.Tensor:
-    """Teacher semantic training: ``mean_m dist(s_m, E[y])``.
-
-    ``embedding``: one (B, D) tensor or a list of M of them (one per branch);
-    ``labels``: (B,) class indices; ``class_embeddings``: (C, D) targets (detached);
-    ``distance``: ``"mse"`` (default) or ``"l1"`` (the paper's UTD-MHAD choice).
-    """
-    check_choice("class_embedding_loss", "distance", distance, DISTANCES)
-    check_tensor("class_embedding_loss", "class_embeddings", class_embeddings, 2)
-    branches = as_tensor_list("class_embedding_loss", "embedding", embedding)
-    first = check_tensor("class_embedding_loss", "embedding", branches[0], 2)
-    labels = check_labels("class_embedding_loss", labels, first.shape[0], class_embeddings.shape[0])
-    target = class_embeddings.detach()[labels]
-    losses = []
-    for m, s in enumerate(branches):
-        check_tensor("class_embedding_loss", f"embedding[{m}]", s, 2)
-        if s.shape != target.shape:
-            raise InputError(f"class_embedding_loss: embedding shape {tuple(s.shape)} does not match "
-                             f"(batch, embedding dim) = {tuple(target.shape)}")
-        losses.append(_distance(s, target, distance))
-    return torch.stack(losses).mean()
 
 
 # ----------------------------------------------------------------------------- GSDM
@@ -227,9 +203,16 @@ class GSDMLoss(DistillLoss):
     must run separately from the real batch (see :func:`ablation_weights`).
     :meth:`per_sample` returns the (B,) per-sample losses (unweighted mean over
     layers and teachers).
+
+    In a distillation task the weights come from the loss's own hooks (see
+    :mod:`harkd.distill.task`): :meth:`bind` checks the task can give them and
+    :meth:`prepare` computes them for each batch.
     """
 
     input_kind = "feature_maps"
+    extra_teacher_keys = ("logits",)  # each source's logits, for its ablation weights
+    needs_class_embeddings = True  # for distill/experiment.py: the run must provide them (bind checks)
+    per_teacher_keys = ("teacher_weights",)
 
     def __init__(self, weighting: str = "map", student_segments: int = 1, teacher_segments: int = 1, **shapes):
         super().__init__(**shapes)
@@ -241,6 +224,32 @@ class GSDMLoss(DistillLoss):
                 raise InputError(f"gsdm: {name} must be an integer >= 1, got {value!r}")
         self.student_segments = student_segments
         self.teacher_segments = teacher_segments
+
+    # -- distillation-task hooks
+    def bind(self, setup) -> None:
+        """The task must have class-name embeddings and run every source teacher on a zero input."""
+        if setup.class_embeddings is None:
+            raise ConfigError("a loss term needs GSDM ablation weights but no class-name embeddings were given")
+        if any(setup.stored[i] for i, _ in setup.sources):
+            raise ConfigError("GSDM's ablation weights run the teacher on a zero input; a cross-fitted ('folds') "
+                              "teacher only has stored outputs: give that teacher as 'run'")
+
+    def prepare(self, ctx, sources) -> dict:
+        """The batch's ablation weights: ``teacher_weights`` (one (B,) per source) and, for
+        ``weighting="map"``, ``student_weights`` (B,), from the real and the zero-input logits."""
+        emb = ctx.class_embeddings
+        out = {}
+        if "student_weights" in self.context_keys:
+            logits = ctx.student["logits"].detach()
+            zero = ctx.student_zero(["logits"])["logits"]
+            out["student_weights"] = ablation_weights(logits, zero.expand_as(logits), emb)
+        weights = []
+        for i, prefix in sources:
+            logits = ctx.teachers[i][prefix + "logits"]
+            zero = ctx.teacher_zero(i, prefix + "logits").to(logits.device).expand_as(logits)
+            weights.append(ablation_weights(logits, zero, emb))
+        out["teacher_weights"] = weights
+        return out
 
     # -- input handling
     def _teachers(self, teacher) -> List[List[torch.Tensor]]:

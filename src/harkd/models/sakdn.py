@@ -7,7 +7,7 @@ image kinds stacked block-wise (``gaf: {method: both}`` gives every channel's GA
 every channel's GADF: k = 2) and each branch reads its channels from every block (acc
 GASF + acc GADF). Each branch is a VGG (``block1..block5``
 as in ``gaf_vgg16_bn``) ending FC6 (-> ``fc_dim``, BN, ReLU), FC7 (the ``semantic_dim``
-semantic layer) and FC8 (-> C); a :class:`~harkd.losses.spamfm.SPAMFM` re-weights the
+semantic layer) and FC8 (-> C); a :class:`~harkd.models.spamfm.SPAMFM` re-weights the
 M branches after every block and after FC6 and FC7. The model's logits are the mean of
 the branch logits.
 
@@ -20,7 +20,7 @@ regresses to class-name embeddings and distils), ``<b>.logits`` (FC8),
 ``logits``. ``branch_names`` lists the prefixes; tasks use it to read every branch.
 
 Evaluation is batch-independent: SPAMFM's default ``eval_fusion="running"`` replaces
-the batch Gram by each sample's own (see :class:`~harkd.losses.spamfm.SPAMFM`), so a
+the batch Gram by each sample's own (see :class:`~harkd.models.spamfm.SPAMFM`), so a
 sample's eval output is the same alone, in any batch and in any order. Training
 output depends on the batch (the paper's fusion).
 """
@@ -33,8 +33,8 @@ import torch
 from torch import nn
 
 from harkd.errors import InputError
-from harkd.losses.spamfm import SPAMFM
 from harkd.models.base import ActionModel, _fc_block, check_choice, check_int, check_ints, check_rate, init_weights
+from harkd.models.spamfm import SPAMFM
 from harkd.models.registry import register_model
 from harkd.models.vgg import vgg_stages
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from harkd.errors import InputError
-from harkd.losses.methods import SPAMFM, default_reduction
+from harkd.models.spamfm import SPAMFM, default_reduction
 
 
 def _branches(channels, batch, seed=0, spatial=((3, 3), (), (4,), (2, 5))):

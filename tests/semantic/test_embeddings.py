@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from harkd.data import embeddings as emb_mod
-from harkd.data.embeddings import (ClassEmbeddings, SentenceModelMissingError, class_embeddings,
-                                   load_embedding_matrix, read_class_names)
+from harkd.semantic import embeddings as emb_mod
+from harkd.semantic.embeddings import (ClassEmbeddings, SentenceModelMissingError, class_embeddings,
+                                       load_embedding_matrix, read_class_names)
 from harkd.data.utd_mhad import CLASS_NAMES
 from harkd.errors import DataError, HarkdError, InputError, MissingDependencyError
 

@@ -1,7 +1,8 @@
 """SPAMFM: SAKDN's Similarity-Preserving Adaptive Multimodal Fusion Module (METHODS.md 3.2).
 
 One implementation for any number M of teacher branches (the reference hand-wrote
-2-, 4- and 6-branch classes, with copy-paste bugs in the 6-branch one).
+2-, 4- and 6-branch classes, with copy-paste bugs in the 6-branch one). The model that
+uses it is ``gaf_vgg_spamfm`` (:mod:`harkd.models.sakdn`).
 """
 
 from __future__ import annotations
@@ -12,9 +13,17 @@ import torch
 from torch import nn
 
 from harkd.errors import InputError
-from harkd.losses._common import safe_norm
 
 __all__ = ["SPAMFM", "default_reduction"]
+
+_TINY = 1e-24  # as harkd.losses._common.TINY
+
+
+def _norm(x: torch.Tensor, dim: int = -1, keepdim: bool = False) -> torch.Tensor:
+    """Euclidean norm with a finite gradient at the zero vector (``harkd.losses._common.safe_norm``'s
+    formula; models sit below losses, so it cannot be imported from there)."""
+    sq = x.pow(2).sum(dim, keepdim=keepdim)
+    return torch.where(sq > _TINY, sq.clamp_min(_TINY).sqrt(), torch.zeros_like(sq))
 
 
 def default_reduction(num_branches: int) -> int:
@@ -120,7 +129,7 @@ class SPAMFM(nn.Module):
     def _batch_fusion(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         flat = x.flatten(1)
         gram = flat @ flat.t()
-        gram = gram / safe_norm(gram, dim=1, keepdim=True).clamp_min(self.eps)
+        gram = gram / _norm(gram, dim=1, keepdim=True).clamp_min(self.eps)
         return gram @ y
 
     def forward(self, xs: Sequence[torch.Tensor]) -> List[torch.Tensor]:
@@ -130,7 +139,7 @@ class SPAMFM(nn.Module):
             y_hat = [self._batch_fusion(x, y) for x, y in zip(xs, ys)]
             if self.training and self.eval_fusion == "running":
                 with torch.no_grad():
-                    gain = torch.stack([safe_norm(h.detach().flatten()) / safe_norm(y.detach().flatten()).clamp_min(
+                    gain = torch.stack([_norm(h.detach().flatten()) / _norm(y.detach().flatten()).clamp_min(
                         self.eps) for h, y in zip(y_hat, ys)])
                     self.running_gain.mul_(1.0 - self.momentum).add_(self.momentum * gain.to(self.running_gain))
         else:

@@ -1,4 +1,4 @@
-"""Write concatenated recordings as a timestamped text stream (helpers for the stream tests)."""
+"""Write concatenated recordings as a timestamped text stream (for tests/export/test_stream.py and export_latency)."""
 
 from __future__ import annotations
 

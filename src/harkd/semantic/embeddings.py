@@ -23,7 +23,7 @@ a file path
 
 Example::
 
-    from harkd.data.embeddings import class_embeddings
+    from harkd.semantic import class_embeddings
     from harkd.data.utd_mhad import CLASS_NAMES
 
     emb = class_embeddings("glove", CLASS_NAMES, root="../shared/data")

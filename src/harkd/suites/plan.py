@@ -1,0 +1,76 @@
+"""A suite as declared runs: each run names the runs it needs (its teachers, the stage it starts from)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Iterable, Sequence
+
+from harkd.errors import ConfigError
+
+__all__ = ["RunSpec", "dependency_order"]
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One ``harkd train`` / ``harkd distill`` run of a suite.
+
+    ``name``: unique in the suite; ``needs``: names of the runs it reads (teachers,
+    ``init_from``), which must finish first; ``measure``: whether the suite reads a result
+    from it (a teacher is only trained); ``select_on``: ``"test"`` for ``--select-on-test``.
+    """
+
+    name: str
+    kind: str
+    config: str
+    run_dir: str
+    overrides: tuple[str, ...] = ()
+    needs: tuple[str, ...] = ()
+    measure: bool = True
+    select_on: str = "val"
+    options: tuple[tuple[str, object], ...] = field(default=())  # extra settings a suite's job reads
+
+    def option(self, key: str, default=None):
+        return dict(self.options).get(key, default)
+
+    def to_dict(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+
+def dependency_order(runs: Iterable[RunSpec], external: Sequence[str] = ()) -> list[RunSpec]:
+    """``runs`` ordered so that every run comes after the runs it needs (else in the given order).
+
+    A run listed twice with the same settings is kept once. ``external``: names satisfied
+    outside the suite (e.g. a teacher run directory given on the command line). Duplicate
+    names with different settings, unknown dependencies and cycles are ConfigErrors.
+    """
+    by_name: dict[str, RunSpec] = {}
+    for run in runs:
+        if run.name in by_name and by_name[run.name] != run:
+            raise ConfigError(f"suite run {run.name!r} is declared twice with different settings "
+                              f"({by_name[run.name].config} and {run.config}): give each run its own name")
+        by_name.setdefault(run.name, run)
+    for run in by_name.values():
+        for need in run.needs:
+            if need not in by_name and need not in external:
+                raise ConfigError(f"suite run {run.name!r} needs run {need!r}, which the suite does not declare: "
+                                  "add that teacher run to the suite (or give its run directory)")
+    order: list[RunSpec] = []
+    state: dict[str, str] = {}  # name -> "visiting" | "done"
+
+    def visit(run: RunSpec, chain: tuple[str, ...]) -> None:
+        if state.get(run.name) == "done":
+            return
+        if state.get(run.name) == "visiting":
+            cycle = " -> ".join([*chain[chain.index(run.name):], run.name])
+            raise ConfigError(f"suite runs need each other in a circle: {cycle}")
+        state[run.name] = "visiting"
+        for need in run.needs:
+            if need in by_name:
+                visit(by_name[need], (*chain, run.name))
+        state[run.name] = "done"
+        order.append(run)
+
+    for run in by_name.values():
+        visit(run, ())
+    return order
+
