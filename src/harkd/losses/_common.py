@@ -11,7 +11,6 @@ from typing import List, Sequence
 import torch
 import torch.nn.functional as F
 
-from harkd import checks
 from harkd.errors import InputError
 
 #: smallest squared norm treated as non-zero (keeps sqrt's gradient finite)
@@ -59,13 +58,6 @@ def as_tensor_list(where: str, name: str, x) -> List[torch.Tensor]:
     raise InputError(f"{where}: {name} must be a tensor or a non-empty list of tensors")
 
 
-# Adapters for losses.sakdn (scalar arguments are checked by harkd.checks; new code calls it directly).
-def check_positive(where: str, name: str, value) -> float:
-    return checks.check_number(f"{where}: {name}", value, positive=True)
-
-
-def check_choice(where: str, name: str, value, choices: Sequence[str]) -> str:
-    return checks.check_choice(f"{where}: {name}", value, choices)
 
 
 def safe_norm(x: torch.Tensor, dim: int = -1, keepdim: bool = False) -> torch.Tensor:

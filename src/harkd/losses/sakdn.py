@@ -18,11 +18,9 @@ from typing import List, Optional
 import torch
 import torch.nn.functional as F
 
+from harkd.checks import check_choice, check_number
 from harkd.errors import ConfigError, InputError
-from harkd.losses._common import (
-    as_tensor_list, check_choice, check_positive, check_tensor,
-    safe_norm, signed_guard,
-)
+from harkd.losses._common import as_tensor_list, check_tensor, safe_norm, signed_guard
 from harkd.losses._common import distance as _distance
 from harkd.losses.registry import DistillLoss, register_loss
 
@@ -44,7 +42,7 @@ class SemanticLoss(DistillLoss):
 
     def __init__(self, distance: str = "mse", **shapes):
         super().__init__(**shapes)
-        self.distance = check_choice("semantic", "distance", distance, DISTANCES)
+        self.distance = check_choice("semantic: distance", distance, DISTANCES)
 
     def forward(self, student: torch.Tensor, teacher, **context) -> torch.Tensor:
         check_tensor("semantic", "student", student, 2)
@@ -103,7 +101,7 @@ def ablation_weights(logits: torch.Tensor, logits_zero: torch.Tensor, class_embe
     if class_embeddings.shape[0] != logits.shape[1]:
         raise InputError(f"ablation_weights: class_embeddings has {class_embeddings.shape[0]} rows but the logits "
                          f"have {logits.shape[1]} classes")
-    check_positive("ablation_weights", "eps", eps)
+    check_number("ablation_weights: eps", eps, positive=True)
     emb = class_embeddings.detach().to(logits.dtype)
     p = _normalized_graph(logits) @ emb[logits.argmax(1)]
     p_zero = _normalized_graph(logits_zero) @ emb[logits_zero.argmax(1)]
@@ -216,7 +214,7 @@ class GSDMLoss(DistillLoss):
 
     def __init__(self, weighting: str = "map", student_segments: int = 1, teacher_segments: int = 1, **shapes):
         super().__init__(**shapes)
-        self.weighting = check_choice("gsdm", "weighting", weighting, ("map", "loss"))
+        self.weighting = check_choice("gsdm: weighting", weighting, ("map", "loss"))
         # what a distillation task must compute for it (the zero-input passes, see ablation_weights)
         self.context_keys = ("student_weights", "teacher_weights") if weighting == "map" else ("teacher_weights",)
         for name, value in (("student_segments", student_segments), ("teacher_segments", teacher_segments)):

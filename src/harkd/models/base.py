@@ -19,7 +19,7 @@ from typing import Dict, Iterable, List, Optional
 import torch
 from torch import nn
 
-from harkd.checks import check_choice, check_int, check_ints, check_rate  # noqa: F401  (models.sakdn imports them here)
+from harkd.checks import check_choice, check_int, check_rate
 from harkd.errors import InputError, unknown_key_message
 
 __all__ = ["ActionModel", "ClassifierHead", "init_weights"]

@@ -33,7 +33,8 @@ import torch
 from torch import nn
 
 from harkd.errors import InputError
-from harkd.models.base import ActionModel, _fc_block, check_choice, check_int, check_ints, check_rate, init_weights
+from harkd.checks import check_choice, check_int, check_ints, check_rate
+from harkd.models.base import ActionModel, _fc_block, init_weights
 from harkd.models.spamfm import SPAMFM
 from harkd.models.registry import register_model
 from harkd.models.vgg import vgg_stages

@@ -9,7 +9,8 @@ from __future__ import annotations
 import torch
 
 from harkd.errors import InputError
-from harkd.losses._common import as_tensor_list, check_choice, check_labels, check_tensor
+from harkd.checks import check_choice
+from harkd.losses._common import as_tensor_list, check_labels, check_tensor
 from harkd.losses._common import distance as _distance
 from harkd.losses.sakdn import DISTANCES
 
@@ -24,7 +25,7 @@ def class_embedding_loss(embedding, labels: torch.Tensor, class_embeddings: torc
     ``labels``: (B,) class indices; ``class_embeddings``: (C, D) targets (detached);
     ``distance``: ``"mse"`` (default) or ``"l1"`` (the paper's UTD-MHAD choice).
     """
-    check_choice("class_embedding_loss", "distance", distance, DISTANCES)
+    check_choice("class_embedding_loss: distance", distance, DISTANCES)
     check_tensor("class_embedding_loss", "class_embeddings", class_embeddings, 2)
     branches = as_tensor_list("class_embedding_loss", "embedding", embedding)
     first = check_tensor("class_embedding_loss", "embedding", branches[0], 2)
