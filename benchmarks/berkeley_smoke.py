@@ -49,14 +49,13 @@ def overrides(root: str, epochs: int, seed: int, teacher: str | None, runs: str)
 def run(config: str, kind: str, sets: list[str], run_dir: Path) -> dict:
     """Train ``config`` from scratch into ``run_dir`` and test its best and last checkpoints."""
     from harkd.engine.evaluate import evaluate_run, read_metrics
-    from harkd.engine.experiment import get_recipe, train_experiment
+    from harkd.recipes import run_config
 
     if (run_dir / "run.json").is_file():
         shutil.rmtree(run_dir)  # an earlier smoke run: start fresh
-    recipe = get_recipe(kind)
-    cfg = recipe.load(HERE.parent / "configs" / "berkeley_mhad" / config, sets)
     start = time.perf_counter()
-    train_experiment(cfg, run_dir, resume=False, log=lambda m: None, recipe=recipe)
+    run_config(HERE.parent / "configs" / "berkeley_mhad" / config, run_dir, kind=kind, overrides=sets, resume=False,
+               log=lambda m: None)
     wall = time.perf_counter() - start
     records = read_metrics(run_dir)
     split = json.loads((run_dir / "run.json").read_text())["split"]

@@ -54,11 +54,9 @@ ROWS = [  # (label, size, kind, config)
 
 
 def train(kind: str, config: str, run_dir: Path, overrides: list[str]) -> Path:
-    from harkd.engine.experiment import get_recipe, train_experiment
+    from harkd.recipes import run_config
 
-    recipe = get_recipe(kind)
-    cfg = recipe.load(CONFIGS / config, overrides)
-    return train_experiment(cfg, run_dir, log=lambda m: None, progress=False, recipe=recipe)
+    return run_config(CONFIGS / config, run_dir, kind=kind, overrides=overrides, log=lambda m: None, progress=False)
 
 
 def onnx_accuracy(model_file: Path, loaded, split: str = "test") -> float:

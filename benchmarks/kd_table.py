@@ -171,12 +171,10 @@ def _train(kind: str, config: str, run_dir: str, overrides: list[str], as_publis
     import torch
 
     torch.set_num_threads(1)
-    from harkd.engine.experiment import get_recipe, train_experiment
+    from harkd.recipes import run_config
 
-    recipe = get_recipe(kind)
-    cfg = recipe.load(CONFIGS / config, overrides)
-    return str(train_experiment(cfg, Path(run_dir), log=lambda m: None, progress=False, recipe=recipe,
-                                select_on="test" if as_published else "val"))
+    return str(run_config(CONFIGS / config, Path(run_dir), kind=kind, overrides=overrides, log=lambda m: None,
+                          progress=False, select_on="test" if as_published else "val"))
 
 
 def _measure(run_dir: str) -> dict:

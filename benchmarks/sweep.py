@@ -38,11 +38,9 @@ def parse_variant(text: str) -> tuple[str, list[str]]:
 
 def run_variant(config: Path, kind: str, overrides: list[str], seed: int, out: Path) -> dict:
     from harkd.engine.evaluate import read_metrics
-    from harkd.engine.experiment import get_recipe, train_experiment
+    from harkd.recipes import run_config
 
-    recipe = get_recipe(kind)
-    cfg = recipe.load(config, [f"seed={seed}", *overrides])
-    train_experiment(cfg, out, log=lambda m: None, recipe=recipe)
+    run_config(config, out, kind=kind, overrides=[f"seed={seed}", *overrides], log=lambda m: None)
     records = read_metrics(out)
     val = [r["val_accuracy"] for r in records]
     return {"val_best": max(val), "val_last": val[-1], "s_per_epoch": statistics.median(r["seconds"] for r in records)}

@@ -27,12 +27,11 @@ from utd_benchmark import record_header, replace_section, use_data_root  # noqa:
 
 def time_epochs(config: Path, teacher: str, cache: bool, epochs: int, out: Path) -> list[float]:
     from harkd.engine.evaluate import read_metrics
-    from harkd.engine.experiment import get_recipe, train_experiment
+    from harkd.recipes import run_config
 
-    recipe = get_recipe("distill")
-    cfg = recipe.load(config, [f"teachers.0.run={teacher}", f"train.epochs={epochs}", f"teacher_cache={cache}"])
     shutil.rmtree(out, ignore_errors=True)
-    train_experiment(cfg, out, log=lambda m: None, recipe=recipe)
+    run_config(config, out, kind="distill", log=lambda m: None,
+               overrides=[f"teachers.0.run={teacher}", f"train.epochs={epochs}", f"teacher_cache={cache}"])
     return [r["seconds"] for r in read_metrics(out)]
 
 

@@ -205,17 +205,16 @@ def run_row(stages: list, seed: int, out: Path, overrides: list[str], teacher_se
             tag: str = "") -> dict:
     """Run a row's stages in order (each resumed when present) and test the last one."""
     from harkd.engine.evaluate import evaluate_run, read_metrics
-    from harkd.engine.experiment import get_recipe, train_experiment
+    from harkd.recipes import run_config
 
     run_dir, wall, records = None, 0.0, []
     for stage in stages:
-        recipe = get_recipe(stage.kind)
         extra = stage_overrides(stage.teachers, run_dir, seed, out, teacher_seed)
-        cfg = recipe.load(HERE.parent / "configs" / "utd_mhad" / stage.config,
-                          [f"seed={seed}", *extra, *stage.overrides, *overrides])
+        sets = [f"seed={seed}", *extra, *stage.overrides, *overrides]
         run_dir = out / f"{stage.run_name(tag)}_s{seed}"
         start = time.perf_counter()
-        train_experiment(cfg, run_dir, log=lambda m: None, recipe=recipe)
+        run_config(HERE.parent / "configs" / "utd_mhad" / stage.config, run_dir, kind=stage.kind, overrides=sets,
+                   log=lambda m: None)
         wall += time.perf_counter() - start
         records += read_metrics(run_dir)
     config, kind = stages[-1].config, stages[-1].kind

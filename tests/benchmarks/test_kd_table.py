@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import kd_table  # noqa: E402
 
-from harkd.engine.experiment import get_recipe  # noqa: E402
+from harkd.recipes import get_recipe  # noqa: E402
 from harkd.engine.stats import summarize  # noqa: E402
 
 SUITES = kd_table.suites(200)

@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import utd_benchmark  # noqa: E402
 
-from harkd.engine.experiment import get_recipe  # noqa: E402
+from harkd.recipes import get_recipe  # noqa: E402
 
 STAGES = [(suite, label, i, stage) for suite, (_, rows) in utd_benchmark.SUITES.items() for label, stages in rows
           for i, stage in enumerate(stages)]

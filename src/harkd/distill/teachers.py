@@ -71,9 +71,11 @@ def read_teacher(spec) -> Teacher:
     return replace(first, name=spec.name or first.name, folds=folds)
 
 
-def out_of_fold_outputs(teacher: Teacher, names: list[str], keys, batch_size: int = 64) -> dict[str, dict]:
+def out_of_fold_outputs(teacher: Teacher, names: list[str], keys, batch_size: int = 64,
+                        indexes: dict | None = None) -> dict[str, dict]:
     """Cross-fitted outputs: for every recording of ``keys``, the ``names`` features of the first fold that
-    held it out (its validation split), computed with that fold's own preprocessing and statistics."""
+    held it out (its validation split), computed with that fold's own preprocessing and statistics.
+    The dataset is scanned once for all folds (``indexes``: scans already made, e.g. the student's)."""
     from torch.utils.data import DataLoader, Subset
 
     from harkd.engine.experiment import load_run
@@ -89,11 +91,12 @@ def out_of_fold_outputs(teacher: Teacher, names: list[str], keys, batch_size: in
                           f"training recordings are held out by no fold (e.g. {missing[0]}); train the folds "
                           "with data.val_subjects that together cover every training subject")
     outputs: dict[str, dict] = {}
+    indexes = {} if indexes is None else indexes
     for n, fold in enumerate(teacher.folds):
         wanted = {k for k in keys if owner[k] == n}
         if not wanted:
             continue
-        _, _, task, prepared = load_run(fold.run_dir, fold.checkpoint)
+        _, _, task, prepared = load_run(fold.run_dir, fold.checkpoint, indexes=indexes)
         val = prepared.datasets["val"]
         rows = [i for i, k in enumerate(val.keys) if k in wanted]
         with torch.no_grad():
@@ -110,7 +113,7 @@ def out_of_fold_outputs(teacher: Teacher, names: list[str], keys, batch_size: in
 
 def load_teacher(teacher: Teacher, sample: dict) -> Teacher:
     """Build ``teacher``'s model for a prepared ``sample`` (all modalities), load its weights, freeze it."""
-    from harkd.engine.experiment import build_model
+    from harkd.engine.builders import build_model
 
     path = teacher.run_dir / f"{teacher.checkpoint}.pt"
     model = build_model(teacher.model_cfg, sample, len(teacher.class_names))
