@@ -82,6 +82,10 @@ def _build_terms(cfg: DistillConfig, student, teachers: list[Teacher], sample: d
 
     student_shapes = _feature_shapes(student, sample, cfg.student.input)
     teacher_shapes = [_feature_shapes(t.model, sample, t.input) for t in teachers]
+    for w, shapes in enumerate(teacher_shapes):
+        if shapes.get("logits") != student_shapes.get("logits"):
+            raise ConfigError(f"teacher {w} ({teachers[w].run_dir}) gives logits of shape {shapes.get('logits')}, the "
+                              f"student {student_shapes.get('logits')}: a teacher must score the student's classes")
     terms, names = [], set()
     for i, term in enumerate(cfg.losses):
         label = term.name if term.name not in names else f"{term.name}_{i}"

@@ -15,8 +15,8 @@ from typing import Any, Callable
 
 from harkd.engine import distributed as dist_utils
 from harkd.engine.builders import build_optimizer, build_scheduler, seed_everything
-from harkd.engine.lifecycle import (AS_PUBLISHED, NO_VALIDATION_FOR_REFIT, REFIT_DIR, SELECT_ON_TEST_SUFFIX,
-                                    SELECTION_TEST, check_resumed_selection, check_same_experiment, refit_config,
+from harkd.engine.lifecycle import (AS_PUBLISHED, NO_VALIDATION_FOR_REFIT, REFIT_DIR, SELECTION_TEST,
+                                    default_run_dir, check_resumed_selection, check_same_experiment, refit_config,
                                     refit_epochs, run_data_root, run_dir_lock, saved_validation, validation_line,
                                     write_metadata, write_task_reports)
 from harkd.engine.prepare import PreparedData, prepare_data
@@ -56,8 +56,7 @@ def train_experiment(cfg, run_dir: Path | None = None, *, resume: bool = True,
     check_run_config(cfg)
     plan = recipe.plan(cfg)
     cfg = plan.cfg
-    suffix = SELECT_ON_TEST_SUFFIX if select_on == "test" else ""
-    run_dir = Path(run_dir) if run_dir else Path(cfg.output_dir) / (cfg.name + suffix)
+    run_dir = Path(run_dir) if run_dir else default_run_dir(cfg, select_on)
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     dist_utils.init_from_env(cfg.train.device)
     if dist_utils.rank() == 0:

@@ -27,7 +27,7 @@ from harkd.engine.config import DataConfig, load_config
 from harkd.engine.rundir import jsonable, read_run_meta, write_run_meta
 from harkd.errors import ConfigError, DataError
 
-__all__ = ["run_dir_lock", "write_metadata", "write_task_reports", "check_same_experiment", "check_resumed_selection",
+__all__ = ["default_run_dir", "run_dir_lock", "write_metadata", "write_task_reports", "check_same_experiment", "check_resumed_selection",
            "selected_on_test", "saved_validation", "validation_line", "refit_config", "refit_epochs",
            "run_data_root", "git_hash", "SELECTION_VALIDATION", "SELECTION_TEST", "AS_PUBLISHED",
            "SELECT_ON_TEST_SUFFIX", "REFIT_DIR", "NO_VALIDATION_FOR_REFIT"]
@@ -84,6 +84,11 @@ def run_dir_lock(run_dir: Path, active: bool = True):
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def default_run_dir(cfg, select_on: str = "val") -> Path:
+    """``output_dir/name``, with the ``--select-on-test`` suffix when the run selects on the test split."""
+    return Path(cfg.output_dir) / (cfg.name + (SELECT_ON_TEST_SUFFIX if select_on == "test" else ""))
 
 
 def selected_on_test(meta: dict) -> bool:
