@@ -103,3 +103,28 @@ def test_teacher_entry_errors(synth_utd, tmp_path, teacher, message):
     with pytest.raises(ConfigError) as err:
         _config(synth_utd, tmp_path, [teacher])
     assert str(err.value).endswith(message)
+
+
+def test_the_dataset_is_scanned_once_for_the_student_and_every_fold(synth_utd, folds, tmp_path, monkeypatch):
+    from harkd.data.utd_mhad import UTDMHAD
+
+    scans = []
+    original = UTDMHAD.scan
+    monkeypatch.setattr(UTDMHAD, "scan", lambda self, *a, **k: scans.append(a) or original(self, *a, **k))
+    plan = DISTILL.plan(_config(synth_utd, tmp_path, [{"folds": [str(f) for f in folds]}]))
+    DISTILL.build(plan, prepare_plan(plan))
+    assert len(scans) == 1
+
+
+def test_a_distillation_reads_each_teacher_run_once(synth_utd, folds, tmp_path, monkeypatch):
+    """Planned once for both training stages (before: about four reads per stage), once more when the refit's
+    final epoch is evaluated (``load_run`` of the refit directory)."""
+    import harkd.distill.teachers as teachers
+
+    reads = []
+    original = teachers.read_teacher_run
+    monkeypatch.setattr(teachers, "read_teacher_run", lambda run, *a, **k: reads.append(run) or original(run, *a, **k))
+    cfg = _config(synth_utd, tmp_path, [{"run": str(folds[0])}], losses=[{"name": "ce"}, {"name": "kd"}])
+    cfg.train.refit = "last"
+    distill_experiment(cfg, tmp_path / "once", log=lambda m: None)
+    assert reads == [str(folds[0])] * 2 and (tmp_path / "once" / "refit" / "last.pt").is_file()
