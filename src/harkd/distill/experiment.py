@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import inspect
 from pathlib import Path
 from typing import Callable
@@ -17,6 +18,7 @@ from harkd.engine.builders import build_model
 from harkd.engine.experiment import train_experiment
 from harkd.engine.prepare import PreparedData
 from harkd.engine.recipe import Plan, Recipe, register_recipe
+from harkd.engine.schema import to_dict
 from harkd.engine.trainer import _to_device, model_input
 from harkd.errors import ConfigError
 
@@ -54,12 +56,37 @@ def resolve_config(cfg: DistillConfig, teachers: list[Teacher] | None = None) ->
 def distill_plan(cfg: DistillConfig) -> Plan:
     """A distillation's plan: every teacher run read once; its config resolved with the teachers' inputs;
     the student's and the teachers' modalities; the teachers' inputs normalised with THEIR training
-    statistics; the student as the deployable model."""
+    statistics; the student as the deployable model. A multi-stage config plans its stages (each
+    stage's config is checked now, its teachers read when it starts)."""
+    if cfg.stages is not None:
+        for i in range(len(cfg.stages)):
+            stage_config(cfg, i, None)  # every stage's config is valid before the first one trains
+        stages = [(name, functools.partial(stage_config, cfg, i)) for i, name in enumerate(cfg.stage_names())]
+        return Plan("distill", cfg, [], cfg.student, "student", stages=stages)
     teachers = [read_teacher(t) for t in cfg.teachers]
     cfg = resolve_config(cfg, teachers)
     inputs = cfg.student.inputs + [m for t in teachers for m in t.transforms]
     normalization = {m: stats for t in teachers for m, stats in t.normalization.items()}
     return Plan("distill", cfg, inputs, cfg.student, "student", normalization, teachers)
+
+
+def stage_config(cfg: DistillConfig, i: int, previous: Path | None) -> DistillConfig:
+    """Stage ``i`` of a multi-stage config as a single-stage one: named ``NAME_STAGE``, with the stage's
+    teachers, losses, epochs and schedule keys, started from ``previous`` (the last stage's run directory)."""
+    stage = cfg.stages[i]
+    data = cfg.to_dict()
+    del data["stages"]
+    data["name"] = f"{cfg.name}_{cfg.stage_names()[i]}"
+    data["teachers"] = [data["teachers"][t] for t in stage.teachers]
+    if stage.losses is not None:
+        data["losses"] = to_dict(stage.losses)
+    data["train"]["epochs"] = stage.epochs
+    data["schedule"].update(stage.schedule)
+    data["init_from"] = None if previous is None else str(previous)
+    try:
+        return load_distill_config(data=data)
+    except ConfigError as err:
+        raise ConfigError(f"stages[{i}]: {err}") from None
 
 
 def _student(cfg: DistillConfig) -> tuple[str, object]:

@@ -58,6 +58,9 @@ def train_experiment(cfg, run_dir: Path | None = None, *, resume: bool = True,
     cfg = plan.cfg
     run_dir = Path(run_dir) if run_dir else default_run_dir(cfg, select_on)
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    if plan.stages:
+        return _train_stages(plan, run_dir, recipe, resume=resume, log=log, progress=progress, evaluate=evaluate,
+                             select_on=select_on)
     dist_utils.init_from_env(cfg.train.device)
     if dist_utils.rank() == 0:
         check_run_dir(run_dir)
@@ -66,6 +69,26 @@ def train_experiment(cfg, run_dir: Path | None = None, *, resume: bool = True,
     if cfg.train.refit:
         refit_experiment(plan, run_dir, log=log, progress=progress)
     return run_dir
+
+
+def _train_stages(plan: Plan, run_dir: Path, recipe: Recipe, *, log: Callable[[str], None], **options) -> Path:
+    """A multi-stage run: stage ``k`` trains into ``run_dir/<k's name>`` (a complete run directory) from
+    the previous stage's weights; each resumes like any run, so a run stopped in stage ``k`` resumes
+    there (the finished stages train no further). ``run_dir/config.yaml`` records the whole config.
+    Returns the last stage's run directory (its student is the run's)."""
+    import yaml
+
+    from harkd.engine.rundir import check_run_dir
+
+    if dist_utils.rank() == 0:
+        check_run_dir(run_dir)
+        (run_dir / "config.yaml").write_text(yaml.safe_dump(plan.cfg.to_dict(), sort_keys=False))
+    previous = None
+    for number, (name, stage_config) in enumerate(plan.stages, 1):
+        if dist_utils.rank() == 0:
+            log(f"stage {number}/{len(plan.stages)}: {name}" + (f" (from {previous})" if previous else ""))
+        previous = train_experiment(stage_config(previous), run_dir / name, recipe=recipe, log=log, **options)
+    return previous
 
 
 def refit_experiment(plan: Plan, run_dir: Path, *, log: Callable[[str], None] | None = None,

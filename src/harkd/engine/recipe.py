@@ -39,6 +39,8 @@ class Plan:
     normalization: dict = field(default_factory=dict)  # fixed statistics (e.g. the teachers' training ones)
     teachers: list = field(default_factory=list)  # a distillation's teachers, each read once
     context: dict = field(default_factory=dict)  # anything else read once (e.g. class-name embeddings)
+    #: a multi-stage run: (name, previous stage's run dir or None -> the stage's config), trained in order
+    stages: list = field(default_factory=list)
 
     def deployable(self, task):
         """The model of ``task`` that is deployed (exported, published, evaluated on its own)."""
