@@ -62,9 +62,5 @@ def _callable_package(name: str) -> property:
     return property(get, keep)
 
 
-class _Harkd(types.ModuleType):
-    distill = _callable_package("distill")
-    export = _callable_package("export")
-
-
-sys.modules[__name__].__class__ = _Harkd
+sys.modules[__name__].__class__ = type("_Harkd", (types.ModuleType,),
+                                       {name: _callable_package(name) for name in CALLABLE_PACKAGES})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -11,7 +12,7 @@ from torch import nn
 
 from harkd.engine.checkpoint import load_checkpoint
 from harkd.engine.config import load_config
-from harkd.engine.rundir import read_run_meta
+from harkd.engine.rundir import jsonable, read_run_meta
 from harkd.errors import ConfigError, DataError, InputError
 
 __all__ = ["Teacher", "read_teacher", "read_teacher_run", "load_teacher", "check_teacher_split",
@@ -65,16 +66,17 @@ def save_module_teacher(folder: str | Path, module: nn.Module, modality: str, tr
     folder = Path(folder)
     meta = {"kind": "module", "name": name, "input": modality, "transform": dict(transform),
             "normalization": {modality: normalization} if normalization else {}}
+    meta = json.loads(json.dumps(meta, default=jsonable))  # arrays as lists, as read back
     if (folder / MODULE_META).is_file():
         saved = torch.load(folder / MODULE_FILE, map_location="cpu", weights_only=False).state_dict()
         current = module.state_dict()
         same = saved.keys() == current.keys() and all(torch.equal(saved[k].cpu(), current[k].cpu()) for k in saved)
-        if not same or json.loads((folder / MODULE_META).read_text()) != json.loads(json.dumps(meta)):
+        if not same or json.loads((folder / MODULE_META).read_text()) != meta:
             raise InputError(f"{folder} holds another teacher '{name}' (weights or inputs differ) from an earlier "
                              "run: resume with the same teacher, or choose another run_dir")
         return folder
     folder.mkdir(parents=True, exist_ok=True)
-    torch.save(module.cpu(), folder / MODULE_FILE)
+    torch.save(copy.deepcopy(module).cpu(), folder / MODULE_FILE)  # the caller's module stays where it is
     (folder / MODULE_META).write_text(json.dumps(meta, indent=1))
     return folder
 
