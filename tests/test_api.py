@@ -133,6 +133,19 @@ def test_a_module_teacher_teaches_like_its_run_directory(synth_utd, teacher, tmp
                               "from an earlier run: resume with the same teacher, or choose another run_dir")
 
 
+class NoLogits(torch.nn.Module):
+    feature_names = ("pool",)
+
+    def forward_features(self, x):
+        return x
+
+    def forward_head(self, x, pre_logits=False):
+        return x
+
+    def forward_intermediates(self, x, names):
+        return {"pool": x}
+
+
 def test_module_teachers_that_cannot_teach_are_refused(synth_utd, tmp_path):
     cfg = student_config(synth_utd, tmp_path)
     cases = [
@@ -147,6 +160,11 @@ def test_module_teachers_that_cannot_teach_are_refused(synth_utd, tmp_path):
          "teachers[0]: the module teacher reads 'depth', which data.modalities does not list: pass "
          "harkd.Teacher(..., transform={...}) or add data.modalities.depth to the config"),
         (3, "teachers[0]: expected a run directory, a teacher config entry or harkd.Teacher, got int"),
+        (harkd.Teacher(3, "skeleton"), "teachers[0]: expected a torch.nn.Module (or a run directory), got int"),
+        (harkd.Teacher(NoLogits(), "skeleton"),
+         "teachers[0]: NoLogits does not follow harkd's model contract (forward_features, forward_head, "
+         "forward_intermediates, feature_names, with 'logits' among the feature names); it lacks a 'logits' entry "
+         "in feature_names: build it with harkd.create_model or subclass harkd.models.ActionModel"),
     ]
     for given, message in cases:
         with pytest.raises(InputError) as err:

@@ -40,14 +40,15 @@ def losses(run_dir: Path) -> list[dict]:
             for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
 
 
-def test_pskd_is_one_file_with_the_three_stage_configs():
-    cfg = load_distill_config(CONFIGS / "pskd.yaml")
+@pytest.mark.parametrize("name", ["pskd", "pskd_noacs"])
+def test_pskd_is_one_file_with_the_three_stage_configs(name):
+    cfg = load_distill_config(CONFIGS / f"{name}.yaml")
     previous = None
     for i in range(3):
-        expected = load_distill_config(CONFIGS / f"pskd_stage{i + 1}.yaml",
+        expected = load_distill_config(CONFIGS / f"{name}_stage{i + 1}.yaml",
                                        [f"init_from={previous}"] if previous else [])
         assert stage_config(cfg, i, previous).to_dict() == expected.to_dict()
-        previous = Path(f"runs/utd_pskd/stage{i + 1}")
+        previous = Path(f"runs/utd_{name}/stage{i + 1}")
     assert "stages" not in expected.to_dict()  # a single-stage config.yaml reads as before
 
 

@@ -79,9 +79,9 @@ def list_recipes() -> list[str]:
 
 
 def get_recipe(kind: str) -> Recipe:
+    """The recipe registered as ``kind`` (import :mod:`harkd.recipes` first for every built-in kind)."""
     if kind not in RECIPES:
-        raise ConfigError(f"unknown run kind '{kind}' (known: {', '.join(sorted(RECIPES))}); a recipe is registered "
-                          "when its package is imported: import harkd.recipes for the built-in ones")
+        raise ConfigError(f"unknown run kind '{kind}' (known: {', '.join(sorted(RECIPES))})")
     return RECIPES[kind]
 
 
