@@ -26,14 +26,14 @@ TEACHERS = ("skeleton_stgcn", "skel_acc_fusion", "acc_cnn1d")
 def choices(overrides: list[str]) -> torch.Tensor:
     """ACS's choice per training recording of pskd_no_progressive.yaml with ``overrides`` (-1: the label)."""
     from harkd.distill import load_distill_config
-    from harkd.distill.experiment import DISTILL, resolve_config
-    from harkd.engine.experiment import prepare_data
+    from harkd.distill.experiment import DISTILL
+    from harkd.engine.recipe import prepare_plan
     from harkd.losses.pskd import acs_choose_teacher
 
-    cfg = resolve_config(load_distill_config(HERE.parent / "configs/utd_mhad/distill/pskd_no_progressive.yaml",
-                                             overrides))
-    prepared = prepare_data(cfg.data, DISTILL.inputs(cfg), DISTILL.fixed_normalization(cfg))
-    task = DISTILL.build(cfg, prepared).eval()
+    plan = DISTILL.plan(load_distill_config(HERE.parent / "configs/utd_mhad/distill/pskd_no_progressive.yaml",
+                                            overrides))
+    prepared = prepare_plan(plan)
+    task = DISTILL.build(plan, prepared).eval()
     picked = []
     for batch in torch.utils.data.DataLoader(prepared.datasets["train"], batch_size=64):
         logits = [out["logits"] for out in task.teacher_outputs(batch)]

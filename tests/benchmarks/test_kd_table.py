@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import kd_table
-from harkd.engine.experiment import get_recipe
+from harkd.recipes import get_recipe
 from harkd.engine.stats import summarize
 
 ROOT = Path(__file__).resolve().parents[2]

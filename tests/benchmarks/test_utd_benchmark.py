@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import utd_benchmark
-from harkd.engine.experiment import get_recipe
+from harkd.recipes import get_recipe
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,7 +7,8 @@ import torch
 
 from harkd.distill import distill_experiment, load_distill_config
 from harkd.distill.experiment import DISTILL, resolve_config
-from harkd.engine.experiment import load_run, prepare_data
+from harkd.engine.experiment import load_run
+from harkd.engine.recipe import prepare_plan
 from harkd.engine.trainer import model_input
 from harkd.errors import ConfigError
 
@@ -40,10 +41,10 @@ def _config(root, tmp_path, teachers, losses=None, epochs=1):
 
 
 def test_each_training_recording_gets_the_output_of_the_fold_that_held_it_out(synth_utd, folds, tmp_path):
-    cfg = resolve_config(_config(synth_utd, tmp_path, [{"folds": [str(f) for f in folds]}]))
-    assert cfg.teachers[0].checkpoint == "last"  # a fold's best epoch was chosen on the recordings it teaches
-    prepared = prepare_data(cfg.data, DISTILL.inputs(cfg), DISTILL.fixed_normalization(cfg))
-    task = DISTILL.build(cfg, prepared)
+    plan = DISTILL.plan(_config(synth_utd, tmp_path, [{"folds": [str(f) for f in folds]}]))
+    assert plan.cfg.teachers[0].checkpoint == "last"  # a fold's best epoch was chosen on the recordings it teaches
+    prepared = prepare_plan(plan)
+    task = DISTILL.build(plan, prepared)
     keys = prepared.datasets["train"].keys
     assert task.stored == [True] and len(task.cache.store) == len(keys)
     for n, fold in enumerate(folds):
@@ -75,11 +76,11 @@ def test_distill_with_cross_fitted_and_plain_teachers(synth_utd, folds, tmp_path
 
 
 def test_folds_must_cover_every_training_subject(synth_utd, folds, tmp_path):
-    cfg = resolve_config(_config(synth_utd, tmp_path, [{"folds": [str(folds[0]), str(folds[0])]}]))
-    prepared = prepare_data(cfg.data, DISTILL.inputs(cfg), DISTILL.fixed_normalization(cfg))
+    plan = DISTILL.plan(_config(synth_utd, tmp_path, [{"folds": [str(folds[0]), str(folds[0])]}]))
+    prepared = prepare_plan(plan)
     with pytest.raises(ConfigError, match=r"training recordings are held out by no fold \(e.g. a\d+_s3_t\d\); "
                                           r"train the folds with data.val_subjects that together cover"):
-        DISTILL.build(cfg, prepared)
+        DISTILL.build(plan, prepared)
 
 
 def test_fold_configs_must_match(synth_utd, folds, tmp_path):
@@ -102,3 +103,28 @@ def test_teacher_entry_errors(synth_utd, tmp_path, teacher, message):
     with pytest.raises(ConfigError) as err:
         _config(synth_utd, tmp_path, [teacher])
     assert str(err.value).endswith(message)
+
+
+def test_the_dataset_is_scanned_once_for_the_student_and_every_fold(synth_utd, folds, tmp_path, monkeypatch):
+    from harkd.data.utd_mhad import UTDMHAD
+
+    scans = []
+    original = UTDMHAD.scan
+    monkeypatch.setattr(UTDMHAD, "scan", lambda self, *a, **k: scans.append(a) or original(self, *a, **k))
+    plan = DISTILL.plan(_config(synth_utd, tmp_path, [{"folds": [str(f) for f in folds]}]))
+    DISTILL.build(plan, prepare_plan(plan))
+    assert len(scans) == 1
+
+
+def test_a_distillation_reads_each_teacher_run_once(synth_utd, folds, tmp_path, monkeypatch):
+    """Planned once for both training stages (before: about four reads per stage), once more when the refit's
+    final epoch is evaluated (``load_run`` of the refit directory)."""
+    import harkd.distill.teachers as teachers
+
+    reads = []
+    original = teachers.read_teacher_run
+    monkeypatch.setattr(teachers, "read_teacher_run", lambda run, *a, **k: reads.append(run) or original(run, *a, **k))
+    cfg = _config(synth_utd, tmp_path, [{"run": str(folds[0])}], losses=[{"name": "ce"}, {"name": "kd"}])
+    cfg.train.refit = "last"
+    distill_experiment(cfg, tmp_path / "once", log=lambda m: None)
+    assert reads == [str(folds[0])] * 2 and (tmp_path / "once" / "refit" / "last.pt").is_file()

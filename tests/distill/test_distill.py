@@ -65,11 +65,11 @@ def test_distill_cli_end_to_end(synth_utd, teacher_run, tmp_path, capsys):
 
 def test_batches_pair_teacher_and_student_inputs_by_recording(synth_utd, teacher_run, tmp_path):
     """The student input and the teacher input of every batch row come from the same recording."""
-    from harkd.distill.experiment import DISTILL, resolve_config
-    from harkd.engine.experiment import prepare_data
+    from harkd.distill.experiment import DISTILL
+    from harkd.engine.recipe import prepare_plan
 
-    cfg = resolve_config(load_distill_config(data=distill_data(synth_utd, teacher_run, tmp_path, KD_FITNET)))
-    prepared = prepare_data(cfg.data, DISTILL.inputs(cfg), DISTILL.fixed_normalization(cfg))
+    prepared = prepare_plan(DISTILL.plan(load_distill_config(data=distill_data(synth_utd, teacher_run, tmp_path,
+                                                                                KD_FITNET))))
     train = prepared.datasets["train"]
     loader = torch.utils.data.DataLoader(train, batch_size=5, shuffle=True, generator=torch.Generator().manual_seed(0))
     batch = next(iter(loader))
@@ -164,11 +164,11 @@ def test_fused_teacher_and_progressive_stage(synth_utd, teacher_run, tmp_path):
     stage2["train"]["epochs"] = 1
     start = torch.load(stage1_dir / "best.pt", weights_only=False)["task"]
     cfg2 = load_distill_config(data=stage2)
-    from harkd.distill.experiment import DISTILL, build_distill_task, resolve_config
-    from harkd.engine.experiment import prepare_data
+    from harkd.distill.experiment import DISTILL, build_distill_task
+    from harkd.engine.recipe import prepare_plan
 
-    cfg2 = resolve_config(cfg2)
-    task = build_distill_task(cfg2, prepare_data(cfg2.data, DISTILL.inputs(cfg2), DISTILL.fixed_normalization(cfg2)))
+    plan = DISTILL.plan(cfg2)
+    task = build_distill_task(plan, prepare_plan(plan))
     for name, value in task.student.state_dict().items():
         torch.testing.assert_close(value, start[f"student.{name}"])
     bad = distill_data(synth_utd, teacher_run, tmp_path, [{"name": "ce"}], init_from=str(fused))

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from harkd.cli.main import main
-from harkd.engine.experiment import AS_PUBLISHED, SELECTION_TEST
+from harkd.engine.lifecycle import AS_PUBLISHED, SELECTION_TEST
 
 from tinyteachers import INERTIAL, skeleton_teacher
 

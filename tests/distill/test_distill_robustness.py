@@ -8,9 +8,10 @@ import torch
 from torch.nn import functional as F
 
 from harkd.distill import load_distill_config
-from harkd.distill.experiment import DISTILL, distill_experiment, resolve_config
+from harkd.distill.experiment import DISTILL, distill_experiment
 from harkd.engine.evaluate import evaluate_run
-from harkd.engine.experiment import prepare_data, write_task_reports
+from harkd.engine.lifecycle import write_task_reports
+from harkd.engine.recipe import prepare_plan
 from harkd.engine.trainer import model_input
 
 from tinyteachers import INERTIAL, SKELETON, skeleton_teacher
@@ -35,9 +36,9 @@ def config(root, teacher, out, losses, smoothing=0.0):
 
 
 def build(cfg):
-    cfg = resolve_config(cfg)
-    prepared = prepare_data(cfg.data, DISTILL.inputs(cfg), DISTILL.fixed_normalization(cfg))
-    return DISTILL.build(cfg, prepared), prepared
+    plan = DISTILL.plan(cfg)
+    prepared = prepare_plan(plan)
+    return DISTILL.build(plan, prepared), prepared
 
 
 def first_batch(dataset, n=8):

@@ -10,7 +10,9 @@ import yaml
 
 from harkd.cli.main import main
 from harkd.engine.config import load_config
-from harkd.engine.experiment import load_run, prepare_data, schedule_factor, train_experiment
+from harkd.engine.builders import schedule_factor
+from harkd.engine.experiment import load_run, train_experiment
+from harkd.engine.prepare import prepare_data
 from harkd.errors import ConfigError, DataError, DataWarning
 
 
@@ -159,7 +161,7 @@ def test_semantic_teacher_training_regresses_class_embeddings(tmp_path, synth_ut
 
 
 def test_a_second_process_cannot_train_into_a_locked_run_directory(tmp_path, synth_utd):
-    from harkd.engine.experiment import run_dir_lock
+    from harkd.engine.lifecycle import run_dir_lock
     from harkd.errors import DataError
 
     cfg = load_config(write_config(tmp_path, synth_utd, epochs=1))
@@ -268,7 +270,7 @@ def test_a_saved_split_whose_validation_overlaps_is_refused(tmp_path, synth_utd,
 
 def test_a_protocol_split_is_checked_for_overlap_too(tmp_path, synth_utd):
     from harkd.data.protocols import Split
-    from harkd.engine.experiment import check_disjoint
+    from harkd.engine.prepare import check_disjoint
 
     with pytest.raises(ConfigError, match=re.escape("1 validation recording(s) are also test recordings (a1_s2_t1) in "
                                                     "protocol cross_subject with data.val_subjects [2]")):

@@ -9,7 +9,8 @@ import yaml
 from harkd.cli.main import main
 from harkd.engine import experiment as engine_experiment
 from harkd.engine.config import load_config
-from harkd.engine.experiment import AS_PUBLISHED, SELECTION_TEST, SELECTION_VALIDATION, train_experiment
+from harkd.engine.experiment import train_experiment
+from harkd.engine.lifecycle import AS_PUBLISHED, SELECTION_TEST, SELECTION_VALIDATION
 from harkd.errors import ConfigError
 
 #: synth_utd's cross_subject training subjects are 1 and 3; the seed-free rule holds out one of them

@@ -165,7 +165,7 @@ def test_jobs_2_trains_two_tiny_runs_as_one_process_would(synth_utd, tmp_path):
 
 KILLED_SUITE = """
 import os, signal, sys
-from harkd.engine.experiment import get_recipe, train_experiment
+from harkd.recipes import get_recipe, train_experiment
 from harkd.suites import RunSpec, run_suite, train_run
 teacher, student, out = sys.argv[1:4]
 

@@ -50,6 +50,7 @@ def _by_seed(run_dirs: list[str], what: str) -> dict[int, str]:
 
 def compare_runs(runs: list[str], baseline: list[str], split: str = "test", checkpoint: str = "best") -> dict:
     """Accuracy per seed of ``runs`` and ``baseline`` on ``split``, and their paired test."""
+    import harkd.recipes  # noqa: F401  (a run of any built-in kind)
     from harkd.engine.evaluate import evaluate_run
     from harkd.engine.stats import paired_test, summarize
     from harkd.errors import InputError
@@ -58,7 +59,7 @@ def compare_runs(runs: list[str], baseline: list[str], split: str = "test", chec
     if set(method) != set(base):
         raise InputError(f"the method's seeds {sorted(method)} differ from the baseline's {sorted(base)}: "
                          "a paired comparison needs the same seeds on both sides")
-    from harkd.engine.experiment import selected_on_test
+    from harkd.engine.lifecycle import selected_on_test
 
     seeds = sorted(method)
     results = {side: [evaluate_run(dirs[s], split, checkpoint) for s in seeds]
@@ -78,7 +79,7 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(result, indent=1))
         return 0
-    from harkd.engine.experiment import AS_PUBLISHED
+    from harkd.engine.lifecycle import AS_PUBLISHED
 
     m, b, d = result["method"], result["baseline"], result["difference"]
     mark = {side: f" {AS_PUBLISHED}" if result[side]["selected_on_test"] else "" for side in ("method", "baseline")}

@@ -83,10 +83,9 @@ def train_model(name: str, root: Path, out: Path, spec: dict, epochs: int, seed:
     checkpoint, the seconds it took and the run directory.
     """
     from harkd.engine.evaluate import evaluate_run
-    from harkd.engine.experiment import get_recipe, train_experiment
+    from harkd.recipes import run_config
 
-    recipe = get_recipe("distill" if distill else "train")
-    cfg = recipe.load(data={
+    config = {
         "name": name, "seed": seed, "output_dir": str(out),
         "data": {"dataset": "utd-mhad", "root": str(root), "protocol": "cross_subject",
                  "modalities": spec["modalities"], "cache": False},
@@ -94,9 +93,10 @@ def train_model(name: str, root: Path, out: Path, spec: dict, epochs: int, seed:
         "optim": spec["optim"],
         "schedule": {"name": "cosine", "warmup_epochs": min(3, epochs // 10)},
         "train": {"epochs": epochs, "batch_size": 32, "label_smoothing": spec["label_smoothing"]},
-    })
+    }
     start = time.perf_counter()
-    run_dir = train_experiment(cfg, resume=False, log=lambda msg: None, recipe=recipe)  # a bar on a terminal
+    run_dir = run_config(config, kind="distill" if distill else "train", resume=False,
+                         log=lambda msg: None)  # a bar on a terminal
     seconds = time.perf_counter() - start
     result = {"seconds": seconds, "run_dir": str(run_dir)}
     for checkpoint in ("best", "last"):

@@ -33,6 +33,7 @@ def run(args) -> int:
     import sys
     from pathlib import Path
 
+    import harkd.recipes  # noqa: F401  (a run of any built-in kind)
     from harkd.engine.evaluate import evaluate_run, write_figures
     from harkd.errors import warn
 
@@ -56,7 +57,7 @@ def _print_table(result: dict, run_dir, args) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from harkd.engine.experiment import AS_PUBLISHED, selected_on_test
+    from harkd.engine.lifecycle import AS_PUBLISHED, selected_on_test
 
     from rich.markup import escape
 

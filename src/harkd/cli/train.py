@@ -15,10 +15,6 @@ examples:
   torchrun --nproc_per_node 2 -m harkd train configs/utd_mhad/acc_cnn1d.yaml   # data-parallel
 """
 
-#: the top-level keys that tell one kind of config from the other, and the command for each kind
-KIND_KEYS = {"distill": ("teachers", "student"), "train": ("model",)}
-
-
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "train", help="train a single-modality model from a YAML experiment",
@@ -50,50 +46,16 @@ def add_run_arguments(parser) -> None:
                              "in run.json, every result line and the default run directory (NAME_select-on-test)")
 
 
-def load_for(kind: str, path: str, overrides: list[str]):
-    """The recipe of ``kind`` and its config; a config of the other kind names the command to use."""
-    from harkd.engine.experiment import get_recipe
-    from harkd.errors import ConfigError
-
-    recipe = get_recipe(kind)
-    try:
-        return recipe, recipe.load(path, overrides)
-    except ConfigError:
-        other = _other_kind(kind, path)
-        if other is None:
-            raise
-        keys = " and ".join(f"'{k}'" for k in KIND_KEYS[other])
-        raise ConfigError(f"{path} is a {'distillation' if other == 'distill' else 'training'} config (it has {keys}): "
-                          f"run it with harkd {other} {path}") from None
-
-
-def _other_kind(kind: str, path: str) -> str | None:
-    """The other kind when the raw file at ``path`` has its keys and not this kind's."""
-    from harkd.engine.schema import load_yaml
-
-    try:
-        data = load_yaml(Path(path).read_text())
-    except Exception:  # unreadable or not YAML: the recipe's own error stands
-        return None
-    if not isinstance(data, dict):
-        return None
-    for other, keys in KIND_KEYS.items():
-        if other != kind and all(k in data for k in keys) and not any(k in data for k in KIND_KEYS[kind]):
-            return other
-    return None
-
-
 def run(args, kind: str = "train") -> int:
     from harkd.engine import distributed
     from harkd.engine.evaluate import evaluate_run
-    from harkd.engine.experiment import train_experiment
+    from harkd.recipes import run_config
 
     overrides = list(args.overrides) + (["train.deterministic=true"] if args.deterministic else [])
-    recipe, cfg = load_for(kind, args.config, overrides)
     evaluate = None if args.evaluate == "none" else args.evaluate
     select_on = "test" if args.select_on_test else "val"
-    run_dir = train_experiment(cfg, args.run_dir, resume=not args.no_resume, recipe=recipe, evaluate=evaluate,
-                               select_on=select_on)
+    run_dir = run_config(args.config, args.run_dir, kind=kind, overrides=overrides, resume=not args.no_resume,
+                         evaluate=evaluate, select_on=select_on)
     if distributed.rank() == 0 and evaluate:
         labels = checkpoint_labels(run_dir)
         for checkpoint in ("best", "last"):
@@ -130,7 +92,7 @@ def print_refit(run_dir: Path) -> None:
 def checkpoint_labels(run_dir: Path) -> dict[str, str]:
     """``best.pt (epoch 5, best on validation)`` and ``last.pt (epoch 6)``, read off metrics.jsonl
     (``best on TEST`` and the as-published marker for a ``--select-on-test`` run)."""
-    from harkd.engine.experiment import AS_PUBLISHED, selected_on_test
+    from harkd.engine.lifecycle import AS_PUBLISHED, selected_on_test
     from harkd.engine.rundir import read_run_meta
     from harkd.engine.trainer import read_metrics_file
 

@@ -32,6 +32,7 @@ means ``acc.embedding``, ``gyro.embedding``, ...) and averages the term over the
 (SAKDN). ``ce`` is the student's cross-entropy with the labels. ``init_from`` starts
 the student from another run's best weights (a progressive stage). ``semantic`` names
 the class-name embeddings of GSDM's ablation weights (default: the teacher's).
+``stages`` (see :class:`StageConfig`) makes one config a chain of such stages (PSKD: ``pskd.yaml``).
 """
 
 from __future__ import annotations
@@ -42,9 +43,9 @@ from typing import Any, Optional, Union
 
 from harkd.engine.config import (DataConfig, ModelConfig, OptimConfig, ScheduleConfig, SemanticConfig, TrainConfig,
                                  load_config)
-from harkd.engine.schema import to_dict
+from harkd.engine.schema import ranged, to_dict
 
-__all__ = ["DistillConfig", "TeacherConfig", "LossTermConfig", "load_distill_config", "ENSEMBLE_LOSSES"]
+__all__ = ["DistillConfig", "TeacherConfig", "LossTermConfig", "StageConfig", "load_distill_config", "ENSEMBLE_LOSSES"]
 
 #: Losses on softened logits whose teachers ``ensemble: true`` can average into one.
 ENSEMBLE_LOSSES = ("kd", "dask")
@@ -106,6 +107,22 @@ class LossTermConfig:
 
 
 @dataclass
+class StageConfig:
+    """One stage of a multi-stage distillation (``stages:``): the indices of its teachers in the
+    config's ``teachers`` list, its ``epochs``, its loss terms (default: the config's ``losses``)
+    and the ``schedule`` keys it changes. Stage ``i`` starts from stage ``i - 1``'s best student."""
+    teachers: list[int]
+    epochs: int = ranged(low=1)
+    name: Optional[str] = None  # default stage1, stage2, ...: the run directory under the config's
+    losses: Optional[list[LossTermConfig]] = None
+    schedule: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if not self.teachers:
+            raise ValueError("teachers: a stage needs at least one teacher (an index into the config's teachers)")
+
+
+@dataclass
 class DistillConfig:
     name: str
     data: DataConfig
@@ -120,15 +137,41 @@ class DistillConfig:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     output_dir: str = "runs"
+    #: a multi-stage run (e.g. PSKD): each stage one run directory under this run's, started from the last
+    stages: Optional[list[StageConfig]] = None
 
     def __post_init__(self):
         if not self.teachers:
             raise ValueError("teachers: at least one teacher run is needed")
         if not self.losses:
             raise ValueError("losses: at least one loss term is needed (e.g. {name: ce})")
+        if self.stages is not None:
+            self._check_stages()
+
+    def _check_stages(self):
+        if not self.stages:
+            raise ValueError("stages: an empty list names no stage; remove the key for a single-stage run")
+        names = [stage.name or f"stage{i + 1}" for i, stage in enumerate(self.stages)]
+        for i, stage in enumerate(self.stages):
+            for t in stage.teachers:
+                if not 0 <= t < len(self.teachers):
+                    raise ValueError(f"stages[{i}].teachers: {t} is not an index of the {len(self.teachers)} teachers")
+            if names.index(names[i]) != i:
+                raise ValueError(f"stages[{i}].name: {names[i]!r} names an earlier stage too; give each stage its own")
+        if self.train.refit is not None:
+            raise ValueError("train.refit refits one run; a multi-stage run ('stages') cannot: remove train.refit")
+        if self.init_from is not None:
+            raise ValueError("init_from starts a single-stage run; in a multi-stage run stage 1 starts from scratch "
+                             "and every later stage from the one before: remove init_from")
+
+    def stage_names(self) -> list[str]:
+        return [stage.name or f"stage{i + 1}" for i, stage in enumerate(self.stages or [])]
 
     def to_dict(self) -> dict:
-        return to_dict(self)
+        out = to_dict(self)
+        if self.stages is None:  # a single-stage run's config.yaml reads as before stages existed
+            del out["stages"]
+        return out
 
 
 def load_distill_config(path: str | Path | None = None, overrides: list[str] = (), data: dict | None = None) -> DistillConfig:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import inspect
 from pathlib import Path
 from typing import Callable
@@ -13,18 +14,18 @@ from harkd.data.transforms import deterministic_options
 from harkd.distill.config import DistillConfig, load_distill_config
 from harkd.distill.task import DistillTask, LossTerm
 from harkd.distill.teachers import Teacher, check_teacher_split, load_teacher, out_of_fold_outputs, read_teacher
-from harkd.engine.experiment import PreparedData, Recipe, build_model, register_recipe, train_experiment
+from harkd.engine.builders import build_model
+from harkd.engine.experiment import train_experiment
+from harkd.engine.prepare import PreparedData
+from harkd.engine.recipe import Plan, Recipe, register_recipe
+from harkd.engine.schema import to_dict
 from harkd.engine.trainer import _to_device, model_input
 from harkd.errors import ConfigError
 
-__all__ = ["DISTILL", "distill_experiment", "resolve_config"]
+__all__ = ["DISTILL", "distill_experiment", "distill_plan", "resolve_config"]
 
 
-def _teachers(cfg: DistillConfig) -> list[Teacher]:
-    return [read_teacher(t) for t in cfg.teachers]
-
-
-def resolve_config(cfg: DistillConfig) -> DistillConfig:
+def resolve_config(cfg: DistillConfig, teachers: list[Teacher] | None = None) -> DistillConfig:
     """Add each teacher's input modality and its training transforms to ``data.modalities``.
 
     A modality read by two models must use the same transform options in both, except
@@ -36,9 +37,11 @@ def resolve_config(cfg: DistillConfig) -> DistillConfig:
     teacher-output cache then computes once per recording. To feed teachers a random view,
     list the modality in ``data.modalities`` with those options, or use ``data.paired_augment``
     (one time window for every modality) or ``train.mixup``; the teachers then run online.
+    ``teachers``: the config's teachers when already read (else they are read here).
     """
+    teachers = [read_teacher(t) for t in cfg.teachers] if teachers is None else teachers
     cfg = copy.deepcopy(cfg)
-    for teacher in _teachers(cfg):
+    for teacher in teachers:
         for modality, transform in teacher.transforms.items():
             current = cfg.data.modalities.get(modality)
             if current is None:
@@ -50,13 +53,44 @@ def resolve_config(cfg: DistillConfig) -> DistillConfig:
     return cfg
 
 
-def _inputs(cfg: DistillConfig) -> list[str]:
-    return cfg.student.inputs + [m for t in _teachers(cfg) for m in t.transforms]
+def distill_plan(cfg: DistillConfig) -> Plan:
+    """A distillation's plan: every teacher run read once; its config resolved with the teachers' inputs;
+    the student's and the teachers' modalities; the teachers' inputs normalised with THEIR training
+    statistics; the student as the deployable model. A multi-stage config plans its stages (each
+    stage's config is checked now, its teachers read when it starts)."""
+    if cfg.stages is not None:
+        for i in range(len(cfg.stages)):
+            stage_config(cfg, i, None)  # every stage's config is valid before the first one trains
+        stages = [(name, functools.partial(stage_config, cfg, i)) for i, name in enumerate(cfg.stage_names())]
+        return Plan("distill", cfg, [], cfg.student, "student", stages=stages)
+    teachers = [read_teacher(t) for t in cfg.teachers]
+    cfg = resolve_config(cfg, teachers)
+    inputs = cfg.student.inputs + [m for t in teachers for m in t.transforms]
+    normalization = {m: stats for t in teachers for m, stats in t.normalization.items()}
+    return Plan("distill", cfg, inputs, cfg.student, "student", normalization, teachers)
 
 
-def _normalization(cfg: DistillConfig) -> dict:
-    """Teachers see their inputs normalised with THEIR training statistics."""
-    return {m: stats for t in _teachers(cfg) for m, stats in t.normalization.items()}
+def stage_config(cfg: DistillConfig, i: int, previous: Path | None) -> DistillConfig:
+    """Stage ``i`` of a multi-stage config as a single-stage one: named ``NAME_STAGE``, with the stage's
+    teachers, losses, epochs and schedule keys, started from ``previous`` (the last stage's run directory)."""
+    stage = cfg.stages[i]
+    data = cfg.to_dict()
+    del data["stages"]
+    data["name"] = f"{cfg.name}_{cfg.stage_names()[i]}"
+    data["teachers"] = [data["teachers"][t] for t in stage.teachers]
+    if stage.losses is not None:
+        data["losses"] = to_dict(stage.losses)
+    data["train"]["epochs"] = stage.epochs
+    data["schedule"].update(stage.schedule)
+    data["init_from"] = None if previous is None else str(previous)
+    try:
+        return load_distill_config(data=data)
+    except ConfigError as err:
+        raise ConfigError(f"stages[{i}]: {err}") from None
+
+
+def _student(cfg: DistillConfig) -> tuple[str, object]:
+    return "student", cfg.student
 
 
 @torch.no_grad()
@@ -75,6 +109,10 @@ def _build_terms(cfg: DistillConfig, student, teachers: list[Teacher], sample: d
 
     student_shapes = _feature_shapes(student, sample, cfg.student.input)
     teacher_shapes = [_feature_shapes(t.model, sample, t.input) for t in teachers]
+    for w, shapes in enumerate(teacher_shapes):
+        if shapes.get("logits") != student_shapes.get("logits"):
+            raise ConfigError(f"teacher {w} ({teachers[w].run_dir}) gives logits of shape {shapes.get('logits')}, the "
+                              f"student {student_shapes.get('logits')}: a teacher must score the student's classes")
     terms, names = [], set()
     for i, term in enumerate(cfg.losses):
         label = term.name if term.name not in names else f"{term.name}_{i}"
@@ -136,7 +174,7 @@ def _gsdm_embeddings(cfg: DistillConfig, teachers: list[Teacher], terms: list[Lo
     """Class-name embeddings for GSDM's ablation weights: ``cfg.semantic``, else the first semantic teacher's."""
     if not any(k in ("student_weights", "teacher_weights") for t in terms for k in t.context_keys()):
         return None
-    from harkd.engine.experiment import semantic_embeddings
+    from harkd.engine.builders import semantic_embeddings
 
     semantic = cfg.semantic or next((t.semantic for t in teachers if t.semantic is not None), None)
     if semantic is None:
@@ -160,8 +198,9 @@ def _init_student(student, run_dir: Path) -> None:
         raise ConfigError(f"init_from {run_dir}: its model does not match the student ({err})") from None
 
 
-def build_distill_task(cfg: DistillConfig, prepared: PreparedData) -> DistillTask:
-    teachers = _teachers(cfg)
+def build_distill_task(plan: Plan, prepared: PreparedData) -> DistillTask:
+    """The plan's student, its frozen teachers (each checked against the split) and loss terms."""
+    cfg, teachers = plan.cfg, plan.teachers
     sample = prepared.datasets["train"][0]
     for teacher in teachers:
         check_teacher_split(teacher, prepared.split, cfg.data.dataset, prepared.class_names)
@@ -182,7 +221,7 @@ def build_distill_task(cfg: DistillConfig, prepared: PreparedData) -> DistillTas
     for i, teacher in enumerate(teachers):
         if teacher.folds:
             task.cache.preload(i, out_of_fold_outputs(teacher, task.teacher_features[i],
-                                                      prepared.datasets["train"].keys))
+                                                      prepared.datasets["train"].keys, indexes=prepared.indexes))
     task.reports = {"teachers.json": lambda: teacher_report(cfg, task, teachers, terms, prepared)}
     return task
 
@@ -244,7 +283,8 @@ def _load(path=None, overrides=(), data=None) -> DistillConfig:
     return load_distill_config(path, overrides, data)
 
 
-DISTILL = register_recipe(Recipe("distill", _load, _inputs, build_distill_task, _normalization, resolve_config))
+DISTILL = register_recipe(Recipe("distill", _load, distill_plan, build_distill_task, keys=("teachers", "student"),
+                                 title="distillation", deployable=_student))
 
 
 def distill_experiment(cfg: DistillConfig, run_dir: Path | None = None, *, resume: bool = True,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -11,11 +12,11 @@ from torch import nn
 
 from harkd.engine.checkpoint import load_checkpoint
 from harkd.engine.config import load_config
-from harkd.engine.rundir import read_run_meta
-from harkd.errors import ConfigError, DataError
+from harkd.engine.rundir import jsonable, read_run_meta
+from harkd.errors import ConfigError, DataError, InputError
 
 __all__ = ["Teacher", "read_teacher", "read_teacher_run", "load_teacher", "check_teacher_split",
-           "out_of_fold_outputs"]
+           "out_of_fold_outputs", "save_module_teacher", "check_module_teacher"]
 
 
 @dataclass
@@ -28,9 +29,9 @@ class Teacher:
     input: str | list[str]  # a list for a multi-modality (late_fusion) teacher
     transforms: dict  # modality -> the teacher's transform options
     normalization: dict  # modality -> its training-split statistics (modalities without stats absent)
-    class_names: list[str]
+    class_names: list[str] | None  # None for a module teacher (also dataset, protocol and model_cfg)
     split: dict
-    dataset: str
+    dataset: str | None
     protocol: str
     model_cfg: object
     checkpoint: str = "best"
@@ -38,9 +39,61 @@ class Teacher:
     folds: list["Teacher"] = field(default_factory=list)  # cross-fitting runs (the teacher is folds[0]'s config)
 
 
+#: the files of a module teacher's directory (:func:`save_module_teacher`)
+MODULE_FILE, MODULE_META = "module.pt", "teacher.json"
+#: what a module teacher must offer, the contract of harkd's models (:class:`~harkd.models.ActionModel`)
+MODULE_CONTRACT = ("forward_features", "forward_head", "forward_intermediates", "feature_names")
+
+
+def check_module_teacher(module, where: str) -> None:
+    """One InputError naming what ``module`` lacks of the models' contract (a harkd model has it all)."""
+    if not isinstance(module, nn.Module):
+        raise InputError(f"{where}: expected a torch.nn.Module (or a run directory), got {type(module).__name__}")
+    lacking = [a for a in MODULE_CONTRACT if not hasattr(module, a)]
+    if not lacking and "logits" not in tuple(module.feature_names):
+        lacking = ["a 'logits' entry in feature_names"]
+    if lacking:
+        raise InputError(f"{where}: {type(module).__name__} does not follow harkd's model contract "
+                         f"({', '.join(MODULE_CONTRACT)}, with 'logits' among the feature names); it lacks "
+                         f"{', '.join(lacking)}: build it with harkd.create_model or subclass harkd.models.ActionModel")
+
+
+def save_module_teacher(folder: str | Path, module: nn.Module, modality: str, transform: dict,
+                        normalization: dict | None, name: str) -> Path:
+    """Write an in-memory teacher as a teacher directory (``module.pt``: the whole module, so its class
+    must be importable when the run is loaded again; ``teacher.json``: input, transform, statistics).
+    A directory already holding a module teacher (a resumed run) must hold this one."""
+    folder = Path(folder)
+    meta = {"kind": "module", "name": name, "input": modality, "transform": dict(transform),
+            "normalization": {modality: normalization} if normalization else {}}
+    meta = json.loads(json.dumps(meta, default=jsonable))  # arrays as lists, as read back
+    if (folder / MODULE_META).is_file():
+        saved = torch.load(folder / MODULE_FILE, map_location="cpu", weights_only=False).state_dict()
+        current = module.state_dict()
+        same = saved.keys() == current.keys() and all(torch.equal(saved[k].cpu(), current[k].cpu()) for k in saved)
+        if not same or json.loads((folder / MODULE_META).read_text()) != meta:
+            raise InputError(f"{folder} holds another teacher '{name}' (weights or inputs differ) from an earlier "
+                             "run: resume with the same teacher, or choose another run_dir")
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.save(copy.deepcopy(module).cpu(), folder / MODULE_FILE)  # the caller's module stays where it is
+    (folder / MODULE_META).write_text(json.dumps(meta, indent=1))
+    return folder
+
+
+def _read_module_teacher(folder: Path, name: str | None) -> Teacher:
+    meta = json.loads((folder / MODULE_META).read_text())
+    modality = meta["input"]
+    return Teacher(name or meta["name"], folder, None, modality, {modality: dict(meta["transform"])},
+                   dict(meta["normalization"]), None, {}, None, "", None, "module")
+
+
 def read_teacher_run(run_dir: str | Path, checkpoint: str = "best", name: str | None = None) -> Teacher:
-    """A teacher's description from its run directory (config, split, statistics); no weights yet."""
+    """A teacher's description from its run directory (config, split, statistics); no weights yet.
+    A module teacher's directory (:func:`save_module_teacher`) is read as such."""
     run_dir = Path(run_dir)
+    if (run_dir / MODULE_META).is_file():
+        return _read_module_teacher(run_dir, name)
     for needed in ("config.yaml", "run.json", f"{checkpoint}.pt"):
         if not (run_dir / needed).is_file():
             raise DataError(run_dir / needed, "teacher run is incomplete: not found (train the teacher with harkd train)")
@@ -71,9 +124,11 @@ def read_teacher(spec) -> Teacher:
     return replace(first, name=spec.name or first.name, folds=folds)
 
 
-def out_of_fold_outputs(teacher: Teacher, names: list[str], keys, batch_size: int = 64) -> dict[str, dict]:
+def out_of_fold_outputs(teacher: Teacher, names: list[str], keys, batch_size: int = 64,
+                        indexes: dict | None = None) -> dict[str, dict]:
     """Cross-fitted outputs: for every recording of ``keys``, the ``names`` features of the first fold that
-    held it out (its validation split), computed with that fold's own preprocessing and statistics."""
+    held it out (its validation split), computed with that fold's own preprocessing and statistics.
+    The dataset is scanned once for all folds (``indexes``: scans already made, e.g. the student's)."""
     from torch.utils.data import DataLoader, Subset
 
     from harkd.engine.experiment import load_run
@@ -89,11 +144,12 @@ def out_of_fold_outputs(teacher: Teacher, names: list[str], keys, batch_size: in
                           f"training recordings are held out by no fold (e.g. {missing[0]}); train the folds "
                           "with data.val_subjects that together cover every training subject")
     outputs: dict[str, dict] = {}
+    indexes = {} if indexes is None else indexes
     for n, fold in enumerate(teacher.folds):
         wanted = {k for k in keys if owner[k] == n}
         if not wanted:
             continue
-        _, _, task, prepared = load_run(fold.run_dir, fold.checkpoint)
+        _, _, task, prepared = load_run(fold.run_dir, fold.checkpoint, indexes=indexes)
         val = prepared.datasets["val"]
         rows = [i for i, k in enumerate(val.keys) if k in wanted]
         with torch.no_grad():
@@ -110,15 +166,19 @@ def out_of_fold_outputs(teacher: Teacher, names: list[str], keys, batch_size: in
 
 def load_teacher(teacher: Teacher, sample: dict) -> Teacher:
     """Build ``teacher``'s model for a prepared ``sample`` (all modalities), load its weights, freeze it."""
-    from harkd.engine.experiment import build_model
+    from harkd.engine.builders import build_model
 
-    path = teacher.run_dir / f"{teacher.checkpoint}.pt"
-    model = build_model(teacher.model_cfg, sample, len(teacher.class_names))
-    state = {k.removeprefix("model."): v for k, v in load_checkpoint(path)["task"].items() if k.startswith("model.")}
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as err:
-        raise DataError(path, f"does not match the teacher's config ({err})") from None
+    if teacher.model_cfg is None:  # a module teacher: the module itself was saved
+        model = torch.load(teacher.run_dir / MODULE_FILE, map_location="cpu", weights_only=False)
+    else:
+        path = teacher.run_dir / f"{teacher.checkpoint}.pt"
+        model = build_model(teacher.model_cfg, sample, len(teacher.class_names))
+        state = {k.removeprefix("model."): v for k, v in load_checkpoint(path)["task"].items()
+                 if k.startswith("model.")}
+        try:
+            model.load_state_dict(state)
+        except RuntimeError as err:
+            raise DataError(path, f"does not match the teacher's config ({err})") from None
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
@@ -127,7 +187,10 @@ def load_teacher(teacher: Teacher, sample: dict) -> Teacher:
 
 
 def check_teacher_split(teacher: Teacher, split, dataset: str, class_names: list[str]) -> None:
-    """A teacher must share the student's dataset and classes and never have trained on its test split."""
+    """A teacher must share the student's dataset and classes and never have trained on its test split
+    (a module teacher records neither: whoever passes it vouches for both)."""
+    if teacher.model_cfg is None:
+        return
     if teacher.dataset != dataset:
         raise ConfigError(f"teacher {teacher.run_dir} was trained on '{teacher.dataset}', the student on '{dataset}'")
     if teacher.class_names != list(class_names):

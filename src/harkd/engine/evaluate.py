@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 from torch.utils.data import DataLoader
 
-from harkd.engine.experiment import SHOWN, load_run
+from harkd.engine.experiment import load_run
+from harkd.engine.prepare import SHOWN
 from harkd.engine.metrics import classification_report
 from harkd.engine.trainer import predict, read_metrics_file
 from harkd.errors import InputError, MissingDependencyError, warn

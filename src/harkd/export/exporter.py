@@ -170,7 +170,7 @@ def default_window(prepared, modality: str) -> int:
 def load_for_export(run_dir: str | Path, checkpoint: str = "best", window_samples: int | None = None,
                     rate: float | None = None) -> LoadedRun:
     """Load a train or distill run and describe its deployable pipeline."""
-    from harkd.engine.experiment import load_run
+    from harkd.recipes import load_run
 
     run_dir = Path(run_dir)
     if checkpoint not in ("best", "last"):
@@ -183,12 +183,12 @@ def load_for_export(run_dir: str | Path, checkpoint: str = "best", window_sample
         raise DataError(run_dir, "run directory not found")
     cfg, meta, task, prepared = load_run(run_dir, checkpoint)
     kind = meta.get("kind", "train")
-    model = task.student if kind == "distill" else task.model
-    model_cfg = cfg.student if kind == "distill" else cfg.model
-    modality = model_cfg.input
+    plan = prepared.plan
+    model = plan.deployable(task)
+    modality = plan.model_cfg.input
     if window_samples is None and isinstance(modality, str) and modality in prepared.datasets["train"].transforms:
         window_samples = default_window(prepared, modality)
-    spec = pipeline_spec(cfg, meta, kind, window_samples or 0, rate)
+    spec = pipeline_spec(cfg, meta, plan.model_cfg, window_samples or 0, rate)
     transform = prepared.datasets["train"].transforms[spec.modality]
     return LoadedRun(run_dir, cfg, meta, kind, model.eval(), transform, prepared, spec, checkpoint)
 

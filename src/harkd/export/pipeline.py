@@ -115,9 +115,9 @@ class PipelineSpec:
         return self.window_samples / self.sampling_rate_hz
 
 
-def pipeline_spec(cfg, meta: dict, kind: str, window_samples: int, rate: float | None = None) -> PipelineSpec:
-    """Read the deployed input pipeline off a run's config and metadata."""
-    model_cfg = cfg.student if kind == "distill" else cfg.model
+def pipeline_spec(cfg, meta: dict, model_cfg, window_samples: int, rate: float | None = None) -> PipelineSpec:
+    """Read the deployed input pipeline of ``model_cfg`` (the run plan's deployable model) off a run's
+    config and metadata."""
     modality = model_cfg.input
     if not isinstance(modality, str):
         raise ConfigError(f"export supports single-input models; {model_cfg.name} reads {modality}")

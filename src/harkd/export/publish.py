@@ -27,8 +27,8 @@ __all__ = ["publish_student"]
 def publish_student(run_dir: str | Path, out_dir: str | Path, checkpoint: str = "best") -> Path:
     from harkd.engine.checkpoint import atomic_save, load_checkpoint
     from harkd.engine.config import DataConfig, ExperimentConfig
-    from harkd.engine.experiment import get_recipe
     from harkd.engine.rundir import read_run_meta
+    from harkd.recipes import get_recipe
 
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     if not run_dir.is_dir():
@@ -37,21 +37,23 @@ def publish_student(run_dir: str | Path, out_dir: str | Path, checkpoint: str = 
         if not (run_dir / name).is_file():
             raise DataError(run_dir / name, "not found: is this a harkd run directory?")
     meta = read_run_meta(run_dir)
-    if meta.get("kind", "train") != "distill":
-        raise InputError(f"{run_dir} is a '{meta.get('kind', 'train')}' run: only distillation runs are published "
+    recipe = get_recipe(meta.get("kind", "train"))
+    cfg = recipe.load(run_dir / "config.yaml")
+    attr, model_cfg = recipe.deployable(cfg)
+    if attr == "model":  # the task holds the deployable model alone: nothing to leave out
+        raise InputError(f"{run_dir} is a '{recipe.kind}' run: only distillation runs are published "
                          "(a train run already holds one model; export it directly)")
     if out_dir.exists() and any(out_dir.iterdir()):
         raise DataError(out_dir, "already exists and is not empty; choose another publish directory")
-    cfg = get_recipe("distill").load(run_dir / "config.yaml")
-    modality = cfg.student.input
+    modality = model_cfg.input
     if not isinstance(modality, str):
         raise InputError(f"publish supports single-input students; this student reads {modality}")
     state = load_checkpoint(run_dir / f"{checkpoint}.pt")
-    weights = {k[len("student."):]: v for k, v in state["task"].items() if k.startswith("student.")}
+    weights = {k[len(attr) + 1:]: v for k, v in state["task"].items() if k.startswith(f"{attr}.")}
     if not weights:
         raise DataError(run_dir / f"{checkpoint}.pt", "holds no student weights")
     data = DataConfig(**{**cfg.data.__dict__, "modalities": {modality: dict(cfg.data.modalities[modality])}})
-    student_cfg = ExperimentConfig(name=f"{cfg.name}_student", model=cfg.student, data=data, seed=cfg.seed,
+    student_cfg = ExperimentConfig(name=f"{cfg.name}_student", model=model_cfg, data=data, seed=cfg.seed,
                                    optim=cfg.optim, schedule=cfg.schedule, train=cfg.train,
                                    output_dir=cfg.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -63,7 +65,7 @@ def publish_student(run_dir: str | Path, out_dir: str | Path, checkpoint: str = 
         "skipped": {split: [s for s in skipped if isinstance(s, (list, tuple)) and f"missing {modality}" in str(s[1])]
                     for split, skipped in (meta.get("skipped") or {}).items()},
         "published_from": {"run_dir": str(run_dir.resolve()), "checkpoint": checkpoint,
-                           "epoch": state.get("epoch"), "teachers": [t.run for t in cfg.teachers],
+                           "epoch": state.get("epoch"), "teachers": [t.run for t in getattr(cfg, "teachers", [])],
                            "at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")},
     })
     (out_dir / "run.json").write_text(json.dumps(published, indent=1))

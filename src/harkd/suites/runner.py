@@ -45,12 +45,10 @@ def set_thread_budget(threads: int) -> None:
 
 def train_run(spec: RunSpec) -> Path:
     """Train (or resume) one declared run into its run directory."""
-    from harkd.engine.experiment import get_recipe, train_experiment
+    from harkd.recipes import run_config
 
-    recipe = get_recipe(spec.kind)
-    cfg = recipe.load(Path(spec.config), list(spec.overrides))
-    return train_experiment(cfg, Path(spec.run_dir), log=lambda m: None, progress=False, recipe=recipe,
-                            select_on=spec.select_on)
+    return run_config(Path(spec.config), Path(spec.run_dir), kind=spec.kind, overrides=list(spec.overrides),
+                      log=lambda m: None, progress=False, select_on=spec.select_on)
 
 
 def _execute(job: Job, spec: RunSpec, threads: int):

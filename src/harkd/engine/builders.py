@@ -1,0 +1,144 @@
+"""What a run is built from: seeds, optimiser, learning-rate schedule and models sized to the data."""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import random
+import sys
+from typing import Callable
+
+import numpy as np
+import torch
+
+from harkd.engine.config import ExperimentConfig, OptimConfig, ScheduleConfig
+from harkd.engine.trainer import ClassificationTask
+from harkd.errors import ConfigError
+
+__all__ = ["seed_everything", "build_optimizer", "schedule_factor", "build_scheduler", "model_input_kwargs",
+           "build_model", "build_task", "semantic_embeddings", "resolve_train_config", "SAMPLE_LAYOUTS"]
+
+
+def seed_everything(seed: int, deterministic: bool = False) -> None:
+    """Seed Python, NumPy and torch; ``deterministic`` also forces deterministic kernels."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True)
+        torch.backends.cudnn.benchmark = False
+
+
+def build_optimizer(cfg: OptimConfig, params) -> torch.optim.Optimizer:
+    if cfg.name == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
+                               nesterov=cfg.nesterov)
+    cls = torch.optim.AdamW if cfg.name == "adamw" else torch.optim.Adam
+    return cls(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def schedule_factor(cfg: ScheduleConfig, epochs: int) -> Callable[[int], float]:
+    """Multiplier of the base learning rate for epoch ``e`` (0-based)."""
+
+    def factor(e: int) -> float:
+        warm = min(1.0, (e + 1) / (cfg.warmup_epochs + 1)) if cfg.warmup_epochs else 1.0
+        if cfg.name == "step":
+            decay = cfg.gamma ** sum(e >= m for m in cfg.milestones)
+        elif cfg.name == "cosine":
+            span = max(1, epochs - cfg.warmup_epochs)
+            progress = min(1.0, max(0, e - cfg.warmup_epochs) / span)
+            decay = cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+        else:
+            decay = 1.0
+        return warm * decay
+
+    return factor
+
+
+def build_scheduler(cfg: ScheduleConfig, optimizer: torch.optim.Optimizer, epochs: int):
+    """A LambdaLR over epochs (the Trainer steps it once per epoch)."""
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, schedule_factor(cfg, epochs))
+
+
+def _channels_first(shape: tuple) -> dict:  # (C, ...)
+    return {"in_chans": shape[0]}
+
+
+def _segments(shape: tuple) -> dict:  # (S, C, H, W): one frame per segment
+    return {"in_chans": shape[1], "num_segments": shape[0]}
+
+
+#: model name -> the size arguments read off one prepared sample's shape (default: channels first)
+SAMPLE_LAYOUTS: dict[str, Callable[[tuple], dict]] = {"tsn": _segments, "trn": _segments}
+
+
+def model_input_kwargs(sample: torch.Tensor | np.ndarray, model_name: str) -> dict:
+    """``in_chans`` (and ``num_segments`` for video models) read off one prepared sample."""
+    return SAMPLE_LAYOUTS.get(model_name, _channels_first)(tuple(sample.shape))
+
+
+def build_model(model_cfg, sample: dict, num_classes: int):
+    """The model of ``model_cfg`` sized to a prepared ``sample`` (in_chans, segments) and the classes.
+
+    ``late_fusion`` builds one branch per input modality from ``args.branches``."""
+    from harkd.models import create_model
+    from harkd.models.fusion import LateFusion
+
+    if model_cfg.name != "late_fusion":
+        if not isinstance(model_cfg.input, str):
+            raise ConfigError(f"config key 'model.input': model '{model_cfg.name}' reads one modality; "
+                              "use late_fusion for several")
+        kwargs = {**model_input_kwargs(sample[model_cfg.input], model_cfg.name), **model_cfg.args}
+        return create_model(model_cfg.name, num_classes=num_classes, **kwargs)
+    args = dict(model_cfg.args)
+    branches = args.pop("branches", None) or {}
+    if set(branches) != set(model_cfg.inputs):
+        raise ConfigError(f"config key 'model.args.branches': late_fusion needs one branch per input "
+                          f"{model_cfg.inputs}, got {sorted(branches)}")
+    built = {}
+    for modality in model_cfg.inputs:
+        branch = branches[modality]
+        kwargs = {**model_input_kwargs(sample[modality], branch["name"]), **branch.get("args", {})}
+        built[modality] = create_model(branch["name"], num_classes=num_classes, **kwargs)
+    return LateFusion(built, num_classes, **args)
+
+
+def build_task(cfg: ExperimentConfig, prepared, embeddings=None) -> ClassificationTask:
+    """The model of ``cfg`` in a cross-entropy task (plus class-name regression with ``semantic``;
+    ``embeddings``: its class embeddings when already read, as a train plan holds them)."""
+    if cfg.semantic is None:
+        model = build_model(cfg.model, prepared.datasets["train"][0], len(prepared.class_names))
+        return ClassificationTask(model, cfg.model.input, label_smoothing=cfg.train.label_smoothing)
+    emb = embeddings if embeddings is not None else semantic_embeddings(cfg.semantic, cfg.data.dataset)
+    for dup in emb.duplicates():
+        print(f"harkd: warning: classes {', '.join(dup)} share one class-name embedding ({emb.source})",
+              file=sys.stderr)
+    model = build_model(cfg.model, prepared.datasets["train"][0], len(prepared.class_names))
+    return ClassificationTask(model, cfg.model.input, label_smoothing=cfg.train.label_smoothing,
+                              class_embeddings=emb.matrix, semantic_weight=cfg.semantic.weight,
+                              semantic_distance=cfg.semantic.distance)
+
+
+def semantic_embeddings(semantic, dataset: str):
+    """The class-name embeddings a :class:`SemanticConfig` names, rows in ``dataset``'s class order."""
+    from harkd.data import get_dataset
+    from harkd.semantic import class_embeddings
+
+    return class_embeddings(semantic.source, list(get_dataset(dataset).class_names), dataset=dataset,
+                            normalize=semantic.normalize)
+
+
+def resolve_train_config(cfg: ExperimentConfig, embeddings=None) -> ExperimentConfig:
+    """With ``semantic``, the model's embedding width is the class embeddings' (saved in config.yaml)."""
+    if cfg.semantic is None:
+        return cfg
+    dim = (embeddings if embeddings is not None else semantic_embeddings(cfg.semantic, cfg.data.dataset)).dim
+    width = cfg.model.args.get("semantic_dim", dim)
+    if width != dim:
+        raise ConfigError(f"config key 'model.args.semantic_dim': {width} differs from the "
+                          f"{cfg.semantic.source} class embeddings' dimension {dim}")
+    cfg = copy.deepcopy(cfg)
+    cfg.model.args["semantic_dim"] = dim
+    return cfg

@@ -1,0 +1,158 @@
+"""From a data config to the paired datasets of a run: scan, split by protocol, preflight, normalise."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harkd.engine.config import DataConfig
+from harkd.errors import ConfigError, DataError
+
+__all__ = ["PreparedData", "prepare_data", "check_fixed_shapes", "check_disjoint", "report_left_out", "SPLITS",
+           "SHOWN"]
+
+
+@dataclass
+class PreparedData:
+    spec: Any
+    split: Any
+    datasets: dict
+    class_names: list[str]
+    root: Path
+    root_source: str = "config"  # where the root came from: config (data.root / HARKD_DATA_ROOT) or run.json
+    #: the scans made (or reused) for these data, :func:`index_key` -> RecordingIndex: pass it as
+    #: ``prepare_data(indexes=)`` so a run loaded next to this one (a teacher fold) does not scan again
+    indexes: dict = field(default_factory=dict)
+    plan: Any = None  # the run's Plan, set by harkd.engine.experiment.load_run
+
+
+SPLITS = ("train", "val", "test")
+#: How many keys (or files) a report of left-out recordings names before "and N more".
+SHOWN = 3
+
+
+def prepare_data(data: DataConfig, inputs: list[str], normalization: dict | None = None,
+                 split_keys: dict | None = None, *, check: tuple[str, ...] = SPLITS,
+                 root: Path | None = None, indexes: dict | None = None) -> PreparedData:
+    """Scan the dataset, split it by protocol (validation from training only), build paired datasets.
+
+    ``inputs`` are the modalities some model reads (each must be in ``data.modalities``).
+    ``normalization`` (per modality) supplies statistics; those of the other modalities are
+    fitted on the training split. ``split_keys`` (a saved ``{"train": [...], "val": [...],
+    "test": [...]}``) replaces the protocol split; its keys no longer found are left out.
+    The ``check`` splits are preflighted (every file loaded once, through the cache;
+    ``data.on_error`` stop/skip decides what a bad file does) and what each leaves out is
+    reported with :func:`harkd.errors.warn`. ``root`` overrides ``data.resolved_root()``.
+    ``indexes`` caches scans (:func:`index_key` -> index): a root scanned once is not scanned again.
+    """
+    from harkd.data import PairedDataset, Split, get_dataset, make_split
+    from harkd.data.dataset import ON_ERROR
+
+    spec = get_dataset(data.dataset)
+    modalities = list(data.modalities)
+    for name in inputs:
+        if name not in modalities:
+            raise ConfigError(f"config key 'model.input': '{name}' is not among data.modalities "
+                              f"({', '.join(modalities)})")
+    on_error = data.on_error  # checked again here: a DataConfig built in Python skips the schema
+    if on_error not in ON_ERROR:
+        raise ConfigError(f"config key 'data.on_error': {on_error!r} is not one of {', '.join(ON_ERROR)}")
+    root = root or data.resolved_root()
+    indexes = {} if indexes is None else indexes
+    index = scan_index(spec, root, data.strict, indexes)
+    if split_keys is not None:
+        split = Split(**{name: tuple(split_keys.get(name, ())) for name in SPLITS})
+        origin = "the split saved in run.json"
+    else:
+        split = make_split(spec, index, data.protocol, val_fraction=data.val_fraction, seed=0,
+                           val_subjects=data.val_subjects)
+        origin = f"protocol {data.protocol} with validation {split.validation.how}"
+    check_disjoint(split, origin)
+    cache = True if data.cache else None
+    datasets: dict = {}
+    for name in SPLITS:
+        keys = list(getattr(split, name))
+        absent = [k for k in keys if k not in index]
+        if absent and data.strict:
+            raise DataError(root, f"recording {absent[0]} of the {name} split is not found (data.strict)")
+        first = datasets.get("train")
+        datasets[name] = PairedDataset(
+            spec, index, [k for k in keys if k in index], modalities,
+            data.modalities if first is None else first.transforms, train=name == "train",
+            strict=data.strict, cache=cache if first is None else first.cache,
+            paired_shift=data.paired_shift if name == "train" else 0.0)
+        datasets[name].skipped[:0] = [(k, f"not found under {root}") for k in absent]
+        if first is None:
+            check_fixed_shapes(datasets[name].transforms)
+        if name in check:
+            datasets[name].check(on_error)
+        if name == "train" and len(datasets[name]) == 0:
+            raise DataError(root, f"no training recordings with modalities {modalities} under protocol {data.protocol}")
+    train = datasets["train"]
+    if check:
+        report_left_out(index, datasets, split)
+    supplied = dict(normalization or {})
+    train.fit_normalization([m for m in modalities if m not in supplied])
+    if supplied:
+        train.load_normalization(supplied)
+    return PreparedData(spec, split, datasets, list(spec.class_names), root, indexes=indexes)
+
+
+def index_key(dataset: str, root: Path, strict: bool) -> tuple:
+    return dataset, str(Path(root).resolve()), bool(strict)
+
+
+def scan_index(spec, root: Path, strict: bool, indexes: dict):
+    """``spec.scan(root)``, or the scan ``indexes`` already holds for that dataset, root and strictness."""
+    key = index_key(spec.name, root, strict)
+    if key not in indexes:
+        indexes[key] = spec.scan(root, strict=strict)
+    return indexes[key]
+
+
+_SHAPE_EXAMPLES = {"length": "128", "frames": "32", "size": "[112,112]"}
+
+
+def check_fixed_shapes(transforms: dict) -> None:
+    """A ConfigError naming the option when a modality's clips would differ in shape (no batch could be stacked)."""
+    for modality, transform in transforms.items():
+        unset = transform.unset_shape_options()
+        if unset:
+            raise ConfigError(
+                f"config key 'data.modalities.{modality}': {' and '.join(repr(o) for o in unset)} not set, so its "
+                f"clips differ in shape and cannot be batched; set {'them' if len(unset) > 1 else 'it'}, e.g. "
+                f"--set data.modalities.{modality}.{unset[0]}={_SHAPE_EXAMPLES[unset[0]]}")
+
+
+def check_disjoint(split, origin: str) -> None:
+    """Validation recordings must be neither training nor test recordings (ConfigError naming them)."""
+    val = set(split.val)
+    for other in ("train", "test"):
+        common = sorted(val & set(getattr(split, other)))
+        if common:
+            raise ConfigError(f"{len(common)} validation recording(s) are also {other} recordings "
+                              f"({_first_keys(common)}) in {origin}: validation must be held out from "
+                              "training and test")
+
+
+def _first_keys(keys: list[str], shown: int = SHOWN) -> str:
+    more = f" and {len(keys) - shown} more" if len(keys) > shown else ""
+    return ", ".join(keys[:shown]) + more
+
+
+def report_left_out(index, datasets: dict, split) -> None:
+    """Warn, once at the start, about the files the scan skipped and, per split, the recordings left out."""
+    from harkd.errors import warn
+
+    if index.skipped:
+        shown = "; ".join(f"{path} ({reason})" for path, reason in index.skipped[:SHOWN])
+        more = f"; and {len(index.skipped) - SHOWN} more" if len(index.skipped) > SHOWN else ""
+        warn(f"scanning {index.root} skipped {len(index.skipped)} file(s): {shown}{more} "
+             f"(harkd data info --dataset {index.dataset} --root {index.root} lists them all)")
+    for name, dataset in datasets.items():
+        if dataset.skipped:
+            warn(f"{name} split: {len(dataset.skipped)} of {len(getattr(split, name))} recordings left out: "
+                 + _first_keys([f"{key} ({reason})" for key, reason in dataset.skipped])
+                 + " (listed in run.json 'skipped')")
+

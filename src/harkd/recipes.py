@@ -1,0 +1,13 @@
+"""Every built-in recipe, registered: import this module (top floor) wherever a run of any kind may come.
+
+The engine knows only the ``train`` recipe; each method package registers its own when imported
+(``harkd.distill``: ``distill``). Entry points (CLI, Python API, export, benchmarks) import this
+module so that a run directory or config of any built-in kind is understood.
+"""
+
+import harkd.distill  # noqa: F401  (registers the "distill" recipe)
+from harkd.engine.experiment import load_run, run_config, train_experiment
+from harkd.engine.recipe import Plan, Recipe, get_recipe, list_recipes, load_recipe_config, register_recipe
+
+__all__ = ["Plan", "Recipe", "get_recipe", "list_recipes", "load_recipe_config", "load_run", "register_recipe",
+           "run_config", "train_experiment"]

@@ -1,0 +1,207 @@
+"""The Python API (``harkd.train``, ``harkd.distill``, ...) on the synthetic UTD-MHAD data."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+import harkd
+from harkd.engine.config import DataConfig, ExperimentConfig, ModelConfig, OptimConfig
+from harkd.errors import ConfigError, InputError
+
+ROOT = Path(__file__).resolve().parents[1]
+SKELETON = {"frames": 16, "normalize": True}
+INERTIAL = {"sensor": "acc", "length": 64}
+STGCN = {"name": "stgcn", "input": "skeleton", "args": {"widths": [8, 16], "strides": [1, 2]}}
+CNN = {"name": "imu_cnn1d", "input": "inertial", "args": {"widths": [8, 16], "depths": [1, 1]}}
+
+
+def data(root) -> dict:
+    return {"dataset": "utd-mhad", "root": str(root), "modalities": {"skeleton": SKELETON, "inertial": INERTIAL},
+            "cache": False}
+
+
+def student_config(root, out, name="student") -> dict:
+    return {"name": name, "output_dir": str(out), "data": data(root), "student": CNN, "seed": 1,
+            "losses": [{"name": "ce"}, {"name": "kd", "args": {"temperature": 4}}],
+            "train": {"epochs": 1, "batch_size": 8}}
+
+
+@pytest.fixture(scope="module")
+def teacher(synth_utd, tmp_path_factory):
+    out = tmp_path_factory.mktemp("api-teacher")
+    return harkd.train({"name": "teacher", "output_dir": str(out), "data": data(synth_utd), "model": STGCN,
+                        "train": {"epochs": 1, "batch_size": 8}}, log=lambda m: None, progress=False)
+
+
+def readme_example() -> str:
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("### Python API"):]
+    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+
+
+def test_the_readme_example_distils_a_student(synth_utd, tmp_path, monkeypatch, capsys):
+    code = readme_example()
+    assert len(code.strip().splitlines()) <= 15
+    (tmp_path / "synthetic-utd").symlink_to(synth_utd)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README.md", "exec"), {})
+    accuracy = float(capsys.readouterr().out.strip().splitlines()[-1])
+    assert 0 <= accuracy <= 1
+    meta = json.loads((tmp_path / "runs" / "acc_student" / "run.json").read_text())
+    assert meta["kind"] == "distill"
+    saved = yaml.safe_load((tmp_path / "runs" / "acc_student" / "config.yaml").read_text())
+    assert saved["teachers"] == [{"run": "runs/skeleton_teacher", "folds": None, "checkpoint": "best", "name": None}]
+
+
+WRONG_KEY = "unknown config key 'bogus' (valid: lr, momentum, name, nesterov, weight_decay) in 'optim'"
+WRONG_LR = "config key 'optim.lr': must be > 0, got -1.0"
+
+
+def train_dict(root, optim) -> dict:
+    return {"name": "t", "data": {"dataset": "utd-mhad", "root": str(root), "modalities": {"inertial": INERTIAL}},
+            "model": {"name": "imu_cnn1d", "input": "inertial"}, "optim": optim}
+
+
+def test_a_config_is_validated_alike_as_dict_yaml_and_dataclass(synth_utd, tmp_path):
+    bad = train_dict(synth_utd, {"lr": 1e-3, "bogus": 1})
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(bad))
+    for form in (bad, path, str(path)):
+        with pytest.raises(ConfigError) as err:
+            harkd.train(form, tmp_path / "run")
+        assert str(err.value) == WRONG_KEY
+    negative = train_dict(synth_utd, {"lr": -1.0})
+    path.write_text(yaml.safe_dump(negative))
+    dataclass_form = ExperimentConfig(name="t", data=DataConfig(root=str(synth_utd), modalities={"inertial": INERTIAL}),
+                                      model=ModelConfig(name="imu_cnn1d", input="inertial"), optim=OptimConfig(lr=-1.0))
+    for form in (negative, path, dataclass_form):
+        with pytest.raises(ConfigError) as err:
+            harkd.train(form, tmp_path / "run")
+        assert str(err.value) == WRONG_LR
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_config_of_another_form_is_refused():
+    with pytest.raises(InputError) as err:
+        harkd.train(42)
+    assert str(err.value) == "config must be a YAML file path, a dict or a config dataclass, got int"
+
+
+def test_a_training_yaml_given_to_distill_names_the_command(synth_utd, tmp_path):
+    path = tmp_path / "train.yaml"
+    path.write_text(yaml.safe_dump(train_dict(synth_utd, {"lr": 1e-3})))
+    with pytest.raises(ConfigError) as err:
+        harkd.distill(path)
+    assert str(err.value) == f"{path} is a training config (it has 'model'): run it with harkd train {path}"
+
+
+def test_a_module_teacher_teaches_like_its_run_directory(synth_utd, teacher, tmp_path):
+    from harkd.recipes import load_run
+
+    module = load_run(teacher)[2].model
+    stats = json.loads((teacher / "run.json").read_text())["normalization"]["skeleton"]
+    by_run = harkd.distill(student_config(synth_utd, tmp_path, "by_run"), teachers=[teacher], log=lambda m: None)
+    by_module = harkd.distill(student_config(synth_utd, tmp_path, "by_module"), log=lambda m: None,
+                              teachers=[harkd.Teacher(module, "skeleton", normalization=stats, name="skel")])
+    # the same outputs on every training recording (the students differ: a run teacher is built, drawing
+    # from the seeded generator, before its weights are loaded; a module teacher is not)
+    rows = [json.loads((run / "teachers.json").read_text())["teachers"][0] for run in (by_run, by_module)]
+    assert [r.pop("name") for r in rows] == ["teacher", "skel"] and rows[1].pop("run") == str(by_module / "teachers/0")
+    rows[0].pop("run")
+    assert rows[0].pop("input") == rows[1].pop("input") == "skeleton"
+    assert rows[0] == pytest.approx(rows[1], rel=1e-5)
+    saved = yaml.safe_load((by_module / "config.yaml").read_text())["teachers"]
+    assert saved == [{"run": str(by_module / "teachers" / "0"), "folds": None, "checkpoint": "best", "name": "skel"}]
+    # the run loads again (the saved module rebuilds the teacher), evaluates and exports through its student
+    assert harkd.evaluate(by_module)["num_samples"] > 0
+    manifest = harkd.export(by_module, tmp_path / "student.pt")
+    assert manifest["run"]["kind"] == "distill" and manifest["parity"]["passed"]
+    # resuming with another teacher module is refused before anything is trained
+    other = harkd.create_model("stgcn", 27, in_chans=3, widths=[8, 16], strides=[1, 2])
+    with pytest.raises(InputError) as err:
+        harkd.distill(student_config(synth_utd, tmp_path, "by_module"),
+                      teachers=[harkd.Teacher(other, "skeleton", normalization=stats, name="skel")])
+    assert str(err.value) == (f"{by_module / 'teachers' / '0'} holds another teacher 'skel' (weights or inputs differ) "
+                              "from an earlier run: resume with the same teacher, or choose another run_dir")
+
+
+class NoLogits(torch.nn.Module):
+    feature_names = ("pool",)
+
+    def forward_features(self, x):
+        return x
+
+    def forward_head(self, x, pre_logits=False):
+        return x
+
+    def forward_intermediates(self, x, names):
+        return {"pool": x}
+
+
+def test_module_teachers_that_cannot_teach_are_refused(synth_utd, tmp_path):
+    cfg = student_config(synth_utd, tmp_path)
+    cases = [
+        (torch.nn.Linear(3, 27), "teachers[0]: a module teacher needs the modality it reads: pass "
+                                 "harkd.Teacher(module, modality=...) (e.g. modality='skeleton')"),
+        (harkd.Teacher(torch.nn.Linear(3, 27), "skeleton"),
+         "teachers[0]: Linear does not follow harkd's model contract (forward_features, forward_head, "
+         "forward_intermediates, feature_names, with 'logits' among the feature names); it lacks forward_features, "
+         "forward_head, forward_intermediates, feature_names: build it with harkd.create_model or subclass "
+         "harkd.models.ActionModel"),
+        (harkd.Teacher(harkd.create_model("stgcn", 27, in_chans=3, widths=[8, 16], strides=[1, 2]), "depth"),
+         "teachers[0]: the module teacher reads 'depth', which data.modalities does not list: pass "
+         "harkd.Teacher(..., transform={...}) or add data.modalities.depth to the config"),
+        (3, "teachers[0]: expected a run directory, a teacher config entry or harkd.Teacher, got int"),
+        (harkd.Teacher(3, "skeleton"), "teachers[0]: expected a torch.nn.Module (or a run directory), got int"),
+        (harkd.Teacher(NoLogits(), "skeleton"),
+         "teachers[0]: NoLogits does not follow harkd's model contract (forward_features, forward_head, "
+         "forward_intermediates, feature_names, with 'logits' among the feature names); it lacks a 'logits' entry "
+         "in feature_names: build it with harkd.create_model or subclass harkd.models.ActionModel"),
+    ]
+    for given, message in cases:
+        with pytest.raises(InputError) as err:
+            harkd.distill(cfg, teachers=[given])
+        assert str(err.value) == message
+    with pytest.raises(InputError) as err:
+        harkd.distill(cfg, teachers=[])
+    assert str(err.value) == "teachers must be a non-empty list of run directories or harkd.Teacher, got []"
+    assert not (tmp_path / "student").exists()
+
+
+def test_a_teacher_scoring_other_classes_is_refused(synth_utd, tmp_path):
+    wrong = harkd.create_model("stgcn", 5, in_chans=3, widths=[8, 16], strides=[1, 2])
+    with pytest.raises(ConfigError) as err:
+        harkd.distill(student_config(synth_utd, tmp_path), teachers=[harkd.Teacher(wrong, "skeleton")],
+                      log=lambda m: None)
+    assert str(err.value) == (f"teacher 0 ({tmp_path / 'student' / 'teachers' / '0'}) gives logits of shape (5,), "
+                              "the student (27,): a teacher must score the student's classes")
+
+
+def test_the_registries_are_listed():
+    from harkd.data import available_datasets
+    from harkd.losses import list_losses
+    from harkd.models import list_models
+
+    assert harkd.list_models() == list_models() and "imu_cnn1d" in harkd.list_models()
+    assert harkd.list_losses() == list_losses() and "kd" in harkd.list_losses()
+    assert harkd.list_datasets() == available_datasets() and "utd-mhad" in harkd.list_datasets()
+    model = harkd.create_model("imu_cnn1d", 27, in_chans=3)
+    assert model(torch.zeros(2, 3, 64)).shape == (2, 27)
+
+
+def test_import_harkd_is_cheap_and_distill_export_stay_packages():
+    code = ("import sys, harkd; cheap = 'torch' not in sys.modules; import harkd.distill, harkd.export; "
+            "from harkd.distill import DistillConfig; "
+            "print(cheap, callable(harkd.distill), callable(harkd.export), harkd.distill.DistillConfig is DistillConfig,"
+            " harkd.export.export_run.__module__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"}).stdout.split()
+    assert out == ["True", "True", "True", "True", "harkd.export.exporter"]
