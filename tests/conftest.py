@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-DATA_ROOT_ENV = "HARKD_DATA_ROOT"
+from harkd.data.registry import DATA_ROOT_ENV  # noqa: E402  (defined once, in the data layer)
 
 
 @pytest.fixture(scope="session")

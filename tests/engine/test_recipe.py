@@ -25,4 +25,4 @@ def test_a_run_of_an_unknown_kind_is_named(tmp_path, capsys):
     (tmp_path / "run.json").write_text(json.dumps({"kind": "foo", "class_names": [], "normalization": {}}))
     assert main(["evaluate", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert err == "harkd: error: unknown run kind 'foo' (known: distill, train)\n"
+    assert err == "harkd: error: unknown run kind 'foo' (valid: distill, train)\n"

@@ -59,7 +59,7 @@ def test_folders_and_glove_prefixes_are_spec_facts():
     assert DATASET_FOLDERS.get("my-set", "my-set") == "my-set" == dataset_folder("my-set")
     assert dataset_folder("UTD_MHAD") == "UTD-MHAD"
     assert glove_prefixes() == {"utd-mhad": "UTD", "berkeley-mhad": "Berkeley", "mmact": "MMAct"}
-    from harkd.data import embeddings
+    from harkd.semantic import embeddings
     from harkd.engine import config
 
     assert config.DATA_ROOT_ENV is DATA_ROOT_ENV == embeddings.DATA_ROOT_ENV == "HARKD_DATA_ROOT"

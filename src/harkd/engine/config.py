@@ -38,7 +38,7 @@ __all__ = ["ExperimentConfig", "DataConfig", "ModelConfig", "OptimConfig", "Sche
            "SemanticConfig", "PairedAugmentConfig", "MixupConfig",
            "load_config", "check_run_config", "check_device", "DATA_ROOT_ENV"]
 
-from harkd.data.registry import DATA_ROOT_ENV, DATASET_FOLDERS  # noqa: E402  (each DatasetSpec.folder)
+from harkd.data.registry import DATA_ROOT_ENV, dataset_folder  # noqa: E402  (each DatasetSpec.folder)
 
 
 @dataclass
@@ -89,7 +89,7 @@ class DataConfig:
 
     def resolved_root(self) -> Path:
         """``root``, else ``$HARKD_DATA_ROOT/<dataset folder>``; a clear error when neither exists."""
-        folder = DATASET_FOLDERS.get(self.dataset, self.dataset)
+        folder = dataset_folder(self.dataset)
         if self.root:
             root = Path(os.path.expanduser(self.root))
         elif os.environ.get(DATA_ROOT_ENV):
@@ -181,7 +181,7 @@ class TrainConfig:
     select: Literal["accuracy", "macro_f1"] = "accuracy"
     mixup: Optional[MixupConfig] = None  # paired mixup / time-cutmix of every modality (null: off)
     #: after the run, train again from scratch on every training-side recording (no validation) into
-    #: RUN/refit for stage 1's best epoch count (``best``) or ``train.epochs`` (``last``); see engine.experiment
+    #: RUN/refit for stage 1's best epoch count (``best``) or ``train.epochs`` (``last``); see engine.lifecycle
     refit: Optional[Literal["best", "last"]] = None
 
     def __post_init__(self):

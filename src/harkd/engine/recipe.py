@@ -22,6 +22,7 @@ from harkd.engine.config import load_config
 from harkd.engine.prepare import PreparedData, prepare_data
 from harkd.engine.schema import load_yaml, to_dict
 from harkd.errors import ConfigError, InputError
+from harkd.registry import Registry
 
 __all__ = ["Plan", "Recipe", "TRAIN", "register_recipe", "get_recipe", "list_recipes", "load_recipe_config",
            "prepare_plan"]
@@ -65,24 +66,21 @@ class Recipe:
     deployable: Callable[[Any], tuple[str, Any]] = lambda cfg: ("model", cfg.model)
 
 
-RECIPES: dict[str, Recipe] = {}
+RECIPES: Registry[Recipe] = Registry("run kind")  # the one registry rule (harkd.registry)
 
 
-def register_recipe(recipe: Recipe) -> Recipe:
+def register_recipe(recipe: Recipe, *, overwrite: bool = False) -> Recipe:
     """Register ``recipe`` under its kind (a package registers its recipe when imported)."""
-    RECIPES[recipe.kind] = recipe
-    return recipe
+    return RECIPES.register(recipe.kind, recipe, overwrite=overwrite)
 
 
 def list_recipes() -> list[str]:
-    return sorted(RECIPES)
+    return RECIPES.names()
 
 
 def get_recipe(kind: str) -> Recipe:
     """The recipe registered as ``kind`` (import :mod:`harkd.recipes` first for every built-in kind)."""
-    if kind not in RECIPES:
-        raise ConfigError(f"unknown run kind '{kind}' (known: {', '.join(sorted(RECIPES))})")
-    return RECIPES[kind]
+    return RECIPES.get(kind)
 
 
 def load_recipe_config(config, kind: str = "train", overrides: list[str] = ()) -> tuple[Recipe, Any]:
@@ -115,7 +113,7 @@ def _other_kind(recipe: Recipe, path: Path) -> Recipe | None:
         return None
     if not isinstance(data, dict):
         return None
-    for other in RECIPES.values():
+    for _, other in RECIPES.items():
         if (other.kind != recipe.kind and other.keys and all(k in data for k in other.keys)
                 and not any(k in data for k in recipe.keys)):
             return other

@@ -202,14 +202,14 @@ def parity_windows(loaded: LoadedRun, limit: int = MAX_PARITY_WINDOWS) -> tuple[
     W-sample window; a shorter clip is stretched to W samples (linear interpolation).
     """
     from harkd.data.transforms import resample_time
-    from harkd.engine.config import DATA_ROOT_ENV, DATASET_FOLDERS
+    from harkd.data.registry import DATA_ROOT_ENV, dataset_folder
 
     train = loaded.prepared.datasets["train"]
     spec_ds, index = train.spec, train.index
     source = f"run dataset {index.root}"
     env = os.environ.get(DATA_ROOT_ENV)
     if env:
-        real = Path(env) / DATASET_FOLDERS.get(spec_ds.name, spec_ds.name)
+        real = Path(env) / dataset_folder(spec_ds.name)
         if real.is_dir() and real.resolve() != Path(index.root).resolve():
             try:
                 index = spec_ds.scan(real)
