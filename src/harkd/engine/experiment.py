@@ -20,7 +20,7 @@ from harkd.engine.lifecycle import (AS_PUBLISHED, NO_VALIDATION_FOR_REFIT, REFIT
                                     refit_epochs, run_data_root, run_dir_lock, saved_validation, validation_line,
                                     write_metadata, write_task_reports)
 from harkd.engine.prepare import PreparedData, prepare_data
-from harkd.engine.recipe import TRAIN, Plan, Recipe, get_recipe, load_recipe_config
+from harkd.engine.recipe import TRAIN, Plan, Recipe, get_recipe, load_recipe_config, read_run_config
 from harkd.engine.trainer import Trainer
 from harkd.errors import ConfigError, DataError, InputError
 
@@ -179,15 +179,9 @@ def load_run(run_dir: str | Path, checkpoint: str = "best", *,
     ``indexes`` (see :func:`~harkd.engine.prepare.prepare_data`) reuses dataset scans already made.
     The plan it was built from is ``prepared.plan``."""
     from harkd.engine.checkpoint import load_checkpoint
-    from harkd.engine.rundir import read_run_meta
 
     run_dir = Path(run_dir)
-    for name in ("config.yaml", "run.json"):
-        if not (run_dir / name).is_file():
-            raise DataError(run_dir / name, "not found: is this a harkd run directory?")
-    meta = read_run_meta(run_dir)
-    recipe = get_recipe(meta.get("kind", "train"))
-    cfg = recipe.load(run_dir / "config.yaml")
+    meta, recipe, cfg = read_run_config(run_dir)
     plan = recipe.plan(cfg)
     root, source = run_data_root(cfg.data, meta, run_dir)
     prepared = prepare_data(cfg.data, plan.inputs, meta.get("normalization"), meta.get("split"), check=(), root=root,

@@ -83,6 +83,19 @@ def get_recipe(kind: str) -> Recipe:
     return RECIPES.get(kind)
 
 
+def read_run_config(run_dir: Path) -> tuple[dict, Recipe, Any]:
+    """A run directory's run.json, its kind's recipe and its config.yaml as that recipe reads it."""
+    from harkd.engine.rundir import read_run_meta
+    from harkd.errors import DataError
+
+    for name in ("config.yaml", "run.json"):
+        if not (run_dir / name).is_file():
+            raise DataError(run_dir / name, "not found: is this a harkd run directory?")
+    meta = read_run_meta(run_dir)
+    recipe = get_recipe(meta.get("kind", "train"))
+    return meta, recipe, recipe.load(run_dir / "config.yaml")
+
+
 def load_recipe_config(config, kind: str = "train", overrides: list[str] = ()) -> tuple[Recipe, Any]:
     """``kind``'s recipe and ``config`` read and validated by it: a YAML path, a dict, or the config
     dataclasses (turned into their dict first, so every form is validated alike). A YAML file of

@@ -27,18 +27,12 @@ __all__ = ["publish_student"]
 def publish_student(run_dir: str | Path, out_dir: str | Path, checkpoint: str = "best") -> Path:
     from harkd.engine.checkpoint import atomic_save, load_checkpoint
     from harkd.engine.config import DataConfig, ExperimentConfig
-    from harkd.engine.rundir import read_run_meta
-    from harkd.recipes import get_recipe
+    from harkd.recipes import read_run_config
 
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     if not run_dir.is_dir():
         raise DataError(run_dir, "run directory not found")
-    for name in ("config.yaml", "run.json"):
-        if not (run_dir / name).is_file():
-            raise DataError(run_dir / name, "not found: is this a harkd run directory?")
-    meta = read_run_meta(run_dir)
-    recipe = get_recipe(meta.get("kind", "train"))
-    cfg = recipe.load(run_dir / "config.yaml")
+    meta, recipe, cfg = read_run_config(run_dir)
     attr, model_cfg = recipe.deployable(cfg)
     if attr == "model":  # the task holds the deployable model alone: nothing to leave out
         raise InputError(f"{run_dir} is a '{recipe.kind}' run: only distillation runs are published "
