@@ -25,12 +25,7 @@ FLOORS = [
 FLOOR = {name: level for level, names in enumerate(FLOORS) for name in names}
 
 #: (importing module, imported package) pairs known to break the floors, each with its reason; keep it short
-ALLOWED = {
-    # the inertial transform's ``gaf`` option calls harkd.encoding.gaf_channels (lazily, inside the call):
-    # encoding is pure numerics that imports nothing from harkd, so this edge makes no circle; moving the GAF
-    # step out of data/transforms.py into an encoding-side transform is the open follow-up
-    ("harkd.data.transforms", "encoding"),
-}
+ALLOWED: set = set()  # (importing module, imported package) pairs allowed to break the floors: none
 
 
 def modules() -> dict[str, Path]:

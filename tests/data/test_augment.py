@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+import harkd.encoding  # noqa: F401  (registers the inertial 'gaf' encoding, as the engine does)
 from harkd.data import build_transforms
 from harkd.data.transforms import InertialTransform, SkeletonTransform, augment_inertial, augment_skeleton
 from harkd.errors import ConfigError

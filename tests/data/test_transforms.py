@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+import harkd.encoding  # noqa: F401  (registers the inertial 'gaf' encoding, as the engine does)
 from harkd.data import build_transforms, resample_time, segment_indices
 from harkd.data.transforms import DepthTransform, InertialTransform, SkeletonTransform
 from harkd.errors import ConfigError
@@ -179,3 +180,20 @@ def test_gaf_dataset_scaling_keeps_amplitude_and_serialises():
     np.testing.assert_array_equal(t2.finish(t2.prepare(loud)).numpy(), b)
     with pytest.raises(ConfigError, match=r"inertial gaf option 'scaling' must be one of \['per_sample', 'dataset'\]"):
         InertialTransform(gaf={"scaling": "global"})
+
+
+def test_the_gaf_option_needs_the_encoding_floor_registered():
+    """The data layer imports no encoder: without ``import harkd.encoding`` the gaf option says what to do."""
+    import subprocess
+    import sys
+
+    code = ("from harkd.data.transforms import InertialTransform\n"
+            "from harkd.errors import ConfigError\n"
+            "try:\n    InertialTransform(length=32, gaf={'image_size': 16})\n"
+            "except ConfigError as err:\n    print(err)\n"
+            "import harkd.encoding\n"
+            "print(InertialTransform(length=32, gaf={'image_size': 16}).gaf_encode.__name__)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines() == ["the inertial 'gaf' option needs the GAF encoding, which harkd.encoding registers: "
+                                "import harkd.encoding before building the transforms (harkd's engine, CLI and API do)",
+                                "gaf_channels"]

@@ -10,6 +10,7 @@ import pytest
 import torch
 from torch import nn
 
+import harkd.encoding  # noqa: F401  (registers the inertial 'gaf' encoding, as the engine does)
 from harkd.data.transforms import DepthTransform, InertialTransform, SkeletonTransform
 from harkd.engine.config import MixupConfig, load_config
 from harkd.engine.trainer import MIX_LABEL, MIX_LAMBDA, ClassificationTask, Trainer, mix_batch, mixed_cross_entropy

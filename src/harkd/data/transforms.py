@@ -274,6 +274,18 @@ def augment_inertial(x: np.ndarray, scale: float = 0.0, rotate: float = 0.0, shi
     return x
 
 
+#: Image encodings of an inertial window, ``name -> fn(x (C, T), **options) -> (C * k, N, N)``. The encoding
+#: floor above registers them (``import harkd.encoding`` registers ``gaf``), so the data layer imports no encoder.
+INERTIAL_ENCODINGS: Registry = Registry("inertial encoding")
+GAF_NOT_REGISTERED = ("the inertial 'gaf' option needs the GAF encoding, which harkd.encoding registers: import "
+                      "harkd.encoding before building the transforms (harkd's engine, CLI and API do)")
+
+
+def register_inertial_encoding(name: str, fn, *, overwrite: bool = False):
+    """Register ``fn`` as the inertial image encoding ``name`` (duplicate policy: :class:`harkd.registry.Registry`)."""
+    return INERTIAL_ENCODINGS.register(name, fn, overwrite=overwrite)
+
+
 class InertialTransform(ModalityTransform):
     """``sensor`` (acc|gyro|all), ``length`` (resample), ``remove_mean`` (subtract each clip's
     per-channel mean after resampling: the static gravity component, whose direction depends on
@@ -299,7 +311,11 @@ class InertialTransform(ModalityTransform):
         self.remove_mean = check_flag(_option(kind, "remove_mean"), config.get("remove_mean", False))
         self.gaf = config.get("gaf")
         self.gaf_dataset_scaling = False
+        self.gaf_encode = None  # the registered encoding (a module-level function: pickles by reference)
         if self.gaf is not None:
+            if "gaf" not in INERTIAL_ENCODINGS:
+                raise ConfigError(GAF_NOT_REGISTERED)
+            self.gaf_encode = INERTIAL_ENCODINGS.get("gaf")
             check_keys("inertial gaf option", self.gaf, self.gaf_options)
             size = _count("inertial gaf", "image_size", self.gaf.get("image_size"), minimum=2,
                                  why=" (a 1 x 1 image holds no angle pairs)")
@@ -366,15 +382,13 @@ class InertialTransform(ModalityTransform):
         x = self._normalised(x)
         if self.gaf is None:
             return torch.from_numpy(np.ascontiguousarray(x.T, dtype=np.float32))
-        from harkd.encoding.gaf import gaf_channels  # lazy: optional sibling module
-
         options = dict(self.gaf)
         if self.gaf_dataset_scaling:
             if self.gaf_range is None:
                 raise ConfigError("inertial gaf scaling 'dataset' is not fitted: fit it on the training split "
                                   "(PairedDataset.fit_normalization) or load fitted statistics")
             options["scaling"] = (self.gaf_range[0][:, None], self.gaf_range[1][:, None])
-        return torch.as_tensor(np.asarray(gaf_channels(np.ascontiguousarray(x.T), **options)),
+        return torch.as_tensor(np.asarray(self.gaf_encode(np.ascontiguousarray(x.T), **options)),
                                dtype=torch.float32)
 
 

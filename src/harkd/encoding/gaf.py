@@ -35,6 +35,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from harkd.data.transforms import register_inertial_encoding
 from harkd.encoding.paa import paa_matrix
 from harkd.errors import InputError, unknown_key_message
 
@@ -359,3 +360,6 @@ class GAFChannels(nn.Module):
         for encoder in self.encoders:
             images.append(encoder(x))
         return torch.cat(images, dim=-3)
+
+
+register_inertial_encoding("gaf", gaf_channels)  # the data layer's inertial ``gaf`` option

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import harkd.encoding  # noqa: F401  (registers the inertial GAF encoding with the data layer)
 from harkd.engine.config import DataConfig
 from harkd.errors import ConfigError, DataError
 
