@@ -139,6 +139,11 @@ def plot_confusion(result: dict, out: str | Path) -> Path:
         ax.text(j, i, int(cm[i, j]), ha="center", va="center", fontsize=6,
                 color="white" if rows[i, j] > 0.5 else "black")
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    return _save_figure(plt, fig, out)
+
+
+def _save_figure(plt, fig, out: str | Path) -> Path:
+    """Lay out, write (120 dpi) and close ``fig``."""
     fig.tight_layout()
     try:
         fig.savefig(out, dpi=120)
@@ -163,9 +168,4 @@ def plot_learning_curves(records: list[dict], out: str | Path) -> Path:
     for ax in (left, right):
         ax.grid(alpha=0.3)
         ax.legend()
-    fig.tight_layout()
-    try:
-        fig.savefig(out, dpi=120)
-    finally:
-        plt.close(fig)
-    return Path(out)
+    return _save_figure(plt, fig, out)
