@@ -7,7 +7,7 @@ Suites (``--suites``), each a RESULTS.md section and ``benchmarks/results/<secti
   paired temporal augmentation (teacher and student see the same time window; the teacher
   runs online), the mixup-only control (no teacher) and KD with paired mixup (online teacher).
 - ``utd-kd-patient``: KD gain against schedule length: the no-KD, fixed-KD and paired-KD rows at each of
-  ``--patient-epochs`` (default 60 and 200), trained on all training subjects with nothing selected
+  ``--patient-epochs`` (default 60 and 150, as measured), trained on all training subjects with nothing selected
   (fixed cosine schedule, final epoch).
 - ``berkeley-kd``: skeleton (D-Mocap ST-GCN) -> right-wrist accelerometer and -> all six
   accelerometers, the six raw and with each clip's mean removed (``remove_mean``, placement).
@@ -381,7 +381,7 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=1, help="thread budget of each run (default 1)")
     ap.add_argument("--backend", choices=BACKENDS, default="local",
                     help="local processes, or Ray tasks (pip install 'harkd[ray]'; RAY_ADDRESS names a cluster)")
-    ap.add_argument("--patient-epochs", type=int, nargs="+", default=[60, 200],
+    ap.add_argument("--patient-epochs", type=int, nargs="+", default=[60, 150],
                     help="schedule lengths of the utd-kd-patient suite")
     ap.add_argument("--teacher-run", action="append", default=[], metavar="SUITE=RUN_DIR",
                     help="reuse a teacher trained by this script's rule (all training-subject recordings, fixed "

@@ -12,7 +12,7 @@ from harkd.engine.stats import summarize
 
 ROOT = Path(__file__).resolve().parents[2]
 
-SUITES = kd_table.suites([60, 200])
+SUITES = kd_table.suites([60, 150])
 ROWS = [(name, row) for name, suite in SUITES.items() for row in suite.rows]
 
 
@@ -37,6 +37,8 @@ def test_row_config_loads_with_its_overrides(name, row):
     ("utd-kd", "no KD", "utd_mhad/acc_cnn1d_aug.yaml"),
     ("utd-kd", "KD, paired time augmentation (teacher online)", "utd_mhad/distill/skel2acc_consistent.yaml"),
     ("berkeley-kd", "six accelerometers, clip mean removed, no KD", "berkeley_mhad/acc_cnn1d_centred.yaml"),
+    ("utd-kd-patient", "no KD, 150 epochs", "utd_mhad/acc_cnn1d_patient.yaml"),
+    ("utd-kd-patient", "KD, fixed teacher view (cached), 150 epochs", "utd_mhad/distill/skel2acc_patient.yaml"),
 ])
 def test_documented_recipe_is_the_measured_row(section, label, config):
     suite = SUITES[section]
@@ -77,7 +79,7 @@ def test_summary_keys_pick_the_best_row_and_pair_it_with_no_kd():
 
 def test_patient_rows_pair_with_the_no_kd_row_of_the_same_length():
     suite = SUITES["utd-kd-patient"]
-    assert [r.label for r in suite.rows] == [f"{label}, {e} epochs" for e in (60, 200) for label in (
+    assert [r.label for r in suite.rows] == [f"{label}, {e} epochs" for e in (60, 150) for label in (
         "no KD", "KD, fixed teacher view (cached)", "KD, paired time augmentation (teacher online)")]
     assert all(r.baselines == (f"no KD, {r.label.rsplit(', ', 1)[1]}",) for r in suite.rows if r.teacher)
 
@@ -91,15 +93,15 @@ def test_summary_keys_pair_a_final_epoch_row_with_its_own_no_kd_twin():
     rows = [last("no KD, 60 epochs", [80.0, 81.0, 82.0, 83.0, 84.0]),
             last("KD, fixed teacher view (cached), 60 epochs", [80.0, 81.0, 82.5, 83.0, 84.0], "distill"),
             last("KD, paired time augmentation (teacher online), 60 epochs", [81.0, 82.0, 83.0, 84.0, 85.0], "distill"),
-            last("no KD, 200 epochs", [86.0, 87.0, 88.0, 89.0, 90.0]),
-            last("KD, fixed teacher view (cached), 200 epochs", [85.0, 86.5, 87.0, 88.5, 89.0], "distill"),
-            last("KD, paired time augmentation (teacher online), 200 epochs", [86.0, 88.0, 88.5, 90.0, 91.0],
+            last("no KD, 150 epochs", [86.0, 87.0, 88.0, 89.0, 90.0]),
+            last("KD, fixed teacher view (cached), 150 epochs", [85.0, 86.5, 87.0, 88.5, 89.0], "distill"),
+            last("KD, paired time augmentation (teacher online), 150 epochs", [86.0, 88.0, 88.5, 90.0, 91.0],
                  "distill")]
     kd_table.pair_rows(rows, suite)
     keys = kd_table.summary_keys({"utd-kd-patient": rows})
-    assert keys["utd_acc_best"]["row"] == ("KD, paired time augmentation (teacher online), 200 epochs "
+    assert keys["utd_acc_best"]["row"] == ("KD, paired time augmentation (teacher online), 150 epochs "
                                            "(final epoch, nothing selected)")
-    assert keys["utd_acc_best_nokd"]["row"] == "no KD, 200 epochs (final epoch, nothing selected)"
+    assert keys["utd_acc_best_nokd"]["row"] == "no KD, 150 epochs (final epoch, nothing selected)"
     assert keys["utd_acc_kd_gain"]["mean"] == pytest.approx(0.7)
     assert "| no KD, 60 epochs | 82.0 +- 1.6 | - |" in kd_table.table(rows)
 
