@@ -145,6 +145,7 @@ def run_suite(runs: Iterable[RunSpec], job: Job = train_run, *, jobs: int = 1, t
 def _schedule(todo: list[RunSpec], submit, finished, limit: int, state, results: dict, log) -> None:
     """Submit each run once the runs it needs have results, at most ``limit`` at a time."""
     waiting = list(todo)
+    in_suite = {s.name for s in todo}  # a need outside these is satisfied already (finished before, or external)
     pending: dict[Any, RunSpec] = {}
     failure = None
     while waiting or pending:
@@ -152,7 +153,7 @@ def _schedule(todo: list[RunSpec], submit, finished, limit: int, state, results:
             for spec in list(waiting):
                 if len(pending) >= limit:
                     break
-                if all(n in results or n not in {s.name for s in todo} for n in spec.needs):
+                if all(n in results or n not in in_suite for n in spec.needs):
                     pending[submit(spec)] = spec
                     waiting.remove(spec)
         if not pending:
