@@ -62,12 +62,14 @@ def distill_plan(cfg: DistillConfig) -> Plan:
         for i in range(len(cfg.stages)):
             stage_config(cfg, i, None)  # every stage's config is valid before the first one trains
         stages = [(name, functools.partial(stage_config, cfg, i)) for i, name in enumerate(cfg.stage_names())]
-        return Plan("distill", cfg, [], cfg.student, "student", stages=stages)
+        attr, student = _student(cfg)
+        return Plan("distill", cfg, [], student, attr, stages=stages)
     teachers = [read_teacher(t) for t in cfg.teachers]
     cfg = resolve_config(cfg, teachers)
     inputs = cfg.student.inputs + [m for t in teachers for m in t.transforms]
     normalization = {m: stats for t in teachers for m, stats in t.normalization.items()}
-    return Plan("distill", cfg, inputs, cfg.student, "student", normalization, teachers)
+    attr, student = _student(cfg)
+    return Plan("distill", cfg, inputs, student, attr, normalization, teachers)
 
 
 def stage_config(cfg: DistillConfig, i: int, previous: Path | None) -> DistillConfig:
@@ -90,6 +92,7 @@ def stage_config(cfg: DistillConfig, i: int, previous: Path | None) -> DistillCo
 
 
 def _student(cfg: DistillConfig) -> tuple[str, object]:
+    """The deployable model: (task attribute, ModelConfig); the plan and publish both read it here."""
     return "student", cfg.student
 
 
