@@ -1,12 +1,13 @@
 """On-device accelerometer students (issue 15): fp32 and int8, distilled and not, UTD-MHAD cross-subject.
 
-Rows: the 1D CNN students at three sizes (64/128/256 ~707k, tiny 24/48/96 ~102k, micro 12/24/48
-~26k parameters), each trained without a teacher (``harkd train``) and distilled from the
-augmented skeleton ST-GCN teacher (``harkd distill``, KD T = 4 beside the labels), over --seeds.
+Rows: the 1D CNN students at four sizes (64/128/256 ~707k, tiny 24/48/96 ~102k, mini 16/32/64
+~46k, micro 12/24/48 ~26k parameters), each trained without a teacher (``harkd train``) and distilled
+from the augmented skeleton ST-GCN teacher (``harkd distill``, KD T = 4 beside the labels), over --seeds;
+the mini and micro students also on the patient 150-epoch schedule (rows mini150, micro150).
 
 Protocol (no checkpoint selection at all, so no selection can touch the test split): every run,
 the teacher's too, trains on all 431 recordings of the training subjects 1, 3, 5, 7
-(``data.val_fraction=0 data.val_subjects=null``) with the config's fixed 60-epoch cosine schedule, and its final
+(``data.val_fraction=0 data.val_subjects=null``) with a fixed cosine schedule (the config's 60 epochs, or 150), and its final
 epoch is the model. The students use inertial training augmentation (the utd-skel2acc-aug
 recipe), the same in every row. Test subjects 2, 4, 6, 8 (430 recordings) are read only to
 report.
@@ -43,13 +44,20 @@ CONFIGS = HERE.parent / "configs" / "utd_mhad"
 TEACHER = "skeleton_stgcn_aug.yaml"
 COMMON = ["data.val_fraction=0", "data.val_subjects=null"]  # train on every training-subject recording; the last epoch is the model
 STUDENT_AUGMENT = ["data.modalities.inertial.augment={scale: 0.1, rotate: 15, shift: 0.1, noise: 0.02}"]
-ROWS = [  # (label, size, kind, config)
-    ("1D CNN 64/128/256, no KD", "full", "train", "acc_cnn1d.yaml"),
-    ("1D CNN 64/128/256, KD", "full", "distill", "distill/skel2acc_kd.yaml"),
-    ("tiny 1D CNN 24/48/96, no KD", "tiny", "train", "acc_cnn1d_tiny.yaml"),
-    ("tiny 1D CNN 24/48/96, KD", "tiny", "distill", "distill/skel2acc_kd_tiny.yaml"),
-    ("micro 1D CNN 12/24/48, no KD", "micro", "train", "acc_cnn1d_micro.yaml"),
-    ("micro 1D CNN 12/24/48, KD", "micro", "distill", "distill/skel2acc_kd_micro.yaml"),
+PATIENT = 150  # epochs of the patient rows (the utd-kd-patient recipe's schedule length)
+ROWS = [  # (label, size, kind, config, epochs: None = the config's 60)
+    ("1D CNN 64/128/256, no KD", "full", "train", "acc_cnn1d.yaml", None),
+    ("1D CNN 64/128/256, KD", "full", "distill", "distill/skel2acc_kd.yaml", None),
+    ("tiny 1D CNN 24/48/96, no KD", "tiny", "train", "acc_cnn1d_tiny.yaml", None),
+    ("tiny 1D CNN 24/48/96, KD", "tiny", "distill", "distill/skel2acc_kd_tiny.yaml", None),
+    ("micro 1D CNN 12/24/48, no KD", "micro", "train", "acc_cnn1d_micro.yaml", None),
+    ("micro 1D CNN 12/24/48, KD", "micro", "distill", "distill/skel2acc_kd_micro.yaml", None),
+    (f"mini 1D CNN 16/32/64, no KD, {PATIENT} epochs", f"mini{PATIENT}", "train", "acc_cnn1d_mini.yaml", PATIENT),
+    (f"mini 1D CNN 16/32/64, KD, {PATIENT} epochs", f"mini{PATIENT}", "distill", "distill/skel2acc_kd_mini.yaml",
+     PATIENT),
+    (f"micro 1D CNN 12/24/48, no KD, {PATIENT} epochs", f"micro{PATIENT}", "train", "acc_cnn1d_micro.yaml", PATIENT),
+    (f"micro 1D CNN 12/24/48, KD, {PATIENT} epochs", f"micro{PATIENT}", "distill", "distill/skel2acc_kd_micro.yaml",
+     PATIENT),
 ]
 
 
@@ -196,7 +204,7 @@ def main() -> int:
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     ap.add_argument("--out", default="runs/device", help="run directories and exported models (resumed if present)")
     ap.add_argument("--runs", type=int, default=500, help="timed calls per latency measurement (seed 0)")
-    ap.add_argument("--rows", nargs="*", default=None, metavar="SIZE", help="only these sizes (full, tiny, micro)")
+    ap.add_argument("--rows", nargs="*", default=None, metavar="SIZE", help="only these sizes (full, tiny, micro, mini150, micro150)")
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                     help="extra config override for every run, teacher included (e.g. a quick train.epochs=2)")
     ap.add_argument("--no-write", action="store_true")
@@ -208,15 +216,18 @@ def main() -> int:
     models.mkdir(parents=True, exist_ok=True)
     teacher = train("train", TEACHER, out / "skeleton_stgcn_aug_all_s0", COMMON + ["seed=0", *args.overrides])
     rows = []
-    for label, size, kind, config in ROWS:
+    for label, size, kind, config, epochs in ROWS:
         if args.rows is not None and size not in args.rows:
             continue
         runs = []
         for seed in args.seeds:
             overrides = COMMON + STUDENT_AUGMENT + [f"seed={seed}", *args.overrides]
+            if epochs:
+                overrides.insert(0, f"train.epochs={epochs}")  # before --set, which may shorten it for a smoke run
             if kind == "distill":
                 overrides.append(f"teachers.0.run={teacher}")
-            run_dir = train(kind, config, out / f"{Path(config).stem}_s{seed}", overrides)
+            suffix = f"_e{epochs}" if epochs else ""
+            run_dir = train(kind, config, out / f"{Path(config).stem}{suffix}_s{seed}", overrides)
             runs.append(measure(run_dir, models, args.runs if seed == args.seeds[0] else None))
         rows.append(row_summary(label, size, kind, config, runs, args.seeds))
     paired_rows(rows)
@@ -241,7 +252,8 @@ def main() -> int:
         "On-device accelerometer students: fp32 and int8, distilled and not, UTD-MHAD cross-subject "
         "(benchmarks/device_table.py)",
         f"protocol: every run (teacher too) trains on all 431 training-subject recordings (subjects 1, 3, 5, 7; "
-        f"`--set data.val_fraction=0 --set data.val_subjects=null`) for the config's fixed 60-epoch schedule and keeps its last epoch: no "
+        f"`--set data.val_fraction=0 --set data.val_subjects=null`) for a fixed cosine schedule (the config's 60 epochs; "
+        f"{PATIENT} in the rows that say so, the patient schedule of section utd-kd-patient) and keeps its last epoch: no "
         f"checkpoint selection, so nothing is chosen on any held-out data; test subjects 2, 4, 6, 8 (430) "
         f"only report. Mean +- std over seeds {' '.join(map(str, args.seeds))}"
         + (f"; extra overrides: {', '.join(args.overrides)}" if args.overrides else ""),
