@@ -57,6 +57,10 @@ AUGMENT_NO_SHIFT = "{scale: 0.1, rotate: 15, noise: 0.02}"
 PAIRED = "{shift: 0.1}"
 MIXUP = "{alpha: 0.4, mode: mixup}"
 NO_VALIDATION = ["data.val_subjects=null", "data.val_fraction=0"]
+DEPTH_ONLY = ("depth motion maps (12 x 64 x 64) -> ResNet (dmm_resnet)",
+              "body-cropped depth clip -> (2+1)D CNN (r2plus1d)")
+VSKD_ROW = "raw-acc 1D CNN, VSKD (DASK + CE + 0.01 KD) from depth"  # utd_vskd_gain: fixed before the runs
+SAKDN_ROWS = ("SAKDN (CE + 0.01 KD + GSDM + semantic)", "no KD (same 300-d bottleneck student)")
 
 
 @dataclass
@@ -66,8 +70,12 @@ class Row:
     config: str  # under configs/
     overrides: list[str] = field(default_factory=list)
     baselines: tuple[str, ...] = ()  # labels of the rows it is paired against
-    teacher: str | None = None  # key of Suite.teachers
+    teacher: str | tuple[str, ...] | None = None  # key(s) of Suite.teachers: teachers.0.run, teachers.1.run, ...
     as_published: bool = False
+
+    @property
+    def teacher_keys(self) -> tuple[str, ...]:
+        return (self.teacher,) if isinstance(self.teacher, str) else tuple(self.teacher or ())
 
 
 @dataclass
@@ -129,7 +137,71 @@ def suites(patient_epochs: list[int]) -> dict[str, Suite]:
             Row("KD" + tag, "distill", "utd_mhad/distill/skel2acc_kd.yaml",
                 [f"data.modalities.inertial.augment={AUGMENT}"], ("no KD" + tag,), "skeleton", published),
         ]
+    vision_common = [
+        "protocol: cross-subject, train subjects 1, 3, 5, 7, test 2, 4, 6, 8 (430 recordings, only reported); "
+        "every run (teachers too) trains on all 431 training-subject recordings for its config's fixed cosine "
+        "schedule and is measured at its **final epoch**: nothing is selected on any split. The depth "
+        "representation and model were chosen beforehand by leave-one-training-subject-out validation on "
+        "subjects 1, 3, 5, 7 only (benchmarks/SWEEPS.md, depth)"]
+    depth_teacher = ("utd_mhad/depth_dmm.yaml", NO_VALIDATION)
+    aug = [f"data.modalities.inertial.augment={AUGMENT}"]
+    gaf = "utd_mhad/acc_gafboth_aug_resnet18.yaml"
+    student_of = {"raw-acc 1D CNN": ("utd_mhad/acc_cnn1d.yaml", aug), "GASF + GADF ResNet": (gaf, [])}
+
+    def vskd(student: str, kd: str, dask: str) -> list[Row]:
+        """The three VSKD rows of one student: no KD, KD and DASK from the depth teacher."""
+        config, overrides = student_of[student]
+        base = f"{student}, no KD"
+        return [Row(base, "train", config, overrides),
+                Row(f"{student}, KD from depth", "distill", kd, overrides, (base,), "depth"),
+                Row(f"{student}, VSKD (DASK + CE + 0.01 KD) from depth", "distill", dask, overrides, (base,), "depth")]
+
     return {
+        "utd-depth": Suite(
+            "utd-depth", "Depth only, from scratch: depth motion maps and clips, UTD-MHAD cross-subject "
+            "(benchmarks/kd_table.py --suites utd-depth)", "UTD-MHAD", {}, [
+                Row(DEPTH_ONLY[0], "train", "utd_mhad/depth_dmm.yaml"),
+                Row(DEPTH_ONLY[1], "train", "utd_mhad/depth_r2plus1d.yaml"),
+                Row("skeleton ST-GCN + depth motion maps, late fusion", "train", "utd_mhad/skel_depth_fusion.yaml"),
+            ], NO_VALIDATION, [*vision_common, "every model trains from scratch on UTD-MHAD alone (no pretraining); "
+                               "depth motion maps: front/side/top motion energy of the body-cropped clip over the "
+                               "whole clip and its three thirds (`data.modalities.depth.dmm`), computed once and "
+                               "cached"], metric="last"),
+        "utd-vskd": Suite(
+            "utd-vskd", "Depth -> accelerometer students (VSKD's direction) with the depth motion map teacher, and a "
+            "skeleton + depth teacher ensemble, UTD-MHAD cross-subject (benchmarks/kd_table.py --suites utd-vskd)",
+            "UTD-MHAD", {"depth": depth_teacher, "skeleton": ("utd_mhad/skeleton_stgcn_aug.yaml", NO_VALIDATION)}, [
+                *vskd("raw-acc 1D CNN", "utd_mhad/distill/depth2acc_kd.yaml", "utd_mhad/distill/depth2acc_dask.yaml"),
+                Row("raw-acc 1D CNN, KD from skeleton", "distill", "utd_mhad/distill/skel2acc_kd.yaml", aug,
+                    ("raw-acc 1D CNN, no KD",), "skeleton"),
+                Row("raw-acc 1D CNN, KD from the skeleton + depth ensemble", "distill",
+                    "utd_mhad/distill/skeldepth2acc_ensemble.yaml", aug,
+                    ("raw-acc 1D CNN, no KD", "raw-acc 1D CNN, KD from skeleton"), ("skeleton", "depth")),
+            ], NO_VALIDATION, [*vision_common, "depth teacher: `configs/utd_mhad/depth_dmm.yaml` (seed 0); skeleton "
+                               "teacher: the augmented ST-GCN (`skeleton_stgcn_aug.yaml`, seed 0); student: raw acc "
+                               f"-> 1D CNN 64/128/256, inertial augmentation `{AUGMENT}`, 60 epochs; KD: CE (label "
+                               "smoothing 0.1) + KD (T = 4); VSKD: CE + 0.01 KD + DASK on the pooled features; "
+                               "ensemble: the mean of the two teachers' softmax(z / 4)"], metric="last"),
+        "utd-vskd-gaf": Suite(
+            "utd-vskd-gaf", "Depth -> accelerometer GAF-image students (VSKD's student type) with the depth motion map "
+            "teacher, UTD-MHAD cross-subject (benchmarks/kd_table.py --suites utd-vskd-gaf)", "UTD-MHAD",
+            {"depth": depth_teacher},
+            vskd("GASF + GADF ResNet", "utd_mhad/distill/depth2gaf_kd.yaml", "utd_mhad/distill/depth2gaf_dask.yaml"),
+            NO_VALIDATION, [*vision_common, "depth teacher: `configs/utd_mhad/depth_dmm.yaml` (seed 0); student: "
+                            f"`{gaf}` (GASF + GADF images of the accelerometer, augmentation), its 60 epochs"],
+            metric="last"),
+        "utd-sakdn-dmm": Suite(
+            "utd-sakdn-dmm", "Acc + gyro teachers (SPAMFM-fused, semantic) -> depth motion map student (SAKDN's "
+            "direction), UTD-MHAD cross-subject (benchmarks/kd_table.py --suites utd-sakdn-dmm)", "UTD-MHAD",
+            {"accgyro": ("utd_mhad/accgyro_sakdn_teacher.yaml", NO_VALIDATION)}, [
+                Row(SAKDN_ROWS[1], "train", "utd_mhad/depth_dmm_sem300.yaml"),
+                Row("KD", "distill", "utd_mhad/distill/accgyro2dmm_kd.yaml", [], (SAKDN_ROWS[1],), "accgyro"),
+                Row(SAKDN_ROWS[0], "distill", "utd_mhad/distill/accgyro2dmm_sakdn.yaml", [], (SAKDN_ROWS[1],),
+                    "accgyro"),
+            ], NO_VALIDATION, [*vision_common, "teacher: `configs/utd_mhad/accgyro_sakdn_teacher.yaml` (acc and gyro "
+                               "GASF branches, SPAMFM-fused, GloVe semantic loss; seed 0); student: "
+                               "`depth_dmm_sem300.yaml` (the depth motion map ResNet with a 300-d semantic "
+                               "bottleneck)"], metric="last"),
         "utd-kd": Suite("utd-kd", "Skeleton -> accelerometer student: fixed vs consistent teaching, UTD-MHAD "
                         "cross-subject (benchmarks/kd_table.py --suites utd-kd)", "UTD-MHAD", utd_teacher,
                         utd_rows(), refit, utd_notes),
@@ -228,11 +300,11 @@ def suite_runs(suite: Suite, seeds: list[int], out: Path, extra: list[str],
             overrides = [*suite.common, *row.overrides, f"seed={seed}", *extra]
             if row.as_published:
                 overrides = [o for o in overrides if o != "train.refit=best"] + NO_VALIDATION
-            if row.teacher:
-                overrides.append(f"teachers.0.run={teachers.get(row.teacher, 'UNDECLARED')}")
+            overrides += [f"teachers.{i}.run={teachers.get(key, 'UNDECLARED')}"
+                          for i, key in enumerate(row.teacher_keys)]
             name = f"{slug}_s{seed}"
             runs.append(RunSpec(name, row.kind, str(CONFIGS / row.config), str(out / suite.section / name),
-                                tuple(overrides), (teacher_name(row.teacher),) if row.teacher else (),
+                                tuple(overrides), tuple(teacher_name(key) for key in row.teacher_keys),
                                 select_on="test" if row.as_published else "val"))
             students.append((row, name))
     return runs, students
@@ -254,7 +326,8 @@ def run_suite(suite: Suite, seeds: list[int], out: Path, extra: list[str], jobs:
         runs = [results[name] for w_row, name in students if w_row is row]
         entry = {"row": row.label, "kind": row.kind, "config": f"configs/{row.config}", "seeds": seeds,
                  "overrides": [*suite.common, *row.overrides], "as_published": row.as_published,
-                 "teacher": teachers.get(row.teacher) if row.teacher else None,
+                 "teacher": (teachers.get(row.teacher) if isinstance(row.teacher, str) else
+                             [teachers.get(key) for key in row.teacher_keys] or None),
                  "command": command(row, suite), "runs": runs, "metric": suite.metric}
         for metric in ("refit", "selected", "last"):
             values = [r[metric] for r in runs if metric in r]
@@ -269,7 +342,9 @@ def run_suite(suite: Suite, seeds: list[int], out: Path, extra: list[str], jobs:
 
 def command(row: Row, suite: Suite) -> str:
     sets = " ".join(f"--set '{o}'" for o in [*suite.common, *row.overrides])
-    teacher = " --set teachers.0.run=TEACHER" if row.teacher else ""
+    keys = row.teacher_keys
+    teacher = " --set teachers.0.run=TEACHER" if len(keys) == 1 else "".join(
+        f" --set teachers.{i}.run={key.upper()}_TEACHER" for i, key in enumerate(keys))
     flag = " --select-on-test" if row.as_published else ""
     return f"harkd {row.kind} configs/{row.config} --set seed=S {sets}{teacher}{flag}"
 
@@ -345,10 +420,14 @@ def _gain(row: dict, base: str, section: str) -> dict:
 
 
 UTD_SECTIONS = ("utd-kd", "utd-kd-patient")
+SUMMARY_SECTIONS = (*UTD_SECTIONS, "berkeley-kd", "utd-depth", "utd-vskd", "utd-sakdn-dmm")
 
 
 def summary_keys(sections: dict[str, list[dict]]) -> dict:
     """summary.json's keys from the sections' rows (accuracies in percent, gains paired).
+
+    ``utd_depth_best``: the best depth-only row of utd-depth; ``utd_vskd_gain``: the VSKD (DASK) 1D CNN
+    student against its no-KD twin; ``utd_sakdn_gain``: the SAKDN depth student against its no-KD twin.
 
     ``utd_acc_best``: the best accelerometer-only row over the UTD-MHAD sections, with the no-KD
     row of the same section (same augmentation and schedule, no teacher) and the paired gain."""
@@ -361,6 +440,15 @@ def summary_keys(sections: dict[str, list[dict]]) -> dict:
         keys.update(utd_acc_best=_acc(best, section), utd_acc_best_nokd=_acc(base, section))
         if best is not base:
             keys["utd_acc_kd_gain"] = _gain(best, no_kd, section)
+    depth = [r for r in sections.get("utd-depth", []) if r["row"] in DEPTH_ONLY]
+    if depth:
+        keys["utd_depth_best"] = _acc(max(depth, key=lambda r: r[headline(r)]["mean"]), "utd-depth")
+    rows = {r["row"]: r for r in sections.get("utd-vskd", [])}
+    if VSKD_ROW in rows:
+        keys["utd_vskd_gain"] = _gain(rows[VSKD_ROW], "raw-acc 1D CNN, no KD", "utd-vskd")
+    rows = {r["row"]: r for r in sections.get("utd-sakdn-dmm", [])}
+    if SAKDN_ROWS[0] in rows:
+        keys["utd_sakdn_gain"] = _gain(rows[SAKDN_ROWS[0]], SAKDN_ROWS[1], "utd-sakdn-dmm")
     rows = {r["row"]: r for r in sections.get("berkeley-kd", [])}
     if rows:
         wrist = rows["right wrist (Shimmer 2), no KD"]
@@ -425,7 +513,7 @@ def main() -> int:
         (results / f"{name}.json").write_text(json.dumps(record, indent=1) + "\n")
         sections[name] = rows
     if sections and not args.no_write:
-        for name in UTD_SECTIONS:  # the best UTD-MHAD row may be in a section not re-run now
+        for name in SUMMARY_SECTIONS:  # keys are rewritten from every saved section, not only those re-run now
             saved_section = HERE / "results" / f"{name}.json"
             if name not in sections and saved_section.is_file():
                 sections[name] = json.loads(saved_section.read_text())["rows"]

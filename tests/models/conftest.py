@@ -11,6 +11,7 @@ TINY = {
     "gaf_vgg16_bn": (dict(width=2, depths=(1, 1, 1, 1, 1), fc_dim=12, semantic_dim=10), (3, 32, 32)),
     "gaf_vgg_spamfm": (dict(width=2, depths=(1, 1, 1, 1, 1), fc_dim=12, semantic_dim=10, branch_names=("acc", "gyro")),
                        (6, 32, 32)),
+    "dmm_resnet": (dict(width=4, depths=(1, 1), stem="small"), (12, 12, 12)),
     "imu_cnn1d": (dict(widths=(4, 8), depths=(1, 1)), (3, 24)),
     "stgcn": (dict(widths=(4, 8), strides=(1, 2), kernel_t=3), (3, 8, 20)),
     "tsn": (dict(width=4, depths=(1, 1), stem="small", num_segments=3), (3, 1, 12, 12)),

@@ -33,7 +33,7 @@ import torch
 
 from harkd.checks import check_at_most, check_choice, check_flag, check_int, check_keys
 from harkd.data.timeseries import interpolate, resample_at, resample_time, window_positions  # noqa: F401
-from harkd.errors import ConfigError, unknown_key_message
+from harkd.errors import ConfigError, InputError, unknown_key_message
 from harkd.registry import Registry
 
 _EPS = 1e-6
@@ -450,17 +450,39 @@ class SkeletonTransform(ModalityTransform):
         return super().finish(x, train).permute(2, 0, 1).contiguous()
 
 
+#: Image encodings of a depth clip, ``name -> fn(frames (T, H, W), size=..., **options) -> (C, size, size)``; the
+#: encoding floor registers them (``import harkd.encoding`` registers ``dmm``), so the data layer imports no encoder.
+DEPTH_ENCODINGS: Registry = Registry("depth encoding")
+DMM_NOT_REGISTERED = ("the depth 'dmm' option needs the depth motion map encoding, which harkd.encoding registers: "
+                      "import harkd.encoding before building the transforms (harkd's engine, CLI and API do)")
+
+
+def register_depth_encoding(name: str, fn, *, overwrite: bool = False):
+    """Register ``fn`` as the depth image encoding ``name`` (duplicate policy: :class:`harkd.registry.Registry`)."""
+    return DEPTH_ENCODINGS.register(name, fn, overwrite=overwrite)
+
+
 class DepthTransform(ModalityTransform):
     """``frames`` (one per equal segment: centre; with ``random_offsets`` a random frame
     per segment in training), ``size`` [H, W], ``interpolation`` (area|bilinear),
-    ``scale`` (metres: mm/1000 | max: / clip maximum | none: float millimetres)."""
+    ``scale`` (metres: mm/1000 | max: / clip maximum | none: float millimetres).
+
+    ``dmm`` (a dict for :func:`harkd.encoding.dmm.depth_motion_maps`: ``views``, ``segments``,
+    ``z_bins``, ``threshold`` in millimetres) turns the clip into depth motion map images
+    ``(C, size, size)`` instead of frames (``size`` one number, default 64; ``frames``,
+    ``random_offsets``, ``interpolation`` and ``scale`` do not apply)."""
 
     modality = "depth"
-    options = ("frames", "size", "interpolation", "scale", "random_offsets")
+    options = ("frames", "size", "interpolation", "scale", "random_offsets", "dmm")
+    dmm_options = ("views", "segments", "z_bins", "threshold")
 
     def __init__(self, **config: Any):
         super().__init__(**config)
         kind = "depth transform"
+        self.dmm = config.get("dmm")
+        self.dmm_encode = None
+        if self.dmm is not None:
+            self._check_dmm(config)
         self.frames = _count(kind, "frames", config.get("frames"))
         size = config.get("size")
         if size is not None:
@@ -474,14 +496,57 @@ class DepthTransform(ModalityTransform):
         self.scale = _choice(kind, "scale", config.get("scale", "metres"), ("metres", "max", "none"))
         self.random_offsets = check_flag(_option(kind, "random_offsets"), config.get("random_offsets", False))
 
+    def _check_dmm(self, config: Mapping[str, Any]) -> None:
+        if "dmm" not in DEPTH_ENCODINGS:
+            raise ConfigError(DMM_NOT_REGISTERED)
+        if not isinstance(self.dmm, Mapping):
+            raise ConfigError(f"depth transform option 'dmm' must be a mapping of {list(self.dmm_options)}, "
+                              f"got {self.dmm!r}")
+        check_keys("depth dmm option", self.dmm, self.dmm_options)
+        clash = [name for name in ("frames", "random_offsets", "interpolation", "scale") if name in config]
+        if clash:
+            raise ConfigError(f"depth transform option{'s' if len(clash) > 1 else ''} {', '.join(map(repr, clash))} "
+                              "do not apply with 'dmm' (motion maps summarise every frame): remove "
+                              f"{'them' if len(clash) > 1 else 'it'}")
+        size = config.get("size", 64)
+        if isinstance(size, (list, tuple)) and len(size) == 2 and size[0] == size[1]:
+            size = size[0]
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 2:
+            raise ConfigError(f"depth transform option 'size' with 'dmm' must be one integer >= 2 (square motion "
+                              f"maps), got {size!r}")
+        self.dmm_size = int(size)
+        self.dmm_encode = DEPTH_ENCODINGS.get("dmm")
+        try:  # the encoder checks its own options: fail at configuration, not in the first worker
+            self.dmm_encode(np.zeros((2, 2, 2), np.uint16), size=self.dmm_size, **self.dmm)
+        except (InputError, TypeError) as err:
+            raise ConfigError(f"depth dmm option: {err}") from None
+
     def unset_shape_options(self) -> tuple[str, ...]:
+        if self.dmm is not None:
+            return ()
         return tuple(name for name in ("frames", "size") if getattr(self, name) is None)
 
     def cache_config(self) -> dict[str, Any]:
+        if self.dmm is not None:
+            return {**super().cache_config(), "dmm": dict(self.dmm), "size": self.dmm_size}
         return {**super().cache_config(), "frames": None if self.random_offsets else self.frames,
                 "size": self.size, "interpolation": self.interpolation, "scale": self.scale}
 
+    @property
+    def time_axis(self) -> int | None:
+        return None if self.dmm is not None else 0  # motion maps (C, H, W) have no time axis
+
+    def time_window(self, x: np.ndarray, start: float, end: float) -> np.ndarray:
+        if self.dmm is not None:
+            raise ConfigError(f"data.paired_augment cuts one time window from every modality, but modality "
+                              f"'{self.modality}' is depth motion maps (data.modalities.{self.modality}.dmm), "
+                              "which have no time axis: remove data.paired_augment")
+        return time_window(x, start, end, nearest=True)  # whole frames: no blended depth maps
+
     def prepare(self, x: np.ndarray) -> np.ndarray:
+        if self.dmm is not None:
+            from harkd.data.cropping import body_box, crop_square  # TEMPORARY until the crop option lands
+            return self.dmm_encode(crop_square(x, body_box(x)), size=self.dmm_size, **self.dmm)
         peak = float(x.max()) if self.scale == "max" else 0.0
         if self.frames and not self.random_offsets:
             x = x[segment_indices(x.shape[0], self.frames)]
@@ -496,10 +561,9 @@ class DepthTransform(ModalityTransform):
     def stochastic(self) -> bool:
         return bool(self.frames and self.random_offsets)
 
-    def time_window(self, x: np.ndarray, start: float, end: float) -> np.ndarray:
-        return time_window(x, start, end, nearest=True)  # whole frames: no blended depth maps
-
     def finish(self, x: np.ndarray, train: bool = False) -> torch.Tensor:
+        if self.dmm is not None:
+            return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
         if self.frames and self.random_offsets:
             # torch's RNG: DataLoader seeds it differently in every worker.
             offsets = torch.rand(self.frames).numpy() if train else None

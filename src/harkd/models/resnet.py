@@ -124,6 +124,16 @@ def gaf_resnet18(num_classes: int, in_chans: int = 3, width: int = 64, depths: S
                   semantic_dim=semantic_dim, semantic_act=semantic_act, semantic_bn=semantic_bn, drop_rate=drop_rate)
 
 
+@register_model("dmm_resnet")
+def dmm_resnet(num_classes: int, in_chans: int = 12, width: int = 32, depths: Sequence[int] = (1, 1, 1, 1),
+               stem: str = "imagenet", semantic_dim=None, semantic_act: str = "relu", semantic_bn: bool = False,
+               drop_rate: float = 0.3) -> ResNet:
+    """Multi-view depth motion map CNN (B, C, H, W): the views and temporal segments of
+    ``data.modalities.depth.dmm`` stacked as channels (C = views x segments, 12 for front/side/top
+    over the whole clip and its thirds), a compact ResNet (widths ``width * 2**i``) trained from scratch."""
+    return gaf_resnet18(num_classes, in_chans, width, depths, stem, semantic_dim, semantic_act, semantic_bn, drop_rate)
+
+
 @register_model("imu_cnn1d")
 def imu_cnn1d(num_classes: int, in_chans: int = 3, widths: Sequence[int] = (64, 128, 256),
               depths: Sequence[int] = (1, 1, 1), kernel_size: int = 5, stem: str = "small", semantic_dim=None,
