@@ -616,6 +616,13 @@ class RgbTransform(DepthTransform):
     options = ("frames", "size", "interpolation", "random_offsets", "crop", "augment")
     augment_options = ("crop_scale", "rotate", "time_jitter")
 
+    def __init__(self, **config: Any):
+        augment = config.get("augment")
+        if isinstance(augment, Mapping) and "depth_shift" in augment:
+            raise ConfigError(f"{type(self).modality} augment option 'depth_shift' shifts depth values, which RGB "
+                              "frames do not have: remove it (crop_scale, rotate and time_jitter apply to RGB)")
+        super().__init__(**config)
+
     def _check_body_crop(self) -> None:
         raise ConfigError(f"{type(self).modality} transform option 'crop': 'body' finds the body by depth > 0, "
                           "which RGB frames do not have; use crop: none (the body crop is for depth clips)")
