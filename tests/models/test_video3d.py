@@ -50,3 +50,11 @@ def test_bad_arguments_are_exact_input_errors(kwargs, message):
     with pytest.raises(InputError) as err:
         create_model("r2plus1d", 5, **kwargs)
     assert str(err.value) == message
+
+
+def test_features_are_per_clip_not_per_frame():
+    """Distillation losses read ``num_segments`` as 'stage features hold B * S frames'; r2plus1d's are per clip."""
+    model = create_model("r2plus1d", 5, num_segments=4, width=4, depths=(1, 1)).eval()
+    assert not hasattr(model, "num_segments") and model.clip_length == 4
+    with torch.no_grad():
+        assert model.forward_intermediates(torch.randn(3, 4, 1, 12, 12), ["layer1"])["layer1"].shape[0] == 3

@@ -2,13 +2,15 @@
 
 Input ``(B, S, C, H, W)`` like TSN/TRN (S frames, C = 1 depth or 3 RGB), run as one
 ``(B, C, S, H, W)`` volume. Every convolution is factorised into a ``k x k`` spatial conv
-(``1 x k x k``), BN, ReLU, then a ``t x 1 x 1`` temporal conv, BN. Stages: ``stem`` (``imagenet``:
-spatial reduction 4 by a strided conv and a max-pool; ``small``: none), then ``layer1..layerN`` of residual (2+1)-D blocks, widths ``width * 2**i``,
-spatial stride 2 per stage after the first and temporal stride 2 where the clip still has
-at least 4 time steps. Features are clip-level volumes ``(B, C', S', H', W')`` (unlike
-TSN/TRN's per-frame maps); ``feature_info``'s ``reduction`` is the spatial one, ``time_reduction``
-the temporal one. Global average pooling over time and space feeds the
-:class:`~harkd.models.base.ClassifierHead` (``semantic_dim``, ``drop_rate`` as elsewhere).
+(``1 x k x k``), BN, ReLU, then a ``t x 1 x 1`` temporal conv, BN. Stages: ``stem``
+(``imagenet``: spatial reduction 4 by a strided conv and a max-pool; ``small``: none), then
+``layer1..layerN`` of residual (2+1)-D blocks, widths ``width * 2**i``, spatial stride 2 per
+stage after the first and temporal stride 2 where the clip still has at least 4 time steps.
+Features are clip-level volumes ``(B, C', S', H', W')``, not TSN/TRN's per-frame maps, so the
+model has no ``num_segments`` attribute (``clip_length`` is S); ``feature_info``'s
+``reduction`` is the spatial one, ``time_reduction`` the temporal one. Global average pooling
+over time and space feeds the :class:`~harkd.models.base.ClassifierHead` (``semantic_dim``,
+``drop_rate`` as elsewhere).
 """
 
 from __future__ import annotations
@@ -92,7 +94,8 @@ class R2Plus1D(ActionModel):
                  stem: str = "imagenet", semantic_dim=None, semantic_act: str = "relu", semantic_bn: bool = False, drop_rate: float = 0.0):
         super().__init__()
         self.in_chans = check_int("in_chans", in_chans)
-        self.num_segments = check_int("num_segments", num_segments)
+        # not ``num_segments``: that attribute tells the distillation losses that features hold B * S frames
+        self.clip_length = check_int("num_segments", num_segments)
         width = check_int("width", width)
         depths = check_ints("depths", depths)
         for name, k in (("kernel_size", kernel_size), ("temporal_kernel", temporal_kernel)):
@@ -122,7 +125,7 @@ class R2Plus1D(ActionModel):
         self._finish(info)
 
     def prepare(self, x: torch.Tensor) -> torch.Tensor:
-        self._check_input(x, "(B, S, C, H, W)", {1: self.num_segments, 2: self.in_chans})
+        self._check_input(x, "(B, S, C, H, W)", {1: self.clip_length, 2: self.in_chans})
         return x.transpose(1, 2)  # (B, C, S, H, W): Conv3d's (N, C, D, H, W)
 
 
