@@ -283,3 +283,37 @@ def test_video_models_train_on_transformed_rgb_clips(name, args):
     with torch.no_grad():
         out = model.eval()(torch.stack([t.finish(c) for c in clips]))
     assert out.shape == (4, 3) and torch.isfinite(out).all()
+
+
+# -- through the CLI ----------------------------------------------------------------------
+def _clip_config(tmp_path, root, depth):
+    import yaml
+
+    cfg = {"name": "clip", "seed": 0, "output_dir": str(tmp_path / "runs"),
+           "data": {"dataset": "utd-mhad", "root": str(root), "cache": False, "modalities": {"depth": depth}},
+           "model": {"name": "r2plus1d", "input": "depth",
+                     "args": {"in_chans": 1, "num_segments": 4, "width": 4, "depths": [1, 1]}},
+           "schedule": {"name": "constant"}, "train": {"epochs": 1, "batch_size": 8}}
+    path = tmp_path / "clip.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_cli_trains_r2plus1d_on_cropped_augmented_depth_clips(tmp_path, synth_utd, capsys):
+    from harkd.cli.main import main
+
+    depth = {"frames": 4, "size": [16, 16], "crop": "body", "crop_margin": 0.1, "augment": AUGMENT}
+    rc = main(["train", str(_clip_config(tmp_path, synth_utd, depth)), "--evaluate", "none"])
+    out, err = capsys.readouterr()
+    assert rc == 0 and "Traceback" not in err and "epoch 1/1" in err + out
+    assert (tmp_path / "runs" / "clip" / "best.pt").is_file()
+
+
+def test_cli_reports_a_bad_clip_option_on_one_line(tmp_path, synth_utd, capsys):
+    from harkd.cli.main import main
+
+    rc = main(["train", str(_clip_config(tmp_path, synth_utd, {"frames": 4, "augment": {"flip": 1}}))])
+    _, err = capsys.readouterr()
+    assert rc == 2 and "Traceback" not in err
+    assert err.strip() == ("harkd: error: unknown depth augment option 'flip' "
+                           "(valid: crop_scale, depth_shift, rotate, time_jitter)")
