@@ -227,7 +227,8 @@ def test_rgb_transform_output_layout_and_range():
     np.testing.assert_array_equal(out[:, 0, :, 12:].numpy(), 0)
     full = RgbTransform(frames=4).finish(RgbTransform(frames=4).prepare(x))
     np.testing.assert_allclose(full.numpy(), x[[1, 4, 7, 10]].transpose(0, 3, 1, 2) / 255, atol=1e-6)
-    with pytest.raises(InputError, match=re.escape("rgb transform expects (T, H, W, 3) RGB frames, got shape (4, 8, 8)")):
+    with pytest.raises(InputError, match=re.escape(
+            "rgb transform expects (T, H, W, 3) RGB frames, got shape (4, 8, 8)")):
         t.prepare(np.zeros((4, 8, 8), np.uint8))
 
 

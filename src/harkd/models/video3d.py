@@ -91,7 +91,8 @@ class R2Plus1D(ActionModel):
 
     def __init__(self, num_classes: int, in_chans: int = 1, num_segments: int = 16, width: int = 16,
                  depths: Sequence[int] = (1, 1, 1, 1), kernel_size: int = 3, temporal_kernel: int = 3,
-                 stem: str = "imagenet", semantic_dim=None, semantic_act: str = "relu", semantic_bn: bool = False, drop_rate: float = 0.0):
+                 stem: str = "imagenet", semantic_dim=None, semantic_act: str = "relu", semantic_bn: bool = False,
+                 drop_rate: float = 0.0):
         super().__init__()
         self.in_chans = check_int("in_chans", in_chans)
         # not ``num_segments``: that attribute tells the distillation losses that features hold B * S frames
@@ -110,8 +111,8 @@ class R2Plus1D(ActionModel):
             out_chs = width * 2 ** i
             stride = 1 if i == 0 else 2
             temporal_stride = 2 if i > 0 and time >= 4 else 1
-            time, reduction, time_reduction = -(-time // temporal_stride), reduction * stride, \
-                time_reduction * temporal_stride
+            time = -(-time // temporal_stride)  # padded conv: ceil
+            reduction, time_reduction = reduction * stride, time_reduction * temporal_stride
             stages[f"layer{i + 1}"] = nn.Sequential(*[
                 Block2Plus1D(in_chs if j == 0 else out_chs, out_chs, kernel_size, temporal_kernel,
                              stride if j == 0 else 1, temporal_stride if j == 0 else 1) for j in range(depth)])
