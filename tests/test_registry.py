@@ -88,7 +88,8 @@ def test_listing_is_complete_without_importing_the_builtins_first(module, functi
     before, names, after = json.loads(out.stdout)
     assert not before and after
     expected = {
-        "harkd.models.registry": ["gaf_resnet18", "gaf_vgg16_bn", "gaf_vgg_spamfm", "imu_cnn1d", "stgcn", "trn", "tsn"],
+        "harkd.models.registry": ["dmm_resnet", "gaf_resnet18", "gaf_vgg16_bn", "gaf_vgg_spamfm", "imu_cnn1d", "r2plus1d",
+                                  "stgcn", "trn", "tsn"],
         "harkd.losses.registry": ["ab", "acs", "at", "cc", "crd", "dask", "fitnet", "fsp", "ft", "gsdm", "kd", "nst",
                                   "pkt", "rkd", "semantic", "sp", "vid"],
         "harkd.data.registry": ["berkeley-mhad", "mmact", "mmact-views", "utd-mhad"],
@@ -100,12 +101,12 @@ def test_transform_registry():
     from harkd.data.transforms import TRANSFORMS, InertialTransform, ModalityTransform, build_transforms, \
         register_transform
 
-    assert TRANSFORMS.names() == ["depth", "inertial", "skeleton"]
+    assert TRANSFORMS.names() == ["depth", "inertial", "rgb", "skeleton"]
     assert register_transform("inertial", InertialTransform) is InertialTransform  # no-op
     with pytest.raises(InputError, match=r"^transform 'inertial' is already registered \(pass overwrite=True"):
         register_transform("inertial", ModalityTransform)
     # a modality whose kind has no registered transform gets the plain one
-    assert type(build_transforms({"rgb": {}}, ["rgb"])["rgb"]) is ModalityTransform
+    assert type(build_transforms({"thermal": {}}, ["thermal"])["thermal"]) is ModalityTransform
 
 
 def test_dataset_registry_duplicate_policy():

@@ -14,6 +14,7 @@ TINY = {
     "dmm_resnet": (dict(width=4, depths=(1, 1), stem="small"), (12, 12, 12)),
     "imu_cnn1d": (dict(widths=(4, 8), depths=(1, 1)), (3, 24)),
     "stgcn": (dict(widths=(4, 8), strides=(1, 2), kernel_t=3), (3, 8, 20)),
+    "r2plus1d": (dict(width=4, depths=(1, 1), num_segments=4), (4, 1, 12, 12)),
     "tsn": (dict(width=4, depths=(1, 1), stem="small", num_segments=3), (3, 1, 12, 12)),
     "trn": (dict(width=4, depths=(1, 1), stem="small", num_segments=3, semantic_dim=6, relation_dim=8),
             (3, 1, 12, 12)),

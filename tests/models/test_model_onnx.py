@@ -27,3 +27,26 @@ def test_onnx_matches_torch(name, dynamic, tiny_model, tiny_input):
     with torch.no_grad():
         expected = model(x).numpy()
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("in_chans", [1, 3])  # depth and RGB clips
+def test_r2plus1d_onnx_matches_torch(in_chans, tiny_model):
+    model = tiny_model("r2plus1d", in_chans=in_chans, semantic_dim=6).eval()
+    gen = torch.Generator().manual_seed(0)
+    for bn in (m for m in model.modules() if isinstance(m, torch.nn.BatchNorm3d)):  # every path non-trivial
+        for t in (bn.weight.data, bn.bias.data, bn.running_mean):
+            t.copy_(torch.randn(t.shape, generator=gen))
+        bn.running_var.uniform_(0.5, 2.0, generator=gen)
+    clip = lambda batch, seed: torch.randn(batch, 4, in_chans, 12, 12, generator=torch.Generator().manual_seed(seed))
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(model, (clip(2, 1),), buf, dynamo=False, opset_version=17, input_names=["x"],
+                          output_names=["logits"], dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}})
+    session = ort.InferenceSession(buf.getvalue(), providers=["CPUExecutionProvider"])
+    x = clip(3, 4)
+    (got,) = session.run(None, {"x": x.numpy()})
+    with torch.no_grad():
+        expected = model(x).numpy()
+    assert got.shape == (3, 5)
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)

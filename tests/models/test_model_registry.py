@@ -8,7 +8,8 @@ from harkd.errors import ConfigError, InputError
 from harkd.models import ActionModel, ClassifierHead, create_model, list_models, register_model
 from harkd.models import registry
 
-BUILTINS = ["dmm_resnet", "gaf_resnet18", "gaf_vgg16_bn", "gaf_vgg_spamfm", "imu_cnn1d", "stgcn", "trn", "tsn"]
+BUILTINS = ["dmm_resnet", "gaf_resnet18", "gaf_vgg16_bn", "gaf_vgg_spamfm", "imu_cnn1d", "r2plus1d", "stgcn", "trn",
+            "tsn"]
 
 
 @pytest.fixture
@@ -24,7 +25,8 @@ def test_unknown_model_message_is_exact():
     with pytest.raises(ConfigError) as err:
         create_model("gaf_resnet19", num_classes=5)
     assert str(err.value) == ("unknown model 'gaf_resnet19'; did you mean 'gaf_resnet18'? "
-                              "(valid: dmm_resnet, gaf_resnet18, gaf_vgg16_bn, gaf_vgg_spamfm, imu_cnn1d, stgcn, trn, tsn)")
+                              "(valid: dmm_resnet, gaf_resnet18, gaf_vgg16_bn, gaf_vgg_spamfm, imu_cnn1d, r2plus1d, stgcn, "
+                              "trn, tsn)")
 
 
 def test_unknown_argument_names_model_and_argument():

@@ -20,7 +20,8 @@ Example config::
 
 Output shapes are channels-first, ready for the models in :mod:`harkd.models`:
 inertial (C, length) or with GAF (C, N, N); skeleton (3, frames, joints) (ST-GCN's
-(C, T, V)); depth (frames, 1, H, W) float32 (one channel per segment frame, for TSN/TRN).
+(C, T, V)); depth (frames, 1, H, W) float32 (one channel per segment frame, for TSN/TRN/R(2+1)D),
+rgb (frames, 3, H, W) float32 in [0, 1].
 The cache and ``fit`` work on the time-first ``prepare`` output.
 """
 
@@ -31,7 +32,8 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import torch
 
-from harkd.checks import check_at_most, check_choice, check_flag, check_int, check_keys
+from harkd.checks import check_at_most, check_choice, check_flag, check_int, check_keys, check_number
+from harkd.data.cropping import body_box, crop_square
 from harkd.data.timeseries import interpolate, resample_at, resample_time, window_positions  # noqa: F401
 from harkd.errors import ConfigError, InputError, unknown_key_message
 from harkd.registry import Registry
@@ -40,19 +42,59 @@ _EPS = 1e-6
 
 
 # -- array helpers ---------------------------------------------------------------------
-def segment_indices(t: int, n: int, offsets: np.ndarray | None = None) -> np.ndarray:
+def segment_indices(t: int, n: int, offsets: np.ndarray | None = None, start: float = 0.0,
+                    end: float = 0.0) -> np.ndarray:
     """One frame index per each of ``n`` equal segments of a ``t``-frame clip: the
-    segment centre, or ``start + offset * length`` for ``offsets`` in [0, 1)."""
+    segment centre, or ``start + offset * length`` for ``offsets`` in [0, 1). ``start`` and
+    ``end``: fractions of the clip left out at each end, the segments dividing the rest
+    (temporal jitter: a shifted and stretched sampling)."""
     u = 0.5 if offsets is None else np.asarray(offsets, dtype=np.float64)
-    idx = np.floor((np.arange(n) + u) * t / n).astype(np.int64)
-    return np.clip(idx, 0, t - 1)
+    if start == 0 and end == 0:
+        idx = np.floor((np.arange(n) + u) * t / n)
+    else:
+        idx = np.floor(start * t + (np.arange(n) + u) * (1 - start - end) * t / n)
+    return np.clip(idx.astype(np.int64), 0, t - 1)
 
 
 def resize_frames(x: np.ndarray, size: tuple[int, int], mode: str) -> np.ndarray:
-    """Resize (F, H, W) frames to (F, *size) with ``torch.nn.functional.interpolate``."""
-    frames = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))[:, None]
+    """Resize (F, ..., H, W) frames (e.g. (F, H, W) depth, (F, 3, H, W) RGB) to (F, ..., *size) with
+    ``torch.nn.functional.interpolate``, each 2-D image on its own."""
+    shape = x.shape
+    frames = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).reshape(-1, 1, *shape[-2:])
     kwargs = {"align_corners": False} if mode == "bilinear" else {}
-    return torch.nn.functional.interpolate(frames, size=tuple(size), mode=mode, **kwargs)[:, 0].numpy()
+    out = torch.nn.functional.interpolate(frames, size=tuple(size), mode=mode, **kwargs)[:, 0]
+    return out.reshape(*shape[:-2], *size).numpy()
+
+
+def augment_frames(x: np.ndarray, crop_scale: float = 0.0, rotate: float = 0.0,
+                   depth_shift: float = 0.0) -> np.ndarray:
+    """Random training-time view of a clip of (F, ..., H, W) frames, the same for every frame.
+
+    ``crop_scale``: a random sub-box of relative side U(1 - crop_scale, 1) at a random place
+    inside the frame, resized back to H x W (a zoom of up to 1 / (1 - crop_scale));
+    ``rotate``: in-plane rotation by U(-rotate, rotate) degrees about the frame centre (zeros
+    where it uncovers the frame). Both are one bilinear ``grid_sample`` of the whole clip.
+    ``depth_shift``: one constant U(-depth_shift, depth_shift) added to every pixel > 0 (the
+    body moves nearer or farther; the zero background stays). No flip (UTD-MHAD tells swipe
+    left from swipe right). Random numbers come from torch's generator (seeded per DataLoader
+    worker).
+    """
+    x = np.array(x, dtype=np.float32)
+    h, w = x.shape[-2:]
+    if crop_scale > 0 or rotate > 0:
+        side = 1 - crop_scale * float(torch.rand(()))
+        cx, cy = ((2 * torch.rand(2, dtype=torch.float64) - 1) * (1 - side)).tolist()
+        angle = np.deg2rad(rotate) * (2 * float(torch.rand(())) - 1)
+        cos, sin = side * np.cos(angle), side * np.sin(angle)
+        # output -> input position in normalised (x, y) coordinates; h / w keep the rotation rigid in pixels
+        theta = torch.tensor([[[cos, -sin * h / w, cx], [sin * w / h, cos, cy]]], dtype=torch.float32)
+        frames = torch.from_numpy(x.reshape(1, -1, h, w))
+        grid = torch.nn.functional.affine_grid(theta, list(frames.shape), align_corners=False)
+        x = torch.nn.functional.grid_sample(frames, grid, mode="bilinear", padding_mode="zeros",
+                                            align_corners=False).numpy().reshape(x.shape)
+    if depth_shift > 0:
+        x[x > 0] += depth_shift * (2 * float(torch.rand(())) - 1)
+    return x
 
 
 # -- option checking -------------------------------------------------------------------
@@ -465,20 +507,28 @@ def register_depth_encoding(name: str, fn, *, overwrite: bool = False):
 class DepthTransform(ModalityTransform):
     """``frames`` (one per equal segment: centre; with ``random_offsets`` a random frame
     per segment in training), ``size`` [H, W], ``interpolation`` (area|bilinear),
-    ``scale`` (metres: mm/1000 | max: / clip maximum | none: float millimetres).
+    ``scale`` (metres: mm/1000 | max: / clip maximum | none: float millimetres),
+    ``crop`` (none | body: the square box around every pixel with depth > 0 over the clip,
+    :func:`harkd.data.cropping.body_box`, cut out before resizing; ``crop_margin``: the
+    fraction of the box's side added on each side), ``augment`` (training only; dict of
+    :func:`augment_frames`'s ``crop_scale``, ``rotate`` (degrees), ``depth_shift`` (in the
+    output's units: metres with ``scale: metres``), and ``time_jitter``: the segments
+    divide a random window dropping up to that fraction of the clip at each end).
 
     ``dmm`` (a dict for :func:`harkd.encoding.dmm.depth_motion_maps`: ``views``, ``segments``,
-    ``z_bins``, ``threshold`` in millimetres) turns the clip into depth motion map images
-    ``(C, size, size)`` instead of frames (``size`` one number, default 64; ``frames``,
-    ``random_offsets``, ``interpolation`` and ``scale`` do not apply)."""
+    ``z_bins``, ``threshold`` in millimetres) turns the (cropped) clip into depth motion map images
+    ``(C, size, size)`` instead of frames, computed once and cached (``size`` one number, default 64;
+    ``frames``, ``random_offsets``, ``interpolation`` and ``scale`` do not apply; ``augment`` takes
+    ``crop_scale`` and ``rotate``, the same for every map of a clip)."""
 
     modality = "depth"
-    options = ("frames", "size", "interpolation", "scale", "random_offsets", "dmm")
+    options = ("frames", "size", "interpolation", "scale", "random_offsets", "crop", "crop_margin", "augment", "dmm")
+    augment_options = ("crop_scale", "rotate", "depth_shift", "time_jitter")
     dmm_options = ("views", "segments", "z_bins", "threshold")
 
     def __init__(self, **config: Any):
         super().__init__(**config)
-        kind = "depth transform"
+        kind = f"{type(self).modality} transform"
         self.dmm = config.get("dmm")
         self.dmm_encode = None
         if self.dmm is not None:
@@ -493,8 +543,26 @@ class DepthTransform(ModalityTransform):
             size = tuple(_count(kind, "size", s, optional=False) for s in size)
         self.size = size
         self.interpolation = _choice(kind, "interpolation", config.get("interpolation", "area"), ("area", "bilinear"))
-        self.scale = _choice(kind, "scale", config.get("scale", "metres"), ("metres", "max", "none"))
+        self.scale = _choice(kind, "scale", config.get("scale", "metres"), ("metres", "max", "none")) \
+            if "scale" in self.options else None
         self.random_offsets = check_flag(_option(kind, "random_offsets"), config.get("random_offsets", False))
+        self.crop = _choice(kind, "crop", config.get("crop", "none"), ("none", "body"))
+        if self.crop == "body":
+            self._check_body_crop()
+        self.crop_margin = 0.0
+        if config.get("crop_margin") is not None:
+            if self.crop != "body":
+                raise ConfigError(f"{kind} option 'crop_margin' applies to the body crop: set crop: body, "
+                                  "or remove crop_margin")
+            self.crop_margin = check_number(_option(kind, "crop_margin"), config["crop_margin"], error=ConfigError)
+        self.augment = _augment_options(type(self).modality, config.get("augment"), self.augment_options)
+        for name, below in (("crop_scale", 1), ("time_jitter", 0.5)):
+            if self.augment.get(name, 0) >= below:
+                raise ConfigError(f"{type(self).modality} augment option '{name}' must be below {below}, "
+                                  f"got {self.augment[name]!r}")
+
+    def _check_body_crop(self) -> None:
+        """Refuse ``crop: body`` where depth > 0 does not find the body (RGB)."""
 
     def _check_dmm(self, config: Mapping[str, Any]) -> None:
         if "dmm" not in DEPTH_ENCODINGS:
@@ -514,6 +582,11 @@ class DepthTransform(ModalityTransform):
         if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 2:
             raise ConfigError(f"depth transform option 'size' with 'dmm' must be one integer >= 2 (square motion "
                               f"maps), got {size!r}")
+        augment = config.get("augment") or {}
+        moving = [name for name in ("depth_shift", "time_jitter") if isinstance(augment, Mapping) and name in augment]
+        if moving:
+            raise ConfigError(f"depth augment option '{moving[0]}' does not apply with 'dmm' (the motion maps are "
+                              "computed once from the whole clip): use crop_scale and rotate")
         self.dmm_size = int(size)
         self.dmm_encode = DEPTH_ENCODINGS.get("dmm")
         try:  # the encoder checks its own options: fail at configuration, not in the first worker
@@ -526,11 +599,19 @@ class DepthTransform(ModalityTransform):
             return ()
         return tuple(name for name in ("frames", "size") if getattr(self, name) is None)
 
+    @property
+    def keeps_clip(self) -> bool:
+        """True when ``prepare`` keeps every frame and ``finish`` samples the segments (random
+        offsets or temporal jitter in training)."""
+        return bool(self.frames) and (self.random_offsets or self.augment.get("time_jitter", 0) > 0)
+
     def cache_config(self) -> dict[str, Any]:
         if self.dmm is not None:
-            return {**super().cache_config(), "dmm": dict(self.dmm), "size": self.dmm_size}
-        return {**super().cache_config(), "frames": None if self.random_offsets else self.frames,
-                "size": self.size, "interpolation": self.interpolation, "scale": self.scale}
+            return {**super().cache_config(), "dmm": dict(self.dmm), "size": self.dmm_size,
+                    "crop": self.crop, "crop_margin": self.crop_margin}
+        crop = {"crop": "body", "crop_margin": self.crop_margin} if self.crop == "body" else {}  # earlier keys kept
+        return {**super().cache_config(), "frames": None if self.keeps_clip else self.frames,
+                "size": self.size, "interpolation": self.interpolation, "scale": self.scale, **crop}
 
     @property
     def time_axis(self) -> int | None:
@@ -544,31 +625,90 @@ class DepthTransform(ModalityTransform):
         return time_window(x, start, end, nearest=True)  # whole frames: no blended depth maps
 
     def prepare(self, x: np.ndarray) -> np.ndarray:
+        box = body_box(x, self.crop_margin) if self.crop == "body" else None  # the whole clip's body
         if self.dmm is not None:
-            from harkd.data.cropping import body_box, crop_square  # TEMPORARY until the crop option lands
-            return self.dmm_encode(crop_square(x, body_box(x)), size=self.dmm_size, **self.dmm)
+            return self.dmm_encode(x if box is None else crop_square(x, box), size=self.dmm_size, **self.dmm)
         peak = float(x.max()) if self.scale == "max" else 0.0
-        if self.frames and not self.random_offsets:
+        if self.frames and not self.keeps_clip:
             x = x[segment_indices(x.shape[0], self.frames)]
+        if box is not None:
+            x = crop_square(x, box)
+        x = self._scaled(x, peak)
+        return resize_frames(x, self.size, self.interpolation) if self.size else x
+
+    def _scaled(self, x: np.ndarray, peak: float) -> np.ndarray:
+        """Frames as float32 in the output's units."""
         x = x.astype(np.float32)
         if self.scale == "metres":
             x /= 1000.0
         elif self.scale == "max" and peak > 0:
             x /= peak
-        return resize_frames(x, self.size, self.interpolation) if self.size else x
+        return x
 
     @property
     def stochastic(self) -> bool:
-        return bool(self.frames and self.random_offsets)
+        return bool(self.frames and self.random_offsets) or any(v > 0 for v in self.augment.values())
+
+    def _sampled(self, x: np.ndarray, train: bool) -> np.ndarray:
+        """The segment frames of ``prepare``'s output (random offsets and temporal jitter in training)."""
+        jitter = self.augment.get("time_jitter", 0) if train else 0
+        if self.keeps_clip:
+            # torch's RNG: DataLoader seeds it differently in every worker.
+            offsets = torch.rand(self.frames).numpy() if train and self.random_offsets else None
+            start, end = (torch.rand(2, dtype=torch.float64) * jitter).tolist() if jitter else (0.0, 0.0)
+            return x[segment_indices(x.shape[0], self.frames, offsets, start, end)]
+        if jitter and not self.frames:  # every frame kept: the jittered window, by the nearest whole frames
+            return time_window(x, *(torch.rand(2, dtype=torch.float64) * jitter).tolist(), nearest=True)
+        return x
 
     def finish(self, x: np.ndarray, train: bool = False) -> torch.Tensor:
+        x = x if self.dmm is not None else self._sampled(x, train)
+        spatial = {k: v for k, v in self.augment.items() if k != "time_jitter" and v > 0}
+        if train and spatial:
+            x = augment_frames(x, **spatial)
         if self.dmm is not None:
-            return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
-        if self.frames and self.random_offsets:
-            # torch's RNG: DataLoader seeds it differently in every worker.
-            offsets = torch.rand(self.frames).numpy() if train else None
-            x = x[segment_indices(x.shape[0], self.frames, offsets)]
+            return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))  # (C, H, W) motion maps
+        return self._tensor(x)
+
+    def _tensor(self, x: np.ndarray) -> torch.Tensor:
+        """(S, 1, H, W): one depth channel per segment frame."""
         return torch.from_numpy(np.ascontiguousarray(x))[:, None]
+
+
+class RgbTransform(DepthTransform):
+    """RGB video, (T, H, W, 3) uint8 as :func:`harkd.data.read_video` gives it -> (frames, 3, H, W)
+    float32 in [0, 1]. The depth transform's ``frames``, ``random_offsets``, ``size``,
+    ``interpolation`` and ``augment`` (``crop_scale``, ``rotate``, ``time_jitter``; no depth
+    shift); no ``scale``. ``crop: body`` is refused: it finds the body by depth > 0, and RGB
+    frames have no such rule."""
+
+    modality = "rgb"
+    options = ("frames", "size", "interpolation", "random_offsets", "crop", "augment")
+    augment_options = ("crop_scale", "rotate", "time_jitter")
+
+    def __init__(self, **config: Any):
+        augment = config.get("augment")
+        if isinstance(augment, Mapping) and "depth_shift" in augment:
+            raise ConfigError(f"{type(self).modality} augment option 'depth_shift' shifts depth values, which RGB "
+                              "frames do not have: remove it (crop_scale, rotate and time_jitter apply to RGB)")
+        super().__init__(**config)
+
+    def _check_body_crop(self) -> None:
+        raise ConfigError(f"{type(self).modality} transform option 'crop': 'body' finds the body by depth > 0, "
+                          "which RGB frames do not have; use crop: none (the body crop is for depth clips)")
+
+    def prepare(self, x: np.ndarray) -> np.ndarray:
+        if x.ndim != 4 or x.shape[-1] != 3:
+            raise InputError(f"{self.modality} transform expects (T, H, W, 3) RGB frames, got shape {x.shape}")
+        return super().prepare(x)
+
+    def _scaled(self, x: np.ndarray, peak: float) -> np.ndarray:
+        """(F, 3, H, W) float32 in [0, 1]: uint8 / 255 (float frames are taken as already in [0, 1])."""
+        scale = 255.0 if x.dtype == np.uint8 else 1.0
+        return np.ascontiguousarray(x.transpose(0, 3, 1, 2), dtype=np.float32) / np.float32(scale)
+
+    def _tensor(self, x: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
 
 
 #: Transform kind -> class; a modality whose kind is not registered gets :class:`ModalityTransform`.
@@ -583,6 +723,7 @@ def register_transform(kind: str, cls: type[ModalityTransform], *, overwrite: bo
 register_transform("inertial", InertialTransform)
 register_transform("skeleton", SkeletonTransform)
 register_transform("depth", DepthTransform)
+register_transform("rgb", RgbTransform)
 
 
 def build_transforms(config: Mapping[str, Any] | None, modalities: Iterable[str],

@@ -71,7 +71,7 @@ def _segments(shape: tuple) -> dict:  # (S, C, H, W): one frame per segment
 
 
 #: model name -> the size arguments read off one prepared sample's shape (default: channels first)
-SAMPLE_LAYOUTS: dict[str, Callable[[tuple], dict]] = {"tsn": _segments, "trn": _segments}
+SAMPLE_LAYOUTS: dict[str, Callable[[tuple], dict]] = {"tsn": _segments, "trn": _segments, "r2plus1d": _segments}
 
 
 def model_input_kwargs(sample: torch.Tensor | np.ndarray, model_name: str) -> dict:

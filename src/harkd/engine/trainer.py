@@ -451,7 +451,7 @@ class Trainer:
             for m, axis in axes.items():
                 if axis is None:
                     raise ConfigError(f"config key 'train.mixup.mode': cutmix replaces a time segment, but modality "
-                                      f"'{m}' is a GAF image (data.modalities.{m}.gaf) without a time axis: "
+                                      f"'{m}' is an image without a time axis (data.modalities.{m}.gaf or .dmm): "
                                       "use train.mixup.mode=mixup")
         return axes
 

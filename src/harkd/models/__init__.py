@@ -8,7 +8,8 @@ optional semantic embedding layer (``semantic_dim``, feature ``"embedding"``).
 
 Models: ``gaf_resnet18``, ``gaf_vgg16_bn`` (GAF images), ``gaf_vgg_spamfm`` (SAKDN's
 SPAMFM-fused multi-branch GAF teacher), ``imu_cnn1d`` (raw IMU),
-``stgcn`` (skeletons; layouts via :func:`register_graph_layout`), ``tsn``, ``trn`` (video).
+``stgcn`` (skeletons; layouts via :func:`register_graph_layout`), ``tsn``, ``trn``,
+``r2plus1d`` (video: depth or RGB clips).
 """
 
 from harkd.models.base import ActionModel, ClassifierHead

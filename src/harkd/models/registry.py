@@ -12,7 +12,8 @@ __all__ = ["register_model", "create_model", "list_models", "MODELS"]
 
 #: The built-in models' modules register themselves when the registry is first looked up.
 MODELS: Registry[Callable] = Registry("model", builtins=(
-    "harkd.models.resnet", "harkd.models.sakdn", "harkd.models.stgcn", "harkd.models.vgg", "harkd.models.video"))
+    "harkd.models.resnet", "harkd.models.sakdn", "harkd.models.stgcn", "harkd.models.vgg", "harkd.models.video",
+    "harkd.models.video3d"))
 
 
 def register_model(name: str, *, overwrite: bool = False) -> Callable:
