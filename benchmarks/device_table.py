@@ -58,7 +58,12 @@ ROWS = [  # (label, size, kind, config, epochs: None = the config's 60)
     (f"micro 1D CNN 12/24/48, no KD, {PATIENT} epochs", f"micro{PATIENT}", "train", "acc_cnn1d_micro.yaml", PATIENT),
     (f"micro 1D CNN 12/24/48, KD, {PATIENT} epochs", f"micro{PATIENT}", "distill", "distill/skel2acc_kd_micro.yaml",
      PATIENT),
+    (f"mini 1D CNN 16/32/64, KD from skeleton + full-size student ensemble, {PATIENT} epochs", f"mini{PATIENT}",
+     "distill", "distill/ensemble2acc_kd_mini.yaml", PATIENT),
 ]
+#: teachers.1 of the ensemble row: the best full-size accelerometer student (kd_table.py --suites utd-kd-patient,
+#: seed 0 of the 150-epoch cached-KD row; same protocol: all training subjects, fixed schedule, final epoch)
+FULL_STUDENT = "runs/kd/utd-kd-patient/kd__fixed_teacher_view__cached___150_epochs_s0"
 
 
 def train(kind: str, config: str, run_dir: Path, overrides: list[str]) -> Path:
@@ -125,7 +130,8 @@ def row_summary(label: str, size: str, kind: str, config: str, runs: list[dict],
 
 
 def paired_rows(rows: list[dict]) -> None:
-    """Attach to each KD row its paired difference against the no-KD row of the same size."""
+    """Attach to each KD row (single teacher or ensemble) its paired difference against the no-KD row of the same
+    size."""
     from harkd.engine.stats import paired_test
 
     base = {r["size"]: r for r in rows if r["kind"] == "train"}
@@ -205,6 +211,8 @@ def main() -> int:
     ap.add_argument("--out", default="runs/device", help="run directories and exported models (resumed if present)")
     ap.add_argument("--runs", type=int, default=500, help="timed calls per latency measurement (seed 0)")
     ap.add_argument("--rows", nargs="*", default=None, metavar="SIZE", help="only these sizes (full, tiny, micro, mini150, micro150)")
+    ap.add_argument("--full-student", default=FULL_STUDENT,
+                    help="run directory of the full-size accelerometer student in the ensemble row's teachers")
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                     help="extra config override for every run, teacher included (e.g. a quick train.epochs=2)")
     ap.add_argument("--no-write", action="store_true")
@@ -226,6 +234,8 @@ def main() -> int:
                 overrides.insert(0, f"train.epochs={epochs}")  # before --set, which may shorten it for a smoke run
             if kind == "distill":
                 overrides.append(f"teachers.0.run={teacher}")
+            if "ensemble" in config:
+                overrides.append(f"teachers.1.run={args.full_student}")
             suffix = f"_e{epochs}" if epochs else ""
             run_dir = train(kind, config, out / f"{Path(config).stem}{suffix}_s{seed}", overrides)
             runs.append(measure(run_dir, models, args.runs if seed == args.seeds[0] else None))
@@ -259,7 +269,8 @@ def main() -> int:
         + (f"; extra overrides: {', '.join(args.overrides)}" if args.overrides else ""),
         f"students: inertial augmentation `{STUDENT_AUGMENT[0].split('=', 1)[1]}` in every row; KD rows: "
         f"CE (label smoothing 0.1) + KD (T = 4) from the augmented skeleton ST-GCN (`{TEACHER}`, seed 0, same "
-        "protocol)",
+        "protocol); the ensemble row's teacher is the mean of softmax(z / 4) of that ST-GCN and the best full-size "
+        f"accelerometer student (`{args.full_student}`, 91.5 % section utd-kd-patient, same protocol)",
         "accuracy: PyTorch = whole clip through the training pipeline; ONNX fp32 / int8 = the exported graphs in "
         "ONNX Runtime on every test clip stretched to the deployed window (W samples at 50 Hz)",
         "int8: `harkd export --quantize int8` (static QDQ: conv/linear weights int8 per channel, activations "

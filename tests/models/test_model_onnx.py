@@ -11,7 +11,8 @@ ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
 
-@pytest.mark.parametrize("name, dynamic", [("gaf_resnet18", {0: "batch"}), ("imu_cnn1d", {0: "batch", 2: "time"})])
+@pytest.mark.parametrize("name, dynamic", [("gaf_resnet18", {0: "batch"}), ("dmm_resnet", {0: "batch"}),
+                                           ("imu_cnn1d", {0: "batch", 2: "time"})])
 def test_onnx_matches_torch(name, dynamic, tiny_model, tiny_input):
     model = tiny_model(name, semantic_dim=6).eval()
     buf = io.BytesIO()
