@@ -14,6 +14,13 @@ Suites (``--suites``), each a RESULTS.md section and ``benchmarks/results/<secti
 - ``utd-trial``: the published trial protocol (trials 1-2 train, 3-4 test, all subjects) with
   harkd's validation selection beside "as published" selection on the test split
   (``--select-on-test``, marked as such).
+- The vision side (issue 12), every run on all training subjects for a fixed schedule, final epoch:
+  ``utd-depth`` (depth only from scratch: depth motion maps -> ``dmm_resnet``, the body-cropped
+  clip -> ``r2plus1d``, and the skeleton + depth late-fusion teacher), ``utd-vskd`` (the depth
+  motion map teacher -> the raw-acc 1D CNN: no KD, KD, VSKD's DASK; and the skeleton + depth
+  teacher ensemble), ``utd-vskd-gaf`` (the same three rows with VSKD's GASF + GADF image student)
+  and ``utd-sakdn-dmm`` (SAKDN's acc + gyro teacher -> the depth motion map student: no KD, KD,
+  SAKDN).
 
 Protocol of the cross-subject suites (``train.refit=best``): every student run selects its
 epoch on a held-out training subject (``data.val_subjects`` auto: UTD-MHAD subject 7... as
@@ -25,7 +32,8 @@ data. Test subjects only report. Each row is paired with its baseline over the s
 (two-sided paired t-test, harkd.engine.stats; a gain needs >= 5 seeds and p < 0.05).
 
 Also writes ``benchmarks/results/summary.json`` keys ``utd_acc_best``, ``utd_acc_best_nokd``,
-``utd_acc_kd_gain``, ``berkeley_wrist``, ``berkeley_six_acc``, ``berkeley_wrist_kd_gain``.
+``utd_acc_kd_gain``, ``berkeley_wrist``, ``berkeley_six_acc``, ``berkeley_wrist_kd_gain``,
+``utd_depth_best``, ``utd_vskd_gain``, ``utd_sakdn_gain``.
 
 Each suite is a set of declared runs (:class:`harkd.suites.RunSpec`): its teachers, then every
 (row, seed) student, which names the teacher run it needs. :func:`harkd.suites.run_suite` trains
@@ -34,6 +42,7 @@ for a Ray cluster), and a half-done suite resumes: finished runs are read from `
 killed ones resume from their run directory.
 
     HARKD_DATA_ROOT=../shared/data python benchmarks/kd_table.py --jobs 2
+    python benchmarks/kd_table.py --root ../shared/data --suites utd-depth utd-vskd utd-sakdn-dmm --jobs 2
     python benchmarks/kd_table.py --root ../shared/data --suites utd-kd --seeds 0 1 --set train.epochs=2 --no-write
 """
 

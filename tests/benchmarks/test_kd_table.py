@@ -16,21 +16,26 @@ SUITES = kd_table.suites([60, 150])
 ROWS = [(name, row) for name, suite in SUITES.items() for row in suite.rows]
 
 
+FIXED_SCHEDULE = ("utd-kd-patient", "utd-depth", "utd-vskd", "utd-vskd-gaf", "utd-sakdn-dmm")  # nothing selected
+
+
 def _load(suite, row, seed=1, teacher="runs/teacher"):
-    overrides = [*suite.common, *row.overrides, f"seed={seed}"] + ([f"teachers.0.run={teacher}"] if row.teacher else [])
-    return get_recipe(row.kind).load(ROOT / "configs" / row.config, overrides)
+    teachers = [f"teachers.{i}.run={teacher}{i or ''}" for i in range(len(row.teacher_keys))]
+    return get_recipe(row.kind).load(ROOT / "configs" / row.config, [*suite.common, *row.overrides, f"seed={seed}",
+                                                                      *teachers])
 
 
 @pytest.mark.parametrize("name,row", ROWS, ids=[f"{n}:{r.label}" for n, r in ROWS])
 def test_row_config_loads_with_its_overrides(name, row):
     cfg = _load(SUITES[name], row)
     assert cfg.seed == 1
-    assert cfg.train.refit == (None if name in ("utd-trial", "utd-kd-patient") else "best")
-    if name == "utd-kd-patient":  # fixed schedules on all training subjects: nothing to select on
+    assert cfg.train.refit == (None if name in ("utd-trial", *FIXED_SCHEDULE) else "best")
+    if name in FIXED_SCHEDULE:  # fixed schedules on all training subjects: nothing to select on
         assert cfg.data.val_subjects is None and cfg.data.val_fraction == 0
+    if name == "utd-kd-patient":
         assert cfg.train.epochs == int(row.label.rsplit(", ", 1)[1].split()[0])
-    if row.teacher:
-        assert cfg.teachers[0].run == "runs/teacher"
+    assert [t.run for t in getattr(cfg, "teachers", None) or []] == ["runs/teacher", "runs/teacher1"][:len(row.teacher_keys)]
+    assert set(row.teacher_keys) <= set(SUITES[name].teachers)
 
 
 @pytest.mark.parametrize("section,label,config", [
@@ -140,3 +145,37 @@ def test_a_given_teacher_run_is_used_and_not_trained():
     runs, _ = kd_table.suite_runs(suite, [0], Path("runs/kd"), [], teacher_run="runs/device/teacher_s0")
     assert all(r.measure for r in runs)
     assert {r.overrides[-1] for r in runs if r.needs} == {"teachers.0.run=runs/device/teacher_s0"}
+
+
+def _last(label, values, kind="train"):
+    return {"row": label, "kind": kind, "last": {"values": values, **summarize(values)}, "metric": "last",
+            "seconds_per_epoch": 1.0, "command": "harkd ..."}
+
+
+def test_ensemble_row_needs_both_teachers_in_order():
+    suite = kd_table.suites([60])["utd-vskd"]
+    runs, _ = kd_table.suite_runs(suite, [0], Path("runs/kd"), [])
+    ensemble = next(r for r in runs if r.name.startswith("raw_acc_1d_cnn__kd_from_the_skeleton___depth_ensemble"))
+    assert ensemble.needs == ("teacher:skeleton", "teacher:depth")
+    assert ensemble.overrides[-2:] == ("teachers.0.run=runs/kd/teacher_utd_mhad_skeleton_stgcn_aug_xsub_s0",
+                                       "teachers.1.run=runs/kd/teacher_utd_mhad_depth_dmm_xsub_s0")
+
+
+def test_vision_summary_keys():
+    sections = {"utd-depth": [_last(kd_table.DEPTH_ONLY[0], [84.0, 85.0, 86.0, 85.0, 85.0]),
+                              _last(kd_table.DEPTH_ONLY[1], [70.0, 71.0, 72.0, 71.0, 71.0]),
+                              _last("skeleton ST-GCN + depth motion maps, late fusion", [96.0] * 4 + [97.0])],
+                "utd-vskd": [_last("raw-acc 1D CNN, no KD", [80.0, 81.0, 82.0, 83.0, 84.0]),
+                             _last(kd_table.VSKD_ROW, [81.0, 83.0, 83.5, 85.0, 85.5], "distill")],
+                "utd-sakdn-dmm": [_last(kd_table.SAKDN_ROWS[1], [80.0, 81.0, 82.0, 83.0, 84.0]),
+                                  _last(kd_table.SAKDN_ROWS[0], [80.5, 81.0, 82.0, 82.5, 84.0], "distill")]}
+    for name, rows in sections.items():
+        suite = kd_table.suites([60])[name]
+        suite.rows = [r for r in suite.rows if r.label in {row["row"] for row in rows}]
+        kd_table.pair_rows(rows, suite)
+    keys = kd_table.summary_keys(sections)
+    assert keys["utd_depth_best"]["mean"] == pytest.approx(85.0)  # the fusion row is not depth-only
+    assert keys["utd_depth_best"]["row"].startswith(kd_table.DEPTH_ONLY[0])
+    assert keys["utd_vskd_gain"]["mean"] == pytest.approx(1.6) and keys["utd_vskd_gain"]["verdict"] == "gain"
+    assert keys["utd_sakdn_gain"]["mean"] == pytest.approx(0.0) and keys["utd_sakdn_gain"]["section"] == "utd-sakdn-dmm"
+    assert keys["utd_sakdn_gain"]["verdict"] != "gain"
