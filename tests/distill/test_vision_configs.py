@@ -85,3 +85,23 @@ def test_sensor_teacher_distils_into_the_depth_motion_map_student(vision_runs, s
     run = _run("distill", config, work / Path(config).stem, synth_utd, f"teachers.0.run={runs['accgyro']}",
                *SMALL_DMM)
     assert np.isfinite(_losses(run)).all()
+
+
+def test_a_distilled_student_teaches_in_turn(vision_runs, synth_utd):
+    """A distill run (its student) is a teacher too: the large-student -> device-student path of issue 15."""
+    from harkd.distill.teachers import load_teacher, read_teacher_run
+    from harkd.engine.checkpoint import load_checkpoint
+
+    work, runs = vision_runs
+    first = _run("distill", "distill/depth2acc_kd.yaml", work / "first_student", synth_utd,
+                 f"teachers.0.run={runs['depth']}")
+    second = _run("distill", "distill/skel2acc_kd_mini.yaml", work / "second_student", synth_utd,
+                  f"teachers.0.run={first}")
+    assert np.isfinite(_losses(second)).all()
+    teacher = read_teacher_run(first, "last")
+    assert teacher.input == "inertial" and teacher.weights == "student."
+    loaded = load_teacher(teacher, {"inertial": torch.zeros(3, 128)}).model
+    saved = {k.removeprefix("student."): v for k, v in load_checkpoint(first / "last.pt")["task"].items()
+             if k.startswith("student.")}
+    assert saved.keys() == loaded.state_dict().keys()
+    assert all(torch.equal(v, saved[k]) for k, v in loaded.state_dict().items())

@@ -12,6 +12,7 @@ from torch import nn
 
 from harkd.engine.checkpoint import load_checkpoint
 from harkd.engine.config import load_config
+from harkd.engine.recipe import read_run_config
 from harkd.engine.rundir import jsonable, read_run_meta
 from harkd.errors import ConfigError, DataError, InputError
 
@@ -37,6 +38,7 @@ class Teacher:
     checkpoint: str = "best"
     semantic: object = None  # the teacher's SemanticConfig (class-name embeddings it was trained to), if any
     folds: list["Teacher"] = field(default_factory=list)  # cross-fitting runs (the teacher is folds[0]'s config)
+    weights: str = "model."  # the checkpoint's prefix of the teacher's weights ("student." for a distilled student)
 
 
 #: the files of a module teacher's directory (:func:`save_module_teacher`)
@@ -98,15 +100,22 @@ def read_teacher_run(run_dir: str | Path, checkpoint: str = "best", name: str | 
         if not (run_dir / needed).is_file():
             raise DataError(run_dir / needed, "teacher run is incomplete: not found (train the teacher with harkd train)")
     meta = read_run_meta(run_dir)
-    if meta.get("kind", "train") != "train":
-        raise ConfigError(f"teacher {run_dir} is a '{meta['kind']}' run; teachers come from harkd train runs")
-    cfg = load_config(run_dir / "config.yaml")
-    modalities = cfg.model.inputs
+    kind = meta.get("kind", "train")
+    if kind not in ("train", "distill"):
+        raise ConfigError(f"teacher {run_dir} is a '{kind}' run; teachers come from harkd train or harkd distill "
+                          "runs")
+    if kind == "distill":  # a distilled student teaches in turn (e.g. a large student -> a device-sized one)
+        cfg = read_run_config(run_dir)[2]
+        model, weights, semantic = cfg.student, "student.", None
+    else:
+        cfg = load_config(run_dir / "config.yaml")
+        model, weights, semantic = cfg.model, "model.", cfg.semantic
+    modalities = model.inputs
     stats = meta.get("normalization", {})
-    return Teacher(name or cfg.name, run_dir, None, cfg.model.input,
+    return Teacher(name or cfg.name, run_dir, None, model.input,
                    {m: dict(cfg.data.modalities.get(m) or {}) for m in modalities},
                    {m: stats[m] for m in modalities if stats.get(m)}, list(meta["class_names"]), meta["split"],
-                   cfg.data.dataset, cfg.data.protocol, cfg.model, checkpoint, cfg.semantic)
+                   cfg.data.dataset, cfg.data.protocol, model, checkpoint, semantic, weights=weights)
 
 
 def read_teacher(spec) -> Teacher:
@@ -173,8 +182,8 @@ def load_teacher(teacher: Teacher, sample: dict) -> Teacher:
     else:
         path = teacher.run_dir / f"{teacher.checkpoint}.pt"
         model = build_model(teacher.model_cfg, sample, len(teacher.class_names))
-        state = {k.removeprefix("model."): v for k, v in load_checkpoint(path)["task"].items()
-                 if k.startswith("model.")}
+        state = {k.removeprefix(teacher.weights): v for k, v in load_checkpoint(path)["task"].items()
+                 if k.startswith(teacher.weights)}
         try:
             model.load_state_dict(state)
         except RuntimeError as err:
