@@ -149,3 +149,42 @@ def test_paired_window_on_motion_maps_is_refused():
             "data.paired_augment cuts one time window from every modality, but modality 'depth' is depth motion "
             "maps (data.modalities.depth.dmm), which have no time axis: remove data.paired_augment")):
         t.time_window(np.zeros((12, 8, 8), np.float32), 0.1, 0.9)
+
+
+def test_the_dmm_option_needs_the_encoding_floor_registered():
+    """The data layer imports no encoder: without ``import harkd.encoding`` the dmm option says what to do."""
+    import subprocess
+    import sys
+
+    code = ("from harkd.data.transforms import DepthTransform\n"
+            "from harkd.errors import ConfigError\n"
+            "try:\n    DepthTransform(dmm={})\n"
+            "except ConfigError as err:\n    print(err)\n"
+            "import harkd.encoding\n"
+            "print(DepthTransform(dmm={}).dmm_encode.__name__)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines() == ["the depth 'dmm' option needs the depth motion map encoding, which harkd.encoding "
+                                "registers: import harkd.encoding before building the transforms (harkd's engine, "
+                                "CLI and API do)", "depth_motion_maps"]
+
+
+def test_dmm_augmentation_is_training_only_and_keeps_the_shape():
+    import torch
+
+    t = build_transforms({"depth": {"dmm": {}, "size": 24, "crop": "body",
+                                    "augment": {"crop_scale": 0.2, "rotate": 10}}}, ["depth"])["depth"]
+    clip = square_clip([(40, 30 + 3 * t) for t in range(12)], [2200] * 12, side=30, size=120)
+    prepared = t.prepare(clip)
+    assert t.stochastic
+    plain = t.finish(prepared, train=False)
+    np.testing.assert_array_equal(plain.numpy(), prepared)
+    torch.manual_seed(0)
+    augmented = t.finish(prepared, train=True)
+    assert augmented.shape == plain.shape and not torch.equal(augmented, plain)
+
+
+def test_dmm_refuses_time_augmentation():
+    with pytest.raises(ConfigError, match=re.escape(
+            "depth augment option 'time_jitter' does not apply with 'dmm' (the motion maps are computed once from "
+            "the whole clip): use crop_scale and rotate")):
+        build_transforms({"depth": {"dmm": {}, "augment": {"time_jitter": 0.1}}}, ["depth"])
