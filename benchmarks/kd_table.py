@@ -179,18 +179,24 @@ def suites(patient_epochs: list[int]) -> dict[str, Suite]:
         "utd-vskd": Suite(
             "utd-vskd", "Depth -> accelerometer students (VSKD's direction) with the depth motion map teacher, and a "
             "skeleton + depth teacher ensemble, UTD-MHAD cross-subject (benchmarks/kd_table.py --suites utd-vskd)",
-            "UTD-MHAD", {"depth": depth_teacher, "skeleton": ("utd_mhad/skeleton_stgcn_aug.yaml", NO_VALIDATION)}, [
+            "UTD-MHAD", {"depth": depth_teacher, "skeleton": ("utd_mhad/skeleton_stgcn_aug.yaml", NO_VALIDATION),
+                         "fusion": ("utd_mhad/skel_depth_fusion.yaml", NO_VALIDATION)}, [
                 *vskd("raw-acc 1D CNN", "utd_mhad/distill/depth2acc_kd.yaml", "utd_mhad/distill/depth2acc_dask.yaml"),
                 Row("raw-acc 1D CNN, KD from skeleton", "distill", "utd_mhad/distill/skel2acc_kd.yaml", aug,
                     ("raw-acc 1D CNN, no KD",), "skeleton"),
                 Row("raw-acc 1D CNN, KD from the skeleton + depth ensemble", "distill",
                     "utd_mhad/distill/skeldepth2acc_ensemble.yaml", aug,
                     ("raw-acc 1D CNN, no KD", "raw-acc 1D CNN, KD from skeleton"), ("skeleton", "depth")),
+                Row("raw-acc 1D CNN, KD from the skeleton + depth late-fusion teacher", "distill",
+                    "utd_mhad/distill/skel2acc_kd.yaml", aug,
+                    ("raw-acc 1D CNN, no KD", "raw-acc 1D CNN, KD from skeleton"), "fusion"),
             ], NO_VALIDATION, [*vision_common, "depth teacher: `configs/utd_mhad/depth_dmm.yaml` (seed 0); skeleton "
                                "teacher: the augmented ST-GCN (`skeleton_stgcn_aug.yaml`, seed 0); student: raw acc "
                                f"-> 1D CNN 64/128/256, inertial augmentation `{AUGMENT}`, 60 epochs; KD: CE (label "
                                "smoothing 0.1) + KD (T = 4); VSKD: CE + 0.01 KD + DASK on the pooled features; "
-                               "ensemble: the mean of the two teachers' softmax(z / 4)"], metric="last"),
+                               "ensemble: the mean of the two teachers' softmax(z / 4); fused teacher: "
+                               "`skel_depth_fusion.yaml` (ST-GCN + depth motion map branches, late fusion, seed 0)"],
+            metric="last"),
         "utd-vskd-gaf": Suite(
             "utd-vskd-gaf", "Depth -> accelerometer GAF-image students (VSKD's student type) with the depth motion map "
             "teacher, UTD-MHAD cross-subject (benchmarks/kd_table.py --suites utd-vskd-gaf)", "UTD-MHAD",

@@ -55,10 +55,13 @@ def test_depth_motion_map_model_trains_and_evaluates(vision_runs, synth_utd):
     assert "dmm_resnet" in config and "crop: body" in config
 
 
-def test_skeleton_depth_fusion_trains(vision_runs, synth_utd):
+def test_skeleton_depth_fusion_trains_and_teaches_the_accelerometer_student(vision_runs, synth_utd):
     work, _ = vision_runs
-    run = _run("train", "skel_depth_fusion.yaml", work / "fusion", synth_utd, *SMALL_DMM)
-    assert np.isfinite(_losses(run)).all()
+    fusion = _run("train", "skel_depth_fusion.yaml", work / "fusion", synth_utd, *SMALL_DMM)
+    assert np.isfinite(_losses(fusion)).all()
+    student = _run("distill", "distill/skel2acc_kd.yaml", work / "fusion_student", synth_utd,
+                   f"teachers.0.run={fusion}")
+    assert np.isfinite(_losses(student)).all()
 
 
 @pytest.mark.parametrize("config", ["distill/depth2acc_kd.yaml", "distill/depth2acc_dask.yaml"])
