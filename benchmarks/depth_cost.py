@@ -74,7 +74,7 @@ def main() -> int:
     args = ap.parse_args()
     if not use_data_root(args.root, "UTD-MHAD"):
         return 0
-    rows = []
+    rows, load = [], [os.getloadavg()[0]]
     for label, config in ROWS:
         if args.rows and config not in args.rows:
             continue
@@ -87,6 +87,7 @@ def main() -> int:
                "preprocessing_s": cold["wall_s"] - warm["wall_s"], "cache_mb": cache_mb}
         print(json.dumps(row), flush=True)
         rows.append(row)
+        load.append(os.getloadavg()[0])
     lines = ["| depth model | config | cold run s (preprocessing s) | warm run s | s / epoch (warm) | cache MB | "
              "peak RSS MB cold / warm |", "|---|---|---:|---:|---:|---:|---:|"]
     for r in rows:
@@ -104,6 +105,9 @@ def main() -> int:
         f"{args.threads} thread(s), first with an empty preprocessing cache (cold: every depth .mat read, decoded "
         "and prepared), then again on that cache (warm); preprocessing = cold minus warm wall time; s / epoch = "
         "median epoch of the warm run; peak RSS: each training process's maximum resident memory",
+        f"machine load (1-minute load average on the {os.cpu_count()} CPUs) at the start and after each row: "
+        + ", ".join(f"{x:.1f}" for x in load) + " (above the thread count, other work was sharing the CPUs and "
+        "inflated the times)",
         date=datetime.date.today().isoformat())
     replace_section(HERE / "RESULTS.md", "depth-cost", header + table + "\n")
     results = HERE / "results"

@@ -67,7 +67,8 @@ PAIRED = "{shift: 0.1}"
 MIXUP = "{alpha: 0.4, mode: mixup}"
 NO_VALIDATION = ["data.val_subjects=null", "data.val_fraction=0"]
 DEPTH_ONLY = ("depth motion maps (12 x 64 x 64) -> ResNet (dmm_resnet)",
-              "body-cropped depth clip -> (2+1)D CNN (r2plus1d)")
+              "body-cropped depth clip -> (2+1)D CNN (r2plus1d)",
+              "depth motion maps (12 x 64 x 64) -> ResNet (dmm_resnet), 150 epochs")
 VSKD_ROW = "raw-acc 1D CNN, VSKD (DASK + CE + 0.01 KD) from depth"  # utd_vskd_gain: fixed before the runs
 SAKDN_ROWS = ("SAKDN (CE + 0.01 KD + GSDM + semantic)", "no KD (same 300-d bottleneck student)")
 
@@ -171,7 +172,10 @@ def suites(patient_epochs: list[int]) -> dict[str, Suite]:
             "(benchmarks/kd_table.py --suites utd-depth)", "UTD-MHAD", {}, [
                 Row(DEPTH_ONLY[0], "train", "utd_mhad/depth_dmm.yaml"),
                 Row(DEPTH_ONLY[1], "train", "utd_mhad/depth_r2plus1d.yaml"),
-            ], NO_VALIDATION, [*vision_common, "every model trains from scratch on UTD-MHAD alone (no pretraining); "
+                Row(DEPTH_ONLY[2], "train", "utd_mhad/depth_dmm.yaml", ["train.epochs=150"]),
+            ], NO_VALIDATION, [*vision_common, "every model trains from scratch on UTD-MHAD alone (no pretraining), for its "
+                               "config's epochs (the 150-epoch row: the patient length of section utd-kd-patient, "
+                               "fixed before the run, both lengths shown); "
                                "depth motion maps: front/side/top motion energy of the body-cropped clip over the "
                                "whole clip and its three thirds (`data.modalities.depth.dmm`), computed once and "
                                "cached"], metric="last"),
