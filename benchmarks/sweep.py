@@ -70,7 +70,7 @@ def main() -> int:
     folds = args.folds or [None]
     rows = ["| variant | overrides | val acc. best (%) | val acc. last epoch (%) | s / epoch |", "|---|---|---:|---:|---:|"]
     if args.folds:
-        rows[0] = rows[0][:-1] + " last epoch per held-out subject (%) |"
+        rows[0] += " last epoch per held-out subject (%) |"
         rows[1] += "---|"
     for text in args.variant:
         label, overrides = parse_variant(text)
