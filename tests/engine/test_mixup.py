@@ -108,13 +108,18 @@ def test_trainer_mixes_training_batches_with_probability_prob(tmp_path):
     assert not any(MIX_LAMBDA in b for b in task.seen)
 
 
-def test_cutmix_of_a_gaf_image_is_refused(tmp_path):
-    gaf = {"inertial": InertialTransform(length=16, gaf={"image_size": 8})}
-    message = ("config key 'train.mixup.mode': cutmix replaces a time segment, but modality 'inertial' is a GAF "
-               "image (data.modalities.inertial.gaf) without a time axis: use train.mixup.mode=mixup")
-    with pytest.raises(ConfigError, match=re.escape(message)):
-        _trainer(tmp_path, gaf, MixupConfig(mode="cutmix"))
-    _trainer(tmp_path, gaf, MixupConfig(mode="mixup"))  # mixup of images is fine
+def test_cutmix_of_an_image_without_time_axis_is_refused(tmp_path):
+    import harkd.encoding  # noqa: F401  (registers the depth 'dmm' encoding)
+    from harkd.data.transforms import DepthTransform
+
+    for name, transform in (("inertial", InertialTransform(length=16, gaf={"image_size": 8})),
+                            ("depth", DepthTransform(dmm={}, size=8))):
+        images = {name: transform}
+        message = (f"config key 'train.mixup.mode': cutmix replaces a time segment, but modality '{name}' is an "
+                   f"image without a time axis (data.modalities.{name}.gaf or .dmm): use train.mixup.mode=mixup")
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            _trainer(tmp_path / name, images, MixupConfig(mode="cutmix"))
+        _trainer(tmp_path / name, images, MixupConfig(mode="mixup"))  # mixup of images is fine
 
 
 def test_time_axes_of_the_transforms():
