@@ -11,8 +11,7 @@ import torch
 from torch import nn
 
 from harkd.engine.checkpoint import load_checkpoint
-from harkd.engine.config import load_config
-from harkd.engine.recipe import read_run_config
+from harkd.engine.recipe import get_recipe
 from harkd.engine.rundir import jsonable, read_run_meta
 from harkd.errors import ConfigError, DataError, InputError
 
@@ -104,12 +103,12 @@ def read_teacher_run(run_dir: str | Path, checkpoint: str = "best", name: str | 
     if kind not in ("train", "distill"):
         raise ConfigError(f"teacher {run_dir} is a '{kind}' run; teachers come from harkd train or harkd distill "
                           "runs")
-    if kind == "distill":  # a distilled student teaches in turn (e.g. a large student -> a device-sized one)
-        cfg = read_run_config(run_dir)[2]
-        model, weights, semantic = cfg.student, "student.", None
-    else:
-        cfg = load_config(run_dir / "config.yaml")
-        model, weights, semantic = cfg.model, "model.", cfg.semantic
+    # a distill run's deployable model is its student, which teaches in turn (a large student -> a device-sized one)
+    recipe = get_recipe(kind)
+    cfg = recipe.load(run_dir / "config.yaml")
+    attr, model = recipe.deployable(cfg)
+    semantic = cfg.semantic if kind == "train" else None  # a distill config's semantic section is GSDM's, not a target
+    weights = f"{attr}."
     modalities = model.inputs
     stats = meta.get("normalization", {})
     return Teacher(name or cfg.name, run_dir, None, model.input,
