@@ -106,7 +106,7 @@ def depth_motion_maps(frames: np.ndarray, views: Sequence[str] = VIEWS, segments
     frame has no motion: zeros).
     """
     frames = np.asarray(frames)
-    views, segments = list(views), [int(s) for s in segments] if not isinstance(segments, (str, bytes)) else segments
+    views, segments = list(views), list(segments)
     _check(frames, views, segments, size, z_bins)
     front, side, top, span = _project(frames, size, z_bins)
     planes = {"front": (front, threshold / span if span else 0.0), "side": (side, 0.0), "top": (top, 0.0)}
