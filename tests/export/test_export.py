@@ -13,6 +13,7 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
 from harkd.cli.main import main  # noqa: E402
+from harkd.errors import InputError  # noqa: E402
 from harkd.data.transforms import resample_time  # noqa: E402
 from harkd.export import ExportedModel, count_macs, export_run, interpolation_matrix, manifest_path, sha256_file  # noqa: E402
 from harkd.export.exporter import eager_probabilities, load_for_export, parity_windows  # noqa: E402
@@ -24,6 +25,26 @@ def test_interpolation_matrix_is_resample_time(window, length):
     expected = resample_time(x, length)
     got = (torch.from_numpy(x.T.copy()) @ torch.from_numpy(interpolation_matrix(window, length))).numpy().T
     np.testing.assert_allclose(got, expected, rtol=0, atol=2e-6)
+
+
+@pytest.mark.parametrize("window, length", [(175, 128), (50, 128), (128, 128), (300, 64), (2, 5), (3, 2)])
+def test_the_pipeline_resamples_like_training(window, length):
+    from harkd.export.pipeline import DeployablePipeline
+
+    seen = []
+    pipeline = DeployablePipeline(lambda x: seen.append(x) or x[..., 0], window, length)
+    x = np.random.default_rng(1).standard_normal((2, 3, window)).astype(np.float32) * 3
+    pipeline(torch.from_numpy(x))
+    expected = np.stack([resample_time(clip.T, length).T for clip in x])
+    # Resize computes the source positions j (W - 1) / (L - 1) in float32; training in float64
+    np.testing.assert_allclose(seen[0].numpy(), expected, rtol=0, atol=3e-4)
+
+
+def test_a_window_of_one_sample_cannot_be_resampled():
+    from harkd.export.pipeline import DeployablePipeline
+
+    with pytest.raises(InputError, match=re.escape("the window must hold at least 2 samples, got 1")):
+        DeployablePipeline(torch.nn.Identity(), 1, 128)
 
 
 @pytest.mark.parametrize("kind", ["raw", "centered", "gaf", "gafds"])

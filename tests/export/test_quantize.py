@@ -25,7 +25,8 @@ def test_int8_export_runs_in_onnxruntime_and_records_the_quantization(int8_model
     out, manifest = int8_model
     q = manifest["quantization"]
     assert q["mode"] == "int8" and q["format"].startswith("QDQ")
-    assert q["quantized_ops"] == {"Conv": 6, "Gemm": 1}  # imu_cnn1d [8, 16]: every conv and the head
+    # imu_cnn1d [8, 16]: every conv, ReLU and residual sum, and the head
+    assert q["quantized_ops"] == {"Conv": 6, "Relu": 5, "Add": 2, "Gemm": 1}
     assert q["calibration"]["split"] == "train" and q["calibration"]["windows"] > 0
     check = q["check"]
     one_window = 1 / check["windows"]  # the synthetic validation split is small: bounds allow one window
@@ -48,11 +49,27 @@ def test_the_input_pipeline_stays_float(int8_model):
     activations = [n for n in graph.node if n.op_type != "Constant"
                    and not (n.op_type == "DequantizeLinear" and n.input[0] in weights)]
     first_q = next(i for i, n in enumerate(activations) if n.op_type == "QuantizeLinear")
-    # the raw window goes through the float resampling taps and normalisation before anything is quantized
-    assert [n.op_type for n in activations[:first_q]] == ["Gather", "Gather", "Mul", "Mul", "Add", "Sub", "Div"]
+    # the raw window goes through the float resampling and normalisation before anything is quantized
+    assert [n.op_type for n in activations[:first_q]] == ["Resize", "Sub", "Div"]
     assert graph.input[0].name == "window" and graph.output[0].name == "probabilities"
     assert graph.node[-1].op_type == "Softmax"
     assert all(not n.name for n in graph.node)  # compact: no node names, short tensor names
+
+
+def test_the_model_runs_int8_from_its_first_convolution_to_its_pooling(int8_model):
+    """ONNX Runtime fuses the QDQ graph into int8 kernels: no float round trip between the model's layers
+    (each would cost a DequantizeLinear + QuantizeLinear pair, and at batch 1 about as much as a layer)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.optimized_model_filepath = str(int8_model[0].with_name("optimized.onnx"))
+    ort.InferenceSession(str(int8_model[0]), options, providers=["CPUExecutionProvider"])
+    ops = [n.op_type for n in onnx.load(options.optimized_model_filepath).graph.node if n.op_type != "Transpose"]
+    first, pool = ops.index("QuantizeLinear"), ops.index("ReduceMean")
+    assert ops[:first] == ["Resize", "Sub", "Div"]
+    inner = ops[first + 1:pool]
+    assert inner and set(inner) <= {"QLinearConv", "QLinearAdd", "DequantizeLinear"}
+    assert inner.count("DequantizeLinear") == 1 and inner[-1] == "DequantizeLinear"
 
 
 def test_a_broken_calibration_fails_the_check_and_writes_nothing(trained_raw_run, tmp_path, monkeypatch):

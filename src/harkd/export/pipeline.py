@@ -5,11 +5,12 @@ Training clips are resampled over the *whole clip* to ``length`` samples
 ``linspace(0, T - 1, length)``). A deployed model sees a fixed window of ``W`` raw samples
 instead (by default the median training-clip length, so a window spans about one
 action) and resamples it to ``length`` inside the graph with the *same* interpolation:
-output sample ``j`` is ``(1 - w_j) x[lo_j] + w_j x[lo_j + 1]`` with constant indices and
-weights (:func:`interpolation_taps`; two gathers, a few hundred bytes instead of a
-``(W, length)`` matrix, which matters for a model of tens of kilobytes). With ``W`` fixed,
-the graph has no data-dependent shapes and exports to TorchScript and ONNX with a dynamic
-batch axis.
+output sample ``j`` is ``(1 - w_j) x[lo_j] + w_j x[lo_j + 1]`` at ``j (W - 1) / (length - 1)``
+(:func:`interpolation_taps`). In the graph that is one ``Resize`` node (linear,
+``align_corners``) with constant scales: no index tables, which matter for a model of tens
+of kilobytes, and no shape arithmetic, which costs as much as a convolution at batch 1.
+With ``W`` fixed, the graph has no data-dependent shapes and exports to TorchScript and
+ONNX with a dynamic batch axis.
 """
 
 from __future__ import annotations
@@ -67,11 +68,10 @@ class DeployablePipeline(nn.Module):
         self.window = int(window)
         self.resampling = length is not None
         if self.resampling:
-            lo, w = interpolation_taps(window, length)
-            self.register_buffer("taps_lo", torch.from_numpy(lo))
-            self.register_buffer("taps_hi", torch.from_numpy(lo + 1))
-            self.register_buffer("weight_lo", torch.from_numpy(1 - w))
-            self.register_buffer("weight_hi", torch.from_numpy(w))
+            interpolation_taps(self.window, length)  # checks the window
+        # interpolate's output size is floor(window * scale): half a sample of margin makes it
+        # ``length`` whatever the rounding; with align_corners the positions come from the sizes alone
+        self.scale = (length + 0.5) / self.window if self.resampling else 1.0
         self.normalizing = mean is not None
         if self.normalizing:
             self.register_buffer("mean", torch.as_tensor(np.asarray(mean, dtype=np.float32)).reshape(-1, 1))
@@ -80,7 +80,7 @@ class DeployablePipeline(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.resampling:
-            x = self.weight_lo * x.index_select(-1, self.taps_lo) + self.weight_hi * x.index_select(-1, self.taps_hi)
+            x = nn.functional.interpolate(x, scale_factor=self.scale, mode="linear", align_corners=True)
         if self.remove_mean:
             x = x - x.mean(dim=-1, keepdim=True)
         if self.normalizing:

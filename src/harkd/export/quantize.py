@@ -6,11 +6,13 @@ form (QuantizeLinear / DequantizeLinear pairs that ONNX Runtime fuses into int8 
 
 - **what is int8**: the weights of the model's convolutions and fully connected layers
   (int8, symmetric, per output channel) and the activations between them (uint8,
-  per tensor, ranges from calibration);
-- **what stays float**: the input pipeline (resampling taps, normalisation with the
+  per tensor, ranges from calibration), the ReLUs and the residual sums included, so that
+  ONNX Runtime runs the model from its first convolution to its global pooling in int8
+  kernels with no float round trip between layers;
+- **what stays float**: the input pipeline (resampling, normalisation with the
   training statistics, the GAF encoding, whose cosines and outer products int8 would
-  break) and the final softmax. Only nodes of the model (ONNX names under ``/model/``)
-  are quantized;
+  break), the global average pool and the final softmax. Only nodes of the model (ONNX
+  names under ``/model/``) are quantized;
 - **calibration**: raw windows of the *training* split (the centred window of every
   training recording plus up to ``CALIBRATION_SHIFTS`` shifted ones, seeded), min-max
   ranges. The validation and test splits are not read for calibration;
@@ -44,7 +46,7 @@ MAX_ACCURACY_DROP = 2.0  # percentage points of validation accuracy int8 may los
 CALIBRATION_SHIFTS = 2  # shifted windows per training recording, beside its centred one
 CHECK_OFFSETS = (0.25, 0.5, 0.75)  # where the check's windows start, as a fraction of each clip's free range
 MAX_CALIBRATION_WINDOWS = 512
-QUANTIZED_OPS = ("Conv", "Gemm", "MatMul")
+QUANTIZED_OPS = ("Conv", "Gemm", "MatMul", "Relu", "Add")
 MODEL_SCOPE = "/model/"  # ONNX node names of the pipeline's model (the input pipeline is outside it)
 
 

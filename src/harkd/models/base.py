@@ -109,7 +109,7 @@ class ClassifierHead(nn.Module):
 
     def _pool(self, x: torch.Tensor) -> torch.Tensor:
         if self.pool_size == 1:
-            return x.flatten(2).mean(-1)
+            return x.mean(dim=tuple(range(2, x.dim())))
         return nn.functional.adaptive_avg_pool2d(x, self.pool_size).flatten(1)
 
     def _consensus(self, x: torch.Tensor) -> torch.Tensor:
