@@ -285,7 +285,9 @@ def main() -> int:
         "accuracy: PyTorch = whole clip through the training pipeline; ONNX fp32 / int8 = the exported graphs in "
         "ONNX Runtime on every test clip stretched to the deployed window (W samples at 50 Hz)",
         "int8: `harkd export --quantize int8` (static QDQ: conv/linear weights int8 per channel, activations "
-        "uint8 calibrated on training windows; resampling, normalisation and softmax float); drop = fp32 - "
+        "uint8 calibrated on training windows, ReLUs and residual sums int8 too, so ONNX Runtime runs the model in "
+        "int8 kernels from its first convolution to its pooling; resampling (one Resize node), normalisation, "
+        "pooling and softmax float); drop = fp32 - "
         "int8 on the same clips, mean over seeds",
         f"size: ONNX file on disk (KB = 1000 bytes); latency: seed 0, `harkd bench MODEL.onnx --runs {args.runs}`"
         ", median (p95) ms per window at batch 1 with 1 thread / all threads; shared 2-core VM, compare rows "

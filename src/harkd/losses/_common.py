@@ -12,9 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from harkd.errors import InputError
-
-#: smallest squared norm treated as non-zero (keeps sqrt's gradient finite)
-TINY = 1e-24
+from harkd.tensors import safe_norm
 
 
 def check_tensor(where: str, name: str, x, ndim=None) -> torch.Tensor:
@@ -58,12 +56,6 @@ def as_tensor_list(where: str, name: str, x) -> List[torch.Tensor]:
     raise InputError(f"{where}: {name} must be a tensor or a non-empty list of tensors")
 
 
-
-
-def safe_norm(x: torch.Tensor, dim: int = -1, keepdim: bool = False) -> torch.Tensor:
-    """Euclidean norm with a finite gradient everywhere (0 with gradient 0 at the zero vector)."""
-    sq = x.pow(2).sum(dim, keepdim=keepdim)
-    return torch.where(sq > TINY, sq.clamp_min(TINY).sqrt(), torch.zeros_like(sq))
 
 
 def safe_unit(x: torch.Tensor, dim: int = -1) -> torch.Tensor:

@@ -13,18 +13,9 @@ import torch
 from torch import nn
 
 from harkd.errors import InputError
+from harkd.tensors import safe_norm
 
 __all__ = ["SPAMFM", "default_reduction"]
-
-_TINY = 1e-24  # as harkd.losses._common.TINY
-
-
-def _norm(x: torch.Tensor, dim: int = -1, keepdim: bool = False) -> torch.Tensor:
-    """Euclidean norm with a finite gradient at the zero vector (``harkd.losses._common.safe_norm``'s
-    formula; models sit below losses, so it cannot be imported from there)."""
-    sq = x.pow(2).sum(dim, keepdim=keepdim)
-    return torch.where(sq > _TINY, sq.clamp_min(_TINY).sqrt(), torch.zeros_like(sq))
-
 
 def default_reduction(num_branches: int) -> int:
     """The paper's r: 4 for 2 branches, 8 for 4, 12 for 6; ``max(4, 2 * M)`` in general."""
@@ -129,7 +120,7 @@ class SPAMFM(nn.Module):
     def _batch_fusion(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         flat = x.flatten(1)
         gram = flat @ flat.t()
-        gram = gram / _norm(gram, dim=1, keepdim=True).clamp_min(self.eps)
+        gram = gram / safe_norm(gram, dim=1, keepdim=True).clamp_min(self.eps)
         return gram @ y
 
     def forward(self, xs: Sequence[torch.Tensor]) -> List[torch.Tensor]:
@@ -139,7 +130,7 @@ class SPAMFM(nn.Module):
             y_hat = [self._batch_fusion(x, y) for x, y in zip(xs, ys)]
             if self.training and self.eval_fusion == "running":
                 with torch.no_grad():
-                    gain = torch.stack([_norm(h.detach().flatten()) / _norm(y.detach().flatten()).clamp_min(
+                    gain = torch.stack([safe_norm(h.detach().flatten()) / safe_norm(y.detach().flatten()).clamp_min(
                         self.eps) for h, y in zip(y_hat, ys)])
                     self.running_gain.mul_(1.0 - self.momentum).add_(self.momentum * gain.to(self.running_gain))
         else:
