@@ -274,13 +274,14 @@ def main() -> int:
         "(benchmarks/device_table.py)",
         f"protocol: every run (teacher too) trains on all 431 training-subject recordings (subjects 1, 3, 5, 7; "
         f"`--set data.val_fraction=0 --set data.val_subjects=null`) for a fixed cosine schedule (the config's 60 epochs; "
-        f"{PATIENT} in the rows that say so, the patient schedule of section utd-kd-patient) and keeps its last epoch: no "
+        f"{PATIENT} or {LONGER} in the rows that say so; {PATIENT} is the patient schedule of section utd-kd-patient) and "
+        "keeps its last epoch: no "
         f"checkpoint selection, so nothing is chosen on any held-out data; test subjects 2, 4, 6, 8 (430) "
         f"only report. Mean +- std over seeds {' '.join(map(str, args.seeds))}"
         + (f"; extra overrides: {', '.join(args.overrides)}" if args.overrides else ""),
         f"students: inertial augmentation `{STUDENT_AUGMENT[0].split('=', 1)[1]}` in every row; KD rows: "
         f"CE (label smoothing 0.1) + KD (T = 4) from the augmented skeleton ST-GCN (`{TEACHER}`, seed 0, same "
-        "protocol); the ensemble row's teacher is the mean of softmax(z / 4) of that ST-GCN and the best full-size "
+        "protocol); the ensemble rows' teacher is the mean of softmax(z / 4) of that ST-GCN and the best full-size "
         f"accelerometer student (`{args.full_student}`, 91.5 % section utd-kd-patient, same protocol)",
         "accuracy: PyTorch = whole clip through the training pipeline; ONNX fp32 / int8 = the exported graphs in "
         "ONNX Runtime on every test clip stretched to the deployed window (W samples at 50 Hz)",
@@ -294,6 +295,8 @@ def main() -> int:
         "measured together",
         "KD gain: paired difference against the no-KD row of the same size (same seeds), two-sided paired "
         "t-test; a gain is called one only with >= 5 seeds and p < 0.05",
+        f"`device_int8_best` in summary.json: the int8 model of the row named before its runs were trained "
+        f"(\"{HEADLINE}\"), not the best row of this table, which would pick on the test split",
         date=datetime.date.today().isoformat())
     replace_section(HERE / "RESULTS.md", "device", header + table + "\n\nAccuracy against size and latency: "
                     "`benchmarks/device_pareto.png`.\n")

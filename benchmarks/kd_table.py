@@ -164,7 +164,8 @@ def suites(patient_epochs: list[int]) -> dict[str, Suite]:
         base = f"{student}, no KD"
         return [Row(base, "train", config, overrides),
                 Row(f"{student}, KD from depth", "distill", kd, overrides, (base,), "depth"),
-                Row(f"{student}, VSKD (DASK + CE + 0.01 KD) from depth", "distill", dask, overrides, (base,), "depth")]
+                Row(f"{student}, VSKD (DASK + CE + 0.01 KD) from depth", "distill", dask, overrides,
+                    (base, f"{student}, KD from depth"), "depth")]
 
     return {
         "utd-depth": Suite(
@@ -214,7 +215,7 @@ def suites(patient_epochs: list[int]) -> dict[str, Suite]:
             {"accgyro": ("utd_mhad/accgyro_sakdn_teacher.yaml", NO_VALIDATION)}, [
                 Row(SAKDN_ROWS[1], "train", "utd_mhad/depth_dmm_sem300.yaml"),
                 Row("KD", "distill", "utd_mhad/distill/accgyro2dmm_kd.yaml", [], (SAKDN_ROWS[1],), "accgyro"),
-                Row(SAKDN_ROWS[0], "distill", "utd_mhad/distill/accgyro2dmm_sakdn.yaml", [], (SAKDN_ROWS[1],),
+                Row(SAKDN_ROWS[0], "distill", "utd_mhad/distill/accgyro2dmm_sakdn.yaml", [], (SAKDN_ROWS[1], "KD"),
                     "accgyro"),
             ], NO_VALIDATION, [*vision_common, "teacher: `configs/utd_mhad/accgyro_sakdn_teacher.yaml` (acc and gyro "
                                "GASF branches, SPAMFM-fused, GloVe semantic loss; seed 0); student: "
