@@ -36,11 +36,16 @@ SENSOR_CHANNELS = {
 }
 
 
+def check_window(window: int) -> None:
+    """Linear interpolation needs two samples to interpolate between."""
+    if window < 2:
+        raise InputError(f"the window must hold at least 2 samples, got {window}")
+
+
 def interpolation_taps(window: int, length: int) -> tuple[np.ndarray, np.ndarray]:
     """``(lo, w)``: int64 indices and float32 weights with
     ``resample_time(x, length)[j] == (1 - w[j]) * x[lo[j]] + w[j] * x[lo[j] + 1]``."""
-    if window < 2:
-        raise InputError(f"the window must hold at least 2 samples, got {window}")
+    check_window(window)
     pos = np.linspace(0.0, window - 1, length)
     lo = np.minimum(np.floor(pos).astype(np.int64), window - 2)
     return lo, (pos - lo).astype(np.float32)
@@ -68,7 +73,7 @@ class DeployablePipeline(nn.Module):
         self.window = int(window)
         self.resampling = length is not None
         if self.resampling:
-            interpolation_taps(self.window, length)  # checks the window
+            check_window(self.window)
         # interpolate's output size is floor(window * scale): half a sample of margin makes it
         # ``length`` whatever the rounding; with align_corners the positions come from the sizes alone
         self.scale = (length + 0.5) / self.window if self.resampling else 1.0
