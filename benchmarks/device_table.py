@@ -65,12 +65,10 @@ ROWS = [  # (label, size, kind, config, epochs: None = the config's 60)
      PATIENT),
     (f"mini 1D CNN 16/32/64, KD from skeleton + full-size student ensemble, {PATIENT} epochs", f"mini{PATIENT}",
      "distill", "distill/ensemble2acc_kd_mini.yaml", PATIENT),
-    (f"mini 1D CNN 16/32/64, no KD, {LONGER} epochs", f"mini{LONGER}", "train", "acc_cnn1d_mini.yaml", LONGER),
-    (f"mini 1D CNN 16/32/64, KD from skeleton + full-size student ensemble, {LONGER} epochs", f"mini{LONGER}",
-     "distill", "distill/ensemble2acc_kd_mini.yaml", LONGER),
-    (f"mini 1D CNN 16/32/64, no KD, {LONGEST} epochs", f"mini{LONGEST}", "train", "acc_cnn1d_mini.yaml", LONGEST),
-    (f"mini 1D CNN 16/32/64, KD from skeleton + full-size student ensemble, {LONGEST} epochs", f"mini{LONGEST}",
-     "distill", "distill/ensemble2acc_kd_mini.yaml", LONGEST),
+    *[row for e in (LONGER, LONGEST) for row in (
+        (f"mini 1D CNN 16/32/64, no KD, {e} epochs", f"mini{e}", "train", "acc_cnn1d_mini.yaml", e),
+        (f"mini 1D CNN 16/32/64, KD from skeleton + full-size student ensemble, {e} epochs", f"mini{e}", "distill",
+         "distill/ensemble2acc_kd_mini.yaml", e))],
 ]
 #: the row ``device_int8_best`` reports, named before its runs were trained (the table's other rows are not
 #: candidates for it: picking the best row by its test accuracy would select on the test split). It was the
