@@ -18,9 +18,10 @@ report.
 Per run: test accuracy of the PyTorch model (whole clip), then the fp32 ONNX export and its
 static int8 export (``harkd export --quantize int8``), both run by ONNX Runtime on every test
 clip stretched to the deployed window (W samples, so the in-graph resampling sees the whole
-clip like training did); ONNX sizes on disk; latency of seed 0 (``harkd bench``: batch 1,
-median/p95 over --runs calls, 1 thread and all threads). Each KD row is paired with its
-no-KD row over the same seeds (paired t-test, harkd.engine.stats).
+clip like training did); ONNX sizes on disk. Then latency of every row's seed-0 files
+(:func:`measure_latency`: ``harkd bench`` at batch 1, --runs calls, 1 thread and all threads,
+in --rounds round-robin passes over the table). Each KD row is paired with its no-KD row over
+the same seeds (paired t-test, harkd.engine.stats).
 
 Writes the ``device`` section of benchmarks/RESULTS.md, benchmarks/results/device.json, the
 ``device_int8_best`` key of benchmarks/results/summary.json and benchmarks/device_pareto.png.
@@ -99,10 +100,9 @@ def onnx_accuracy(model_file: Path, loaded, split: str = "test") -> float:
     return float(np.mean(probs.argmax(1) == labels))
 
 
-def measure(run_dir: Path, out: Path, bench_runs: int | None) -> dict:
-    """Test accuracies (PyTorch, ONNX fp32, ONNX int8), sizes and (with ``bench_runs``) latencies of a run."""
+def measure(run_dir: Path, out: Path) -> dict:
+    """Test accuracies (PyTorch, ONNX fp32, ONNX int8) and sizes of a run, with the paths of its two ONNX files."""
     from harkd.engine.evaluate import evaluate_run
-    from harkd.export.bench import bench
     from harkd.export.exporter import export_loaded, load_for_export
 
     result = {"run_dir": str(run_dir), "test_torch": evaluate_run(run_dir, "test", "last")["accuracy"]}
@@ -112,16 +112,34 @@ def measure(run_dir: Path, out: Path, bench_runs: int | None) -> dict:
         manifest = export_loaded(loaded, "onnx", model_file, quantize=quantize, log=lambda m: None)
         result[f"test_{precision}"] = onnx_accuracy(model_file, loaded)
         result[f"size_bytes_{precision}"] = manifest["size_bytes"]
+        result[f"model_{precision}"] = str(model_file)
         result["parameters"], result["macs_per_window"] = manifest["model"]["parameters"], manifest["model"]["macs_per_window"]
         if quantize:
             result["int8_check"] = manifest["quantization"]["check"]
-        if bench_runs:
-            timing = bench(model_file, runs=bench_runs, warmup=50)
-            result[f"latency_{precision}"] = {row["threads"]: {"median_ms": row["median_ms"], "p95_ms": row["p95_ms"],
-                                                                "num_threads": row["num_threads"]}
-                                              for row in timing["latency"]}
     print(json.dumps({k: v for k, v in result.items() if not isinstance(v, dict)}), flush=True)
     return result
+
+
+def measure_latency(rows: list[dict], runs: int, rounds: int) -> None:
+    """Attach ``latency_fp32`` / ``latency_int8`` to every row: its first seed's ONNX files timed by ``harkd bench``
+    (``runs`` calls, 1 thread and all threads) in ``rounds`` round-robin passes over every file of the table, so
+    each file is sampled at ``rounds`` moments spread over the whole measurement and every row sees the same
+    machine. Per file: the lowest and the median of its round medians, and the median of its round p95s."""
+    from harkd.export.bench import bench
+
+    files = [(row, precision) for row in rows for precision in ("fp32", "int8")]
+    samples: dict = {}
+    for _ in range(rounds):
+        for row, precision in files:
+            for timing in bench(row[f"model_{precision}"], runs=runs, warmup=50)["latency"]:
+                samples.setdefault((row["row"], precision, timing["threads"]), []).append(timing)
+    for row, precision in files:
+        row[f"latency_{precision}"] = {
+            threads: {"best_median_ms": min(t["median_ms"] for t in timings),
+                      "median_ms": statistics.median(t["median_ms"] for t in timings),
+                      "p95_ms": statistics.median(t["p95_ms"] for t in timings),
+                      "num_threads": timings[0]["num_threads"], "rounds": rounds, "runs": runs}
+            for (label, prec, threads), timings in samples.items() if label == row["row"] and prec == precision}
 
 
 def pct(values: list[float]) -> str:
@@ -139,7 +157,7 @@ def row_summary(label: str, size: str, kind: str, config: str, runs: list[dict],
                              **summarize([100 * r[f"test_{p}"] for r in runs])} for p in ("torch", "fp32", "int8")},
             "int8_drop_points": summarize([100 * (r["test_fp32"] - r["test_int8"]) for r in runs]),
             "size_kb_fp32": first["size_bytes_fp32"] / 1000, "size_kb_int8": first["size_bytes_int8"] / 1000,
-            "latency_fp32": first.get("latency_fp32"), "latency_int8": first.get("latency_int8"),
+            "model_fp32": first["model_fp32"], "model_int8": first["model_int8"],
             "runs": [r["run_dir"] for r in runs]}
 
 
@@ -167,7 +185,7 @@ def pareto_plot(rows: list[dict], path: Path) -> None:
             acc = row[f"test_{precision}"]["mean"]
             color = "tab:blue" if row["kind"] == "train" else "tab:orange"
             axes[0].scatter(row[f"size_kb_{precision}"], acc, marker=marker, color=color)
-            latency = (row.get(f"latency_{precision}") or {}).get("1", {}).get("median_ms")
+            latency = (row.get(f"latency_{precision}") or {}).get("1", {}).get("best_median_ms")
             if latency:
                 axes[1].scatter(latency, acc, marker=marker, color=color)
             for ax, x in ((axes[0], row[f"size_kb_{precision}"]), (axes[1], latency)):
@@ -195,7 +213,7 @@ def latency_cell(row: dict, precision: str) -> str:
     if not lat:
         return "-"
     one, every = lat["1"], lat["all"]
-    return f"{one['median_ms']:.3f} ({one['p95_ms']:.3f}) / {every['median_ms']:.3f}"
+    return f"{one['best_median_ms']:.3f} ({one['median_ms']:.3f}) / {every['best_median_ms']:.3f}"
 
 
 def gain_cell(row: dict, precision: str) -> str:
@@ -212,7 +230,8 @@ def write_summary(path: Path, rows: list[dict]) -> dict | None:
         return None
     entry = {"mean": best["test_int8"]["mean"], "std": best["test_int8"]["std"], "n": best["test_int8"]["n"],
              "section": "device", "row": best["row"] + ", int8", "size_kb": best["size_kb_int8"],
-             "latency_ms": ((best.get("latency_int8") or {}).get("1") or {}).get("median_ms")}
+             "latency_ms": ((best.get("latency_int8") or {}).get("1") or {}).get("best_median_ms"),
+             "latency_median_ms": ((best.get("latency_int8") or {}).get("1") or {}).get("median_ms")}
     summary = json.loads(path.read_text()) if path.is_file() else {}
     summary["device_int8_best"] = entry
     path.write_text(json.dumps(summary, indent=1) + "\n")
@@ -224,7 +243,8 @@ def main() -> int:
     ap.add_argument("--root", help="data root holding UTD-MHAD/ (default: $HARKD_DATA_ROOT)")
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     ap.add_argument("--out", default="runs/device", help="run directories and exported models (resumed if present)")
-    ap.add_argument("--runs", type=int, default=500, help="timed calls per latency measurement (seed 0)")
+    ap.add_argument("--runs", type=int, default=2000, help="timed calls per latency measurement (seed 0)")
+    ap.add_argument("--rounds", type=int, default=5, help="round-robin latency passes over every model file")
     ap.add_argument("--rows", nargs="*", default=None, metavar="SIZE", help="only these sizes (full, tiny, micro, mini150, micro150, mini300, mini600)")
     ap.add_argument("--full-student", default=FULL_STUDENT,
                     help="run directory of the full-size accelerometer student in the ensemble row's teachers")
@@ -253,11 +273,12 @@ def main() -> int:
                 overrides.append(f"teachers.1.run={args.full_student}")
             suffix = f"_e{epochs}" if epochs else ""
             run_dir = train(kind, config, out / f"{Path(config).stem}{suffix}_s{seed}", overrides)
-            runs.append(measure(run_dir, models, args.runs if seed == args.seeds[0] else None))
+            runs.append(measure(run_dir, models))
         rows.append(row_summary(label, size, kind, config, runs, args.seeds))
     paired_rows(rows)
+    measure_latency(rows, args.runs, args.rounds)
     lines = ["| student | params | MACs/window | test acc. PyTorch (%) | ONNX fp32 (%) | ONNX int8 (%) | int8 drop "
-             "(points) | fp32 KB | int8 KB | fp32 ms 1t (p95) / all | int8 ms 1t (p95) / all | KD gain fp32 | "
+             "(points) | fp32 KB | int8 KB | fp32 ms 1t best (median) / all | int8 ms 1t best (median) / all | KD gain fp32 | "
              "KD gain int8 |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]
     for r in rows:
         drop = r["int8_drop_points"]
@@ -291,12 +312,14 @@ def main() -> int:
         "ONNX Runtime on every test clip stretched to the deployed window (W samples at 50 Hz)",
         "int8: `harkd export --quantize int8` (static QDQ: conv/linear weights int8 per channel, activations "
         "uint8 calibrated on training windows, ReLUs and residual sums int8 too, so ONNX Runtime runs the model in "
-        "int8 kernels from its first convolution to its pooling; resampling (one Resize node), normalisation, "
-        "pooling and softmax float); drop = fp32 - "
+        "int8 kernels from its first convolution to its pooling, the classifier writing float logits; resampling "
+        "(one Resize node), normalisation (one BatchNormalization node), pooling and softmax float); drop = fp32 - "
         "int8 on the same clips, mean over seeds",
-        f"size: ONNX file on disk (KB = 1000 bytes); latency: seed 0, `harkd bench MODEL.onnx --runs {args.runs}`"
-        ", median (p95) ms per window at batch 1 with 1 thread / all threads; shared 2-core VM, compare rows "
-        "measured together",
+        f"size: ONNX file on disk (KB = 1000 bytes); latency: seed 0's files, `harkd bench MODEL.onnx --runs "
+        f"{args.runs}` (ms per window at batch 1, 1 thread / all threads) in {args.rounds} round-robin passes over "
+        "every file of the table: best = the lowest of its pass medians, (median) = the median of them; shared "
+        "2-core VM whose speed drifts up to 2x within an hour, so the best pass is the closest to a quiet core, "
+        "and rows are compared within one table",
         "KD gain: paired difference against the no-KD row of the same size (same seeds), two-sided paired "
         "t-test; a gain is called one only with >= 5 seeds and p < 0.05",
         f"`device_int8_best` in summary.json: the int8 model of the row named before its runs were trained "

@@ -34,3 +34,32 @@ def test_bench_missing_target(tmp_path, capsys):
     assert main(["bench", str(tmp_path / "nope")]) == 2
     assert capsys.readouterr().err.strip() == (f"harkd: error: {tmp_path / 'nope'}: not found: pass a run directory "
                                               "or an exported .onnx / TorchScript file")
+
+
+def test_time_calls_repeats_report_every_block_and_the_best():
+    from harkd.export.bench import time_calls
+
+    delays = iter([0.004] * 3 + [0.0] * 3 + [0.002] * 3)  # three blocks of three calls: slow, fast, middle
+
+    def call():
+        import time
+
+        time.sleep(next(delays))
+
+    timing = time_calls(call, runs=3, warmup=0, repeats=3)
+    slow, fast, middle = timing["repeat_medians_ms"]
+    assert fast < middle < slow and timing["best_median_ms"] == fast
+    assert timing["repeats"] == 3 and timing["runs"] == 3
+    assert fast <= timing["median_ms"] <= slow
+
+
+def test_bench_repeats_add_the_best_block_column(raw_onnx, capsys):
+    assert main(["bench", str(raw_onnx), "--runs", "3", "--warmup", "0", "--repeats", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "| runtime | threads | median ms | p95 ms | best of 2 block medians ms |" in out
+
+
+def test_bench_rejects_zero_repeats(raw_onnx, capsys):
+    with pytest.raises(SystemExit):
+        main(["bench", str(raw_onnx), "--repeats", "0"])
+    assert "harkd bench: error: argument --repeats: expected a positive integer, got 0" in capsys.readouterr().err

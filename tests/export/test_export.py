@@ -40,6 +40,27 @@ def test_the_pipeline_resamples_like_training(window, length):
     np.testing.assert_allclose(seen[0].numpy(), expected, rtol=0, atol=3e-4)
 
 
+def test_the_pipeline_normalises_like_training_in_one_onnx_node(tmp_path):
+    from harkd.export.exporter import export_pipeline
+    from harkd.export.pipeline import DeployablePipeline
+
+    mean, std = np.array([-0.6, 0.2, 9.8]), np.array([0.7, 0.05, 3.0])
+    seen = []
+    pipeline = DeployablePipeline(lambda x: seen.append(x) or x[..., 0], 175, None, mean, std)
+    x = np.random.default_rng(2).standard_normal((2, 3, 175)).astype(np.float32) * 3
+    pipeline(torch.from_numpy(x))
+    np.testing.assert_allclose(seen[0].numpy(), (x - mean[:, None]) / std[:, None], rtol=1e-6, atol=1e-6)
+
+    model = torch.nn.Sequential(torch.nn.Conv1d(3, 4, 3), torch.nn.Flatten(), torch.nn.LazyLinear(5))
+    pipeline = DeployablePipeline(model, 175, 128, mean, std).eval()
+    pipeline(torch.from_numpy(x))
+    export_pipeline(pipeline, "onnx", tmp_path / "m.onnx", 3)
+    import onnx
+
+    ops = [n.op_type for n in onnx.load(str(tmp_path / "m.onnx")).graph.node if n.op_type != "Constant"]
+    assert ops[:3] == ["Resize", "BatchNormalization", "Conv"]
+
+
 def test_a_window_of_one_sample_cannot_be_resampled():
     from harkd.export.pipeline import DeployablePipeline
 

@@ -8,6 +8,7 @@ EXAMPLES = """\
 examples:
   harkd bench runs/utd_acc_cnn1d              # eager, TorchScript, ONNX Runtime; 1 thread and all threads
   harkd bench acc.onnx --runs 500             # an exported file (its manifest gives the window)
+  harkd bench acc.onnx --runs 2000 --repeats 5   # 5 blocks of 2000 calls, and the best block's median
   harkd bench runs/utd_acc_cnn1d --json > bench.json
 """
 
@@ -24,6 +25,9 @@ def register(subparsers) -> None:
     parser.add_argument("target", help="a run directory, or an exported .onnx / TorchScript file with its manifest")
     parser.add_argument("--runs", type=int_at_least(1), default=200, metavar="N",
                         help="timed calls per runtime and thread setting, >= 1")
+    parser.add_argument("--repeats", type=int_at_least(1), default=1, metavar="K",
+                        help="time K blocks of --runs calls and also report the lowest block median (on a busy "
+                             "machine the slow blocks are the neighbours' load), >= 1")
     parser.add_argument("--warmup", type=int_at_least(0), default=20, metavar="N",
                         help="untimed calls before timing, >= 0")
     parser.add_argument("--checkpoint", default="best", choices=["best", "last"],
@@ -37,7 +41,7 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from harkd.export.bench import bench, format_table
 
-    result = bench(args.target, runs=args.runs, warmup=args.warmup, checkpoint=args.checkpoint,
+    result = bench(args.target, runs=args.runs, warmup=args.warmup, repeats=args.repeats, checkpoint=args.checkpoint,
                    window_samples=args.window_samples)
     print(json.dumps(result, indent=1) if args.json else format_table(result))
     return 0

@@ -461,7 +461,7 @@ def _export_checked(loaded: LoadedRun, fmt: str, out: Path, tmp: Path, tolerance
         "units": spec.units,
         "stream_columns": spec.columns,
         "resample": None if spec.length is None else {
-            "method": "linear interpolation at linspace(0, W-1, length): two gathers of neighbouring samples with constant weights",
+            "method": "linear interpolation at linspace(0, W-1, length): one Resize node (linear, align_corners)",
             "from_samples": spec.window_samples, "to_samples": spec.length},
         "remove_mean": spec.remove_mean,
         "normalization": spec.normalization,

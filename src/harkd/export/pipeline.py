@@ -9,6 +9,8 @@ output sample ``j`` is ``(1 - w_j) x[lo_j] + w_j x[lo_j + 1]`` at ``j (W - 1) / 
 (:func:`interpolation_taps`). In the graph that is one ``Resize`` node (linear,
 ``align_corners``) with constant scales: no index tables, which matter for a model of tens
 of kilobytes, and no shape arithmetic, which costs as much as a convolution at batch 1.
+Normalisation with the training statistics is one ``BatchNormalization`` node (mean, variance
+``std**2``, epsilon 0): at batch 1 every node costs a few microseconds, whatever its size.
 With ``W`` fixed, the graph has no data-dependent shapes and exports to TorchScript and
 ONNX with a dynamic batch axis.
 """
@@ -79,8 +81,8 @@ class DeployablePipeline(nn.Module):
         self.scale = (length + 0.5) / self.window if self.resampling else 1.0
         self.normalizing = mean is not None
         if self.normalizing:
-            self.register_buffer("mean", torch.as_tensor(np.asarray(mean, dtype=np.float32)).reshape(-1, 1))
-            self.register_buffer("std", torch.as_tensor(np.asarray(std, dtype=np.float32)).reshape(-1, 1))
+            self.register_buffer("mean", torch.as_tensor(np.asarray(mean, dtype=np.float32)))
+            self.register_buffer("var", torch.as_tensor(np.asarray(std, dtype=np.float32)) ** 2)
         self.gaf = gaf
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -89,7 +91,7 @@ class DeployablePipeline(nn.Module):
         if self.remove_mean:
             x = x - x.mean(dim=-1, keepdim=True)
         if self.normalizing:
-            x = (x - self.mean) / self.std
+            x = nn.functional.batch_norm(x, self.mean, self.var, training=False, eps=0.0)
         if self.gaf is not None:
             x = self.gaf(x)
         return torch.softmax(self.model(x), dim=-1)

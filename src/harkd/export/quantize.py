@@ -11,8 +11,9 @@ form (QuantizeLinear / DequantizeLinear pairs that ONNX Runtime fuses into int8 
   kernels with no float round trip between layers;
 - **what stays float**: the input pipeline (resampling, normalisation with the
   training statistics, the GAF encoding, whose cosines and outer products int8 would
-  break), the global average pool and the final softmax. Only nodes of the model (ONNX
-  names under ``/model/``) are quantized;
+  break), the global average pool, the classifier's output (its int8 kernel writes float
+  logits, so no requantization step sits before the softmax) and the final softmax. Only
+  nodes of the model (ONNX names under ``/model/``) are quantized;
 - **calibration**: raw windows of the *training* split (the centred window of every
   training recording plus up to ``CALIBRATION_SHIFTS`` shifted ones, seeded), min-max
   ranges. The validation and test splits are not read for calibration;
@@ -47,6 +48,7 @@ CALIBRATION_SHIFTS = 2  # shifted windows per training recording, beside its cen
 CHECK_OFFSETS = (0.25, 0.5, 0.75)  # where the check's windows start, as a fraction of each clip's free range
 MAX_CALIBRATION_WINDOWS = 512
 QUANTIZED_OPS = ("Conv", "Gemm", "MatMul", "Relu", "Add")
+FLOAT_OUTPUT_OPS = ("Gemm",)  # int8 inputs, float output: the logits are not requantized
 MODEL_SCOPE = "/model/"  # ONNX node names of the pipeline's model (the input pipeline is outside it)
 
 
@@ -134,6 +136,7 @@ def quantize_onnx(fp32_path: Path, out_path: Path, calibration: np.ndarray, inpu
                               per_channel=True, weight_type=q.QuantType.QInt8,
                               activation_type=q.QuantType.QUInt8, calibrate_method=q.CalibrationMethod.MinMax,
                               nodes_to_quantize=nodes, use_external_data_format=False,
+                              extra_options={"OpTypesToExcludeOutputQuantization": list(FLOAT_OUTPUT_OPS)},
                               calibration_providers=["CPUExecutionProvider"])
     finally:
         quiet.setLevel(level)

@@ -63,7 +63,7 @@ def parse_row(line: str, needed: int) -> tuple[float, np.ndarray]:
     return numbers[0], np.asarray(numbers[1:], dtype=np.float64)
 
 
-MAX_WINDOW_SAMPLES = 100_000  # a window's samples (the model's resampling gathers take 8 bytes x this x W)
+MAX_WINDOW_SAMPLES = 100_000  # a window's samples (the stream's buffer and interpolation matrix grow with it)
 
 
 @dataclass
