@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from benchmarks.utd_benchmark import HERE, stage_overrides
-from harkd.suites import record_header, replace_section, use_data_root
+from harkd.suites import record_header, replace_section, run_script, use_data_root
 
 TEACHERS = ("skeleton_stgcn", "skel_acc_fusion", "acc_cnn1d")
 
@@ -73,4 +73,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_script(main))

@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from harkd.suites import RunSpec, mean_std, replace_section, train_run
+from harkd.suites import RunSpec, mean_std, replace_section, run_script, train_run
 
 HERE = Path(__file__).resolve().parent
 
@@ -121,4 +121,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_script(main))

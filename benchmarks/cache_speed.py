@@ -23,6 +23,7 @@ from pathlib import Path
 
 from harkd.data import PairedDataset, PreprocessCache, get_dataset
 from harkd.engine.machine import machine_description
+from harkd.suites import run_script
 
 CONFIG = {"inertial": {"length": 128}, "skeleton": {"frames": 32}, "depth": {"frames": 8, "size": [112, 112]}}
 RESULTS = Path(__file__).with_name("RESULTS.md")
@@ -85,4 +86,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_script(main))

@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from harkd.suites import record_header, replace_section, use_data_root
+from harkd.suites import command_line, record_header, replace_section, run_script, use_data_root
 
 HERE = Path(__file__).resolve().parent
 CONFIGS = HERE.parent / "configs" / "utd_mhad"
@@ -114,10 +114,10 @@ def main() -> int:
     results.mkdir(exist_ok=True)
     (results / "depth-cost.json").write_text(json.dumps(
         {"section": "depth-cost", "date": datetime.datetime.now().isoformat(timespec="seconds"),
-         "command": " ".join([Path(sys.executable).name, *sys.argv]), "header": header, "rows": rows},
+         "command": command_line(), "header": header, "rows": rows},
         indent=1) + "\n")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_script(main))

@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harkd.suites import RunSpec, record_header, replace_section, train_run, use_data_root
+from harkd.suites import RunSpec, command_line, record_header, replace_section, run_script, train_run, use_data_root
 
 HERE = Path(__file__).resolve().parent
 
@@ -328,7 +328,7 @@ def main() -> int:
     replace_section(HERE / "RESULTS.md", "device", header + table + "\n\nAccuracy against size and latency: "
                     "`benchmarks/device_pareto.png`.\n")
     record = {"section": "device", "date": datetime.datetime.now().isoformat(timespec="seconds"),
-              "command": " ".join([Path(sys.executable).name, *sys.argv]), "header": header, "rows": rows}
+              "command": command_line(), "header": header, "rows": rows}
     (results / "device.json").write_text(json.dumps(record, indent=1) + "\n")
     entry = write_summary(results / "summary.json", rows)
     print("device_int8_best:", json.dumps(entry) if entry else f"not written (its row '{HEADLINE}' was not run)")
@@ -337,4 +337,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_script(main))

@@ -23,6 +23,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from harkd.suites import run_script
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 CONFIGS = [  # (label, run-dir glob prefix)
@@ -182,4 +184,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_script(main))

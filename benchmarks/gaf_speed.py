@@ -34,6 +34,7 @@ import torch
 
 from harkd.encoding import gramian_angular_field
 from harkd.engine.machine import cpu_model
+from harkd.suites import run_script
 
 CASES = [((861, 6, 180), 64), ((8192, 6, 256), 128)]
 QUICK_CASES = [((64, 6, 180), 64), ((128, 6, 256), 128)]
@@ -158,4 +159,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_script(main))

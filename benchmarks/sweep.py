@@ -30,7 +30,7 @@ import statistics
 import sys
 from pathlib import Path
 
-from harkd.suites import RunSpec, mean_std, record_header, replace_section, train_run, use_data_root
+from harkd.suites import RunSpec, mean_std, record_header, replace_section, run_script, train_run, use_data_root
 
 HERE = Path(__file__).resolve().parent
 
@@ -101,4 +101,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_script(main))

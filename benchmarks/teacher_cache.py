@@ -20,7 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from harkd.suites import RunSpec, record_header, replace_section, train_run, use_data_root
+from harkd.suites import RunSpec, record_header, replace_section, run_script, train_run, use_data_root
 
 HERE = Path(__file__).resolve().parent
 
@@ -67,4 +67,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_script(main))

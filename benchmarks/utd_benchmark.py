@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 from harkd.errors import ConfigError
-from harkd.suites import BACKENDS, RunSpec, mean_std, record_header, replace_section, runner, train_run, use_data_root
+from harkd.suites import (BACKENDS, RunSpec, mean_std, record_header, replace_section, run_script,
+                          runner, train_run, use_data_root)
 
 HERE = Path(__file__).resolve().parent
 class Stage(NamedTuple):
@@ -321,4 +322,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_script(main))

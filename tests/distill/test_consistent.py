@@ -122,7 +122,7 @@ def test_ensemble_term_teaches_the_averaged_distribution(synth_utd, teacher_run,
     batch = torch.utils.data.default_collate([prepared.datasets["train"][i] for i in range(4)])
     student = task.student.forward_intermediates(batch["inertial"], ["logits"])
     teachers = task.teacher_outputs(batch)
-    got = task._term(term, student, teachers, {"batch": batch})
+    got = task._term(term, student, teachers, {"batch": batch, "hooks": None})
     want = term.loss(student["logits"], ensemble_logits([t["logits"] for t in teachers], 4.0))
     torch.testing.assert_close(got, want)
 

@@ -99,6 +99,27 @@ def test_context_keys():
             assert _build(name).context_keys == ()
 
 
+def test_task_hooks_default_to_nothing_and_soft_target_losses_name_their_temperature():
+    for name in CONTRACT:
+        loss = _build(name) if name in ZOO else create_loss(name)
+        if name != "gsdm":  # the one loss that computes its own context per batch
+            assert loss.prepare(None, [(0, "")]) == {} and loss.bind(None) is None
+            assert loss.extra_teacher_keys == () and loss.per_teacher_keys == ()
+        assert (loss.temperature is not None) == (name in ("kd", "acs", "crd")), name
+
+
+def test_a_registered_loss_must_be_a_distill_loss():
+    from harkd.losses import register_loss
+
+    class Plain(nn.Module):
+        input_kind = "logits"
+
+    with pytest.raises(InputError) as err:
+        register_loss("plain")(Plain)
+    assert str(err.value) == "loss 'plain' must be a subclass of harkd.losses.DistillLoss"
+    assert "plain" not in list_losses()
+
+
 def test_unknown_loss_name_is_config_error():
     with pytest.raises(ConfigError, match=r"unknown loss 'kdd'; did you mean 'kd'\?"):
         create_loss("kdd")

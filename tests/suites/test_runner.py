@@ -249,3 +249,42 @@ def test_command_line_is_the_one_typed(monkeypatch):
     monkeypatch.setattr(sys.modules["__main__"], "__spec__", Spec(), raising=False)
     monkeypatch.setattr(sys, "argv", ["/repo/benchmarks/acs_choices.py", "--root", "data"])
     assert command_line() == "python -m benchmarks.acs_choices --root data"
+
+
+def test_command_line_names_the_script_relative_to_its_checkout(monkeypatch, tmp_path):
+    """A script run from another clone or worktree is recorded as ``benchmarks/x.py``, not by that path."""
+    (tmp_path / "wt" / "benchmarks").mkdir(parents=True)
+    (tmp_path / "wt" / "pyproject.toml").write_text("")
+    monkeypatch.setattr(sys, "argv", [str(tmp_path / "wt" / "benchmarks" / "device_table.py"), "--rounds", "5"])
+    monkeypatch.setattr(sys, "executable", "/venv/bin/python")
+    monkeypatch.setattr(sys.modules["__main__"], "__spec__", None, raising=False)
+    assert command_line() == "python benchmarks/device_table.py --rounds 5"
+    monkeypatch.setattr(sys, "argv", [str(tmp_path / "loose.py")])  # outside any checkout: as typed
+    assert command_line() == f"python {tmp_path / 'loose.py'}"
+
+
+def test_a_benchmark_script_reports_a_held_run_directory_in_one_line(tmp_path, monkeypatch, capsys):
+    """Two benchmark scripts starting the same teacher run: the second stops with one line, no traceback."""
+    from harkd.engine.lifecycle import run_dir_lock
+    from harkd.suites import run_script
+
+    monkeypatch.setattr(sys, "argv", ["benchmarks/device_table.py"])
+    run_dir = tmp_path / "teacher"
+
+    def second_script():
+        with run_dir_lock(run_dir):
+            return 0
+
+    with run_dir_lock(run_dir):
+        assert run_script(second_script) == 2
+    assert capsys.readouterr().err == (f"device_table.py: error: {run_dir}: another harkd process (pid {os.getpid()}) "
+                                       "is training into this run directory; wait for it to finish or choose another "
+                                       "--run-dir\n")
+    assert run_script(second_script) == 0  # released: the next start trains
+
+
+def test_every_benchmark_script_exits_through_run_script():
+    scripts = sorted((Path(__file__).resolve().parents[2] / "benchmarks").glob("*.py"))
+    mains = [p for p in scripts if 'if __name__ == "__main__":' in p.read_text()]
+    assert len(mains) >= 10
+    assert [p.name for p in mains if "sys.exit(run_script(main))" not in p.read_text()] == []

@@ -152,7 +152,7 @@ def _build_terms(cfg: DistillConfig, student, teachers: list[Teacher], sample: d
             if f"{side}_segments" in params:  # video stages hold B * S frames
                 args.setdefault(f"{side}_segments", getattr(model, "num_segments", 1))
         loss = create_loss(term.name, student_shape=s_shape, teacher_shape=t_shape, **args)
-        ensemble = float(getattr(loss, "temperature", 1.0)) if term.ensemble else None
+        ensemble = float(loss.temperature or 1.0) if term.ensemble else None
         terms.append(LossTerm(label, loss, term.weight, s_keys, t_keys, which, multi, branches, ensemble))
     return terms
 
@@ -254,7 +254,7 @@ def teacher_temperatures(cfg: DistillConfig, terms: list[LossTerm], count: int) 
     temps = [1.0] * count
     found = [False] * count
     for term_cfg, term in zip(cfg.losses, terms):
-        t = getattr(term.loss, "temperature", None)
+        t = None if term.loss is None else term.loss.temperature
         if term_cfg.name not in SOFT_TARGET_LOSSES or t is None:
             continue
         for i in term.teachers:

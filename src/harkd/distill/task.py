@@ -70,7 +70,7 @@ class LossTerm:
 
     def extra_teacher_keys(self) -> tuple[str, ...]:
         """Teacher features the loss's ``prepare`` hook reads from every source."""
-        return tuple(getattr(self.loss, "extra_teacher_keys", ()))
+        return () if self.loss is None else tuple(self.loss.extra_teacher_keys)
 
 
 @dataclass(frozen=True)
@@ -167,9 +167,8 @@ class DistillTask(Task):
                                        key=_feature_order(student))
         self.register_buffer("class_embeddings", class_embeddings, persistent=False)
         for term in self.terms:
-            bind = getattr(term.loss, "bind", None)
-            if bind is not None:
-                bind(TermSetup(term.sources(), self.stored, class_embeddings))
+            if term.loss is not None:
+                term.loss.bind(TermSetup(term.sources(), self.stored, class_embeddings))
         self._zero_features: dict[tuple[int, str], torch.Tensor] = {}  # frozen teachers' features on a zero input
         self.teacher_features = [
             sorted({p + k for t in self.terms for j, p in t.sources() if j == i
@@ -263,12 +262,11 @@ class DistillTask(Task):
         inputs = [_select(teachers[i], tuple(p + k for k in term.teacher_keys), term.multi_layer) for i, p in sources]
         if term.ensemble_temperature is not None:
             inputs = [ensemble_logits(inputs, term.ensemble_temperature)]
-        prepare = getattr(term.loss, "prepare", None)
-        prepared = {} if prepare is None else prepare(context["hooks"], sources)
+        prepared = term.loss.prepare(context["hooks"], sources)
         kwargs = {k: prepared[k] if k in prepared else context[k] for k in term.context_keys()}
         if term.loss.multi_teacher:
             return term.loss(s, inputs, **kwargs)
-        per_teacher = set(getattr(term.loss, "per_teacher_keys", ())) & set(kwargs)
+        per_teacher = set(term.loss.per_teacher_keys) & set(kwargs)
         values = [term.loss(s, t, **{k: v[n] if k in per_teacher else v for k, v in kwargs.items()})
                   for n, t in enumerate(inputs)]
         return torch.stack(values).mean()

@@ -17,6 +17,11 @@ list with every teacher's tensors instead of one teacher's. Losses with learned 
 ``student_shape`` / ``teacher_shape`` keywords: the shape of ONE sample's input (no
 batch dim), or a list of shapes for ``feature_maps``; losses without learned parts
 accept and ignore them, so every loss is built the same way by :func:`create_loss`.
+
+A loss that needs more than its inputs and the context (GSDM's ablation weights) overrides
+the task hooks :meth:`DistillLoss.bind` (checked once, when the task is built) and
+:meth:`DistillLoss.prepare` (per batch), and names the extra teacher features it reads in
+``extra_teacher_keys``; the defaults do nothing, so the task calls them on every loss.
 """
 
 from __future__ import annotations
@@ -41,11 +46,25 @@ class DistillLoss(nn.Module):
     input_kind: ClassVar[str] = "logits"
     context_keys: ClassVar[tuple[str, ...]] = ()
     multi_teacher: ClassVar[bool] = False  # True: ``teacher`` is a list, one entry per teacher
+    #: teacher features (beyond the inputs) that :meth:`prepare` reads from every source
+    extra_teacher_keys: ClassVar[tuple[str, ...]] = ()
+    #: context keys holding one value per teacher source: each source's call gets its own
+    per_teacher_keys: ClassVar[tuple[str, ...]] = ()
+    #: the softmax temperature of a soft-target loss (kd, acs, crd); None: it has none
+    temperature: float | None = None
 
     def __init__(self, *, student_shape=None, teacher_shape=None):
         super().__init__()
         self.student_shape = student_shape
         self.teacher_shape = teacher_shape
+
+    def bind(self, setup) -> None:
+        """Check, once, that the distillation task (``setup``: its sources, which teachers are only
+        stored outputs, the class-name embeddings) can serve this loss; raise ConfigError if not."""
+
+    def prepare(self, ctx, sources) -> dict:
+        """Context values this loss computes itself for one batch from the task's hooks ``ctx``."""
+        return {}
 
 
 def register_loss(name: str, *, overwrite: bool = False) -> Callable[[type], type]:
@@ -53,7 +72,9 @@ def register_loss(name: str, *, overwrite: bool = False) -> Callable[[type], typ
     :class:`harkd.registry.Registry`)."""
 
     def decorator(cls: type) -> type:
-        if getattr(cls, "input_kind", None) not in INPUT_KINDS:
+        if not (isinstance(cls, type) and issubclass(cls, DistillLoss)):
+            raise InputError(f"loss '{name}' must be a subclass of harkd.losses.DistillLoss")
+        if cls.input_kind not in INPUT_KINDS:
             raise InputError(f"loss '{name}' must set input_kind to one of {INPUT_KINDS}")
         LOSSES.register(name, cls, overwrite=overwrite)
         cls.registry_name = name

@@ -209,7 +209,6 @@ class GSDMLoss(DistillLoss):
 
     input_kind = "feature_maps"
     extra_teacher_keys = ("logits",)  # each source's logits, for its ablation weights
-    needs_class_embeddings = True  # for distill/experiment.py: the run must provide them (bind checks)
     per_teacher_keys = ("teacher_weights",)
 
     def __init__(self, weighting: str = "map", student_segments: int = 1, teacher_segments: int = 1, **shapes):

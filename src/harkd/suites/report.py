@@ -7,10 +7,12 @@ import os
 import statistics
 import sys
 from pathlib import Path
+from typing import Callable
 
 from harkd.engine.machine import machine_description
+from harkd.errors import HarkdError
 
-__all__ = ["command_line", "mean_std", "record_header", "replace_section", "use_data_root"]
+__all__ = ["command_line", "mean_std", "record_header", "replace_section", "run_script", "use_data_root"]
 
 
 def replace_section(path: Path, mark: str, body: str) -> None:
@@ -35,10 +37,23 @@ def use_data_root(root: str | None, folder: str) -> bool:
     return True
 
 
+def _script_path(script: str) -> str:
+    """``script`` relative to the checkout holding it (``benchmarks/x.py`` wherever the clone or worktree is)."""
+    path = Path(script).resolve()
+    root = next((p for p in path.parents if (p / "pyproject.toml").is_file()), None)
+    return path.relative_to(root).as_posix() if root is not None else script
+
+
 def command_line() -> str:
-    """This process's command as typed: ``python benchmarks/x.py ...``, or ``python -m benchmarks.x ...``."""
+    """This process's command: ``python benchmarks/x.py ...`` (the script relative to its checkout), or
+    ``python -m benchmarks.x ...``."""
     spec = getattr(sys.modules.get("__main__"), "__spec__", None)
-    script = [] if not sys.argv else (["-m", spec.name] if spec is not None and spec.name != "__main__" else sys.argv[:1])
+    if not sys.argv:
+        script = []
+    elif spec is not None and spec.name != "__main__":
+        script = ["-m", spec.name]
+    else:
+        script = [_script_path(sys.argv[0])]
     return " ".join([Path(sys.executable).name, *script, *sys.argv[1:]])
 
 
@@ -54,3 +69,17 @@ def mean_std(values: list[float]) -> str:
     if len(values) == 1:
         return f"{100 * values[0]:.1f}"
     return f"{100 * statistics.mean(values):.1f} +- {100 * statistics.stdev(values):.1f}"
+
+
+def run_script(main: Callable[[], int]) -> int:
+    """A benchmark script's exit code: ``main()``'s, or 2 after one line on stderr for a harkd error (a bad
+    data file, a run directory another process holds), 130 when interrupted; no traceback."""
+    name = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "benchmark"
+    try:
+        return main()
+    except HarkdError as err:
+        print(f"{name}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{name}: interrupted (finished runs are kept; run it again to resume)", file=sys.stderr)
+        return 130
