@@ -31,12 +31,18 @@ def test_demo_trains_a_teacher_and_two_students(tmp_path, capsys):
 
 
 def test_demo_without_validation_says_the_last_epoch_is_used(tmp_path, capsys):
-    """--subjects 2 --trials 1 leaves one training recording per class: no validation split."""
-    assert main(["demo", "--out", str(tmp_path / "demo"), *QUICK]) == 0
-    text = " ".join(capsys.readouterr().out.split())
-    assert "validation 0 (from training subjects)" in text
-    assert ("no validation recordings (each class has fewer than 2 training recordings): every model keeps its "
-            "last epoch; use --trials 2 or more to select on validation") in text
+    """--subjects 2 leaves one training subject: none to hold out, and no recordings of it are carved off."""
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--subjects", "2", "--trials", "2", "--epochs", "1",
+                 "--seeds", "1"]) == 0
+    captured = capsys.readouterr()
+    text = " ".join(captured.out.split())
+    assert ("2. cross-subject split: train 54, validation 0 (training subject 1 is the only one: none to hold out), "
+            "test 54") in text
+    assert ("no validation subject: every model keeps its last epoch (selection uses whole held-out training "
+            "subjects, never recordings of the training subjects); use --subjects 4 or more to select on one") in text
+    assert "per-class carve" not in captured.err
+    for run in ("teacher_skeleton", "student_acc_seed0", "student_acc_kd_seed0"):
+        assert json.loads((tmp_path / "demo" / "runs" / run / "run.json").read_text())["validation"]["rule"] == "none"
     assert "best = last: there are no validation recordings to choose an epoch on" in text
     assert "chosen on validation" not in text and "best validation accuracy" not in text
     saved = json.loads((tmp_path / "demo" / "demo.json").read_text())
@@ -47,11 +53,13 @@ def test_demo_without_validation_says_the_last_epoch_is_used(tmp_path, capsys):
 
 def test_demo_with_validation_and_seeds_reports_mean_and_spread(tmp_path, capsys):
     out = tmp_path / "demo"
-    assert main(["demo", "--out", str(out), "--subjects", "2", "--trials", "2", "--epochs", "1", "--seeds", "2"]) == 0
+    assert main(["demo", "--out", str(out), "--subjects", "4", "--trials", "1", "--epochs", "1", "--seeds", "2"]) == 0
     text = " ".join(capsys.readouterr().out.split())
-    assert "validation 27 (from training subjects)" in text
+    assert "2. cross-subject split: train 27, validation 27 (training subject 3 held out), test 54" in text
     assert "best = the epoch with the best validation accuracy, never chosen on test" in text
-    assert "no validation recordings" not in text
+    assert "no validation subject" not in text
+    for run in ("teacher_skeleton", "student_acc_seed0", "student_acc_kd_seed1"):  # what the runs used, as printed
+        assert json.loads((out / "runs" / run / "run.json").read_text())["validation"]["subjects"] == [3]
     assert "(mean of 2 seeds; seed-to-seed standard deviation up to" in text
     assert "2 seeds on one small synthetic set are too few to call this significant" in text
     saved = json.loads((out / "demo.json").read_text())

@@ -2,7 +2,9 @@
 
 1. writes a synthetic UTD-MHAD-format dataset (one kinematic body model drives the
    skeleton, the wrist/thigh inertial sensor and the depth frames);
-2. scans it, splits it cross-subject (validation carved from the training subjects);
+2. scans it, splits it cross-subject, with a whole training subject held out for validation
+   (with a single training subject there is none to hold out: every model keeps its last
+   epoch, since selection never uses recordings of the training subjects);
 3. encodes every accelerometer window as GAF images and times it;
 4. trains a skeleton teacher (the benchmark teachers' recipe: AdamW, label smoothing
    0.1, twice the students' epochs), then an accelerometer student without distillation
@@ -76,11 +78,12 @@ def register(subparsers) -> None:
 
 
 def train_model(name: str, root: Path, out: Path, spec: dict, epochs: int, seed: int,
-                distill: dict | None = None) -> dict:
+                distill: dict | None = None, validation: dict | None = None) -> dict:
     """Train one model of the demo (``spec``: TEACHER or STUDENT; with ``distill``, distil it) and test it.
 
     Returns test accuracy and macro-F1 of the validation-selected (``best``) and the ``last``
-    checkpoint, the seconds it took and the run directory.
+    checkpoint, the seconds it took and the run directory. ``validation``: the ``data`` keys of the
+    validation rule (default: the engine's, a held-out training subject).
     """
     from harkd.engine.evaluate import evaluate_run
     from harkd.recipes import run_config
@@ -88,7 +91,7 @@ def train_model(name: str, root: Path, out: Path, spec: dict, epochs: int, seed:
     config = {
         "name": name, "seed": seed, "output_dir": str(out),
         "data": {"dataset": "utd-mhad", "root": str(root), "protocol": "cross_subject",
-                 "modalities": spec["modalities"], "cache": False},
+                 "modalities": spec["modalities"], "cache": False, **(validation or {})},
         **({"student": spec["model"], **distill} if distill else {"model": spec["model"]}),
         "optim": spec["optim"],
         "schedule": {"name": "cosine", "warmup_epochs": min(3, epochs // 10)},
@@ -172,16 +175,24 @@ def run(args) -> int:
 
         spec = get_dataset("utd-mhad")
         index = spec.scan(root, strict=True)
-        split = make_split(spec, index, "cross_subject")
+        is_train = spec.protocol("cross_subject")
+        train_subjects = sorted({r.subject for r in index if is_train(r)})
+        # model selection holds out whole training subjects, never recordings of the training subjects
+        validation = {"val_subjects": "auto"} if len(train_subjects) >= 2 else {"val_fraction": 0, "val_subjects": None}
+        split = make_split(spec, index, "cross_subject", **validation)
         counts = split.counts()
+        held_out = split.validation.subjects
+        how = (f"training subject{'s' if len(held_out) > 1 else ''} {', '.join(map(str, held_out))} held out"
+               if held_out else f"training subject {train_subjects[0]} is the only one: none to hold out")
         console.print(f"[bold]2. cross-subject split[/bold]: train {counts['train']}, validation {counts['val']} "
-                      f"(from training subjects), test {counts['test']}")
+                      f"({how}), test {counts['test']}")
         if counts["val"]:
             selection = "best = the epoch with the best validation accuracy, never chosen on test"
         else:
             selection = "best = last: there are no validation recordings to choose an epoch on"
-            console.print("   no validation recordings (each class has fewer than 2 training recordings): "
-                          "every model keeps its last epoch; use --trials 2 or more to select on validation")
+            console.print("   no validation subject: every model keeps its last epoch (selection uses whole "
+                          "held-out training subjects, never recordings of the training subjects); use --subjects 4 "
+                          "or more to select on one")
 
         acc = np.stack([spec.load(index[k], "inertial", root=root, sensor="acc")[:107].T for k in index.keys])
         start = time.perf_counter()
@@ -197,14 +208,15 @@ def run(args) -> int:
                       f"({_count(args.epochs, 'epoch')}, {seed_text}); test accuracy on the {counts['test']} "
                       f"test-subject recordings; {selection}")
         runs = out / "runs"
-        teacher = train_model("teacher_skeleton", root, runs, TEACHER, teacher_epochs, args.seed)
+        teacher = train_model("teacher_skeleton", root, runs, TEACHER, teacher_epochs, args.seed,
+                              validation=validation)
         kd = {"teachers": [{"run": teacher["run_dir"]}], "losses": KD_LOSSES}
         results = {
             "teacher": summarise([teacher]),
-            "no_kd": summarise([train_model(f"student_acc_seed{s}", root, runs, STUDENT, args.epochs, s)
-                                for s in seeds]),
-            "kd": summarise([train_model(f"student_acc_kd_seed{s}", root, runs, STUDENT, args.epochs, s, distill=kd)
-                             for s in seeds]),
+            "no_kd": summarise([train_model(f"student_acc_seed{s}", root, runs, STUDENT, args.epochs, s,
+                                            validation=validation) for s in seeds]),
+            "kd": summarise([train_model(f"student_acc_kd_seed{s}", root, runs, STUDENT, args.epochs, s, distill=kd,
+                                         validation=validation) for s in seeds]),
         }
         table = Table(title="harkd demo: test accuracy on the synthetic cross-subject test split",
                       caption="mean +- std over the seeds; macro-F1 and every run: demo.json", box=box.SIMPLE_HEAD)
