@@ -39,13 +39,14 @@ def test_info_json(run, tiny):
     assert len(info["missing"]["absent"]) == 27 * 8 * 4 - 4
     assert info["skipped"] == [{"path": str(tiny / "Skeleton" / "readme.txt"),
                                 "reason": "unknown file name pattern (expected a{A}_s{S}_t{T}_skeleton.mat)"}]
-    assert info["split"] == {"protocol": "cross_subject", "train": 1, "val": 1, "test": 2, "validation": {
-        "rule": "fraction", "subjects": [],
-        "how": "15% of each class's training recordings (data.val_fraction 0.15, data.val_subjects auto: too few "
-               "training subjects in cross_subject)"}}
+    assert info["split"] == {"protocol": "cross_subject", "train": 2, "val": 0, "test": 2, "validation": {
+        "rule": "none", "subjects": [],
+        "how": "no validation split (data.val_subjects auto: too few training subjects in cross_subject to hold one "
+               "out)"}}
     assert err.strip() == ("harkd: warning: data.val_subjects auto: protocol cross_subject of utd-mhad has 1 training "
-                           "subject(s) (1), too few to hold one out; validation falls back to the per-class carve "
-                           "(data.val_fraction 0.15)")
+                           "subject(s) (1), too few to hold one out: no validation split, every model keeps its last "
+                           "epoch (set data.val_subjects: null to carve validation recordings from the training "
+                           "subjects instead)")
     assert info["lengths"]["inertial"] == {"min": 31, "median": 31.5, "max": 32, "n": 4}
     assert info["lengths"]["skeleton"]["n"] == 3
 

@@ -275,7 +275,7 @@ def test_protocols(synth_root):
     index = spec.scan(synth_root)
     sides = {}
     for protocol in ("cross_subject", "cross_scene", "cross_session"):
-        split = make_split(spec, index, protocol, val_fraction=0.0)
+        split = make_split(spec, index, protocol, val_fraction=0.0, val_subjects=None)
         sides[protocol] = {index[k].attrs[f] for k in split.test for f in ["subject", "scene", "session"]
                            if f in protocol}
         assert len(split.train) + len(split.test) == 24

@@ -32,15 +32,16 @@ def test_protocol_sides(grid):
 
 def test_validation_rule(grid):
     spec, index = grid
-    split = make_split(spec, index, "cross_subject", val_fraction=0.15, seed=0)
+    split = make_split(spec, index, "cross_subject", val_fraction=0.15, seed=0, val_subjects=None)
     assert not set(split.val) & set(split.test) and not set(split.val) & set(split.train)
     per_class = {}
     for k in split.val:
         per_class[index[k].label] = per_class.get(index[k].label, 0) + 1
     assert per_class == {c: 2 for c in range(27)}  # round(0.15 * 16) per class
-    again = make_split(spec, RecordingIndex("utd-mhad", None, list(reversed(index.recordings))), "cross_subject")
+    again = make_split(spec, RecordingIndex("utd-mhad", None, list(reversed(index.recordings))), "cross_subject",
+                       val_subjects=None)
     assert set(again.val) == set(split.val)  # independent of input order
-    other = make_split(spec, index, "cross_subject", seed=1)
+    other = make_split(spec, index, "cross_subject", seed=1, val_subjects=None)
     assert set(other.val) != set(split.val) and other.test == split.test
 
 
@@ -109,16 +110,24 @@ def test_auto_rule_is_documented_hash_and_seed_free():
                                               "how": f"training subject {order[0]} held out (data.val_subjects auto)"}
 
 
-def test_auto_with_one_training_subject_falls_back_with_a_warning():
+def test_auto_with_one_training_subject_holds_nothing_out_and_carves_nothing():
+    """Selection never uses recordings of the subjects a model trains on: with one training subject there is no
+    validation split (the last epoch is kept); ``val_subjects=None`` still carves on request."""
     from harkd.errors import DataWarning
 
     spec, index = _index("berkeley-mhad", [1])
     msg = ("data.val_subjects auto: protocol cross_subject of berkeley-mhad has 1 training subject(s) (1), too few to "
-           "hold one out; validation falls back to the per-class carve (data.val_fraction 0.15)")
+           "hold one out: no validation split, every model keeps its last epoch (set data.val_subjects: null to "
+           "carve validation recordings from the training subjects instead)")
     with pytest.warns(DataWarning) as caught:
-        split = make_split(spec, index, "cross_subject", val_subjects="auto")
+        split = make_split(spec, index, "cross_subject")
     assert [str(w.message) for w in caught] == [msg]
-    assert split.validation.rule == "fraction" and len(split.val) == 3  # one of 5 per class
+    assert split.val == () and split.validation.to_dict() == {
+        "rule": "none", "subjects": [], "how": "no validation split (data.val_subjects auto: too few training "
+                                               "subjects in cross_subject to hold one out)"}
+    assert len(split.train) == len([r for r in index if r.subject == 1])
+    carve = make_split(spec, index, "cross_subject", val_subjects=None)
+    assert carve.validation.rule == "fraction" and len(carve.val) == 3  # one of 5 per class
 
 
 def test_null_and_lists_keep_their_rules(grid):

@@ -7,7 +7,7 @@ Example::
 
     spec = get_dataset("utd-mhad")
     index = spec.scan("../shared/data/UTD-MHAD")           # skipped files: index.skipped
-    split = make_split(spec, index, "cross_subject")       # val carved from train only
+    split = make_split(spec, index, "cross_subject")       # val: a held-out training subject
     sets = make_datasets(spec, index, split, ("inertial", "skeleton"),
                          {"inertial": {"length": 128, "normalize": True},
                           "skeleton": {"frames": 32, "center": True}}, cache=True)

@@ -12,16 +12,19 @@ never used for selection. Default rule (``val_fraction``):
    ``val_fraction`` is 0).
 
 Subject rule (``val_subjects=(7,)``): every training recording of those training
-subjects is held out. ``val_subjects="auto"`` (the experiment default,
-``data.val_subjects: auto``) picks them: for a protocol that splits by subject
+subjects is held out. ``val_subjects="auto"`` (the default here and in
+experiments, ``data.val_subjects: auto``) picks them: for a protocol that splits by subject
 (``DatasetSpec.subject_protocols``, e.g. ``cross_subject``), the training subjects are
 ordered by ``sha256(f"val:{dataset}:{protocol}:{subject}")`` and the first
 ``DatasetSpec.val_subject_count`` (UTD-MHAD 1, Berkeley-MHAD 1, MMAct 2; never all of
 them) are held out. The rule does not depend on the experiment seed, so every seed,
 teacher and student of a protocol share one split. For the other protocols
 (``subject_specific`` - the UTD-MHAD trial split -, ``cross_scene``, ...) ``auto`` uses the
-per-class carve, as it does (with a warning) when the protocol has fewer than 2
-training subjects. ``val_subjects=None`` always uses the per-class carve.
+per-class carve (their test subjects are the training subjects anyway). A by-subject
+protocol with fewer than 2 training subjects has none to hold out: ``auto`` then gives no
+validation split (with a warning; every model keeps its last epoch), because selection
+never uses recordings of the subjects a model trains on. ``val_subjects=None`` always uses
+the per-class carve.
 """
 
 from __future__ import annotations
@@ -124,10 +127,14 @@ def resolve_validation(spec: DatasetSpec, protocol: str, train: list[Recording],
             chosen = auto_validation_subjects(spec.name, protocol, present, spec.val_subject_count)
             return Validation("subjects", chosen, f"training {_subject_list(chosen)} held out (data.val_subjects auto)")
         if protocol in spec.subject_protocols:
-            warn(f"data.val_subjects auto: protocol {protocol} of {spec.name} has {len(present)} training subject(s) "
-                 f"({', '.join(map(str, present)) or 'none'}), too few to hold one out; validation falls back to the "
-                 f"per-class carve (data.val_fraction {val_fraction:g})")
-            why = f"data.val_subjects auto: too few training subjects in {protocol}"
+            # selection never uses recordings of the subjects the model trains on: no validation at all
+            if val_fraction > 0:
+                warn(f"data.val_subjects auto: protocol {protocol} of {spec.name} has {len(present)} training "
+                     f"subject(s) ({', '.join(map(str, present)) or 'none'}), too few to hold one out: no validation "
+                     "split, every model keeps its last epoch (set data.val_subjects: null to carve validation "
+                     "recordings from the training subjects instead)")
+            return Validation("none", (), f"no validation split (data.val_subjects auto: too few training subjects "
+                                          f"in {protocol} to hold one out)")
         else:
             why = f"data.val_subjects auto: protocol {protocol} does not split by subject"
     elif val_subjects is not None:
@@ -144,17 +151,18 @@ def resolve_validation(spec: DatasetSpec, protocol: str, train: list[Recording],
 
 def make_split(spec: DatasetSpec, index: RecordingIndex | Iterable[Recording], protocol: str,
                val_fraction: float = DEFAULT_VAL_FRACTION, seed: int = 0,
-               val_subjects: ValSubjects = None) -> Split:
+               val_subjects: ValSubjects = AUTO) -> Split:
     """Split ``index`` by ``protocol`` into train/val/test keys (val from training only).
 
-    ``val_subjects``: ``"auto"`` (the experiment default), a list of training subjects, or
-    None (the per-class ``val_fraction`` carve); see the module rules. ``split.validation``
-    says which rule was used."""
+    ``val_subjects``: ``"auto"`` (the default, as in experiments: whole training subjects held
+    out), a list of training subjects, or None (the per-class ``val_fraction`` carve); see the
+    module rules. ``split.validation`` says which rule was used."""
     is_train = spec.protocol(protocol)
     recordings = list(index)
     train = [r for r in recordings if is_train(r)]
     validation = resolve_validation(spec, protocol, train, val_fraction, val_subjects)
-    val = carve_validation(train, val_fraction, seed, validation.subjects if validation.rule == "subjects" else None)
+    fraction = 0.0 if validation.rule == "none" else val_fraction
+    val = carve_validation(train, fraction, seed, validation.subjects if validation.rule == "subjects" else None)
     return Split(
         train=tuple(r.key for r in train if r.key not in val),
         val=tuple(r.key for r in train if r.key in val),
