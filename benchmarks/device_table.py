@@ -79,6 +79,9 @@ HEADLINE = ROWS[-1][0]
 #: teachers.1 of the ensemble row: the best full-size accelerometer student (kd_table.py --suites utd-kd-patient,
 #: seed 0 of the 150-epoch cached-KD row; same protocol: all training subjects, fixed schedule, final epoch)
 FULL_STUDENT = "runs/kd/utd-kd-patient/kd__fixed_teacher_view__cached___150_epochs_s0"
+#: issue 15's targets, drawn on the Pareto plot: int8 file size (KB) and latency per window (ms, 1 thread)
+TARGET_SIZE_KB, TARGET_LATENCY_MS = 64.0, 0.05
+TARGET_GAP_POINTS = 2.0  # accuracy within this many points of the best full-size student (summary.json utd_acc_best)
 
 
 def train(kind: str, config: str, run_dir: Path, overrides: list[str]) -> Path:
@@ -173,7 +176,9 @@ def paired_rows(rows: list[dict]) -> None:
                               for p in ("torch", "fp32", "int8")}
 
 
-def pareto_plot(rows: list[dict], path: Path) -> None:
+def pareto_plot(rows: list[dict], path: Path, full_student_acc: float | None = None) -> None:
+    """Accuracy against size and latency, with issue 15's targets as dashed lines (the accuracy target only when
+    the full-size student's accuracy is known)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -194,7 +199,11 @@ def pareto_plot(rows: list[dict], path: Path) -> None:
                                 textcoords="offset points")
     axes[0].set_xscale("log")
     axes[0].set_xlabel("ONNX file size (KB, log scale)")
-    axes[1].set_xlabel("ONNX Runtime latency, 1 thread, batch 1 (ms)")
+    axes[1].set_xlabel("ONNX Runtime latency, 1 thread, batch 1 (ms, best pass)")
+    for ax, target in ((axes[0], TARGET_SIZE_KB), (axes[1], TARGET_LATENCY_MS)):
+        ax.axvline(target, color="grey", linestyle="--", linewidth=1)
+        if full_student_acc is not None:
+            ax.axhline(full_student_acc - TARGET_GAP_POINTS, color="grey", linestyle="--", linewidth=1)
     for ax in axes:
         ax.set_ylabel("test accuracy, deployed window (%)")
         ax.grid(alpha=0.3)
@@ -202,7 +211,8 @@ def pareto_plot(rows: list[dict], path: Path) -> None:
         ("o", "tab:blue", "no KD, fp32"), ("s", "tab:blue", "no KD, int8"),
         ("o", "tab:orange", "KD, fp32"), ("s", "tab:orange", "KD, int8"))]
     axes[0].legend(handles=handles, fontsize=8)
-    fig.suptitle("UTD-MHAD cross-subject accelerometer students (benchmarks/device_table.py)")
+    fig.suptitle("UTD-MHAD cross-subject accelerometer students (benchmarks/device_table.py); dashed: issue 15's "
+                 "targets")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -332,7 +342,8 @@ def main() -> int:
     (results / "device.json").write_text(json.dumps(record, indent=1) + "\n")
     entry = write_summary(results / "summary.json", rows)
     print("device_int8_best:", json.dumps(entry) if entry else f"not written (its row '{HEADLINE}' was not run)")
-    pareto_plot(rows, HERE / "device_pareto.png")
+    full = json.loads((results / "summary.json").read_text()).get("utd_acc_best", {}).get("mean")
+    pareto_plot(rows, HERE / "device_pareto.png", full)
     return 0
 
 

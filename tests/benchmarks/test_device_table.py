@@ -64,3 +64,14 @@ def test_latency_is_sampled_round_robin_and_summarised_per_file(monkeypatch):
     assert rows[0]["latency_fp32"]["1"] == {"best_median_ms": 1.0, "median_ms": 2.0, "p95_ms": 4.0,
                                             "num_threads": 1, "rounds": 3, "runs": 10}
     assert rows[0]["latency_int8"]["all"]["best_median_ms"] == 1.0 and rows[0]["latency_int8"]["all"]["median_ms"] == 1.4
+
+
+@pytest.mark.parametrize("full_student_acc", [None, 91.5])
+def test_the_pareto_plot_draws_every_row_and_the_targets(tmp_path, full_student_acc):
+    pytest.importorskip("matplotlib")
+    row = {"row": "a", "size": "mini", "kind": "distill",
+           **{f"test_{p}": {"mean": 90.0} for p in ("fp32", "int8")}, "size_kb_fp32": 188.4, "size_kb_int8": 57.4,
+           "latency_fp32": {"1": {"best_median_ms": 0.075}}, "latency_int8": {"1": {"best_median_ms": 0.043}}}
+    path = tmp_path / "pareto.png"
+    device_table.pareto_plot([row, {**row, "kind": "train", "latency_int8": None}], path, full_student_acc)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
