@@ -7,6 +7,7 @@ prints its message on one line and exits with status 2 instead of a traceback.
 from __future__ import annotations
 
 import difflib
+import errno
 from pathlib import Path
 from typing import Iterable
 
@@ -83,3 +84,15 @@ def warn(message: str) -> None:
     import warnings
 
     warnings.warn(message, DataWarning, stacklevel=2)
+
+
+def os_error_message(err: OSError) -> str:
+    """``PATH: what happened`` for a filesystem error, with a hint for the common ones."""
+    what = err.strerror or str(err)
+    hints = {errno.ENOSPC: "free some space or choose another directory",
+             errno.EDQUOT: "free some space or choose another directory",
+             errno.EACCES: "choose a writable directory", errno.EROFS: "choose a writable directory",
+             errno.EPERM: "choose a writable directory"}
+    hint = hints.get(err.errno)
+    where = f"{err.filename}: " if err.filename else ""
+    return f"{where}{what}" + (f" ({hint})" if hint else "")

@@ -288,3 +288,18 @@ def test_every_benchmark_script_exits_through_run_script():
     mains = [p for p in scripts if 'if __name__ == "__main__":' in p.read_text()]
     assert len(mains) >= 10
     assert [p.name for p in mains if "sys.exit(run_script(main))" not in p.read_text()] == []
+
+
+def test_a_benchmark_script_reports_a_full_disk_in_one_line(monkeypatch, capsys):
+    import errno
+
+    from harkd.suites import run_script
+
+    monkeypatch.setattr(sys, "argv", ["benchmarks/kd_table.py"])
+
+    def full_disk():
+        raise OSError(errno.ENOSPC, "No space left on device", "benchmarks/RESULTS.md")
+
+    assert run_script(full_disk) == 1
+    assert capsys.readouterr().err == ("kd_table.py: error: benchmarks/RESULTS.md: No space left on device (free some "
+                                       "space or choose another directory)\n")

@@ -11,7 +11,6 @@ out of range is a one-line usage error with exit status 2.
 from __future__ import annotations
 
 import argparse
-import errno
 import importlib
 import math
 import os
@@ -19,7 +18,7 @@ import sys
 import warnings
 
 from harkd import __version__
-from harkd.errors import DataWarning, HarkdError
+from harkd.errors import DataWarning, HarkdError, os_error_message
 
 DEBUG_ENV = "HARKD_DEBUG"  # set to 1 to see the traceback of an unexpected error
 
@@ -116,18 +115,6 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
         return
     _shown.add(text)
     print(f"harkd: warning: {text}", file=sys.stderr if file is None else file, flush=True)
-
-
-def os_error_message(err: OSError) -> str:
-    """``PATH: what happened`` for a filesystem error, with a hint for the common ones."""
-    what = err.strerror or str(err)
-    hints = {errno.ENOSPC: "free some space or choose another directory",
-             errno.EDQUOT: "free some space or choose another directory",
-             errno.EACCES: "choose a writable directory", errno.EROFS: "choose a writable directory",
-             errno.EPERM: "choose a writable directory"}
-    hint = hints.get(err.errno)
-    where = f"{err.filename}: " if err.filename else ""
-    return f"{where}{what}" + (f" ({hint})" if hint else "")
 
 
 def main(argv: list[str] | None = None) -> int:

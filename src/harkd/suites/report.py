@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Callable
 
 from harkd.engine.machine import machine_description
-from harkd.errors import HarkdError
+from harkd.errors import HarkdError, os_error_message
 
 __all__ = ["command_line", "mean_std", "record_header", "replace_section", "run_script", "use_data_root"]
 
@@ -73,13 +73,17 @@ def mean_std(values: list[float]) -> str:
 
 def run_script(main: Callable[[], int]) -> int:
     """A benchmark script's exit code: ``main()``'s, or 2 after one line on stderr for a harkd error (a bad
-    data file, a run directory another process holds), 130 when interrupted; no traceback."""
+    data file, a run directory another process holds), 1 after one line for a filesystem error (a full disk),
+    130 when interrupted; no traceback."""
     name = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "benchmark"
     try:
         return main()
     except HarkdError as err:
         print(f"{name}: error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:
+        print(f"{name}: error: {os_error_message(err)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"{name}: interrupted (finished runs are kept; run it again to resume)", file=sys.stderr)
         return 130
