@@ -28,6 +28,8 @@ def test_int8_export_runs_in_onnxruntime_and_records_the_quantization(int8_model
     # imu_cnn1d [8, 16]: every conv, ReLU and residual sum, and the head
     assert q["quantized_ops"] == {"Conv": 6, "Relu": 5, "Add": 2, "Gemm": 1}
     assert q["calibration"]["split"] == "train" and q["calibration"]["windows"] > 0
+    assert q["float"] == ("input pipeline (resampling, normalisation, GAF), global average pool, the classifier's "
+                          "output (float logits) and softmax")
     check = q["check"]
     one_window = 1 / check["windows"]  # the synthetic validation split is small: bounds allow one window
     assert check["split"] == "val" and check["passed"] and check["windows"] >= 12

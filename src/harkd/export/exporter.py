@@ -417,7 +417,9 @@ def _quantized(loaded: LoadedRun, out: Path, tmp: Path, manifest: dict, log: Cal
     return {**manifest, "sha256": sha256_file(tmp), "size_bytes": tmp.stat().st_size, "quantization": {
         "mode": "int8", "format": "QDQ (ONNX Runtime static quantization)",
         "weights": "int8, symmetric, per output channel", "activations": "uint8, per tensor, min-max calibration",
-        **what, "float": "input pipeline (resampling, normalisation, GAF), global average pool and softmax",
+        **what,
+        "float": "input pipeline (resampling, normalisation, GAF), global average pool, the classifier's output "
+                 "(float logits) and softmax",
         "calibration": {"split": "train", "windows": int(len(calibration)),
                         "windows_per_recording": f"centred + up to {q.CALIBRATION_SHIFTS} shifted"},
         "check": check.to_dict(), "fp32_size_bytes": fp32_bytes}}
