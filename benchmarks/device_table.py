@@ -5,7 +5,9 @@ Rows: the 1D CNN students at four sizes (64/128/256 ~707k, tiny 24/48/96 ~102k, 
 from the augmented skeleton ST-GCN teacher (``harkd distill``, KD T = 4 beside the labels), over --seeds;
 the mini and micro students also on the patient 150-epoch schedule (rows mini150, micro150), the mini
 one distilled from a skeleton + full-size student ensemble too, and both mini rows again on 300 and 600
-epochs (rows mini300, mini600). ``device_int8_best`` reports one row named before its runs (:data:`HEADLINE`), not the
+epochs (rows mini300, mini600). The full-size rows (full: 60 epochs, full150) are the runs of section
+utd-kd-patient (benchmarks/kd_table.py, :data:`REUSED`: the same experiments), exported and measured
+here. ``device_int8_best`` reports one row named before its runs (:data:`HEADLINE`), not the
 best row of the table, which would select on the test split.
 
 Protocol (no checkpoint selection at all, so no selection can touch the test split): every run,
@@ -40,7 +42,8 @@ from pathlib import Path
 
 import numpy as np
 
-from harkd.suites import RunSpec, command_line, record_header, replace_section, run_script, train_run, use_data_root
+from harkd.suites import (RunSpec, command_line, record_header, replace_section, run_name, run_script, train_run,
+                          use_data_root)
 
 HERE = Path(__file__).resolve().parent
 
@@ -54,6 +57,8 @@ LONGEST = 600
 ROWS = [  # (label, size, kind, config, epochs: None = the config's 60)
     ("1D CNN 64/128/256, no KD", "full", "train", "acc_cnn1d.yaml", None),
     ("1D CNN 64/128/256, KD", "full", "distill", "distill/skel2acc_kd.yaml", None),
+    (f"1D CNN 64/128/256, no KD, {PATIENT} epochs", f"full{PATIENT}", "train", "acc_cnn1d.yaml", PATIENT),
+    (f"1D CNN 64/128/256, KD, {PATIENT} epochs", f"full{PATIENT}", "distill", "distill/skel2acc_kd.yaml", PATIENT),
     ("tiny 1D CNN 24/48/96, no KD", "tiny", "train", "acc_cnn1d_tiny.yaml", None),
     ("tiny 1D CNN 24/48/96, KD", "tiny", "distill", "distill/skel2acc_kd_tiny.yaml", None),
     ("micro 1D CNN 12/24/48, no KD", "micro", "train", "acc_cnn1d_micro.yaml", None),
@@ -71,6 +76,13 @@ ROWS = [  # (label, size, kind, config, epochs: None = the config's 60)
         (f"mini 1D CNN 16/32/64, KD from skeleton + full-size student ensemble, {e} epochs", f"mini{e}", "distill",
          "distill/ensemble2acc_kd_mini.yaml", e))],
 ]
+#: (size, kind) -> the row of section utd-kd-patient (benchmarks/kd_table.py) whose runs a full-size row reuses: the
+#: same config, overrides, teacher and seeds (tests/benchmarks/test_device_table.py checks it), so the table exports
+#: and measures those runs instead of training them again (18 s an epoch on this VM, 3 CPU-hours for the four rows)
+REUSED = {("full", "train"): "no KD, 60 epochs", ("full", "distill"): "KD, fixed teacher view (cached), 60 epochs",
+          (f"full{PATIENT}", "train"): f"no KD, {PATIENT} epochs",
+          (f"full{PATIENT}", "distill"): f"KD, fixed teacher view (cached), {PATIENT} epochs"}
+KD_TABLE_SECTION = "utd-kd-patient"
 #: the row ``device_int8_best`` reports, named before its runs were trained (the table's other rows are not
 #: candidates for it: picking the best row by its test accuracy would select on the test split). It was the
 #: 300-epoch ensemble row until leave-one-training-subject-out validation preferred 600 epochs to 300
@@ -255,7 +267,10 @@ def main() -> int:
     ap.add_argument("--out", default="runs/device", help="run directories and exported models (resumed if present)")
     ap.add_argument("--runs", type=int, default=2000, help="timed calls per latency measurement (seed 0)")
     ap.add_argument("--rounds", type=int, default=5, help="round-robin latency passes over every model file")
-    ap.add_argument("--rows", nargs="*", default=None, metavar="SIZE", help="only these sizes (full, tiny, micro, mini150, micro150, mini300, mini600)")
+    ap.add_argument("--rows", nargs="*", default=None, metavar="SIZE",
+                    help="only these sizes (full, full150, tiny, micro, mini150, micro150, mini300, mini600)")
+    ap.add_argument("--kd-runs", default="runs/kd", help="kd_table.py's --out: the full-size rows reuse its "
+                    f"{KD_TABLE_SECTION} runs (trained there if absent)")
     ap.add_argument("--full-student", default=FULL_STUDENT,
                     help="run directory of the full-size accelerometer student in the ensemble row's teachers")
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -282,7 +297,10 @@ def main() -> int:
             if "ensemble" in config:
                 overrides.append(f"teachers.1.run={args.full_student}")
             suffix = f"_e{epochs}" if epochs else ""
-            run_dir = train(kind, config, out / f"{Path(config).stem}{suffix}_s{seed}", overrides)
+            reused = REUSED.get((size, kind))
+            run_dir = (Path(args.kd_runs) / KD_TABLE_SECTION / run_name(reused, seed) if reused
+                       else out / f"{Path(config).stem}{suffix}_s{seed}")
+            run_dir = train(kind, config, run_dir, overrides)
             runs.append(measure(run_dir, models))
         rows.append(row_summary(label, size, kind, config, runs, args.seeds))
     paired_rows(rows)
@@ -318,6 +336,8 @@ def main() -> int:
         f"CE (label smoothing 0.1) + KD (T = 4) from the augmented skeleton ST-GCN (`{TEACHER}`, seed 0, same "
         "protocol); the ensemble rows' teacher is the mean of softmax(z / 4) of that ST-GCN and the best full-size "
         f"accelerometer student (`{args.full_student}`, 91.5 % section utd-kd-patient, same protocol)",
+        f"full-size rows (64/128/256): the runs of section {KD_TABLE_SECTION} (`kd_table.py`, the same configs, "
+        "overrides, teacher and seeds), exported and measured here, not trained again",
         "accuracy: PyTorch = whole clip through the training pipeline; ONNX fp32 / int8 = the exported graphs in "
         "ONNX Runtime on every test clip stretched to the deployed window (W samples at 50 Hz)",
         "int8: `harkd export --quantize int8` (static QDQ: conv/linear weights int8 per channel, activations "

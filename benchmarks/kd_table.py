@@ -57,7 +57,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harkd.suites import (BACKENDS, RunSpec, command_line, record_header, replace_section, run_script,
+from harkd.suites import (BACKENDS, RunSpec, command_line, record_header, replace_section, run_name, run_script,
                           runner, train_run, use_data_root)
 
 HERE = Path(__file__).resolve().parent
@@ -315,14 +315,13 @@ def suite_runs(suite: Suite, seeds: list[int], out: Path, extra: list[str],
             runs.append(RunSpec(teacher_name(key), "train", str(CONFIGS / config), teachers[key],
                                 (*overrides, "seed=0", *extra), measure=False))
     for row in suite.rows:
-        slug = "".join(c if c.isalnum() else "_" for c in row.label.lower()).strip("_")
         for seed in seeds:
             overrides = [*suite.common, *row.overrides, f"seed={seed}", *extra]
             if row.as_published:
                 overrides = [o for o in overrides if o != "train.refit=best"] + NO_VALIDATION
             overrides += [f"teachers.{i}.run={teachers.get(key, 'UNDECLARED')}"
                           for i, key in enumerate(row.teacher_keys)]
-            name = f"{slug}_s{seed}"
+            name = run_name(row.label, seed)
             runs.append(RunSpec(name, row.kind, str(CONFIGS / row.config), str(out / suite.section / name),
                                 tuple(overrides), tuple(teacher_name(key) for key in row.teacher_keys),
                                 select_on="test" if row.as_published else "val"))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import device_table
+from benchmarks import device_table, kd_table
 from harkd.recipes import get_recipe
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,3 +75,20 @@ def test_the_pareto_plot_draws_every_row_and_the_targets(tmp_path, full_student_
     path = tmp_path / "pareto.png"
     device_table.pareto_plot([row, {**row, "kind": "train", "latency_int8": None}], path, full_student_acc)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("size,kind", sorted(device_table.REUSED))
+def test_a_full_size_row_is_the_same_experiment_as_the_kd_table_run_it_reuses(size, kind):
+    """Same config, overrides, teacher and seed, so reusing kd_table's run directory measures this row's run."""
+    row = next(r for r in device_table.ROWS if r[1] == size and r[2] == kind)
+    label, _, _, config, epochs = row
+    teacher = "runs/device/skeleton_stgcn_aug_all_s0"
+    overrides = [*([f"train.epochs={epochs}"] if epochs else []), *device_table.COMMON, *device_table.STUDENT_AUGMENT,
+                 "seed=3", *([f"teachers.0.run={teacher}"] if kind == "distill" else [])]
+    ours = get_recipe(kind).load(ROOT / "configs" / "utd_mhad" / config, overrides).to_dict()
+    suite = kd_table.suites([60, device_table.PATIENT])[device_table.KD_TABLE_SECTION]
+    runs, _ = kd_table.suite_runs(suite, [3], Path("runs/kd"), [], teacher_run=teacher)
+    spec = next(r for r in runs if r.name == device_table.run_name(device_table.REUSED[(size, kind)], 3))
+    assert spec.run_dir == f"runs/kd/{device_table.KD_TABLE_SECTION}/{spec.name}" and spec.kind == kind
+    theirs = get_recipe(kind).load(spec.config, list(spec.overrides)).to_dict()
+    assert ours == theirs

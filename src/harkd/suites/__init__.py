@@ -9,9 +9,9 @@ The top floor of harkd (it may use everything below; nothing in harkd imports it
 - :mod:`harkd.suites.report`: RESULTS.md sections and their header lines.
 """
 
-from harkd.suites.plan import RunSpec, dependency_order
+from harkd.suites.plan import RunSpec, dependency_order, run_name
 from harkd.suites.report import command_line, mean_std, record_header, replace_section, run_script, use_data_root
 from harkd.suites.runner import BACKENDS, RAY_MISSING, run_suite, set_thread_budget, train_run
 
 __all__ = ["BACKENDS", "RAY_MISSING", "RunSpec", "command_line", "dependency_order", "mean_std", "record_header",
-           "replace_section", "run_script", "run_suite", "set_thread_budget", "train_run", "use_data_root"]
+           "replace_section", "run_name", "run_script", "run_suite", "set_thread_budget", "train_run", "use_data_root"]

@@ -7,7 +7,7 @@ from typing import Iterable, Sequence
 
 from harkd.errors import ConfigError
 
-__all__ = ["RunSpec", "dependency_order"]
+__all__ = ["RunSpec", "dependency_order", "run_name"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,11 @@ class RunSpec:
 
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+
+def run_name(label: str, seed: int) -> str:
+    """A row's run directory name for one seed: its label in lower-case letters, digits and underscores."""
+    return "".join(c if c.isalnum() else "_" for c in label.lower()).strip("_") + f"_s{seed}"
 
 
 def dependency_order(runs: Iterable[RunSpec], external: Sequence[str] = ()) -> list[RunSpec]:
