@@ -143,18 +143,18 @@ def measure_latency(rows: list[dict], runs: int, rounds: int) -> None:
     from harkd.export.bench import bench
 
     files = [(row, precision) for row in rows for precision in ("fp32", "int8")]
-    samples: dict = {}
+    samples: list[dict] = [{} for _ in files]  # per file: thread setting -> its timing in every pass
     for _ in range(rounds):
-        for row, precision in files:
+        for (row, precision), timings in zip(files, samples):
             for timing in bench(row[f"model_{precision}"], runs=runs, warmup=50)["latency"]:
-                samples.setdefault((row["row"], precision, timing["threads"]), []).append(timing)
-    for row, precision in files:
+                timings.setdefault(timing["threads"], []).append(timing)
+    for (row, precision), timings in zip(files, samples):
         row[f"latency_{precision}"] = {
-            threads: {"best_median_ms": min(t["median_ms"] for t in timings),
-                      "median_ms": statistics.median(t["median_ms"] for t in timings),
-                      "p95_ms": statistics.median(t["p95_ms"] for t in timings),
-                      "num_threads": timings[0]["num_threads"], "rounds": rounds, "runs": runs}
-            for (label, prec, threads), timings in samples.items() if label == row["row"] and prec == precision}
+            threads: {"best_median_ms": min(t["median_ms"] for t in passes),
+                      "median_ms": statistics.median(t["median_ms"] for t in passes),
+                      "p95_ms": statistics.median(t["p95_ms"] for t in passes),
+                      "num_threads": passes[0]["num_threads"], "rounds": rounds, "runs": runs}
+            for threads, passes in timings.items()}
 
 
 def pct(values: list[float]) -> str:
@@ -250,10 +250,10 @@ def write_summary(path: Path, rows: list[dict]) -> dict | None:
     best = next((r for r in rows if r["row"] == HEADLINE), None)
     if best is None:
         return None
+    one_thread = (best.get("latency_int8") or {}).get("1") or {}
     entry = {"mean": best["test_int8"]["mean"], "std": best["test_int8"]["std"], "n": best["test_int8"]["n"],
              "section": "device", "row": best["row"] + ", int8", "size_kb": best["size_kb_int8"],
-             "latency_ms": ((best.get("latency_int8") or {}).get("1") or {}).get("best_median_ms"),
-             "latency_median_ms": ((best.get("latency_int8") or {}).get("1") or {}).get("median_ms")}
+             "latency_ms": one_thread.get("best_median_ms"), "latency_median_ms": one_thread.get("median_ms")}
     summary = json.loads(path.read_text()) if path.is_file() else {}
     summary["device_int8_best"] = entry
     path.write_text(json.dumps(summary, indent=1) + "\n")
@@ -360,9 +360,10 @@ def main() -> int:
     record = {"section": "device", "date": datetime.datetime.now().isoformat(timespec="seconds"),
               "command": command_line(), "header": header, "rows": rows}
     (results / "device.json").write_text(json.dumps(record, indent=1) + "\n")
-    entry = write_summary(results / "summary.json", rows)
+    summary = results / "summary.json"
+    full = (json.loads(summary.read_text()) if summary.is_file() else {}).get("utd_acc_best", {}).get("mean")
+    entry = write_summary(summary, rows)
     print("device_int8_best:", json.dumps(entry) if entry else f"not written (its row '{HEADLINE}' was not run)")
-    full = json.loads((results / "summary.json").read_text()).get("utd_acc_best", {}).get("mean")
     pareto_plot(rows, HERE / "device_pareto.png", full)
     return 0
 
