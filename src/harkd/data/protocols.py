@@ -122,11 +122,12 @@ def resolve_validation(spec: DatasetSpec, protocol: str, train: list[Recording],
     if isinstance(val_subjects, str):
         if val_subjects != AUTO:
             raise InputError(f"val_subjects must be '{AUTO}', a list of subject ids or None, got {val_subjects!r}")
-        present = sorted({r.subject for r in train})
-        if protocol in spec.subject_protocols and len(present) >= 2:
-            chosen = auto_validation_subjects(spec.name, protocol, present, spec.val_subject_count)
-            return Validation("subjects", chosen, f"training {_subject_list(chosen)} held out (data.val_subjects auto)")
         if protocol in spec.subject_protocols:
+            present = sorted({r.subject for r in train})
+            if len(present) >= 2:
+                chosen = auto_validation_subjects(spec.name, protocol, present, spec.val_subject_count)
+                return Validation("subjects", chosen,
+                                  f"training {_subject_list(chosen)} held out (data.val_subjects auto)")
             # selection never uses recordings of the subjects the model trains on: no validation at all
             if val_fraction > 0:
                 warn(f"data.val_subjects auto: protocol {protocol} of {spec.name} has {len(present)} training "
@@ -135,8 +136,7 @@ def resolve_validation(spec: DatasetSpec, protocol: str, train: list[Recording],
                      "recordings from the training subjects instead)")
             return Validation("none", (), f"no validation split (data.val_subjects auto: too few training subjects "
                                           f"in {protocol} to hold one out)")
-        else:
-            why = f"data.val_subjects auto: protocol {protocol} does not split by subject"
+        why = f"data.val_subjects auto: protocol {protocol} does not split by subject"
     elif val_subjects is not None:
         chosen = tuple(sorted(set(int(s) for s in val_subjects)))
         return Validation("subjects", chosen, f"training {_subject_list(chosen)} held out "
