@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import errno
+import warnings
 from pathlib import Path
 from typing import Iterable
 
@@ -74,16 +75,28 @@ def unknown_key_message(kind: str, key: str, valid: Iterable[str]) -> str:
 class DataWarning(UserWarning):
     """Something in the input was repaired or left out (an interpolated gap, a skipped file).
 
-    The CLI prints each on one line as ``harkd: warning: ...``; library users see an
-    ordinary :mod:`warnings` warning they can filter or turn into an error.
+    Printed on one line as ``harkd: warning: ...``, by the CLI and from Python alike (see
+    :func:`_format_warning`); library users see an ordinary :mod:`warnings` warning they can
+    filter, record or turn into an error.
     """
 
 
 def warn(message: str) -> None:
     """Issue a :class:`DataWarning` with ``message`` (shown once per distinct message)."""
-    import warnings
-
     warnings.warn(message, DataWarning, stacklevel=2)
+
+
+def _format_warning(message, category, filename, lineno, line=None) -> str:
+    """``harkd: warning: MESSAGE`` for a :class:`DataWarning` (not harkd's source line); other
+    categories as Python formats them."""
+    if isinstance(category, type) and issubclass(category, DataWarning):
+        return f"harkd: warning: {message}\n"
+    return _python_format_warning(message, category, filename, lineno, line)
+
+
+_python_format_warning = getattr(warnings.formatwarning, "python_format", warnings.formatwarning)
+_format_warning.python_format = _python_format_warning  # a reload of this module wraps Python's, not ours
+warnings.formatwarning = _format_warning
 
 
 def os_error_message(err: OSError) -> str:

@@ -189,27 +189,97 @@ def test_validators(parse, text, value_or_message):
 
 
 # --------------------------------------------------- unwritable cache, end to end
-def test_train_with_an_unwritable_cache_dir_warns_once(synth_utd, tmp_path, monkeypatch, capsys):
+def tiny_train_config(tmp_path, root, cache: bool) -> Path:
+    """A one-epoch tiny accelerometer run on ``root``, written to ``tmp_path/tiny.yaml`` (runs under ``tmp_path/runs``)."""
     import yaml
 
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump({
+        "name": "tiny", "seed": 0, "output_dir": str(tmp_path / "runs"),
+        "data": {"dataset": "utd-mhad", "root": str(root), "cache": cache,
+                 "modalities": {"inertial": {"sensor": "acc", "length": 32, "normalize": True}}},
+        "model": {"name": "imu_cnn1d", "input": "inertial", "args": {"widths": [4, 8], "depths": [1, 1]}},
+        "optim": {"lr": 1e-3}, "train": {"epochs": 1, "batch_size": 16},
+    }))
+    return config
+
+
+def test_train_with_an_unwritable_cache_dir_warns_once(synth_utd, tmp_path, monkeypatch, capsys):
     import harkd.data.cache as cache_module
 
     monkeypatch.setattr(cache_module, "_unwritable", {})
     blocker = tmp_path / "cache"
     blocker.write_text("a file where the cache directory should be")
     monkeypatch.setenv("HARKD_CACHE_DIR", str(blocker))
-    config = tmp_path / "tiny.yaml"
-    config.write_text(yaml.safe_dump({
-        "name": "tiny", "seed": 0, "output_dir": str(tmp_path / "runs"),
-        "data": {"dataset": "utd-mhad", "root": str(synth_utd), "cache": True,
-                 "modalities": {"inertial": {"sensor": "acc", "length": 32, "normalize": True}}},
-        "model": {"name": "imu_cnn1d", "input": "inertial", "args": {"widths": [4, 8], "depths": [1, 1]}},
-        "optim": {"lr": 1e-3}, "train": {"epochs": 1, "batch_size": 16},
-    }))
-    assert cli_main.main(["train", str(config)]) == 0
+    assert cli_main.main(["train", str(tiny_train_config(tmp_path, synth_utd, cache=True))]) == 0
     err = capsys.readouterr().err
     cache_lines = [line for line in err.splitlines() if "preprocessing cache" in line]
     assert cache_lines == [f"harkd: warning: preprocessing cache {blocker} cannot be written ({blocker} is a file, "
                            "not a directory); going on without the disk cache, new entries are kept in memory only "
                            "(set HARKD_CACHE_DIR to a writable directory, or data.cache: false)"]
     assert "Traceback" not in err and blocker.read_text().startswith("a file")
+
+
+# -------------------------------------------------------------- closed std streams
+def shell(command: str) -> subprocess.CompletedProcess:
+    """``command`` in bash, ``HARKD`` standing for this checkout's ``python -m harkd``."""
+    env = {**os.environ, "PYTHONPATH": SRC}
+    return subprocess.run(["bash", "-c", command.replace("HARKD", f"{sys.executable} -m harkd")],
+                          capture_output=True, text=True, env=env, timeout=300)
+
+
+@pytest.mark.parametrize("command, out", [
+    ("HARKD --version >&-", ""),
+    ("HARKD --version 2>&-", f"harkd {harkd.__version__}\n"),
+    ("HARKD --version >&- 2>&- <&-", ""),
+    ("HARKD data info --root {root} --json --val-subjects none >&-", ""),  # 16 KB into a closed stdout
+    ("HARKD data info --root {root}/none 2>&-", ""),  # the error line goes nowhere, not to stdout
+])
+def test_closed_std_streams_are_quiet(tiny_root, command, out):
+    proc = shell(command.format(root=tiny_root))
+    assert (proc.stdout, proc.stderr) == (out, "")
+    assert proc.returncode == (2 if "none 2" in command else 0)
+
+
+def test_train_with_stdout_closed_runs_to_the_end(synth_utd, tmp_path):
+    proc = shell(f"HARKD train {tiny_train_config(tmp_path, synth_utd, cache=False)} >&-")
+    assert proc.returncode == 0 and proc.stdout == "" and "error" not in proc.stderr, proc.stderr
+    assert "epoch 1/1" in proc.stderr and (tmp_path / "runs" / "tiny" / "best.pt").is_file()
+
+
+# ------------------------------------------------------------------ out of memory
+@pytest.mark.parametrize("allocate, asked", [
+    (lambda: __import__("torch").empty(10**17), "an allocation of 400 PB"),  # torch's CPU allocator
+    (lambda: __import__("numpy").empty((10**15, 100)), "Unable to allocate 711. PiB for an array with shape "
+                                                       "(1000000000000000, 100) and data type float64"),
+])
+def test_an_allocation_beyond_the_machine_is_one_line(command, monkeypatch, allocate, asked):
+    monkeypatch.delenv("HARKD_DEBUG", raising=False)
+    assert command(allocate) == (1, "", f"harkd: error: not enough memory ({asked}): a size in the config or the "
+                                        "options is too large for this machine; lower it (model widths, "
+                                        "train.batch_size, data lengths / frames / sizes)\n")
+
+
+# ------------------------------------------------------- warnings from Python code
+def test_harkd_warnings_print_one_line_from_python_too():
+    code = ("import warnings; from harkd.errors import warn; warn('a01_s1_t1: 3 samples interpolated'); "
+            "warnings.warn('a library says so', UserWarning)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": SRC})
+    assert proc.stderr.splitlines() == ["harkd: warning: a01_s1_t1: 3 samples interpolated",
+                                        "<string>:1: UserWarning: a library says so"]  # others as Python shows them
+
+
+def test_harkd_warnings_can_still_be_recorded_and_filtered():
+    import warnings
+
+    from harkd.errors import DataWarning
+
+    with pytest.warns(DataWarning, match="^left out: empty file$"):
+        warn("left out: empty file")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataWarning)
+        with pytest.raises(DataWarning):
+            warn("now an error")
+    assert warnings.formatwarning("m", DataWarning, "x.py", 3) == "harkd: warning: m\n"
+    assert warnings.formatwarning("m", UserWarning, "x.py", 3, "").startswith("x.py:3: UserWarning: m")

@@ -14,6 +14,7 @@ import argparse
 import importlib
 import math
 import os
+import re
 import sys
 import warnings
 
@@ -121,12 +122,43 @@ def main(argv: list[str] | None = None) -> int:
     """Run ``harkd ARGV``; returns the exit status (argparse usage errors raise SystemExit(2)).
 
     stdout is flushed before returning, so a reader that left early (``| head``) ends
-    in a quiet exit 0 here rather than in an error at interpreter exit.
+    in a quiet exit 0 here rather than in an error at interpreter exit. A closed stdout or
+    stderr (``>&-``) is replaced by /dev/null first: the command runs on quietly.
     """
+    _open_closed_std_streams()
     try:
         return _main(argv)
     finally:
         _flush_stdout()
+
+
+def _open_closed_std_streams() -> None:
+    """Point closed descriptors 0-2 at /dev/null (a file opened later must not become "stdout"), and a
+    missing ``sys.stdout`` / ``sys.stderr`` at it too; ``sys.stdin`` stays None (see :func:`stdin_or_error`)."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            try:
+                null = os.open(os.devnull, os.O_RDWR)
+                if null != fd:
+                    os.dup2(null, fd)
+                    os.close(null)
+            except OSError:
+                pass
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))
+
+
+def stdin_or_error(option: str):
+    """``sys.stdin`` for a command reading it; an InputError naming ``option`` when it is closed (``<&-``)."""
+    from harkd.errors import InputError
+
+    if sys.stdin is None:
+        raise InputError(f"{option}: stdin is closed: pipe rows in (e.g. sensor_reader | harkd ...) "
+                         "or pass a file instead of -")
+    return sys.stdin
 
 
 def _main(argv: list[str] | None) -> int:
@@ -157,9 +189,35 @@ def _main(argv: list[str] | None) -> int:
     except Exception as err:  # a bug: one line unless HARKD_DEBUG asks for the traceback
         if os.environ.get(DEBUG_ENV):
             raise
+        memory = out_of_memory_message(err)
+        if memory:
+            print(f"harkd: error: {memory}", file=sys.stderr)
+            return 1
         print(f"harkd: internal error: {type(err).__name__}: {err} (this is a bug in harkd; "
               f"set {DEBUG_ENV}=1 for the traceback and report it)", file=sys.stderr)
         return 1
+
+
+_ALLOCATION = re.compile(r"(?:can't allocate memory|not enough memory|out of memory)\D*?(\d+) bytes", re.I)
+
+
+def out_of_memory_message(err: BaseException) -> str | None:
+    """One line for an allocation that failed (MemoryError, torch's allocator): what was asked for and what
+    to lower; None for other errors."""
+    match = _ALLOCATION.search(str(err)) if isinstance(err, RuntimeError) else None
+    if not (isinstance(err, MemoryError) or match):
+        return None
+    asked = f" (an allocation of {_bytes(int(match.group(1)))})" if match else f" ({err})" if str(err) else ""
+    return (f"not enough memory{asked}: a size in the config or the options is too large for this machine; "
+            "lower it (model widths, train.batch_size, data lengths / frames / sizes)")
+
+
+def _bytes(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if n < 1000:
+            return f"{n:.0f} {unit}"
+        n /= 1000
+    return f"{n:.0f} PB"
 
 
 def _flush_stdout() -> None:
