@@ -165,31 +165,83 @@ def test_bench_with_a_bad_manifest(raw_onnx, tmp_path, capsys):
     assert capsys.readouterr().err == f"harkd: error: {manifest_path(model)}: manifest lacks 'model'; {REEXPORT}\n"
 
 
-def test_stream_class_names_that_do_not_match_the_model(raw_onnx, tmp_path, capsys):
-    model = copy_model(raw_onnx, tmp_path, lambda m: m.update(class_names=["a", "b", "c"]))
-    manifest = json.loads(manifest_path(model).read_text())
+@pytest.mark.parametrize("edit, problem", [
+    (lambda m: m.update(class_names=["a", "b", "c"]), "it says 3 class_names but the model file gives 27 probabilities"),
+    (lambda m: m.update(window_samples=100, window_seconds=2.0), "it says window_samples 100 but the model file takes 186"),
+    (lambda m: m.update(channels=m["channels"] + ["gyro_x"], stream_columns=[0, 1, 2, 3]),
+     "it says channels 4 but the model file takes 3"),
+])
+def test_a_manifest_that_disagrees_with_its_model_is_refused_before_inference(raw_onnx, tmp_path, capsys, edit,
+                                                                              problem):
+    model = copy_model(raw_onnx, tmp_path, edit)
     data = tmp_path / "s.csv"
-    data.write_text("".join(f"{i / 50:.3f},0.1,0.2,0.3\n" for i in range(manifest["window_samples"] + 5)))
+    data.write_text("".join(f"{i / 50:.3f},0.1,0.2,0.3\n" for i in range(400)))
     assert main(["stream", str(model), "--input", str(data)]) == 2
-    assert capsys.readouterr().err == ("harkd: error: the model returns 27 probabilities per window but its manifest "
-                                       f"lists 3 class_names; {REEXPORT}\n")
+    assert capsys.readouterr() == ("", f"harkd: error: {manifest_path(model)}: manifest does not match m.onnx: "
+                                       f"{problem}; {REEXPORT}\n")
+
+
+def test_a_window_in_seconds_that_is_not_the_window_in_samples_is_refused(raw_onnx, tmp_path, capsys):
+    model = copy_model(raw_onnx, tmp_path, lambda m: m.update(window_seconds=2.0))
+    assert main(["stream", str(model), "--input", "-"]) == 2
+    assert capsys.readouterr().err == (f"harkd: error: {manifest_path(model)}: manifest window_seconds 2 at "
+                                       f"sampling_rate_hz 50 is 100 samples, but window_samples is 186; {REEXPORT}\n")
+
+
+def test_a_torchscript_model_is_checked_against_its_manifest_too(raw_run, tmp_path):
+    from harkd.errors import DataError
+    from harkd.export import ExportedModel
+
+    model = tmp_path / "m.pt"
+    export_run(raw_run, "torchscript", model, log=lambda m: None)
+    manifest = json.loads(manifest_path(model).read_text())
+    ExportedModel(model)  # the manifest it was exported with fits
+    for edit, problem in [({"class_names": ["a", "b"]}, "it says 2 class_names but the model file gives 27 "
+                                                        "probabilities"),
+                          ({"window_samples": 100, "window_seconds": 2.0}, "it says window_samples 100 but the "
+                                                                          "model file takes 186")]:
+        manifest_path(model).write_text(json.dumps({**manifest, **edit}))
+        with pytest.raises(DataError) as err:
+            ExportedModel(model)
+        assert str(err.value) == f"{manifest_path(model)}: manifest does not match m.pt: {problem}; {REEXPORT}"
+    # a file without the stored input shape (exported before it was stored): one call on the manifest's window
+    import torch
+
+    torch.jit.save(torch.jit.load(str(model)), str(model))
+    manifest_path(model).write_text(json.dumps({**manifest, "channels": manifest["channels"] + ["gyro_x"],
+                                                "stream_columns": [0, 1, 2, 3]}))
+    with pytest.raises(DataError) as err:
+        ExportedModel(model)
+    assert str(err.value).startswith(f"{manifest_path(model)}: manifest does not match m.pt: it fails on a window of "
+                                     "4 channels x 186 samples (")
+    assert str(err.value).endswith(f"); {REEXPORT}") and "\n" not in str(err.value)
 
 
 # ---------------------------------------------------------------------------- stream
-@pytest.mark.parametrize("option, value, message", [
-    ("--window", "0", "expected a finite number > 0, got 0"),
-    ("--window", "-3.5", "expected a finite number > 0, got -3.5"),
-    ("--rate", "0", "expected a finite number > 0, got 0"),
-    ("--rate", "fifty", "expected a number > 0, got 'fifty'"),
-    ("--hop", "-1", "expected a finite number > 0, got -1"),
-    ("--max-gap", "nan", "expected a finite number > 0, got nan"),
-    ("--threads", "0", "expected a positive integer, got 0"),
+@pytest.mark.parametrize("option, value, line", [
+    ("--window", "0", "harkd stream: error: argument --window: expected a finite number > 0, got 0"),
+    ("--window", "-3.5", "harkd stream: error: argument --window: expected a finite number > 0, got -3.5"),
+    ("--rate", "0", "harkd stream: error: argument --rate: expected a finite number > 0, got 0"),
+    ("--rate", "fifty", "harkd stream: error: argument --rate: expected a number > 0, got 'fifty'"),
+    ("--hop", "-1", "harkd stream: error: argument --hop: expected a finite number > 0, got -1"),
+    ("--max-gap", "nan", "harkd stream: error: argument --max-gap: expected a finite number > 0, got nan"),
+    ("--threads", "0", "harkd stream: error: argument --threads: expected a positive integer, got 0"),
+    # beyond any sensor stream (once the model's rate and window are known)
+    ("--hop", "1e308", "harkd: error: --hop must be a positive number up to 3600 s, got 1e+308"),
+    ("--window", "1e308", "harkd: error: --window must be a positive number up to 3600 s, got 1e+308"),
+    ("--rate", "1e9", "harkd: error: --rate must be a positive number up to 100000 Hz, got 1000000000.0"),
+    ("--max-gap", "1e300", "harkd: error: --max-gap must be a positive number up to 86400 s, got 1e+300"),
 ])
-def test_stream_argument_ranges(raw_onnx, tmp_path, capsys, option, value, message):
+def test_stream_argument_ranges(raw_onnx, tmp_path, capsys, option, value, line):
     data = tmp_path / "s.csv"
     data.write_text("0,0,0,0\n")
-    line = usage_error(capsys, ["stream", str(raw_onnx), "--input", str(data), option, value])
-    assert line == f"harkd stream: error: argument {option}: {message}"
+    try:
+        code = main(["stream", str(raw_onnx), "--input", str(data), option, value])
+    except SystemExit as exit_:  # an argparse usage error
+        code = exit_.code
+    out, err = capsys.readouterr()
+    assert (code, out) == (2, "") and "Traceback" not in err
+    assert err.splitlines()[-1] == line
 
 
 def test_stream_input_is_a_directory(raw_onnx, tmp_path, capsys):
@@ -202,17 +254,22 @@ def rows(times, values="0.1,0.2,0.3"):
     return "".join(f"{t:.4f},{values}\n" for t in times)
 
 
+def stream_error(capsys, argv) -> str:
+    """The one line of a stream that made no window: exit 2, nothing on stdout, the error last on stderr."""
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "Traceback" not in err and "windows/s" not in err
+    return err.splitlines()[-1]
+
+
 def test_stream_shorter_than_the_window_says_why(raw_onnx, tmp_path, capsys):
     manifest = json.loads(manifest_path(raw_onnx).read_text())
     w, seconds = manifest["window_samples"], manifest["window_seconds"]
     data = tmp_path / "s.csv"
     data.write_text(rows([i / 50 for i in range(20)]))
-    assert main(["stream", str(raw_onnx), "--input", str(data)]) == 0
-    out, err = capsys.readouterr()
-    assert out == "" and "Traceback" not in err
-    assert err.splitlines()[-1] == (f"harkd: warning: 0 windows: the input holds 20 samples at 50 Hz (0.40 s), "
-                                    f"fewer than the window of {w} samples ({seconds:g} s); stream a longer input "
-                                    "or pass a shorter --window")
+    assert stream_error(capsys, ["stream", str(raw_onnx), "--input", str(data)]) == (
+        f"harkd: error: {data}: 0 windows: the input holds 20 samples at 50 Hz (0.40 s), fewer than the window of "
+        f"{w} samples ({seconds:g} s); stream a longer input or pass a shorter --window")
 
 
 @pytest.mark.parametrize("text, options, reason", [
@@ -224,17 +281,51 @@ def test_stream_shorter_than_the_window_says_why(raw_onnx, tmp_path, capsys):
     (rows([i / 50 for i in range(15)]), ["--rate", "100", "--window", "0.5"],
      "the input holds 29 samples at 100 Hz (0.29 s), fewer than the window of 50 samples (0.5 s); "
      "stream a longer input or pass a shorter --window"),
-    ("# only a comment\n", [], "the input has no valid rows (0 read, 0 malformed); "
-                               "expected rows 'timestamp,x,y,z[,gx,gy,gz]'"),
-    ("hello\n1,2\n", [], "the input has no valid rows (2 read, 2 malformed); "
-                         "expected rows 'timestamp,x,y,z[,gx,gy,gz]'"),
+    ("", [], "the input holds no rows; expected rows 'timestamp,x,y,z[,gx,gy,gz]'"),
+    ("# only a comment\n", [], "the input holds no rows; expected rows 'timestamp,x,y,z[,gx,gy,gz]'"),
+    ("timestamp,x,y,z\n", [], "the input holds no rows but its header; expected rows 'timestamp,x,y,z[,gx,gy,gz]'"),
+    ("hello\n1,2\n", [], "the input has no valid rows (1 read, 1 malformed: too few values (1)); expected rows "
+                         "'timestamp,x,y,z[,gx,gy,gz]', or pass --columns to choose the model's 3 channel column(s)"),
+    ("t x y z\n" + rows(range(60), "nan,0,0") + rows(range(60, 80), "1e308,0,0"), [],
+     "the input has no valid rows (80 read, 80 malformed: NaN or infinite value (60), value beyond the float32 range "
+     "of the model's input (20)); expected rows 'timestamp,x,y,z[,gx,gy,gz]'"),
+    # stamps in seconds read as milliseconds: 40 rows are 0.8 ms, one sample of the 50 Hz grid
+    (rows([i / 50 for i in range(40)]), ["--time-unit", "ms"],
+     "the input holds 1 samples at 50 Hz (0.02 s), fewer than the window of 40 samples (0.8 s); the timestamps step "
+     "by a median of 0.02 (2e-05 s as read), which at 50 Hz looks like seconds: pass --time-unit s"),
 ])
-def test_zero_windows_reasons(raw_onnx, tmp_path, capsys, text, options, reason):
+def test_zero_windows_is_an_error_that_says_why(raw_onnx, tmp_path, capsys, text, options, reason):
     data = tmp_path / "s.csv"
     data.write_text(text)
-    window = [] if options else ["--window", "0.8"]
-    assert main(["stream", str(raw_onnx), "--input", str(data), *window, *options]) == 0
-    assert capsys.readouterr().err.splitlines()[-1] == f"harkd: warning: 0 windows: {reason}"
+    window = [] if options and options[0] == "--rate" else ["--window", "0.8"]
+    line = stream_error(capsys, ["stream", str(raw_onnx), "--input", str(data), *window, *options])
+    assert line == f"harkd: error: {data}: 0 windows: {reason}"
+
+
+def test_millisecond_stamps_read_as_seconds_stop_at_the_third_row(raw_onnx, tmp_path, capsys):
+    data = tmp_path / "s.csv"
+    data.write_text("".join(f"{1_700_000_000_000 + 20 * i},0.1,0.2,0.3\n" for i in range(300)))
+    assert stream_error(capsys, ["stream", str(raw_onnx), "--input", str(data)]) == (
+        f"harkd: error: {data}: line 4: each of the first 3 steps between rows is a gap (> 0.2 s); the timestamps "
+        "step by a median of 20 (20 s as read), which at 50 Hz looks like milliseconds: pass --time-unit ms")
+    assert main(["stream", str(raw_onnx), "--input", str(data), "--time-unit", "ms"]) == 0
+    out, err = capsys.readouterr()
+    assert len(out.splitlines()) == 1 + (300 - 186) // 25 and "0 gap(s)" in err
+
+
+@pytest.mark.parametrize("write, problem", [
+    (lambda p: p.write_text("timestamp,x,y,z\n0,1,2,3\n", encoding="utf-16"),  # with a byte-order mark
+     "line 1: UTF-16 text, not UTF-8 text rows: convert it to UTF-8 first (e.g. iconv -f UTF-16 -t UTF-8)"),
+    (lambda p: p.write_text("0,1,2,3\n0.02,1,2,3\n", encoding="utf-16-le"),  # without
+     "line 1: UTF-16 text, not UTF-8 text rows: convert it to UTF-8 first (e.g. iconv -f UTF-16 -t UTF-8)"),
+    (lambda p: p.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00" + bytes(range(256))),
+     "line 2: binary data, not UTF-8 text rows: expected text rows 'timestamp,x,y,z[,gx,gy,gz]'"),
+])
+def test_text_that_is_not_utf8_rows_is_named(raw_onnx, tmp_path, capsys, write, problem):
+    data = tmp_path / "s.csv"
+    write(data)
+    assert main(["stream", str(raw_onnx), "--input", str(data)]) == 2
+    assert capsys.readouterr() == ("", f"harkd: error: {data}: {problem}\n")
 
 
 # ----------------------------------------------------------------------------- bench
@@ -251,7 +342,16 @@ def test_bench_argument_ranges(raw_onnx, capsys, option, value, message):
 
 @pytest.mark.parametrize("kwargs, message", [({"runs": 0}, "runs must be an integer >= 1, got 0"),
                                              ({"warmup": -1}, "warmup must be an integer >= 0, got -1"),
-                                             ({"runs": 2.5}, "runs must be an integer >= 1, got 2.5")])
+                                             ({"runs": 2.5}, "runs must be an integer >= 1, got 2.5"),
+                                             ({"runs": 10**6 + 1}, "runs must be at most 1000000, got 1000001"),
+                                             ({"warmup": 10**15}, "warmup must be at most 1000000, got "
+                                                                  "1000000000000000"),
+                                             ({"repeats": 1001}, "repeats must be at most 1000, got 1001")])
 def test_bench_api_ranges(raw_onnx, kwargs, message):
     with pytest.raises(InputError, match=f"^{re.escape(message)}$"):
         bench(raw_onnx, **kwargs)
+
+
+def test_bench_counts_beyond_a_day_of_timing_are_one_line(raw_onnx, capsys):
+    assert main(["bench", str(raw_onnx), "--runs", "1", "--repeats", str(10**15)]) == 2
+    assert capsys.readouterr() == ("", "harkd: error: repeats must be at most 1000, got 1000000000000000\n")

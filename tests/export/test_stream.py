@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import io
-import re
 import json
+import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -31,6 +33,9 @@ def _clips(loaded, keys):
 
 def test_parse_row():
     assert parse_row("1.5, 1 2\t3", 3)[0] == 1.5
+    row = parse_row("1700000000.018158,1,2,3,4,5,6", 3)  # the timestamp exactly as written, however large
+    assert (str(row.time), row.count) == ("1700000000.018158", 6)
+    np.testing.assert_array_equal(parse_row("0,1,2,3,4,5,6", 6, columns=[5, 3, 4]).values, [6, 4, 5])
     np.testing.assert_array_equal(parse_row("0 1 2 3 4 5 6", 3)[1], [1, 2, 3])
     for bad, reason in [("1,2", "expected a timestamp and at least 3 values, got 2 field(s)"),
                         ("a,b,c,d", "not a number"), ("1,2,inf,3", "NaN or infinite value"),
@@ -199,7 +204,7 @@ def test_stream_real_utd_mhad_recordings(utd_root, tmp_path, capsys):
     assert streamed >= eager - 0.25 and streamed >= 0.3, (streamed, eager)
 
 
-@pytest.mark.parametrize("rate, window, samples", [(1e9, 3.74, "3,740,000,000"), (50.0, 1e9, "50,000,000,000")])
+@pytest.mark.parametrize("rate, window, samples", [(1e5, 3.74, "374,000"), (50.0, 3600.0, "180,000")])
 def test_a_window_too_large_to_buffer_is_refused(rate, window, samples):
     from harkd.errors import InputError
 
@@ -209,6 +214,25 @@ def test_a_window_too_large_to_buffer_is_refused(rate, window, samples):
                               "100,000 a stream buffers: lower --window or --rate")
 
 
+@pytest.mark.parametrize("make, message", [
+    (lambda: StreamConfig(rate=10, window=0.3, hop=0.1, time_scale=1e9),
+     "--time-scale must be a positive number up to 86400 s per timestamp unit, got 1000000000.0"),
+    (lambda: StreamConfig(rate=10, window=0.3, hop=float("nan")), "--hop must be a positive number up to 3600 s, "
+                                                                   "got nan"),
+    (lambda: StreamPredictor(lambda x: x, ["a"], [0, 1, 2], 3, StreamConfig(rate=10, window=0.3, hop=0.1),
+                             select=[0, 1, 2]),
+     "--columns takes header names or column numbers >= 1 (1: the first value after the timestamp), got [0, 1, 2]"),
+    (lambda: StreamPredictor(lambda x: x, ["a"], [0, 1, 2], 3, StreamConfig(rate=10, window=0.3, hop=0.1),
+                             select=[1, 2]), "--columns names 2 column(s) but the model reads 3 channel(s)"),
+])
+def test_stream_api_arguments_are_checked(make, message):
+    from harkd.errors import InputError
+
+    with pytest.raises(InputError) as err:
+        make()
+    assert str(err.value) == message
+
+
 def test_threads_beyond_any_host_are_a_usage_error(capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["stream", "model.onnx", "--input", "-", "--threads", "100000"])
@@ -216,3 +240,132 @@ def test_threads_beyond_any_host_are_a_usage_error(capsys):
     assert exit_.value.code == 2 and "Traceback" not in err
     assert err.strip().splitlines()[-1] == ("harkd stream: error: argument --threads: expected a positive integer "
                                             "up to 256, got 100000")
+
+
+# ------------------------------------------------------------------------- any clock
+UNIX_US = 1_700_000_000_123_000  # a Unix time in microseconds (2023-11-14 22:13:20.123 UTC)
+
+
+def clock_rows(origin_us: int, unit: str, n: int = 500, gap_at: int = 300) -> str:
+    """The same rows (50 Hz with +-4 ms jitter, a 1 s gap before row ``gap_at``, a header) stamped from
+    ``origin_us`` microseconds, written in ``unit`` (s, ms, us) as a logger writes them."""
+    rng = np.random.default_rng(0)
+    offsets = np.arange(n) * 20_000 + rng.integers(-4000, 4000, n)
+    offsets[0] = 0
+    offsets[gap_at:] += 1_000_000
+    values = rng.normal(size=(n, 3))
+    lines = ["timestamp,x,y,z"]
+    for offset, v in zip(offsets, values):
+        us = origin_us + int(offset)
+        stamp = {"s": f"{us // 10**6}.{us % 10**6:06d}", "ms": f"{us // 1000}.{us % 1000:03d}", "us": str(us)}[unit]
+        lines.append(f"{stamp},{v[0]:.5f},{v[1]:.5f},{v[2]:.5f}")
+    return "\n".join(lines) + "\n"
+
+
+def test_windows_and_predictions_do_not_depend_on_the_clock(raw_onnx, tmp_path, capsys):
+    """Unix seconds, milliseconds and microseconds give exactly the windows and probabilities of the same rows
+    stamped from 0 (a header row is taken silently; the gap resets the grid the same way on every clock)."""
+    from decimal import Decimal
+
+    results = {}
+    for origin_us, unit in [(0, "s"), (UNIX_US, "s"), (UNIX_US, "ms"), (UNIX_US, "us")]:
+        data = tmp_path / f"{origin_us}{unit}.csv"
+        data.write_text(clock_rows(origin_us, unit))
+        assert main(["stream", str(raw_onnx), "--input", str(data), "--hop", "0.5", "--time-unit", unit]) == 0
+        out, err = capsys.readouterr()
+        assert "line 1:" not in err and "500 rows (0 malformed, skipped), 1 gap(s)" in err
+        origin = Decimal(origin_us) / 10**6
+        results[origin_us, unit] = [(Decimal(t) - origin, rest) for t, rest in
+                                    (line.split(",", 1) for line in out.splitlines())]
+    reference = results[0, "s"]
+    last_row = Decimal(clock_rows(0, "s").splitlines()[-1].split(",")[0])
+    assert len(reference) == 1 + (200 - 186) // 25 + 1 + (300 - 186) // 25  # after the gap, then before it
+    assert all(t <= last_row for t, _ in reference)
+    for key, windows in results.items():
+        assert windows == reference, key  # count, relative timestamps, labels and probabilities
+
+
+# -------------------------------------------------------------------------- columns
+def test_extra_values_are_an_error_unless_columns_choose_the_channels(raw_onnx, tmp_path, capsys):
+    rows = clock_rows(0, "s").splitlines()
+    plain = tmp_path / "plain.csv"
+    plain.write_text("\n".join(rows) + "\n")
+    assert main(["stream", str(raw_onnx), "--input", str(plain)]) == 0
+    expected = capsys.readouterr().out
+    # a logger's extra column (a step counter) before the axes
+    extra = tmp_path / "extra.csv"
+    extra.write_text("\n".join(["timestamp,steps,x,y,z"] + [f"{r.split(',', 1)[0]},7,{r.split(',', 1)[1]}"
+                                                            for r in rows[1:]]) + "\n")
+    assert main(["stream", str(raw_onnx), "--input", str(extra)]) == 2
+    assert capsys.readouterr() == ("", f"harkd: error: {extra}: line 2: 4 values after the timestamp, but the model "
+                                       "reads 3 (or the 6 of 'timestamp,x,y,z[,gx,gy,gz]'): pass --columns to choose "
+                                       "the model's 3 channel column(s), e.g. --columns 1,2,3\n")
+    for columns in ("2,3,4", "x,y,z", "X,y,4"):
+        assert main(["stream", str(raw_onnx), "--input", str(extra), "--columns", columns]) == 0
+        assert capsys.readouterr().out == expected, columns
+    for columns, message in [
+        ("x,y,q", f"{extra}: --columns 'q' is not a column of the header on line 1 (timestamp, steps, x, y, z); "
+                  "name value columns or pass numbers, e.g. --columns 1,2,3"),
+        ("timestamp,y,z", f"{extra}: --columns 'timestamp' is the timestamp of the header on line 1 (timestamp, "
+                          "steps, x, y, z); name value columns or pass numbers, e.g. --columns 1,2,3"),
+        ("2,3", "--columns names 2 column(s) but the model reads 3 channel(s)")]:
+        assert main(["stream", str(raw_onnx), "--input", str(extra), "--columns", columns]) == 2
+        assert capsys.readouterr() == ("", f"harkd: error: {message}\n")
+    headless = tmp_path / "headless.csv"
+    headless.write_text("\n".join(rows[1:]) + "\n")
+    assert main(["stream", str(raw_onnx), "--input", str(headless), "--columns", "x,y,z"]) == 2
+    assert capsys.readouterr() == ("", f"harkd: error: {headless}: --columns x,y,z names columns, but the input has "
+                                       "no header row (line 1 is the first row): pass column numbers, e.g. "
+                                       "--columns 1,2,3\n")
+
+
+@pytest.mark.parametrize("columns, message", [
+    ("0,1,2", "column numbers count the values after the timestamp from 1 to 10000, got 0 (0 is the timestamp)"),
+    ("1,1,2", "column 1 given twice in '1,1,2'"),
+    ("1,,2", "expected column numbers or header names separated by commas, got '1,,2'"),
+])
+def test_columns_option_is_checked(capsys, columns, message):
+    with pytest.raises(SystemExit) as exit_:
+        main(["stream", "model.onnx", "--input", "-", "--columns", columns])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == f"harkd stream: error: argument --columns: {message}"
+
+
+def test_a_later_row_with_extra_values_is_skipped_not_fatal():
+    messages = []
+    p = StreamPredictor(lambda x: np.array([[1.0]]), ["a"], [0, 1, 2], 3, StreamConfig(rate=10, window=0.3, hop=0.1),
+                        report=messages.append)
+    lines = ["0.0,1,2,3", "0.1,1,2,3,4", "0.1,1,2,3,4,5,6", "0.2,1,2,3", "0.3,1,2,3,4,5,6,7"]
+    out = [o for n, line in enumerate(lines, 1) for o in p.feed(line, n)]
+    assert out == ["0.200,a,1.0000"]
+    assert messages == [
+        "harkd stream: line 2: 4 values after the timestamp, but the model reads 3 (or the 6 of "
+        "'timestamp,x,y,z[,gx,gy,gz]'); skipped: '0.1,1,2,3,4'",
+        "harkd stream: line 5: 7 values after the timestamp, but the model reads 3 (or the 6 of "
+        "'timestamp,x,y,z[,gx,gy,gz]'); skipped: '0.3,1,2,3,4,5,6,7'"]
+
+
+# ------------------------------------------------------------------- closed streams
+SRC = str(Path(__file__).resolve().parents[2] / "src")
+
+
+def shell(command: str) -> subprocess.CompletedProcess:
+    """``command`` in bash with this checkout's harkd (``HARKD`` expands to ``python -m harkd``)."""
+    env = {**os.environ, "PYTHONPATH": SRC}
+    return subprocess.run(["bash", "-c", command.replace("HARKD", f"{sys.executable} -m harkd")], capture_output=True,
+                          text=True, env=env, timeout=120)
+
+
+def test_closed_stdin_and_stderr(raw_onnx, tmp_path):
+    proc = shell(f"HARKD stream {raw_onnx} --input - <&-")
+    assert (proc.returncode, proc.stdout, proc.stderr) == (
+        2, "", "harkd: error: --input -: stdin is closed: pipe rows in (e.g. sensor_reader | harkd ...) or pass a "
+               "file instead of -\n")
+    data = tmp_path / "s.csv"
+    data.write_text(clock_rows(0, "s"))
+    proc = shell(f"HARKD stream {raw_onnx} --input {data} 2>&-")  # the summary and the gap report go nowhere
+    assert proc.returncode == 0 and proc.stderr == ""
+    assert len(proc.stdout.splitlines()) == 6 and all(re.fullmatch(r"\d+\.\d{3},[^,]+,[01]\.\d{4}", line)
+                                                      for line in proc.stdout.splitlines())
+    proc = shell(f"HARKD stream {raw_onnx} --input {tmp_path / 'none.csv'} 2>&-")
+    assert (proc.returncode, proc.stdout, proc.stderr) == (2, "", "")

@@ -46,6 +46,7 @@ FORMATS = ("onnx", "torchscript")
 PARITY_TOLERANCE = 1e-5
 ONNX_OPSET = 17
 INPUT_NAME, OUTPUT_NAME = "window", "probabilities"
+INPUT_SHAPE_FILE = "harkd_input_shape.json"  # [channels, window] inside a TorchScript file (its graph accepts any W)
 MAX_PARITY_WINDOWS = 48
 
 
@@ -114,6 +115,10 @@ def read_manifest(model_file: str | Path) -> dict | None:
     if len(manifest["stream_columns"]) != len(manifest["channels"]):
         raise DataError(path, f"manifest lists {len(manifest['channels'])} channels but "
                               f"{len(manifest['stream_columns'])} stream_columns; {_REEXPORT}")
+    seconds, rate, samples = manifest["window_seconds"], manifest["sampling_rate_hz"], manifest["window_samples"]
+    if abs(seconds * rate - samples) > 0.5:
+        raise DataError(path, f"manifest window_seconds {seconds:g} at sampling_rate_hz {rate:g} is "
+                              f"{seconds * rate:.6g} samples, but window_samples is {samples}; {_REEXPORT}")
     return manifest
 
 
@@ -278,7 +283,7 @@ def export_pipeline(pipeline: DeployablePipeline, fmt: str, out: str | Path, cha
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore", torch.jit.TracerWarning)
             traced = torch.jit.trace(pipeline, (example,), check_trace=False)
-        torch.jit.save(traced, str(out))
+        torch.jit.save(traced, str(out), _extra_files={INPUT_SHAPE_FILE: json.dumps([channels, pipeline.window])})
     return out
 
 
@@ -305,10 +310,37 @@ class ExportedModel:
                 raise DataError(self.path, f"cannot load ONNX model ({type(err).__name__}: {err})") from None
             self.input_name = self.session.get_inputs()[0].name
         else:
+            extra = {INPUT_SHAPE_FILE: ""}
             try:
-                self.module = torch.jit.load(str(self.path), map_location="cpu").eval()
+                self.module = torch.jit.load(str(self.path), map_location="cpu", _extra_files=extra).eval()
+                self.input_shape = json.loads(extra[INPUT_SHAPE_FILE]) if extra[INPUT_SHAPE_FILE] else None
             except Exception as err:
                 raise DataError(self.path, f"cannot load TorchScript model ({type(err).__name__}: {err})") from None
+        if manifest and all(key in manifest for key in ("channels", "window_samples", "class_names")):
+            self._check_shapes(manifest)
+
+    def _check_shapes(self, manifest: dict) -> None:
+        """DataError naming the manifest when its window, channels or classes are not the model file's."""
+        expected_in = [len(manifest["channels"]), manifest["window_samples"]]
+        if self.format == "onnx":  # the graph's static dimensions (the batch is dynamic)
+            got_in = list(self.session.get_inputs()[0].shape)[1:]
+            got_out = (list(self.session.get_outputs()[0].shape) + [None])[1]
+        else:  # the [channels, window] harkd stores in the file (older files: the manifest's), and one call on it
+            got_in = self.input_shape or expected_in
+            try:
+                with torch.no_grad():
+                    got_out = tuple(self.module(torch.zeros(1, *got_in)).shape)[-1]
+            except Exception as err:
+                reason = (str(err).strip().splitlines() or [type(err).__name__])[-1][:200]
+                raise DataError(manifest_path(self.path), f"manifest does not match {self.path.name}: it fails on a "
+                                f"window of {got_in[0]} channels x {got_in[1]} samples ({reason}); {_REEXPORT}") from None
+        wrong = [f"{what} {want} but the model file takes {have}" for what, want, have in
+                 zip(("channels", "window_samples"), expected_in, got_in) if isinstance(have, int) and have != want]
+        if isinstance(got_out, int) and got_out != len(manifest["class_names"]):
+            wrong.append(f"{len(manifest['class_names'])} class_names but the model file gives {got_out} probabilities")
+        if wrong:
+            raise DataError(manifest_path(self.path), f"manifest does not match {self.path.name}: it says "
+                                                      f"{'; '.join(wrong)}; {_REEXPORT}")
 
     @property
     def runtime(self) -> str:
