@@ -62,7 +62,7 @@ def test_the_readme_example_distils_a_student(synth_utd, tmp_path, monkeypatch, 
 
 
 WRONG_KEY = "unknown config key 'bogus' (valid: lr, momentum, name, nesterov, weight_decay) in 'optim'"
-WRONG_LR = "config key 'optim.lr': must be > 0, got -1.0"
+WRONG_LR = "config key 'optim.lr': must be in (0, 1000000], got -1.0"
 
 
 def train_dict(root, optim) -> dict:

@@ -110,3 +110,16 @@ def test_info_bad_val_subjects_is_one_usage_error(run, synth_utd, capsys):
     assert exit_.value.code == 2 and "Traceback" not in err
     assert err.strip().splitlines()[-1].endswith("argument --val-subjects: expected auto, none or subject ids such "
                                                  "as 7 or 1,3, got 'seven'")
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--val-fraction", "nan", "expected a finite number between 0 and 1, got nan"),
+    ("--val-fraction", "5", "expected a finite number between 0 and 1, got 5"),
+    ("--seed", "-1", "expected a non-negative integer, got -1"),
+    ("--seed", "4294967296", "expected a non-negative integer up to 4294967295, got 4294967296"),
+])
+def test_info_numbers_out_of_range_are_usage_errors(run, tmp_path, capsys, option, value, message):
+    with pytest.raises(SystemExit) as exit_:
+        run("data", "info", "--root", str(tmp_path), option, value)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.splitlines()[-1] == f"harkd data info: error: argument {option}: {message}"

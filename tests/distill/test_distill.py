@@ -114,6 +114,17 @@ def test_bad_loss_terms_are_clear(synth_utd, teacher_run, tmp_path, losses, mess
         distill_experiment(cfg, tmp_path / "bad", log=lambda m: None)
 
 
+@pytest.mark.parametrize("weight, message", [
+    (-1, "config key 'losses[1].weight': must be in [0, 1000000], got -1.0"),  # a negative weight maximises the term
+    (1e300, "config key 'losses[1].weight': must be in [0, 1000000], got 1e+300"),
+])
+def test_loss_weights_are_bounded_when_the_config_is_read(tmp_path, weight, message):
+    data = distill_data(tmp_path, tmp_path / "teacher", tmp_path, [{"name": "ce"}, {"name": "kd", "weight": weight}])
+    with pytest.raises(ConfigError) as err:
+        load_distill_config(data=data)
+    assert str(err.value) == message
+
+
 def test_teacher_trained_on_test_subjects_is_refused(synth_utd, teacher_run, tmp_path):
     leaky = tmp_path / "leaky-teacher"
     shutil.copytree(teacher_run, leaky)

@@ -19,7 +19,7 @@ examples:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from harkd.cli.main import HelpFormatter
+    from harkd.cli.main import HelpFormatter, float_in, int_at_least
 
     data = subparsers.add_parser("data", help="inspect datasets", description="Inspect datasets.",
                                  epilog=EXAMPLES, formatter_class=HelpFormatter)
@@ -34,11 +34,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     info.add_argument("--dataset", default="utd-mhad", help="registered dataset name")
     info.add_argument("--root", required=True, help="dataset root folder (e.g. .../UTD-MHAD)")
     info.add_argument("--protocol", default="cross_subject", help="split protocol to count")
-    info.add_argument("--val-fraction", type=float, default=0.15, help="validation fraction of the training side")
+    info.add_argument("--val-fraction", type=float_in(0, 1), default=0.15,
+                      help="validation fraction of the training side, in [0, 1)")
     info.add_argument("--val-subjects", default="auto", type=_val_subjects, metavar="auto|none|S,S",
                       help="validation: auto (whole training subjects held out for a by-subject protocol, as "
                            "data.val_subjects auto; default), none (the per-class carve) or subject ids, e.g. 7 or 1,3")
-    info.add_argument("--seed", type=int, default=0, help="seed of the validation carve")
+    info.add_argument("--seed", type=int_at_least(0, 2**32 - 1), default=0, help="seed of the validation carve")
     info.add_argument("--check", action="store_true", help="load and validate every file (slow for depth)")
     info.add_argument("--json", action="store_true", help="print machine-readable JSON")
     info.set_defaults(func=run_info)

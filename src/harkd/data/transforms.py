@@ -110,6 +110,12 @@ def _count(kind: str, name: str, value: Any, minimum: int = 1, why: str = "", op
 
 
 MAX_SERIES_LENGTH = 100_000  # resampled samples/frames per clip (a UTD-MHAD clip has ~180)
+MAX_CROP_MARGIN = 1  # the body box's side added on each side: 1 triples it (the padded frame grows with it)
+MAX_FRAME_SIDE = 4096  # pixels of a resized depth / RGB frame (the datasets' frames are at most 1920 wide)
+#: augment option -> the largest value that still means something: degrees of a rotation, a factor
+#: U(1 - scale, 1 + scale) that stays >= 0, noise in channel standard deviations
+AUGMENT_MAXIMUM = {"rotate": 180, "scale": 1, "noise": 10}
+MAX_AUGMENT = 1_000_000  # any other augment option (a finite number; depth_shift is in the depth's units)
 _TIME_AXIS = " (a series needs at least 2 samples)"
 
 
@@ -124,6 +130,7 @@ def _augment_options(modality: str, augment: Any, valid: Iterable[str]) -> dict[
     for name, value in augment.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
             raise ConfigError(f"{modality} augment option '{name}' must be a number >= 0, got {value!r}")
+        check_at_most(f"{modality} augment option '{name}'", value, AUGMENT_MAXIMUM.get(name, MAX_AUGMENT))
     if augment.get("shift", 0) >= 0.5:
         raise ConfigError(f"{modality} augment option 'shift' must be below 0.5, got {augment['shift']!r}")
     return dict(augment)
@@ -534,6 +541,7 @@ class DepthTransform(ModalityTransform):
         if self.dmm is not None:
             self._check_dmm(config)
         self.frames = _count(kind, "frames", config.get("frames"))
+        check_at_most(_option(kind, "frames"), self.frames, MAX_SERIES_LENGTH)
         size = config.get("size")
         if size is not None:
             if isinstance(size, (int, np.integer)) and not isinstance(size, bool):
@@ -541,6 +549,8 @@ class DepthTransform(ModalityTransform):
             if not isinstance(size, (list, tuple)) or len(size) != 2:
                 raise ConfigError(f"{kind} option 'size' must be [height, width], got {size!r}")
             size = tuple(_count(kind, "size", s, optional=False) for s in size)
+            for side in size:
+                check_at_most(_option(kind, "size"), side, MAX_FRAME_SIDE)
         self.size = size
         self.interpolation = _choice(kind, "interpolation", config.get("interpolation", "area"), ("area", "bilinear"))
         self.scale = _choice(kind, "scale", config.get("scale", "metres"), ("metres", "max", "none")) \
@@ -555,6 +565,7 @@ class DepthTransform(ModalityTransform):
                 raise ConfigError(f"{kind} option 'crop_margin' applies to the body crop: set crop: body, "
                                   "or remove crop_margin")
             self.crop_margin = check_number(_option(kind, "crop_margin"), config["crop_margin"], error=ConfigError)
+            check_at_most(_option(kind, "crop_margin"), self.crop_margin, MAX_CROP_MARGIN)
         self.augment = _augment_options(type(self).modality, config.get("augment"), self.augment_options)
         for name, below in (("crop_scale", 1), ("time_jitter", 0.5)):
             if self.augment.get(name, 0) >= below:

@@ -41,8 +41,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Union
 
-from harkd.engine.config import (DataConfig, ModelConfig, OptimConfig, ScheduleConfig, SemanticConfig, TrainConfig,
-                                 load_config)
+from harkd.engine.config import (MAX_EPOCHS, MAX_WEIGHT, DataConfig, ModelConfig, OptimConfig, ScheduleConfig,
+                                 SemanticConfig, TrainConfig, load_config)
 from harkd.engine.schema import ranged, to_dict
 
 __all__ = ["DistillConfig", "TeacherConfig", "LossTermConfig", "StageConfig", "load_distill_config", "ENSEMBLE_LOSSES"]
@@ -77,7 +77,7 @@ class TeacherConfig:
 @dataclass
 class LossTermConfig:
     name: str
-    weight: float = 1.0
+    weight: float = ranged(1.0, low=0, high=MAX_WEIGHT)
     student: Union[str, list[str]] = "logits"
     teacher: Union[str, list[str]] = "logits"
     teacher_index: Union[int, str, list[int]] = 0
@@ -112,7 +112,7 @@ class StageConfig:
     config's ``teachers`` list, its ``epochs``, its loss terms (default: the config's ``losses``)
     and the ``schedule`` keys it changes. Stage ``i`` starts from stage ``i - 1``'s best student."""
     teachers: list[int]
-    epochs: int = ranged(low=1)
+    epochs: int = ranged(low=1, high=MAX_EPOCHS)
     name: Optional[str] = None  # default stage1, stage2, ...: the run directory under the config's
     losses: Optional[list[LossTermConfig]] = None
     schedule: dict[str, Any] = field(default_factory=dict)

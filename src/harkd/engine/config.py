@@ -40,6 +40,13 @@ __all__ = ["ExperimentConfig", "DataConfig", "ModelConfig", "OptimConfig", "Sche
 
 from harkd.data.registry import DATA_ROOT_ENV, dataset_folder  # noqa: E402  (each DatasetSpec.folder)
 
+#: upper bounds beyond any real experiment: a slip such as 10**20 is refused when the config is read
+MAX_EPOCHS = 100_000
+MAX_BATCH_SIZE = 2**20  # 1048576 samples per step
+MAX_WORKERS = 256  # data-loading processes: more than any host has cores
+MAX_LR = 1_000_000  # a learning rate (1e6 already diverges at once; above 3.4e38 the optimiser fails in float32)
+MAX_WEIGHT = 1_000_000  # a loss term's weight (the largest in configs/ is 1000)
+
 
 @dataclass
 class PairedAugmentConfig:
@@ -62,7 +69,7 @@ class DataConfig:
     val_subjects: Union[list[int], Literal["auto"], None] = ranged("auto", low=1)
     modalities: dict[str, dict[str, Any]] = field(default_factory=dict)
     cache: bool = True
-    num_workers: int = ranged(0, low=0)
+    num_workers: int = ranged(0, low=0, high=MAX_WORKERS)
     strict: bool = False
     #: a recording whose file fails to load when the run starts: ``stop`` (one error naming the
     #: file) or ``skip`` (left out, reported per split, listed in run.json's ``skipped``)
@@ -136,8 +143,8 @@ class ModelConfig:
 @dataclass
 class OptimConfig:
     name: Literal["adam", "adamw", "sgd"] = "adam"
-    lr: float = ranged(1e-3, low=0, closed_low=False)
-    weight_decay: float = ranged(0.0, low=0)
+    lr: float = ranged(1e-3, low=0, high=MAX_LR, closed_low=False)
+    weight_decay: float = ranged(0.0, low=0, high=10)
     momentum: float = ranged(0.9, low=0, high=1, closed_high=False)
     nesterov: bool = False
 
@@ -147,8 +154,8 @@ class ScheduleConfig:
     """Epoch-based: ``lr(e) = lr * warmup(e) * decay(e)``, stepped once per epoch."""
 
     name: Literal["constant", "step", "cosine"] = "cosine"
-    warmup_epochs: int = ranged(0, low=0)
-    milestones: list[int] = ranged(default_factory=list, low=1)
+    warmup_epochs: int = ranged(0, low=0, high=MAX_EPOCHS)
+    milestones: list[int] = ranged(default_factory=list, low=1, high=MAX_EPOCHS)
     gamma: float = ranged(0.1, low=0, high=1, closed_low=False)
     min_lr_ratio: float = ranged(0.0, low=0, high=1)
 
@@ -165,15 +172,15 @@ class MixupConfig:
     (the same normalised-time segment, a fraction ``1 - lam`` of the clip, taken from ``x[perm]`` in
     every modality). Cross-entropy terms use ``lam * CE(y) + (1 - lam) * CE(y[perm])``."""
 
-    alpha: float = ranged(1.0, low=0, closed_low=False)
+    alpha: float = ranged(1.0, low=0, high=1000, closed_low=False)
     mode: Literal["mixup", "cutmix"] = "mixup"
     prob: float = ranged(1.0, low=0, high=1)
 
 
 @dataclass
 class TrainConfig:
-    epochs: int = ranged(30, low=1)
-    batch_size: int = ranged(32, low=1)
+    epochs: int = ranged(30, low=1, high=MAX_EPOCHS)
+    batch_size: int = ranged(32, low=1, high=MAX_BATCH_SIZE)
     label_smoothing: float = ranged(0.0, low=0, high=1, closed_high=False)
     grad_clip: Optional[float] = ranged(None, low=0, closed_low=False)
     device: str = "cpu"
@@ -202,7 +209,7 @@ class SemanticConfig:
     ``[semantic]`` extra), ``none`` (seeded orthonormal rows) or a C x D matrix file."""
 
     source: str = "glove"
-    weight: float = 1.0
+    weight: float = ranged(1.0, low=0, high=MAX_WEIGHT)
     distance: Literal["l1", "mse"] = "mse"
     normalize: Literal["none", "l2"] = "none"
 
