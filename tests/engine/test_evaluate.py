@@ -90,5 +90,5 @@ def test_a_gpu_run_is_evaluated_on_the_cpu_where_there_is_no_gpu():
     if torch.cuda.is_available():
         pytest.skip("a CUDA GPU is visible: 'cuda' is usable here")
     with pytest.warns(DataWarning, match=r"evaluating on the CPU: the run was trained on 'cuda', which is not usable"):
-        assert evaluation_device("cuda") == "cpu"
-    assert evaluation_device("cpu") == "cpu"
+        assert evaluation_device("cuda") == torch.device("cpu")
+    assert evaluation_device("cpu") == torch.device("cpu")

@@ -7,7 +7,7 @@ single :class:`~harkd.data.recording.Recording`, whose files all share its key.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 import torch
@@ -140,20 +140,20 @@ class PairedDataset(Dataset):
         start, end = (torch.rand(2, dtype=torch.float64) * self.paired_shift).tolist()
         return start, end
 
-    def check(self, on_error: str = "stop") -> list[tuple[str, str]]:
+    def check(self, on_error: str = "stop", progress: Callable[[int, int], None] | None = None) -> list[tuple[str, str]]:
         """Preflight: run the deterministic :meth:`prepared` of every recording and modality.
 
         Through the cache, so the epochs reuse the work (without a cache it is one extra pass).
         Returns the ``(key, problem)`` of the recordings whose files fail to load. ``on_error``
         ``"stop"`` raises the first failure as one DataError naming its file (with a cache the
         pass goes on, to count the others); ``"skip"`` drops the failing recordings and lists
-        them in ``self.skipped``.
+        them in ``self.skipped``. ``progress(done, total)`` is called after each recording.
         """
         if on_error not in ON_ERROR:
             raise InputError(f"on_error must be one of {', '.join(ON_ERROR)}, got {on_error!r}")
         bad: list[tuple[str, str]] = []
         first: DataError | None = None
-        for rec in self.recordings:
+        for done, rec in enumerate(self.recordings, 1):
             if first is not None and on_error == "stop" and self.cache is None:
                 break
             for m in self.modalities:
@@ -163,6 +163,8 @@ class PairedDataset(Dataset):
                     bad.append((rec.key, str(err)))
                     first = first or err
                     break
+            if progress is not None:
+                progress(done, len(self.recordings))
         if first is not None and on_error == "stop":
             others = (f"; {len(bad) - 1} other recording(s) fail too" if len(bad) > 1 else "")
             raise DataError(first.path, f"{first.problem}{others} (--set data.on_error=skip leaves the failing "

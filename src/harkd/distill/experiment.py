@@ -19,7 +19,8 @@ from harkd.engine.experiment import train_experiment
 from harkd.engine.prepare import PreparedData
 from harkd.engine.recipe import Plan, Recipe, register_recipe
 from harkd.engine.schema import to_dict
-from harkd.engine.trainer import _to_device, model_input
+from harkd.engine.devices import place, resolve_device, to_device
+from harkd.engine.trainer import model_input
 from harkd.errors import ConfigError
 
 __all__ = ["DISTILL", "distill_experiment", "distill_plan", "resolve_config"]
@@ -271,12 +272,10 @@ def teacher_report(cfg: DistillConfig, task: DistillTask, teachers: list[Teacher
 
     train = prepared.datasets["train"]
     temps = teacher_temperatures(cfg, terms, len(teachers))
-    # on the training device when there is one (the trainer moves the task there anyway)
-    device = torch.device(cfg.train.device if cfg.train.device.startswith("cuda") and torch.cuda.is_available()
-                          else "cpu")
-    task.to(device)
+    device = resolve_device(cfg.train.device)  # the training device (the trainer places the task there too)
+    place(task, device)
     loader = DataLoader(train, batch_size=cfg.train.batch_size, num_workers=cfg.data.num_workers)
-    rows = task.teacher_calibration((_to_device(batch, device) for batch in loader), temps)
+    rows = task.teacher_calibration((to_device(batch, device) for batch in loader), temps)
     return {"split": "train", "recordings": len(train),
             "teachers": [{"name": t.name, "run": str(t.run_dir), "input": t.input, **row}
                          for t, row in zip(teachers, rows)]}

@@ -139,6 +139,7 @@ def out_of_fold_outputs(teacher: Teacher, names: list[str], keys, batch_size: in
     The dataset is scanned once for all folds (``indexes``: scans already made, e.g. the student's)."""
     from torch.utils.data import DataLoader, Subset
 
+    from harkd.engine.devices import module_device, to_device
     from harkd.engine.experiment import load_run
     from harkd.engine.trainer import model_input
 
@@ -162,6 +163,7 @@ def out_of_fold_outputs(teacher: Teacher, names: list[str], keys, batch_size: in
         rows = [i for i, k in enumerate(val.keys) if k in wanted]
         with torch.no_grad():
             for batch in DataLoader(Subset(val, rows), batch_size=batch_size):
+                batch = to_device(batch, module_device(task))
                 feats = task.model.forward_intermediates(model_input(batch, fold.input), list(names))
                 for i, key in enumerate(batch["key"]):
                     outputs[key] = {name: value[i].detach().cpu() for name, value in feats.items()}

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 from torch.utils.data import DataLoader
 
+from harkd.engine.devices import evaluation_device, module_device, resolve_precision  # noqa: F401 (re-exported)
 from harkd.engine.experiment import load_run
 from harkd.engine.prepare import SHOWN
 from harkd.engine.metrics import classification_report
@@ -47,7 +48,9 @@ def evaluate_run(run_dir: str | Path, split: str = "test", checkpoint: str = "be
              f"are missing now: {shown}{more}; evaluating the {len(dataset)} others")
     if len(dataset) == 0:
         raise InputError(f"split '{split}' of {run_dir} is empty")
-    logits, labels, keys = predict(task, DataLoader(dataset, batch_size=batch_size), evaluation_device(cfg.train.device))
+    device = module_device(task)
+    precision = resolve_precision(cfg.train.precision, device)
+    logits, labels, keys = predict(task, DataLoader(dataset, batch_size=batch_size), device, precision)
     report = classification_report(labels, logits.argmax(1), len(prepared.class_names))
     return {
         "run_dir": str(run_dir),
@@ -88,19 +91,6 @@ def write_figures(result: dict, run_dir: str | Path) -> tuple[list[str], list[st
             failed.append(f"could not write {out}: {err.strerror or err} (the results are complete; "
                           "--no-plots skips the figures)")
     return written, failed
-
-
-def evaluation_device(device: str) -> str:
-    """``device`` when this machine can use it, else ``cpu`` with a warning (a GPU run evaluated elsewhere)."""
-    from harkd.engine.config import check_device
-    from harkd.errors import ConfigError, warn
-
-    try:
-        check_device(device)
-    except ConfigError as err:
-        warn(f"evaluating on the CPU: the run was trained on '{device}', which is not usable here ({err})")
-        return "cpu"
-    return device
 
 
 def read_metrics(run_dir: str | Path) -> list[dict]:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import harkd.encoding  # noqa: F401  (registers the inertial GAF encoding with the data layer)
 from harkd.engine.config import DataConfig
@@ -35,7 +36,8 @@ SHOWN = 3
 
 def prepare_data(data: DataConfig, inputs: list[str], normalization: dict | None = None,
                  split_keys: dict | None = None, *, check: tuple[str, ...] = SPLITS,
-                 root: Path | None = None, indexes: dict | None = None) -> PreparedData:
+                 root: Path | None = None, indexes: dict | None = None,
+                 progress: Callable[[str, int, int], None] | None = None) -> PreparedData:
     """Scan the dataset, split it by protocol (validation from training only), build paired datasets.
 
     ``inputs`` are the modalities some model reads (each must be in ``data.modalities``).
@@ -46,6 +48,7 @@ def prepare_data(data: DataConfig, inputs: list[str], normalization: dict | None
     ``data.on_error`` stop/skip decides what a bad file does) and what each leaves out is
     reported with :func:`harkd.errors.warn`. ``root`` overrides ``data.resolved_root()``.
     ``indexes`` caches scans (:func:`index_key` -> index): a root scanned once is not scanned again.
+    ``progress(split, done, total)`` follows the preflight, recording by recording.
     """
     from harkd.data import PairedDataset, Split, get_dataset, make_split
     from harkd.data.dataset import ON_ERROR
@@ -87,7 +90,7 @@ def prepare_data(data: DataConfig, inputs: list[str], normalization: dict | None
         if first is None:
             check_fixed_shapes(datasets[name].transforms)
         if name in check:
-            datasets[name].check(on_error)
+            datasets[name].check(on_error, None if progress is None else functools.partial(progress, name))
         if name == "train" and len(datasets[name]) == 0:
             raise DataError(root, f"no training recordings with modalities {modalities} under protocol {data.protocol}")
     train = datasets["train"]
