@@ -259,3 +259,29 @@ def test_loading_the_splits_logs_progress_every_few_seconds():
         progress("train", done, 100)
     assert lines == ["loading train: 30/100 recordings (30 s)", "loading train: 60/100 recordings (60 s)",
                      "loading train: 90/100 recordings (90 s)"]
+
+
+# ------------------------------------------------------------------ the device-resident data path
+def test_resident_data_train_and_evaluate_on_request(tmp_path, synth_utd):
+    shown = []
+    run_dir = train_experiment(config(tmp_path, synth_utd, "data.resident=true", "train.device=cpu",
+                                      "data.modalities.inertial.augment={scale: 0.1, shift: 0.1}", epochs=2),
+                               tmp_path / "run", log=shown.append)
+    assert any(line.startswith("data: resident on cpu: inertial ") and "augmentation batched on the device" in line
+               for line in shown), shown
+    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert len(records) == 2 and all(0 <= r["val_accuracy"] <= 1 for r in records)
+
+
+def test_resident_auto_keeps_the_dataloader_on_the_cpu(tmp_path, synth_utd):
+    shown = []
+    train_experiment(config(tmp_path, synth_utd, "train.device=cpu", epochs=1), tmp_path / "run", log=shown.append)
+    assert not any(line.startswith("data: ") for line in shown)
+
+
+def test_resident_true_without_a_batched_path_is_a_clear_error(tmp_path, synth_utd):
+    with pytest.raises(ConfigError) as err:
+        train_experiment(config(tmp_path, synth_utd, "data.resident=true",
+                                "data.modalities.inertial.gaf={image_size: 16}", epochs=1), tmp_path / "run", **QUIET)
+    assert str(err.value).startswith("config key 'data.resident': true, but modality 'inertial' is encoded as gaf "
+                                     "images, which have no batched finish")

@@ -70,6 +70,9 @@ class DataConfig:
     on_error: Literal["stop", "skip"] = "stop"
     #: one random time window per recording shared by all its modalities (training only)
     paired_augment: Optional[PairedAugmentConfig] = None
+    #: keep the prepared tensors on the training device and augment batches there (harkd.engine.resident):
+    #: ``auto`` on a GPU (CUDA/MPS) when the data support it, ``true`` always (an error says why not), ``false`` never
+    resident: Union[bool, Literal["auto"]] = "auto"
 
     def __post_init__(self):
         if not self.modalities:

@@ -177,7 +177,7 @@ def _train_locked(plan: Plan, run_dir: Path, resume: bool, log, progress, evalua
         scheduler=build_scheduler(cfg.schedule, optimizer, cfg.train.epochs),
         selection_metric=cfg.train.select, device=device, precision=precision, grad_clip=cfg.train.grad_clip,
         log=log, progress=progress, progress_interval=cfg.train.log_every, mixup=cfg.train.mixup,
-        tensorboard=cfg.train.tensorboard, identity=run_identity(run_dir),
+        tensorboard=cfg.train.tensorboard, identity=run_identity(run_dir), resident=cfg.data.resident,
     )
     if resume:
         trainer.resume()

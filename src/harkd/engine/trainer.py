@@ -321,6 +321,8 @@ class Trainer:
     #: ``train.mixup`` (a :class:`~harkd.engine.config.MixupConfig`: alpha, mode, prob), None: off
     mixup: object | None = None
     tensorboard: bool = False  # train.tensorboard: mirror the epoch records to RUN/tensorboard
+    #: data.resident: batches from tensors kept on the device (``auto``: on a GPU only; True: required)
+    resident: bool | str = False
     #: what identifies the run (config hash, seed, name), saved in every checkpoint and checked on resume
     identity: dict | None = None
     state: TrainerState = field(default_factory=TrainerState)
@@ -347,7 +349,12 @@ class Trainer:
             generator=self.loader_generator,
             collate_fn=self.collate_fn,
             drop_last=self.sampler.per_rank % self.rank_batch_size == 1,  # a lone sample breaks BatchNorm
+            pin_memory=self.device.type == "cuda",
         )
+        self._eval_loaders: dict[int, Iterable] = {}
+        self._resident = self._resident_wanted()
+        if self._resident:
+            self.train_loader = self._resident_loader(self.train_set, self.sampler) or self.train_loader
         self.train_module: nn.Module = dist_utils.wrap(self.task, self.device)
         self.mix_axes = self._mix_axes()
         self._tb_writer = self._tensorboard_writer() if self.tensorboard and self.is_main else None
@@ -575,10 +582,39 @@ class Trainer:
             return ""
         return f" ({format_duration((self.clock() - start) / (done - first) * remaining)} left)"
 
+    def _resident_wanted(self) -> bool:
+        """``data.resident``: True always, ``auto`` on a GPU (on the CPU the DataLoader path keeps today's
+        augmentation stream), and never with a custom collate function."""
+        if self.resident is True and self.collate_fn is not None:
+            raise ConfigError("config key 'data.resident': true, but this task batches its samples with its own "
+                              "collate function: set data.resident: auto or false")
+        if self.collate_fn is not None:
+            return False
+        return self.resident is True or (self.resident == "auto" and self.device.type in ("cuda", "mps"))
+
+    def _resident_loader(self, dataset: Dataset, sampler: EpochSampler | None) -> Iterable | None:
+        """A resident loader for ``dataset`` (training with ``sampler``, else evaluation order), or None (logged
+        with the reason) when the data have no batched path; ``data.resident: true`` makes that an error."""
+        from harkd.engine.resident import resident_loader
+
+        batch_size = self.rank_batch_size if sampler is not None else self.batch_size
+        loader, reason = resident_loader(dataset, batch_size=batch_size, sampler=sampler, device=self.device,
+                                         seed=self.seed)
+        if loader is None and self.resident is True:
+            raise ConfigError(f"config key 'data.resident': true, but {reason}")
+        if self.is_main and sampler is not None:
+            self.log(f"data: {loader.describe()}" if loader is not None else
+                     f"data: DataLoader path ({reason})")
+        return loader
+
     def evaluate(self, dataset: Dataset) -> dict:
         """Loss, accuracy and macro-F1 of the current weights on ``dataset``."""
-        loader = DataLoader(dataset, batch_size=self.batch_size, shuffle=False,
-                            num_workers=self.num_workers, collate_fn=self.collate_fn)
+        loader = self._eval_loaders.get(id(dataset))
+        if loader is None:
+            loader = (self._resident_loader(dataset, None) if self._resident else None) or DataLoader(
+                dataset, batch_size=self.batch_size, shuffle=False, num_workers=self.num_workers,
+                collate_fn=self.collate_fn, pin_memory=self.device.type == "cuda")
+            self._eval_loaders[id(dataset)] = loader
         logits, labels, _ = predict(self.task, loader, self.device, self.precision)
         report = classification_report(labels, logits.argmax(1), self.num_classes)
         loss = nn.functional.cross_entropy(torch.from_numpy(logits), torch.from_numpy(labels)).item()
