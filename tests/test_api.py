@@ -58,7 +58,8 @@ def test_the_readme_example_distils_a_student(synth_utd, tmp_path, monkeypatch, 
     meta = json.loads((tmp_path / "runs" / "acc_student" / "run.json").read_text())
     assert meta["kind"] == "distill"
     saved = yaml.safe_load((tmp_path / "runs" / "acc_student" / "config.yaml").read_text())
-    assert saved["teachers"] == [{"run": "runs/skeleton_teacher", "folds": None, "checkpoint": "best", "name": None}]
+    assert saved["teachers"] == [{"run": "runs/skeleton_teacher", "folds": None, "checkpoint": "best", "name": None,
+                                 "config": None}]
 
 
 WRONG_KEY = "unknown config key 'bogus' (valid: lr, momentum, name, nesterov, weight_decay) in 'optim'"
@@ -119,7 +120,8 @@ def test_a_module_teacher_teaches_like_its_run_directory(synth_utd, teacher, tmp
     assert rows[0].pop("input") == rows[1].pop("input") == "skeleton"
     assert rows[0] == pytest.approx(rows[1], rel=1e-5)
     saved = yaml.safe_load((by_module / "config.yaml").read_text())["teachers"]
-    assert saved == [{"run": str(by_module / "teachers" / "0"), "folds": None, "checkpoint": "best", "name": "skel"}]
+    assert saved == [{"run": str(by_module / "teachers" / "0"), "folds": None, "checkpoint": "best", "name": "skel",
+                      "config": None}]
     # the run loads again (the saved module rebuilds the teacher), evaluates and exports through its student
     assert harkd.evaluate(by_module)["num_samples"] > 0
     manifest = harkd.export(by_module, tmp_path / "student.pt")

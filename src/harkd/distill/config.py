@@ -56,11 +56,13 @@ class TeacherConfig:
     """``run``: one ``harkd train`` run directory; or ``folds``: >= 2 runs of one config, each holding
     some training subjects out (``data.val_subjects``), for out-of-fold (cross-fitted) teacher outputs.
     ``checkpoint``: best (default for ``run``) or last (default for ``folds``: a fold's best epoch was
-    chosen on the very recordings it teaches)."""
+    chosen on the very recordings it teaches). ``config``: the experiment YAML that trains the teacher,
+    named in the error when its run is missing (else looked up under ``./configs`` by name and output_dir)."""
     run: Optional[str] = None
     folds: Optional[list[str]] = None
     checkpoint: Optional[str] = None
     name: Optional[str] = None
+    config: Optional[str] = None
 
     def __post_init__(self):
         if (self.run is None) == (self.folds is None):

@@ -13,7 +13,8 @@ import torch
 from harkd.data.transforms import deterministic_options
 from harkd.distill.config import DistillConfig, load_distill_config
 from harkd.distill.task import DistillTask, LossTerm
-from harkd.distill.teachers import Teacher, check_teacher_split, load_teacher, out_of_fold_outputs, read_teacher
+from harkd.distill.teachers import (Teacher, check_teacher_split, load_teacher, out_of_fold_outputs, read_teacher,
+                                   warn_near_chance)
 from harkd.engine.builders import build_model
 from harkd.engine.experiment import train_experiment
 from harkd.engine.prepare import PreparedData
@@ -267,7 +268,8 @@ def teacher_temperatures(cfg: DistillConfig, terms: list[LossTerm], count: int) 
 def teacher_report(cfg: DistillConfig, task: DistillTask, teachers: list[Teacher], terms: list[LossTerm],
                    prepared: PreparedData) -> dict:
     """``teachers.json``: each teacher's calibration on the training recordings it teaches,
-    computed once before training (a cached teacher's outputs are stored for the epochs)."""
+    computed once before training (a cached teacher's outputs are stored for the epochs);
+    a teacher near chance there is warned about."""
     from torch.utils.data import DataLoader
 
     train = prepared.datasets["train"]
@@ -276,9 +278,11 @@ def teacher_report(cfg: DistillConfig, task: DistillTask, teachers: list[Teacher
     place(task, device)
     loader = DataLoader(train, batch_size=cfg.train.batch_size, num_workers=cfg.data.num_workers)
     rows = task.teacher_calibration((to_device(batch, device) for batch in loader), temps)
-    return {"split": "train", "recordings": len(train),
-            "teachers": [{"name": t.name, "run": str(t.run_dir), "input": t.input, **row}
-                         for t, row in zip(teachers, rows)]}
+    report = {"split": "train", "recordings": len(train),
+              "teachers": [{"name": t.name, "run": str(t.run_dir), "input": t.input, **row}
+                           for t, row in zip(teachers, rows)]}
+    warn_near_chance(report, [rec.label for rec in train.recordings])
+    return report
 
 
 def _load(path=None, overrides=(), data=None) -> DistillConfig:

@@ -3,20 +3,31 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
+import yaml
 from torch import nn
 
 from harkd.engine.checkpoint import load_checkpoint
-from harkd.engine.recipe import get_recipe
+from harkd.engine.config import ExperimentConfig
+from harkd.engine.lifecycle import SELECT_ON_TEST_SUFFIX
+from harkd.engine.recipe import get_recipe, list_recipes
 from harkd.engine.rundir import jsonable, read_run_meta
-from harkd.errors import ConfigError, DataError, InputError
+from harkd.errors import ConfigError, DataError, InputError, warn
 
 __all__ = ["Teacher", "read_teacher", "read_teacher_run", "load_teacher", "check_teacher_split",
-           "out_of_fold_outputs", "save_module_teacher", "check_module_teacher"]
+           "out_of_fold_outputs", "save_module_teacher", "check_module_teacher", "training_command", "config_writing",
+           "warn_near_chance", "CONFIGS", "NEAR_CHANCE"]
+
+#: where a missing teacher run's config is looked for (relative to the working directory, as run paths are)
+CONFIGS = Path("configs")
+#: a teacher is near chance below ``chance + NEAR_CHANCE * (1 - chance)`` accuracy on the recordings it teaches
+NEAR_CHANCE = 0.1
 
 
 @dataclass
@@ -89,15 +100,20 @@ def _read_module_teacher(folder: Path, name: str | None) -> Teacher:
                    dict(meta["normalization"]), None, {}, None, "", None, "module")
 
 
-def read_teacher_run(run_dir: str | Path, checkpoint: str = "best", name: str | None = None) -> Teacher:
+def read_teacher_run(run_dir: str | Path, checkpoint: str = "best", name: str | None = None,
+                     config: str | None = None) -> Teacher:
     """A teacher's description from its run directory (config, split, statistics); no weights yet.
-    A module teacher's directory (:func:`save_module_teacher`) is read as such."""
+    A module teacher's directory (:func:`save_module_teacher`) is read as such. An incomplete run is
+    one DataError with the command that trains it (``config``: the teacher entry's, see :func:`training_command`)."""
     run_dir = Path(run_dir)
     if (run_dir / MODULE_META).is_file():
         return _read_module_teacher(run_dir, name)
     for needed in ("config.yaml", "run.json", f"{checkpoint}.pt"):
         if not (run_dir / needed).is_file():
-            raise DataError(run_dir / needed, "teacher run is incomplete: not found (train the teacher with harkd train)")
+            command = training_command(run_dir, config)
+            hint = (f"train it with: {command}" if command else f"train it with harkd train CONFIG --run-dir {run_dir} "
+                    f"(no config under ./{CONFIGS} writes {run_dir}; a teacher entry's 'config:' names it)")
+            raise DataError(run_dir / needed, f"teacher run is incomplete: not found; {hint}")
     meta = read_run_meta(run_dir)
     kind = meta.get("kind", "train")
     if kind not in ("train", "distill"):
@@ -120,8 +136,8 @@ def read_teacher_run(run_dir: str | Path, checkpoint: str = "best", name: str | 
 def read_teacher(spec) -> Teacher:
     """A teacher from its config entry (``run``, or ``folds`` of one config: see :class:`TeacherConfig`)."""
     if spec.folds is None:
-        return read_teacher_run(spec.run, spec.checkpoint, spec.name)
-    folds = [read_teacher_run(run, spec.checkpoint) for run in spec.folds]
+        return read_teacher_run(spec.run, spec.checkpoint, spec.name, spec.config)
+    folds = [read_teacher_run(run, spec.checkpoint, config=spec.config) for run in spec.folds]
     first = folds[0]
     for fold in folds[1:]:
         for what, a, b in (("model", first.model_cfg, fold.model_cfg), ("transforms", first.transforms, fold.transforms),
@@ -130,6 +146,54 @@ def read_teacher(spec) -> Teacher:
                 raise ConfigError(f"teacher folds {first.run_dir} and {fold.run_dir} differ in {what}; "
                                   "folds must be runs of one config")
     return replace(first, name=spec.name or first.name, folds=folds)
+
+
+def training_command(run_dir: Path, declared: str | None = None) -> str | None:
+    """The command that trains (or resumes) the teacher run ``run_dir``, when its config can be known:
+    the run's own config.yaml (a started run), the teacher entry's ``config``, else the config under
+    :data:`CONFIGS` whose ``name`` and ``output_dir`` give ``run_dir`` (None when there is none)."""
+    own = run_dir / "config.yaml"
+    config = own if own.is_file() else Path(declared) if declared else config_writing(run_dir)
+    if config is None:
+        return None
+    try:
+        data = yaml.safe_load(config.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        data = None
+    kinds = [k for k in list_recipes() if get_recipe(k).keys and all(key in (data or {}) for key in get_recipe(k).keys)]
+    test = " --select-on-test" if run_dir.name.endswith(SELECT_ON_TEST_SUFFIX) else ""
+    return f"harkd {kinds[0] if kinds else 'train'} {config} --run-dir {run_dir}{test}"
+
+
+def config_writing(run_dir: Path) -> Path | None:
+    """The first config under :data:`CONFIGS` whose default run directory (``output_dir/name``) is ``run_dir``."""
+    name = run_dir.name.removesuffix(SELECT_ON_TEST_SUFFIX)
+    default_output = {f.name: f.default for f in dataclasses.fields(ExperimentConfig)}["output_dir"]
+    target = run_dir.parent.resolve() / name
+    for path in sorted(CONFIGS.rglob("*.yaml")) if CONFIGS.is_dir() else ():
+        try:
+            text = path.read_text()
+            data = yaml.safe_load(text) if name in text else None
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue
+        if (isinstance(data, dict) and data.get("name") == name
+                and Path(str(data.get("output_dir") or default_output)).resolve() / name == target):
+            return path
+    return None
+
+
+def warn_near_chance(report: dict, labels: list[int]) -> None:
+    """One warning per teacher of ``report`` (``teachers.json``) whose accuracy on the recordings it
+    teaches (``labels``) is near chance: that of always answering their most frequent class."""
+    if not labels:
+        return
+    chance = max(Counter(labels).values()) / len(labels)
+    for entry in report["teachers"]:
+        accuracy = entry.get("accuracy")
+        if accuracy is not None and accuracy < chance + NEAR_CHANCE * (1 - chance):
+            warn(f"teacher {entry['run']} is near chance on the {entry['recordings']} training recordings it teaches: "
+                 f"accuracy {accuracy:.1%}, and always answering the most frequent class scores {chance:.1%}; "
+                 f"its soft targets carry little knowledge: check how it trained ({Path(entry['run']) / 'metrics.jsonl'})")
 
 
 def out_of_fold_outputs(teacher: Teacher, names: list[str], keys, batch_size: int = 64,
