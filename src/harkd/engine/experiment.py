@@ -139,7 +139,7 @@ def _train_locked(plan: Plan, run_dir: Path, resume: bool, log, progress, evalua
         raise DataError(run_dir, "already holds a run; resume it (default) or choose another --run-dir")
     fresh = normalization is None
     normalization = {**(normalization or {}), **plan.normalization}
-    prepared = prepare_data(cfg.data, plan.inputs, normalization, split_keys)
+    prepared = prepare_data(cfg.data, plan.inputs, normalization, split_keys, teacher_only=plan.teacher_only)
     check_splits(prepared, cfg.data.protocol, "test" if select_on == "test" else evaluate)
     if cfg.train.refit == "best" and not len(prepared.datasets["val"]):
         raise ConfigError(NO_VALIDATION_FOR_REFIT)
@@ -185,7 +185,7 @@ def load_run(run_dir: str | Path, checkpoint: str = "best", *,
     plan = recipe.plan(cfg)
     root, source = run_data_root(cfg.data, meta, run_dir)
     prepared = prepare_data(cfg.data, plan.inputs, meta.get("normalization"), meta.get("split"), check=(), root=root,
-                            indexes=indexes)
+                            indexes=indexes, teacher_only=plan.teacher_only)
     prepared.root_source = source
     prepared.plan = plan
     task = recipe.build(plan, prepared)
