@@ -173,3 +173,15 @@ def test_mixup_with_untaught_training_recordings_is_refused(runs, partial_utd, t
     assert str(err.value) == (f"train.mixup mixes two recordings per sample, but {lacking} training recordings lack "
                               "a teacher's modality (a mixed sample would be half taught): set "
                               "data.teacher_missing=skip, or remove train.mixup")
+
+
+def test_a_student_dataset_without_any_teacher_recording_is_refused(runs, tmp_path):
+    from harkd.data.synth import write_utd_mhad
+    from harkd.errors import DataError
+
+    root = tmp_path / "inertial-only"
+    write_utd_mhad(root, subjects=(1, 2, 3, 4), trials=(1,), actions=(1, 2, 3), seed=0, modalities=("inertial",))
+    with pytest.raises(DataError) as err:
+        distill_experiment(kd_config(root, runs["teacher"], tmp_path, "nothing"), log=lambda m: None)
+    assert str(err.value) == (f"{root}: none of the 3 training recordings has 'skeleton', the teachers' modality: "
+                              "there is nothing to distil")
