@@ -71,7 +71,8 @@ def distill_plan(cfg: DistillConfig) -> Plan:
     inputs = cfg.student.inputs + [m for t in teachers for m in t.transforms]
     normalization = {m: stats for t in teachers for m, stats in t.normalization.items()}
     attr, student = _student(cfg)
-    return Plan("distill", cfg, inputs, student, attr, normalization, teachers)
+    teacher_only = list(dict.fromkeys(m for m in inputs if m not in cfg.student.inputs))
+    return Plan("distill", cfg, inputs, student, attr, normalization, teachers, teacher_only=teacher_only)
 
 
 def stage_config(cfg: DistillConfig, i: int, previous: Path | None) -> DistillConfig:
@@ -214,8 +215,9 @@ def build_distill_task(plan: Plan, prepared: PreparedData) -> DistillTask:
     if cfg.init_from:
         _init_student(student, Path(cfg.init_from))
     terms = _build_terms(cfg, student, teachers, sample, len(prepared.datasets["train"]))
-    transforms = prepared.datasets["train"].transforms
-    _check_mixup(cfg, teachers, terms)
+    train = prepared.datasets["train"]
+    transforms = train.transforms
+    _check_mixup(cfg, teachers, terms, len(train) - len(train.keys_with(plan.teacher_only)))
     # a teacher whose input is augmented (its own options, or the paired time window) runs online
     paired = cfg.data.paired_shift > 0
     cacheable = [cfg.teacher_cache and not paired and not any(transforms[m].stochastic for m in t.transforms)
@@ -226,15 +228,20 @@ def build_distill_task(plan: Plan, prepared: PreparedData) -> DistillTask:
     for i, teacher in enumerate(teachers):
         if teacher.folds:
             task.cache.preload(i, out_of_fold_outputs(teacher, task.teacher_features[i],
-                                                      prepared.datasets["train"].keys, indexes=prepared.indexes))
+                                                      train.keys_with(teacher.transforms), indexes=prepared.indexes))
     task.reports = {"teachers.json": lambda: teacher_report(cfg, task, teachers, terms, prepared)}
     return task
 
 
-def _check_mixup(cfg: DistillConfig, teachers: list[Teacher], terms: list[LossTerm]) -> None:
-    """``train.mixup`` needs teachers that can run on a mixed input and terms that need no recording identity."""
+def _check_mixup(cfg: DistillConfig, teachers: list[Teacher], terms: list[LossTerm], untaught: int = 0) -> None:
+    """``train.mixup`` needs teachers that can run on a mixed input, terms that need no recording identity
+    and training recordings that all have the teachers' modalities (``untaught``: how many lack one)."""
     if cfg.train.mixup is None:
         return
+    if untaught:
+        raise ConfigError(f"train.mixup mixes two recordings per sample, but {untaught} training recordings lack "
+                          "a teacher's modality (a mixed sample would be half taught): set "
+                          "data.teacher_missing=skip, or remove train.mixup")
     for i, teacher in enumerate(teachers):
         if teacher.folds:
             raise ConfigError(f"train.mixup runs the teachers on mixed inputs, but teacher {i} is cross-fitted "
@@ -274,14 +281,15 @@ def teacher_report(cfg: DistillConfig, task: DistillTask, teachers: list[Teacher
 
     train = prepared.datasets["train"]
     temps = teacher_temperatures(cfg, terms, len(teachers))
+    taught = set(train.keys_with(task.teacher_modalities))
     device = resolve_device(cfg.train.device)  # the training device (the trainer places the task there too)
     place(task, device)
     loader = DataLoader(train, batch_size=cfg.train.batch_size, num_workers=cfg.data.num_workers)
     rows = task.teacher_calibration((to_device(batch, device) for batch in loader), temps)
-    report = {"split": "train", "recordings": len(train),
+    report = {"split": "train", "recordings": len(taught),
               "teachers": [{"name": t.name, "run": str(t.run_dir), "input": t.input, **row}
                            for t, row in zip(teachers, rows)]}
-    warn_near_chance(report, [rec.label for rec in train.recordings])
+    warn_near_chance(report, [rec.label for rec in train.recordings if rec.key in taught])
     return report
 
 

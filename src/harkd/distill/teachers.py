@@ -6,6 +6,7 @@ import copy
 import dataclasses
 import json
 from collections import Counter
+import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -71,14 +72,17 @@ def check_module_teacher(module, where: str) -> None:
 
 
 def save_module_teacher(folder: str | Path, module: nn.Module, modality: str, transform: dict,
-                        normalization: dict | None, name: str) -> Path:
+                        normalization: dict | None, name: str, replace: bool = False) -> Path:
     """Write an in-memory teacher as a teacher directory (``module.pt``: the whole module, so its class
-    must be importable when the run is loaded again; ``teacher.json``: input, transform, statistics).
-    A directory already holding a module teacher (a resumed run) must hold this one."""
+    must be importable when the run is loaded again; ``teacher.json``: input, transform, statistics),
+    complete or not at all (written beside it, then renamed). A directory already holding a module
+    teacher (a resumed run) must hold this one, unless ``replace`` (its run never trained)."""
     folder = Path(folder)
     meta = {"kind": "module", "name": name, "input": modality, "transform": dict(transform),
             "normalization": {modality: normalization} if normalization else {}}
     meta = json.loads(json.dumps(meta, default=jsonable))  # arrays as lists, as read back
+    if folder.exists() and (replace or not (folder / MODULE_META).is_file()):
+        shutil.rmtree(folder)
     if (folder / MODULE_META).is_file():
         saved = torch.load(folder / MODULE_FILE, map_location="cpu", weights_only=False).state_dict()
         current = module.state_dict()
@@ -87,9 +91,16 @@ def save_module_teacher(folder: str | Path, module: nn.Module, modality: str, tr
             raise InputError(f"{folder} holds another teacher '{name}' (weights or inputs differ) from an earlier "
                              "run: resume with the same teacher, or choose another run_dir")
         return folder
-    folder.mkdir(parents=True, exist_ok=True)
-    torch.save(copy.deepcopy(module).cpu(), folder / MODULE_FILE)  # the caller's module stays where it is
-    (folder / MODULE_META).write_text(json.dumps(meta, indent=1))
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    partial = folder.with_name(f".{folder.name}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir()
+    try:
+        torch.save(copy.deepcopy(module).cpu(), partial / MODULE_FILE)  # the caller's module stays where it is
+        (partial / MODULE_META).write_text(json.dumps(meta, indent=1))
+        partial.rename(folder)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
     return folder
 
 

@@ -148,7 +148,7 @@ def _train_locked(plan: Plan, run_dir: Path, resume: bool, log, progress, evalua
         log = logged_to(log, run_dir / TRAIN_LOG)
     normalization = {**(normalization or {}), **plan.normalization}
     started = time.monotonic()
-    prepared = prepare_data(cfg.data, plan.inputs, normalization, split_keys,
+    prepared = prepare_data(cfg.data, plan.inputs, normalization, split_keys, teacher_only=plan.teacher_only,
                             progress=loading_progress(log, cfg.train.log_every))
     check_splits(prepared, cfg.data.protocol, "test" if select_on == "test" else evaluate)
     if cfg.train.refit == "best" and not len(prepared.datasets["val"]):
@@ -210,7 +210,7 @@ def load_run(run_dir: str | Path, checkpoint: str = "best", *, device: str | Non
     if whole:
         plan = recipe.plan(cfg)
         prepared = prepare_data(cfg.data, plan.inputs, meta.get("normalization"), meta.get("split"), check=(),
-                                root=root, indexes=indexes)
+                                root=root, indexes=indexes, teacher_only=plan.teacher_only)
         task, target, weights = recipe.build(plan, prepared), None, None
     else:
         attr, model_cfg = recipe.deployable(cfg)

@@ -18,7 +18,7 @@ from harkd.engine.rundir import read_run_meta
 from harkd.engine.trainer import read_metrics_file
 from harkd.errors import DataError, InputError, MissingDependencyError, warn
 
-__all__ = ["RunIdentity", "run_identity", "read_metrics", "run_curves", "curve_keys", "check_keys", "best_epoch",
+__all__ = ["comparison_figure", "plot_comparison", "RunIdentity", "run_identity", "read_metrics", "run_curves", "curve_keys", "check_keys", "best_epoch",
            "confusion_figure", "learning_curves_figure", "runs_figure", "plot_confusion", "plot_learning_curves",
            "image_formats", "write_figures", "DEFAULT_KEYS"]
 
@@ -310,4 +310,42 @@ def runs_figure(curves: list[tuple[RunIdentity, list[dict]]], keys: list[str]):
                           label="best.pt epoch"))
     fig.legend(handles=handles, loc="outside right upper", fontsize=8)
     fig.suptitle(f"{len(curves)} run{'s' * (len(curves) != 1)} per epoch: {', '.join(keys)}", fontsize=11)
+    return fig
+
+
+def plot_comparison(result: dict, out: str | Path) -> Path:
+    """Write :func:`comparison_figure` to ``out``."""
+    return _save(comparison_figure(result), out)
+
+
+def comparison_figure(result: dict):
+    """A paired comparison (``harkd compare``'s result): per-seed values, one line per (teacher, student) pair
+    from baseline to method, and the paired differences with their mean and 95 % confidence interval."""
+    from matplotlib import colormaps
+
+    m, b, d = result["method"], result["baseline"], result["difference"]
+    labels = [f"seed {s}" if t is None else f"teacher {t}, seed {s}" for t, s in result["pairs"]]
+    diffs = [x - y for x, y in zip(m["values"], b["values"])]
+    fig = _figure_class()(layout="constrained", figsize=(10, 4.5))
+    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.2, 1]})
+    colors = colormaps["tab10"]
+    for i, (y0, y1) in enumerate(zip(b["values"], m["values"])):
+        nudge = 0.03 * (i - (len(diffs) - 1) / 2)  # equal pairs stay visible side by side
+        left.plot([nudge, 1 + nudge], [y0, y1], "-o", color=colors(i % 10), label=labels[i])
+    left.set_xticks([0, 1], ["baseline", "method"])
+    left.set_xlim(-0.3, 1.3)
+    left.set(ylabel=f"{result['split']} {result['metric']}", title=f"per seed ({result['checkpoint']} checkpoints)")
+    left.grid(alpha=0.3)
+    left.legend(fontsize=7, loc="best")
+    right.axhline(0, color="grey", lw=1)
+    right.scatter(range(len(diffs)), diffs, color=[colors(i % 10) for i in range(len(diffs))], zorder=3)
+    lo, hi = d["ci95"]
+    right.axhline(d["mean"], color="black", lw=1.5, label=f"mean {d['mean']:+.2f}")
+    if lo == lo:  # NaN for a single pair
+        right.axhspan(lo, hi, color="black", alpha=0.12, label=f"95% CI [{lo:+.2f}, {hi:+.2f}]")
+    right.set_xticks(range(len(diffs)), labels, rotation=30, ha="right", fontsize=7)
+    right.set(ylabel="method - baseline (points)", title=f"paired differences: p = {d['p_value']:.3g}, n = {d['n']}")
+    right.grid(alpha=0.3)
+    right.legend(fontsize=7, loc="best")
+    fig.suptitle(result["claim"], fontsize=9)
     return fig
