@@ -2,7 +2,7 @@
 
 The Python API (:mod:`harkd.api`) is loaded on first use, so ``import harkd`` stays cheap:
 ``harkd.train``, ``harkd.distill``, ``harkd.Teacher``, ``harkd.evaluate``, ``harkd.export``,
-``harkd.create_model``, ``harkd.list_models``, ``harkd.list_losses``, ``harkd.list_datasets``.
+``harkd.load`` (a run as a predictor of raw recordings), ``harkd.create_model``, ``harkd.list_models``, ``harkd.list_losses``, ``harkd.list_datasets``.
 ``harkd.distill`` and ``harkd.export`` are also the subpackages of those names: calling one
 calls the API function, its attributes are the subpackage's (``harkd.distill.DistillConfig``).
 """
@@ -18,7 +18,7 @@ except PackageNotFoundError:  # running from a source tree without install
     __version__ = "0.0.0+unknown"
 
 #: the names :mod:`harkd.api` provides, imported when first asked for
-API = ("Teacher", "train", "distill", "evaluate", "export", "create_model", "list_models", "list_losses",
+API = ("Teacher", "train", "distill", "evaluate", "export", "load", "create_model", "list_models", "list_losses",
        "list_datasets")
 #: API names that are subpackages too
 CALLABLE_PACKAGES = ("distill", "export")

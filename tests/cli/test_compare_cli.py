@@ -55,3 +55,106 @@ def test_compare_names_a_directory_that_is_not_a_run(run, tmp_path, seed_runs):
     rc, _, err = run("compare", str(tmp_path), "--baseline", seed_runs[1, 0])
     assert rc == 2
     assert err.strip() == f"harkd: error: {tmp_path / 'run.json'}: not found: is this a harkd run directory?"
+
+
+RAW, CNN = {"sensor": "acc", "length": 64, "normalize": True}, {"widths": [8, 16], "depths": [1, 1]}
+SEEDS = range(5)
+
+
+def write_yaml(path: Path, config: dict) -> str:
+    import yaml
+
+    path.write_text(yaml.safe_dump(config))
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def teacher_design(synth_utd, tmp_path_factory):
+    """Five tiny inertial teachers (seeds 0-4, through `harkd train`: their test accuracy is recorded), which are
+    also the no-KD baseline, and two KD designs of five student seeds: each taught by the teacher of its seed,
+    and all taught by teacher seed 0."""
+    from harkd.cli.main import main
+
+    out = tmp_path_factory.mktemp("teacher-design")
+    data = {"dataset": "utd-mhad", "root": str(synth_utd), "modalities": {"inertial": RAW}, "cache": False}
+    common = {"optim": {"name": "adam", "lr": 5e-3}, "train": {"epochs": 1, "batch_size": 8}}
+    teacher_yaml = write_yaml(out / "teacher.yaml", {"name": "teacher", "data": data, **common,
+                                                     "model": {"name": "imu_cnn1d", "input": "inertial", "args": CNN}})
+    student_yaml = write_yaml(out / "student.yaml", {
+        "name": "student", "data": data, **common, "teachers": [{"run": "x"}],
+        "student": {"name": "imu_cnn1d", "input": "inertial", "args": CNN},
+        "losses": [{"name": "ce"}, {"name": "kd", "args": {"temperature": 4}}]})
+    runs = {"teacher": [], "own": [], "one": []}
+    for seed in SEEDS:
+        teacher = out / f"teacher_s{seed}"
+        assert main(["train", teacher_yaml, "--set", f"seed={seed}", "--run-dir", str(teacher)]) == 0
+        runs["teacher"].append(str(teacher))
+    for design, teacher_of in (("own", lambda s: s), ("one", lambda s: 0)):
+        for seed in SEEDS:
+            run_dir = out / f"kd_{design}_s{seed}"
+            assert main(["distill", student_yaml, "--set", f"seed={seed}", "--set",
+                         f"teachers.0.run={runs['teacher'][teacher_of(seed)]}", "--run-dir", str(run_dir),
+                         "--evaluate", "none"]) == 0
+            runs[design].append(str(run_dir))
+    return runs
+
+
+def test_compare_reports_the_teacher_and_student_seed_pairs(run, teacher_design, tmp_path):
+    rc, out, err = run("compare", *teacher_design["own"], "--baseline", *teacher_design["teacher"], "--json",
+                       "--plot", str(tmp_path / "gain.png"))
+    assert rc == 0, err
+    result = json.loads(out)
+    assert result["seeds"] == list(SEEDS) and result["teacher_seeds"] == list(SEEDS)
+    assert result["pairs"] == [[s, s] for s in SEEDS]
+    recorded = [json.loads((Path(t) / "eval_test_best.json").read_text())["accuracy"] for t in teacher_design["teacher"]]
+    assert [t[0]["test_accuracy"] for t in result["method"]["teachers"]] == recorded
+    assert [t[0]["run"] for t in result["method"]["teachers"]] == teacher_design["teacher"]
+    assert result["baseline"]["teachers"] == [[] for _ in SEEDS]
+    assert result["p_value"] == result["difference"]["p_value"]
+    lo, hi = result["difference"]["ci95"]
+    assert lo < result["difference"]["mean"] < hi
+    verdict = result["difference"]["verdict"]
+    assert result["claim"] == (f"{verdict}, with teacher variance (5 distinct teacher seeds)" if verdict != "no "
+                               "significant gain" else f"{verdict} (5 distinct teacher seeds)")
+    assert result["figure"] == str(tmp_path / "gain.png") and (tmp_path / "gain.png").stat().st_size > 10_000
+
+
+def test_compare_says_when_one_teacher_taught_every_seed(run, teacher_design):
+    rc, out, err = run("compare", *teacher_design["one"], "--baseline", *teacher_design["teacher"])
+    assert rc == 0, err
+    lines = out.splitlines()
+    assert lines[1].startswith(f"  method teachers (teacher seed -> student seed): 0 -> 0 ({teacher_design['teacher'][0]}"
+                               ", test ")
+    assert lines[-1].endswith(": no significant gain (1 distinct teacher seed)")
+
+
+def test_compare_refuses_runs_tested_on_other_recordings(run, teacher_design, tmp_path):
+    """A KD run whose test split lost recordings (data.teacher_missing: skip) is not paired with its twin."""
+    import shutil
+
+    changed = tmp_path / "kd_s0"
+    shutil.copytree(teacher_design["own"][0], changed)
+    meta = json.loads((changed / "run.json").read_text())
+    lost = meta["split"]["test"][:4]
+    meta["skipped"]["test"] = [[k, "missing skeleton"] for k in lost]
+    (changed / "run.json").write_text(json.dumps(meta))
+    rc, _, err = run("compare", str(changed), "--baseline", teacher_design["teacher"][0])
+    assert rc == 2
+    assert err.strip() == (f"harkd: error: {teacher_design['teacher'][0]} and {changed} are evaluated on different "
+                           f"test recordings (run.json's split less its skipped ones): 4 only in "
+                           f"{teacher_design['teacher'][0]} ({', '.join(lost[:3])} and 1 more); a paired comparison "
+                           "needs the same recordings (a distillation run keeps the student's splits with "
+                           "data.teacher_missing: student_only)")
+
+
+def test_the_claim_names_the_teacher_variance():
+    from harkd.cli.compare import teacher_claim
+
+    assert teacher_claim("gain", [None, None]) == "gain"
+    assert teacher_claim("gain", [0, 1, 2, 3, 4]) == "gain, with teacher variance (5 distinct teacher seeds)"
+    assert teacher_claim("gain", [0, 1, 2, 3, 3]) == ("gain, 4 distinct teacher seeds (< 5: no claim with teacher "
+                                                      "variance)")
+    assert teacher_claim("loss", [0] * 5) == "loss, for one teacher run (seed 0): no teacher variance"
+    assert teacher_claim("gain", [[0, 1], [1, 0], [2, 2], [3, 3], [4, 4]]) == ("gain, with teacher variance (5 distinct "
+                                                                               "teacher seeds)")
+    assert teacher_claim("no significant gain", [0, 1]) == "no significant gain (2 distinct teacher seeds)"

@@ -59,7 +59,8 @@ def one_error_line(rc, err, message):
                                              "got 1000000000000"),
     ("train.mixup={alpha: 1e300}", "config key 'train.mixup.alpha': must be in (0, 1000], got 1e+300"),
     ("semantic={source: none, weight: -1}", "config key 'semantic.weight': must be in [0, 1000000], got -1.0"),
-    ("train.device=gpu", "config key 'train.device': 'gpu' is not a torch device (e.g. cpu, cuda, cuda:1, mps)"),
+    ("train.log_every=1e308", "config key 'train.log_every': must be in (0, 86400], got 1e+308"),
+    ("train.device=gpu", "config key 'train.device': 'gpu' is not a torch device (auto, cpu, cuda, cuda:1, mps)"),
     ("seed=4294967296", "config key 'seed': must be in [0, 4294967295], got 4294967296"),
 ])
 def test_out_of_range_values_are_one_line_errors(run, tmp_path, synth_utd, override, message):
@@ -95,7 +96,7 @@ def test_a_directory_as_config(run, tmp_path):
 def test_cuda_on_a_cpu_build(run, tmp_path, synth_utd):
     rc, out, err = run("train", str(tiny_config(tmp_path, synth_utd)), "--set", "train.device=cuda")
     one_error_line(rc, err, f"config key 'train.device': 'cuda', but this torch build ({torch.__version__}) has no "
-                            "CUDA support: use --set train.device=cpu, or install a CUDA build of torch")
+                            "CUDA support: use --set train.device=cpu (or auto), or install a CUDA build of torch")
 
 
 def test_train_on_a_distillation_config_names_harkd_distill(run):
@@ -186,6 +187,7 @@ def test_a_diverging_run_is_one_line(run, tmp_path, synth_utd):
     rc, _, err = run("train", str(tiny_config(tmp_path, synth_utd)), "--set", "optim.lr=1e6", "--set",
                      "optim.name=sgd")
     assert rc == 2 and "Traceback" not in err and "internal error" not in err
-    first, error = err.strip().splitlines()  # the run's validation line, then the one error line
+    ready, first, error = err.strip().splitlines()  # the data and validation lines, then the one error line
+    assert ready.startswith("data ready in ") and ready.endswith("test 24; training on cpu")
     assert first.startswith("validation: training subject ") and error.startswith("harkd: error: epoch ")
     assert "loss became" in err and "lower the learning rate" in err

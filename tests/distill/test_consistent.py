@@ -45,20 +45,21 @@ def test_online_teachers_equal_the_cached_path_without_augmentation(synth_utd, t
     cached = distill_experiment(_config(synth_utd, teacher_run, tmp_path), tmp_path / "cached", log=lambda m: None)
     online = distill_experiment(_config(synth_utd, teacher_run, tmp_path, teacher_cache=False), tmp_path / "online",
                                 log=lambda m: None)
-    assert load_run(cached)[2].cacheable == [True] and load_run(online)[2].cacheable == [False]
+    assert load_run(cached, whole=True)[2].cacheable == [True]
+    assert load_run(online, whole=True)[2].cacheable == [False]
     assert _train_losses(online) == _train_losses(cached)
 
 
 def test_paired_augmentation_runs_the_teacher_online(synth_utd, teacher_run, tmp_path):
     cfg = _config(synth_utd, teacher_run, tmp_path, data={"paired_augment": {"shift": 0.2}})
     run_dir = distill_experiment(cfg, tmp_path / "paired", log=lambda m: None)
-    assert load_run(run_dir)[2].cacheable == [False]
+    assert load_run(run_dir, whole=True)[2].cacheable == [False]
 
 
 def test_a_mixed_batch_bypasses_the_teacher_cache(synth_utd, teacher_run, tmp_path):
     run_dir = distill_experiment(_config(synth_utd, teacher_run, tmp_path, train={"mixup": {"alpha": 0.4}}),
                                  tmp_path / "mix", log=lambda m: None)
-    _, _, task, prepared = load_run(run_dir)
+    _, _, task, prepared = load_run(run_dir, whole=True)
     batch = torch.utils.data.default_collate([prepared.datasets["train"][i] for i in range(4)])
     plain = task.teacher_outputs(batch)[0]["logits"]
     hits, misses = task.cache.hits, task.cache.misses
@@ -116,7 +117,7 @@ def test_ensemble_term_teaches_the_averaged_distribution(synth_utd, teacher_run,
     losses = [{"name": "ce"}, {"name": "kd", "ensemble": True, "teacher_index": [0, 1], "args": {"temperature": 4}}]
     run_dir = distill_experiment(_config(synth_utd, teacher_run, tmp_path, losses, teachers=2), tmp_path / "ens",
                                  log=lambda m: None)
-    _, _, task, prepared = load_run(run_dir)
+    _, _, task, prepared = load_run(run_dir, whole=True)
     term = task.terms[1]
     assert term.teachers == (0, 1) and term.ensemble_temperature == 4.0
     batch = torch.utils.data.default_collate([prepared.datasets["train"][i] for i in range(4)])
@@ -160,7 +161,7 @@ def test_distill_config_keys_reach_the_training_loop(synth_utd, teacher_run, tmp
     cfg = _config(synth_utd, teacher_run, tmp_path, data={"paired_augment": {"shift": 0.2}},
                   train={"mixup": {"alpha": 0.4}})
     run_dir = distill_experiment(cfg, tmp_path / "both", log=lambda m: None)
-    train = load_run(run_dir)[3].datasets["train"]
+    train = load_run(run_dir, whole=True)[3].datasets["train"]
     assert windows and all(windows)  # drawn for training samples only (evaluation gets None)
     assert len(windows) >= 2 * len(train)  # every sample of both epochs
     assert mixed and sum(mixed) == 2 * len(train)  # every training batch of both epochs

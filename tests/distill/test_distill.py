@@ -82,7 +82,7 @@ def test_batches_pair_teacher_and_student_inputs_by_recording(synth_utd, teacher
 def test_teacher_is_frozen_and_cache_reuses_outputs(synth_utd, teacher_run, tmp_path):
     run_dir = distill_experiment(load_distill_config(data=distill_data(synth_utd, teacher_run, tmp_path, KD_FITNET)),
                                  tmp_path / "r", log=lambda m: None)
-    _, _, task, prepared = load_run(run_dir)
+    _, _, task, prepared = load_run(run_dir, whole=True)
     assert isinstance(task, DistillTask)
     teacher = task.teachers[0]
     before = [p.clone() for p in teacher.parameters()]
@@ -152,7 +152,7 @@ def test_multi_teacher_acs_term_sees_every_teacher(synth_utd, teacher_run, tmp_p
     run_dir = distill_experiment(load_distill_config(data=data), tmp_path / "acs", log=lambda m: None)
     record = json.loads((run_dir / "metrics.jsonl").read_text().splitlines()[-1])
     assert record["train_acs"] > 0
-    _, _, task, _ = load_run(run_dir)
+    _, _, task, _ = load_run(run_dir, whole=True)
     assert len(task.teachers) == 2 and task.terms[1].teachers == (0, 1)
 
 

@@ -37,11 +37,11 @@ def test_student_augmentation_is_shared_with_the_teacher(synth_utd, acc_teacher,
     cfg = _student(synth_utd, acc_teacher, tmp_path, {**INERTIAL, "augment": AUGMENT})
     assert resolve_config(cfg).data.modalities["inertial"]["augment"] == AUGMENT
     run_dir = distill_experiment(cfg, tmp_path / "aug", log=lambda m: None)
-    _, _, task, _ = load_run(run_dir)
+    _, _, task, _ = load_run(run_dir, whole=True)
     assert task.cacheable == [False]  # its input is random in training: outputs change every epoch
     plain = distill_experiment(_student(synth_utd, acc_teacher, tmp_path, INERTIAL), tmp_path / "plain",
                                log=lambda m: None)
-    assert load_run(plain)[2].cacheable == [True]
+    assert load_run(plain, whole=True)[2].cacheable == [True]
 
 
 def test_other_transform_options_still_conflict(synth_utd, acc_teacher, tmp_path):
@@ -62,4 +62,4 @@ def test_a_modality_only_teachers_read_gets_their_evaluation_view(synth_utd, tmp
     })
     assert resolve_config(cfg).data.modalities["inertial"] == INERTIAL  # augmentation off for the teacher
     run_dir = distill_experiment(cfg, tmp_path / "s", log=lambda m: None)
-    assert load_run(run_dir)[2].cacheable == [True]
+    assert load_run(run_dir, whole=True)[2].cacheable == [True]

@@ -76,7 +76,7 @@ def _batch(prepared, n=6):
 
 
 def test_zero_pass_keeps_bn_statistics_and_gsdm_reaches_the_student(sakdn_run):
-    _, _, task, prepared = load_run(sakdn_run)
+    _, _, task, prepared = load_run(sakdn_run, whole=True)
     gsdm = next(t for t in task.terms if t.name == "gsdm")
     assert gsdm.sources() == [(0, "acc."), (0, "gyro.")] and gsdm.loss.student_segments == 3
     task.train()
@@ -111,7 +111,7 @@ def test_zero_pass_keeps_bn_statistics_and_gsdm_reaches_the_student(sakdn_run):
 
 
 def test_teacher_maps_are_detached_and_weights_per_branch(sakdn_run):
-    _, _, task, prepared = load_run(sakdn_run)
+    _, _, task, prepared = load_run(sakdn_run, whole=True)
     task.train()
     batch = _batch(prepared)
     teachers = task.teacher_outputs(batch)

@@ -14,14 +14,16 @@ from harkd.engine.experiment import train_experiment
 from harkd.errors import ConfigError, DataWarning
 
 
-def tiny_run(tmp_path, data_root, root=None, name="run"):
-    """A 1-epoch inertial run on the synthetic UTD-MHAD under ``data_root/UTD-MHAD`` (``data.root`` = ``root``)."""
+def tiny_run(tmp_path, data_root, root=None, name="run", epochs=1, seed=0, **data):
+    """An inertial run on the synthetic UTD-MHAD under ``data_root/UTD-MHAD`` (``data.root`` = ``root``;
+    ``data``: more keys of the data section)."""
     cfg = load_config(data={
-        "name": name, "seed": 0, "output_dir": str(tmp_path / "runs"),
+        "name": name, "seed": seed, "output_dir": str(tmp_path / "runs"),
         "data": {"dataset": "utd-mhad", "root": None if root is None else str(root),
-                 "modalities": {"inertial": {"sensor": "acc", "length": 32, "normalize": True}}, "cache": False},
+                 "modalities": {"inertial": {"sensor": "acc", "length": 32, "normalize": True}}, "cache": False,
+                 **data},
         "model": {"name": "imu_cnn1d", "input": "inertial", "args": {"widths": [8], "depths": [1]}},
-        "train": {"epochs": 1, "batch_size": 8},
+        "train": {"epochs": epochs, "batch_size": 8},
     })
     return train_experiment(cfg, log=lambda m: None)
 
@@ -81,6 +83,34 @@ def test_a_figure_that_cannot_be_written_is_one_line(tmp_path, synth_utd):
                       "(the results are complete; --no-plots skips the figures)"]
 
 
+def test_the_confusion_matrix_names_the_run_seed_checkpoint_and_split(tmp_path, synth_utd):
+    from harkd.engine.figures import checkpoint_epoch, confusion_figure, read_metrics, run_identity
+
+    run_dir = tiny_run(tmp_path, synth_utd.parent, synth_utd, name="acc", epochs=3, seed=2)
+    records = read_metrics(run_dir)
+    best = records[-1]["best_epoch"]
+    for checkpoint, epoch in (("best", best), ("last", 3)):
+        result = evaluate_run(run_dir, "val", checkpoint)
+        assert checkpoint_epoch(records, result) == epoch
+        title = confusion_figure(result, run_identity(run_dir), epoch).axes[0].get_title()
+        assert title == (f"acc, seed 2 · {checkpoint}.pt (epoch {epoch}) · val split\naccuracy "
+                         f"{result['accuracy']:.3f}, macro-F1 {result['macro_f1']:.3f}, {result['num_samples']} recordings")
+
+
+def test_a_run_without_validation_draws_its_figures_without_a_warning(tmp_path, synth_utd):
+    import warnings
+
+    from harkd.engine.figures import checkpoint_epoch, read_metrics
+
+    run_dir = tiny_run(tmp_path, synth_utd.parent, synth_utd, epochs=2, val_subjects=None, val_fraction=0)
+    result = evaluate_run(run_dir)
+    assert checkpoint_epoch(read_metrics(run_dir), result) == 2  # best.pt without validation: the last epoch
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib's "No artists with labels found" leaked as a harkd warning
+        written, failed = write_figures(result, run_dir)
+    assert written == [str(run_dir / "confusion_test.png"), str(run_dir / "learning_curves.png")] and failed == []
+
+
 def test_a_gpu_run_is_evaluated_on_the_cpu_where_there_is_no_gpu():
     import torch
 
@@ -90,5 +120,5 @@ def test_a_gpu_run_is_evaluated_on_the_cpu_where_there_is_no_gpu():
     if torch.cuda.is_available():
         pytest.skip("a CUDA GPU is visible: 'cuda' is usable here")
     with pytest.warns(DataWarning, match=r"evaluating on the CPU: the run was trained on 'cuda', which is not usable"):
-        assert evaluation_device("cuda") == "cpu"
-    assert evaluation_device("cpu") == "cpu"
+        assert evaluation_device("cuda") == torch.device("cpu")
+    assert evaluation_device("cpu") == torch.device("cpu")

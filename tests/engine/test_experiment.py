@@ -91,7 +91,8 @@ def test_config_errors_are_one_line(tmp_path, synth_utd, capsys):
     assert main(["train", str(config), "--set", "train.epoch=3"]) == 2
     err = capsys.readouterr().err.strip()
     assert err == ("harkd: error: unknown config key 'epoch'; did you mean 'epochs'? (valid: batch_size, deterministic, "
-                   "device, epochs, grad_clip, label_smoothing, mixup, refit, select) in 'train'")
+                   "device, epochs, grad_clip, label_smoothing, log_every, mixup, precision, refit, select, tensorboard) "
+                   "in 'train'")
     assert main(["train", str(config), "--set", "model.input=skeleton"]) == 2
     assert "config key 'model.input': 'skeleton' is not among data.modalities (inertial)" in capsys.readouterr().err
     assert main(["train", str(tmp_path / "nope.yaml")]) == 2

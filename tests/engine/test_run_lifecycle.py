@@ -308,7 +308,7 @@ def test_cuda_on_a_cpu_build_says_so_before_training(tmp_path, synth_utd):
     with pytest.raises(ConfigError) as err:
         train_experiment(config(tmp_path, synth_utd, "train.device=cuda"), tmp_path / "run", **QUIET)
     assert str(err.value) == (f"config key 'train.device': 'cuda', but this torch build ({torch.__version__}) has no "
-                              "CUDA support: use --set train.device=cpu, or install a CUDA build of torch")
+                              "CUDA support: use --set train.device=cpu (or auto), or install a CUDA build of torch")
     assert not (tmp_path / "run").exists()
 
 

@@ -52,7 +52,9 @@ def test_default_selects_on_held_out_training_subjects_never_test(tmp_path, synt
     held = meta["validation"]["subjects"]
     assert meta["validation"]["rule"] == "subjects" and len(held) == 1 and held[0] in (1, 3)
     assert meta["selection"] == SELECTION_VALIDATION
-    assert err.splitlines()[0] == f"validation: training subject {held[0]} held out (data.val_subjects auto)"
+    lines = err.splitlines()
+    assert lines[0].startswith("data ready in ") and lines[0].endswith("; training on cpu")
+    assert lines[1] == f"validation: training subject {held[0]} held out (data.val_subjects auto)"
     assert selection_sets == [meta["split"]["val"]] and not set(meta["split"]["val"]) & set(meta["split"]["test"])
     assert {int(k.split("_s")[1].split("_")[0]) for k in meta["split"]["val"]} == set(held)
     assert AS_PUBLISHED not in out and "(the test split was used for neither training nor checkpoint selection)" in out

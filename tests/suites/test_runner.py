@@ -81,12 +81,29 @@ def _record(spec):
     with open(folder.parent / "calls.txt", "a") as f:
         f.write(spec.name + "\n")
     (folder / "done").touch()
-    return {"pid": os.getpid(), "threads": torch.get_num_threads(), "omp": os.environ.get("OMP_NUM_THREADS")}
+    return {"pid": os.getpid(), "threads": torch.get_num_threads(), "omp": os.environ.get("OMP_NUM_THREADS"),
+            "gpu": os.environ.get("CUDA_VISIBLE_DEVICES")}
 
 
 def _calls(root: Path) -> list[str]:
     path = root / "calls.txt"
     return path.read_text().split() if path.is_file() else []
+
+
+def test_gpus_pack_the_workers_round_robin_each_seeing_one_gpu(tmp_path):
+    """--jobs 4 --gpus 0,1: four fresh workers, two per GPU, each run sees exactly one GPU."""
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
+    runs = [RunSpec(n, "train", "x.yaml", str(tmp_path / n), options=(("barrier", str(barrier)),))
+            for n in ("a", "b")]
+    results = run_suite(runs, _record, jobs=2, threads=1, gpus=[0, 1])  # both at once: one on each GPU
+    assert sorted(r["gpu"] for r in results.values()) == ["0", "1"]
+    assert all(r["pid"] != os.getpid() for r in results.values())
+    from harkd.suites.runner import gpu_slots
+
+    assert gpu_slots([0, 1], 5) == ["0", "1", "0", "1", "0"]
+    with pytest.raises(ConfigError, match=re.escape("--gpus must list GPU indices (e.g. 0,1), got cuda:0")):
+        run_suite(runs, _record, jobs=2, gpus=["cuda:0"])
 
 
 def test_dependencies_run_first_and_independent_runs_in_parallel(tmp_path):

@@ -56,12 +56,12 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def output_path(out: str, source: Path, formats) -> Path:
-    """The image file ``--out`` names: ``DIR/<source stem>_gaf.png`` for a directory
-    (existing, or written with a trailing slash), else ``out`` with a supported extension."""
+def output_path(out: str, default_name: str, formats) -> Path:
+    """The image file ``--out`` names: ``DIR/<default_name>`` for a directory (existing, or
+    written with a trailing slash), else ``out`` with a supported extension."""
     path = Path(out)
     if out.endswith(("/", os.sep)) or path.is_dir():
-        path = path / f"{source.stem}_gaf.png"
+        path = path / default_name
     else:
         supported = ", ".join(sorted(formats))
         if not path.suffix:
@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     from harkd.data.utd_mhad import read_inertial
 
     formats = Figure().canvas.get_supported_filetypes()
-    out = output_path(args.out, args.file, formats)
+    out = output_path(args.out, f"{args.file.stem}_gaf.png", formats)
     data = read_inertial(args.file).astype(np.float64)  # (T, 6), validated; DataError names the file
     length = data.shape[0]
     size = args.image_size or length
@@ -123,12 +123,12 @@ def run(args: argparse.Namespace) -> int:
                 fig.colorbar(image, ax=grid[row, :], shrink=0.9, pad=0.01)
     fig.suptitle(f"{args.file.name}: Gramian Angular Fields, T={length} samples "
                  f"({duration:.2f} s at {SAMPLE_RATE_HZ:g} Hz), N={size}")
-    _save(fig, out)
+    save_image(fig, out)
     print(f"wrote {out} ({args.sensor}, {' + '.join(methods)}, {len(axes_info)} axes, N={size})")
     return 0
 
 
-def _save(fig, out: Path) -> None:
+def save_image(fig, out: Path) -> None:
     """Write the figure to a temporary name beside ``out``, then rename: no half-written image."""
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")

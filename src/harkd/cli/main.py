@@ -24,7 +24,7 @@ from harkd.errors import DataWarning, HarkdError, os_error_message
 DEBUG_ENV = "HARKD_DEBUG"  # set to 1 to see the traceback of an unexpected error
 
 SUBCOMMAND_MODULES = ("demo", "synth", "data", "gaf", "train", "distill", "evaluate", "compare", "export", "bench",
-                      "stream")
+                      "stream", "plot")
 
 EXAMPLES = """\
 examples:

@@ -7,7 +7,7 @@ single :class:`~harkd.data.recording.Recording`, whose files all share its key.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 import torch
@@ -23,6 +23,11 @@ from harkd.data.transforms import ModalityTransform, build_transforms
 
 #: ``data.on_error`` policies for a recording whose file fails to load (see :meth:`PairedDataset.check`).
 ON_ERROR = ("stop", "skip")
+
+
+def present_key(modality: str) -> str:
+    """The sample entry saying whether an optional ``modality`` was recorded (see :class:`PairedDataset`)."""
+    return f"present_{modality}"
 
 
 def _as_cache(cache: Any) -> PreprocessCache | None:
@@ -54,6 +59,9 @@ class PairedDataset(Dataset):
             the clip dropped at each end, ``data.paired_augment.shift``) cut from EVERY
             modality on normalised time before its own ``finish``, so all modalities of a
             sample show the same moment of the action.
+        optional: modalities a recording may lack (a distillation's teacher-only modalities):
+            such a recording is kept; its sample holds zeros of that modality's shape and
+            ``present_<modality>`` False (every sample has the flag of every optional modality).
 
     With fixed ``length``/``frames``/``size`` options the samples have fixed shapes
     and batch with the default ``DataLoader`` collate (keys become a list of str).
@@ -62,7 +70,8 @@ class PairedDataset(Dataset):
     def __init__(self, spec: DatasetSpec | str, index: RecordingIndex | str | Path,
                  keys: Iterable[str] | None = None, modalities: Iterable[str] = ("inertial", "skeleton"),
                  transforms: Mapping[str, Any] | None = None, *, train: bool = False,
-                 strict: bool = False, cache: Any = None, paired_shift: float = 0.0):
+                 strict: bool = False, cache: Any = None, paired_shift: float = 0.0,
+                 optional: Iterable[str] = ()):
         if not 0 <= paired_shift < 0.5:
             raise InputError(f"paired_shift must be in [0, 0.5), got {paired_shift!r}")
         self.paired_shift = float(paired_shift)
@@ -81,13 +90,19 @@ class PairedDataset(Dataset):
             self.transforms = build_transforms(transforms, self.modalities, kinds)
         self.train = train
         self.cache = _as_cache(cache)
+        self.optional = tuple(optional)
+        for m in self.optional:
+            if m not in self.modalities:
+                raise InputError(f"optional modality '{m}' is not among the dataset's modalities "
+                                 f"({', '.join(self.modalities)})")
+        self._absent: dict[str, torch.Tensor] = {}  # optional modality -> the zeros standing in for it
         keys = list(self.index.keys if keys is None else keys)
         if len(set(keys)) != len(keys):
             raise InputError("PairedDataset keys contain duplicates")
         self.recordings: list[Recording] = []
         self.skipped: list[tuple[str, str]] = []
         for rec in self.index.subset(keys):
-            lacking = [m for m in self.modalities if not rec.has(m)]
+            lacking = [m for m in self.modalities if not rec.has(m) and m not in self.optional]
             if lacking and strict:
                 self.spec.path_for(rec, lacking[0], self.index.root)  # raises DataError naming the file
             if lacking:
@@ -101,6 +116,21 @@ class PairedDataset(Dataset):
     @property
     def keys(self) -> list[str]:
         return [r.key for r in self.recordings]
+
+    def keys_with(self, modalities: Iterable[str]) -> list[str]:
+        """Keys of the recordings that have every one of ``modalities``."""
+        wanted = tuple(modalities)
+        return [r.key for r in self.recordings if all(r.has(m) for m in wanted)]
+
+    def absent(self, modality: str) -> torch.Tensor:
+        """Zeros shaped like ``modality``'s samples, for a recording without it (shape and dtype from the
+        first recording of the dataset's index that has it, through the evaluation view)."""
+        if modality not in self._absent:
+            rec = next((r for r in self.index if r.has(modality)), None)
+            if rec is None:
+                raise DataError(self.index.root, f"no recording has the modality '{modality}'")
+            self._absent[modality] = torch.zeros_like(self.transforms[modality].finish(self.prepared(rec, modality)))
+        return self._absent[modality].clone()
 
     def prepared(self, rec: Recording, modality: str) -> np.ndarray:
         """The deterministic (cacheable) part of ``modality``'s pipeline for ``rec``."""
@@ -118,6 +148,11 @@ class PairedDataset(Dataset):
         sample: dict[str, Any] = {}
         window = self.paired_window()
         for m in self.modalities:
+            if m in self.optional:
+                sample[present_key(m)] = rec.has(m)
+                if not rec.has(m):
+                    sample[m] = self.absent(m)
+                    continue
             x = self.prepared(rec, m)
             if window is not None:
                 x = self.transforms[m].time_window(x, *window)
@@ -140,29 +175,31 @@ class PairedDataset(Dataset):
         start, end = (torch.rand(2, dtype=torch.float64) * self.paired_shift).tolist()
         return start, end
 
-    def check(self, on_error: str = "stop") -> list[tuple[str, str]]:
+    def check(self, on_error: str = "stop", progress: Callable[[int, int], None] | None = None) -> list[tuple[str, str]]:
         """Preflight: run the deterministic :meth:`prepared` of every recording and modality.
 
         Through the cache, so the epochs reuse the work (without a cache it is one extra pass).
         Returns the ``(key, problem)`` of the recordings whose files fail to load. ``on_error``
         ``"stop"`` raises the first failure as one DataError naming its file (with a cache the
         pass goes on, to count the others); ``"skip"`` drops the failing recordings and lists
-        them in ``self.skipped``.
+        them in ``self.skipped``. ``progress(done, total)`` is called after each recording.
         """
         if on_error not in ON_ERROR:
             raise InputError(f"on_error must be one of {', '.join(ON_ERROR)}, got {on_error!r}")
         bad: list[tuple[str, str]] = []
         first: DataError | None = None
-        for rec in self.recordings:
+        for done, rec in enumerate(self.recordings, 1):
             if first is not None and on_error == "stop" and self.cache is None:
                 break
-            for m in self.modalities:
+            for m in (m for m in self.modalities if rec.has(m)):  # the others are optional
                 try:
                     self.prepared(rec, m)
                 except DataError as err:
                     bad.append((rec.key, str(err)))
                     first = first or err
                     break
+            if progress is not None:
+                progress(done, len(self.recordings))
         if first is not None and on_error == "stop":
             others = (f"; {len(bad) - 1} other recording(s) fail too" if len(bad) > 1 else "")
             raise DataError(first.path, f"{first.problem}{others} (--set data.on_error=skip leaves the failing "
@@ -178,7 +215,7 @@ class PairedDataset(Dataset):
         wanted = set(self.transforms if modalities is None else modalities)
         for m, t in self.transforms.items():
             if t.needs_fit and m in wanted:
-                t.fit(self.prepared(r, m) for r in self.recordings)
+                t.fit(self.prepared(r, m) for r in self.recordings if r.has(m))
         return self.normalization_state()
 
     def normalization_state(self) -> dict[str, dict]:

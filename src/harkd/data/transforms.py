@@ -232,13 +232,19 @@ class ModalityTransform:
             self.mean = np.asarray(state["mean"], dtype=np.float32)
             self.std = np.asarray(state["std"], dtype=np.float32)
 
-    def _normalised(self, x: np.ndarray) -> np.ndarray:
+    def normalization_stats(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The fitted ``(mean, std)`` that ``finish`` normalises with, None without ``normalize``;
+        a ConfigError when they are not fitted."""
         if not self.normalize:
-            return x
+            return None
         if self.mean is None:
             raise ConfigError(f"{self.modality} normalisation is not fitted: fit it on the training "
                               "split (PairedDataset.fit_normalization) or load fitted statistics")
-        return (x - self.mean) / self.std
+        return self.mean, self.std
+
+    def _normalised(self, x: np.ndarray) -> np.ndarray:
+        stats = self.normalization_stats()
+        return x if stats is None else (x - stats[0]) / stats[1]
 
     def finish(self, x: np.ndarray, train: bool = False) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(self._normalised(x)))

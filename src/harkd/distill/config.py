@@ -39,16 +39,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Literal, Optional, Union
 
 from harkd.engine.config import (MAX_EPOCHS, MAX_WEIGHT, DataConfig, ModelConfig, OptimConfig, ScheduleConfig,
                                  SemanticConfig, TrainConfig, load_config)
 from harkd.engine.schema import ranged, to_dict
 
-__all__ = ["DistillConfig", "TeacherConfig", "LossTermConfig", "StageConfig", "load_distill_config", "ENSEMBLE_LOSSES"]
+__all__ = ["DistillConfig", "DistillDataConfig", "TeacherConfig", "LossTermConfig", "StageConfig",
+           "load_distill_config", "ENSEMBLE_LOSSES"]
 
 #: Losses on softened logits whose teachers ``ensemble: true`` can average into one.
 ENSEMBLE_LOSSES = ("kd", "dask")
+
+
+@dataclass
+class DistillDataConfig(DataConfig):
+    """A distillation's data section: :class:`~harkd.engine.config.DataConfig` and ``teacher_missing``, what
+    a recording without a teacher-only modality does: ``student_only`` (default) keeps it in the student's
+    splits (cross-entropy only; the distillation terms skip it), ``skip`` leaves it out of every split."""
+
+    teacher_missing: Literal["student_only", "skip"] = "student_only"
 
 
 @dataclass
@@ -56,11 +66,13 @@ class TeacherConfig:
     """``run``: one ``harkd train`` run directory; or ``folds``: >= 2 runs of one config, each holding
     some training subjects out (``data.val_subjects``), for out-of-fold (cross-fitted) teacher outputs.
     ``checkpoint``: best (default for ``run``) or last (default for ``folds``: a fold's best epoch was
-    chosen on the very recordings it teaches)."""
+    chosen on the very recordings it teaches). ``config``: the experiment YAML that trains the teacher,
+    named in the error when its run is missing (else looked up under ``./configs`` by name and output_dir)."""
     run: Optional[str] = None
     folds: Optional[list[str]] = None
     checkpoint: Optional[str] = None
     name: Optional[str] = None
+    config: Optional[str] = None
 
     def __post_init__(self):
         if (self.run is None) == (self.folds is None):
@@ -125,7 +137,7 @@ class StageConfig:
 @dataclass
 class DistillConfig:
     name: str
-    data: DataConfig
+    data: DistillDataConfig
     student: ModelConfig
     teachers: list[TeacherConfig]
     losses: list[LossTermConfig]

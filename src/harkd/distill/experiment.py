@@ -13,13 +13,15 @@ import torch
 from harkd.data.transforms import deterministic_options
 from harkd.distill.config import DistillConfig, load_distill_config
 from harkd.distill.task import DistillTask, LossTerm
-from harkd.distill.teachers import Teacher, check_teacher_split, load_teacher, out_of_fold_outputs, read_teacher
+from harkd.distill.teachers import (Teacher, check_teacher_split, load_teacher, out_of_fold_outputs, read_teacher,
+                                   warn_near_chance)
 from harkd.engine.builders import build_model
 from harkd.engine.experiment import train_experiment
 from harkd.engine.prepare import PreparedData
 from harkd.engine.recipe import Plan, Recipe, register_recipe
 from harkd.engine.schema import to_dict
-from harkd.engine.trainer import _to_device, model_input
+from harkd.engine.devices import place, resolve_device, to_device
+from harkd.engine.trainer import model_input
 from harkd.errors import ConfigError
 
 __all__ = ["DISTILL", "distill_experiment", "distill_plan", "resolve_config"]
@@ -69,7 +71,8 @@ def distill_plan(cfg: DistillConfig) -> Plan:
     inputs = cfg.student.inputs + [m for t in teachers for m in t.transforms]
     normalization = {m: stats for t in teachers for m, stats in t.normalization.items()}
     attr, student = _student(cfg)
-    return Plan("distill", cfg, inputs, student, attr, normalization, teachers)
+    teacher_only = list(dict.fromkeys(m for m in inputs if m not in cfg.student.inputs))
+    return Plan("distill", cfg, inputs, student, attr, normalization, teachers, teacher_only=teacher_only)
 
 
 def stage_config(cfg: DistillConfig, i: int, previous: Path | None) -> DistillConfig:
@@ -212,8 +215,9 @@ def build_distill_task(plan: Plan, prepared: PreparedData) -> DistillTask:
     if cfg.init_from:
         _init_student(student, Path(cfg.init_from))
     terms = _build_terms(cfg, student, teachers, sample, len(prepared.datasets["train"]))
-    transforms = prepared.datasets["train"].transforms
-    _check_mixup(cfg, teachers, terms)
+    train = prepared.datasets["train"]
+    transforms = train.transforms
+    _check_mixup(cfg, teachers, terms, len(train) - len(train.keys_with(plan.teacher_only)))
     # a teacher whose input is augmented (its own options, or the paired time window) runs online
     paired = cfg.data.paired_shift > 0
     cacheable = [cfg.teacher_cache and not paired and not any(transforms[m].stochastic for m in t.transforms)
@@ -224,15 +228,20 @@ def build_distill_task(plan: Plan, prepared: PreparedData) -> DistillTask:
     for i, teacher in enumerate(teachers):
         if teacher.folds:
             task.cache.preload(i, out_of_fold_outputs(teacher, task.teacher_features[i],
-                                                      prepared.datasets["train"].keys, indexes=prepared.indexes))
+                                                      train.keys_with(teacher.transforms), indexes=prepared.indexes))
     task.reports = {"teachers.json": lambda: teacher_report(cfg, task, teachers, terms, prepared)}
     return task
 
 
-def _check_mixup(cfg: DistillConfig, teachers: list[Teacher], terms: list[LossTerm]) -> None:
-    """``train.mixup`` needs teachers that can run on a mixed input and terms that need no recording identity."""
+def _check_mixup(cfg: DistillConfig, teachers: list[Teacher], terms: list[LossTerm], untaught: int = 0) -> None:
+    """``train.mixup`` needs teachers that can run on a mixed input, terms that need no recording identity
+    and training recordings that all have the teachers' modalities (``untaught``: how many lack one)."""
     if cfg.train.mixup is None:
         return
+    if untaught:
+        raise ConfigError(f"train.mixup mixes two recordings per sample, but {untaught} training recordings lack "
+                          "a teacher's modality (a mixed sample would be half taught): set "
+                          "data.teacher_missing=skip, or remove train.mixup")
     for i, teacher in enumerate(teachers):
         if teacher.folds:
             raise ConfigError(f"train.mixup runs the teachers on mixed inputs, but teacher {i} is cross-fitted "
@@ -266,20 +275,22 @@ def teacher_temperatures(cfg: DistillConfig, terms: list[LossTerm], count: int) 
 def teacher_report(cfg: DistillConfig, task: DistillTask, teachers: list[Teacher], terms: list[LossTerm],
                    prepared: PreparedData) -> dict:
     """``teachers.json``: each teacher's calibration on the training recordings it teaches,
-    computed once before training (a cached teacher's outputs are stored for the epochs)."""
+    computed once before training (a cached teacher's outputs are stored for the epochs);
+    a teacher near chance there is warned about."""
     from torch.utils.data import DataLoader
 
     train = prepared.datasets["train"]
     temps = teacher_temperatures(cfg, terms, len(teachers))
-    # on the training device when there is one (the trainer moves the task there anyway)
-    device = torch.device(cfg.train.device if cfg.train.device.startswith("cuda") and torch.cuda.is_available()
-                          else "cpu")
-    task.to(device)
+    taught = set(train.keys_with(task.teacher_modalities))
+    device = resolve_device(cfg.train.device)  # the training device (the trainer places the task there too)
+    place(task, device)
     loader = DataLoader(train, batch_size=cfg.train.batch_size, num_workers=cfg.data.num_workers)
-    rows = task.teacher_calibration((_to_device(batch, device) for batch in loader), temps)
-    return {"split": "train", "recordings": len(train),
-            "teachers": [{"name": t.name, "run": str(t.run_dir), "input": t.input, **row}
-                         for t, row in zip(teachers, rows)]}
+    rows = task.teacher_calibration((to_device(batch, device) for batch in loader), temps)
+    report = {"split": "train", "recordings": len(taught),
+              "teachers": [{"name": t.name, "run": str(t.run_dir), "input": t.input, **row}
+                           for t, row in zip(teachers, rows)]}
+    warn_near_chance(report, [rec.label for rec in train.recordings if rec.key in taught])
+    return report
 
 
 def _load(path=None, overrides=(), data=None) -> DistillConfig:

@@ -16,6 +16,12 @@ holds no method-specific code:
   term's sources; returns extra ``forward`` keywords. A keyword named in the loss's
   ``per_teacher_keys`` holds one value per source; a single-teacher loss gets its own.
 
+A recording without a teacher's modality (``data.teacher_missing: student_only``: its sample has
+``present_<modality>`` False) is taught by no term but ``ce``: the distillation terms see only the
+batch rows where every teacher's modality is present (:meth:`DistillTask.taught`), so each averages
+over those rows, and a batch without any contributes 0 to them. The teachers run (or are looked up
+in the cache) on those rows only.
+
 The context offers zero-input passes (:meth:`DistillTask.zero_logits`): run separately
 from the real batch, in eval mode and without gradients, so they neither update
 BatchNorm running statistics nor share batch statistics with real samples. In eval
@@ -31,6 +37,7 @@ from typing import Mapping, Sequence
 import torch
 from torch import nn
 
+from harkd.data.dataset import present_key
 from harkd.engine.trainer import MIX_LAMBDA, Task, mixed_cross_entropy, model_input
 from harkd.errors import ConfigError
 from harkd.losses import DistillLoss
@@ -157,6 +164,9 @@ class DistillTask(Task):
         self.student_input = student_input
         self._teachers = list(teachers)
         self.teacher_inputs = list(teacher_inputs)
+        #: every modality some teacher reads: a batch row is taught when all of them are present
+        self.teacher_modalities = sorted({m for key in self.teacher_inputs
+                                          for m in ([key] if isinstance(key, str) else key)})
         self.terms = list(terms)
         self.losses = nn.ModuleDict({t.name: t.loss for t in self.terms if t.loss is not None})
         self.cacheable = list(cacheable) or [False] * len(self._teachers)
@@ -240,23 +250,42 @@ class DistillTask(Task):
         finally:
             model.train(was_training)
 
+    def taught(self, batch: Mapping) -> torch.Tensor | None:
+        """The (B,) mask of the batch rows every teacher can teach (each teacher modality's ``present_<m>``
+        flag set), or None when that is every row (a batch without flags: every modality was recorded)."""
+        flags = [torch.as_tensor(batch[present_key(m)], dtype=torch.bool) for m in self.teacher_modalities
+                 if present_key(m) in batch]
+        if not flags:
+            return None
+        mask = torch.stack(flags).all(0)
+        return None if bool(mask.all()) else mask
+
     def forward(self, batch: Mapping) -> dict[str, torch.Tensor]:
         student = self.student.forward_intermediates(model_input(batch, self.student_input), self.student_features)
-        teachers = self.teacher_outputs(batch)
-        context = {"labels": batch["label"], "index": batch.get("index"), "batch": batch,
-                   "hooks": BatchContext(self, batch, student, teachers)}
+        mask = self.taught(batch)
+        taught, taught_student = batch, student
+        if mask is not None:  # the distillation terms see the taught rows only
+            size = len(batch["label"])
+            taught = {k: _rows(v, mask, size) for k, v in batch.items()}
+            taught_student = {k: _rows(v, mask, size) for k, v in student.items()}
+        teachers = self.teacher_outputs(taught) if len(taught["label"]) else None
+        context = {"labels": taught["label"], "index": taught.get("index"), "batch": taught,
+                   "hooks": BatchContext(self, taught, taught_student, teachers)}
         out: dict[str, torch.Tensor] = {}
         total = student["logits"].new_zeros(())
         for term in self.terms:
-            value = self._term(term, student, teachers, context)
+            if term.loss is None:  # the student's own term: every row
+                value = mixed_cross_entropy(student["logits"], batch, self.label_smoothing)
+            elif teachers is None:  # no row to teach
+                value = student["logits"].new_zeros(())
+            else:
+                value = self._term(term, taught_student, teachers, context)
             out[term.name] = value.detach()
             total = total + term.weight * value
         out["loss"] = total
         return out
 
     def _term(self, term: LossTerm, student: dict, teachers: list[dict], context: dict) -> torch.Tensor:
-        if term.loss is None:
-            return mixed_cross_entropy(student["logits"], context["batch"], self.label_smoothing)
         s = _select(student, term.student_keys, term.multi_layer)
         sources = term.sources()
         inputs = [_select(teachers[i], tuple(p + k for k in term.teacher_keys), term.multi_layer) for i, p in sources]
@@ -276,7 +305,7 @@ class DistillTask(Task):
 
     @torch.no_grad()
     def teacher_calibration(self, batches, temperatures: Sequence[float]) -> list[dict]:
-        """Per teacher, over ``batches`` (the recordings it teaches): accuracy, mean p(true) and mean
+        """Per teacher, over the taught rows of ``batches`` (the recordings it teaches): accuracy, mean p(true) and mean
         entropy (nats) of ``softmax(logits / T)`` at its ``temperatures[i]``.
 
         The logits are the ones training uses (:meth:`teacher_outputs`: cached teachers store
@@ -285,6 +314,11 @@ class DistillTask(Task):
         """
         rows = [{"recordings": 0, "correct": 0.0, "p_true": 0.0, "entropy": 0.0} for _ in self._teachers]
         for batch in batches:
+            mask = self.taught(batch)
+            if mask is not None:
+                batch = {k: _rows(v, mask, len(batch["label"])) for k, v in batch.items()}
+                if not len(batch["label"]):
+                    continue
             outputs = self.teacher_outputs(batch)
             labels = batch["label"]
             for i, teacher in enumerate(self._teachers):
@@ -316,6 +350,20 @@ def ensemble_logits(logits: Sequence[torch.Tensor], temperature: float) -> torch
     so that ``softmax(. / T)`` of the result is exactly ``mean_i softmax(z_i / T)``."""
     probs = torch.stack([torch.softmax(z.float() / temperature, dim=1) for z in logits]).mean(0)
     return temperature * probs.clamp_min(1e-30).log()
+
+
+def _rows(value, mask: torch.Tensor, size: int):
+    """The rows of a batch entry or feature that ``mask`` keeps: a tensor's first axis holds the ``size``
+    samples (or ``size * S`` frames of a video model, sample-major); a list of keys is filtered; other
+    values (a mixing weight, None) stay."""
+    if torch.is_tensor(value) and value.dim() and value.shape[0] and value.shape[0] % size == 0:
+        per = value.shape[0] // size
+        if per == 1:
+            return value[mask]
+        return value.reshape(size, per, *value.shape[1:])[mask].reshape(-1, *value.shape[1:])
+    if isinstance(value, (list, tuple)) and len(value) == size:
+        return [v for v, keep in zip(value, mask.tolist()) if keep]
+    return value
 
 
 def _select(features: Mapping[str, torch.Tensor], keys: tuple[str, ...], multi: bool):

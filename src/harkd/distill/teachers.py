@@ -3,20 +3,32 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
+from collections import Counter
+import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
+import yaml
 from torch import nn
 
 from harkd.engine.checkpoint import load_checkpoint
-from harkd.engine.recipe import get_recipe
+from harkd.engine.config import ExperimentConfig
+from harkd.engine.lifecycle import SELECT_ON_TEST_SUFFIX
+from harkd.engine.recipe import get_recipe, list_recipes
 from harkd.engine.rundir import jsonable, read_run_meta
-from harkd.errors import ConfigError, DataError, InputError
+from harkd.errors import ConfigError, DataError, InputError, warn
 
 __all__ = ["Teacher", "read_teacher", "read_teacher_run", "load_teacher", "check_teacher_split",
-           "out_of_fold_outputs", "save_module_teacher", "check_module_teacher"]
+           "out_of_fold_outputs", "save_module_teacher", "check_module_teacher", "training_command", "config_writing",
+           "warn_near_chance", "CONFIGS", "NEAR_CHANCE"]
+
+#: where a missing teacher run's config is looked for (relative to the working directory, as run paths are)
+CONFIGS = Path("configs")
+#: a teacher is near chance below ``chance + NEAR_CHANCE * (1 - chance)`` accuracy on the recordings it teaches
+NEAR_CHANCE = 0.1
 
 
 @dataclass
@@ -60,14 +72,17 @@ def check_module_teacher(module, where: str) -> None:
 
 
 def save_module_teacher(folder: str | Path, module: nn.Module, modality: str, transform: dict,
-                        normalization: dict | None, name: str) -> Path:
+                        normalization: dict | None, name: str, replace: bool = False) -> Path:
     """Write an in-memory teacher as a teacher directory (``module.pt``: the whole module, so its class
-    must be importable when the run is loaded again; ``teacher.json``: input, transform, statistics).
-    A directory already holding a module teacher (a resumed run) must hold this one."""
+    must be importable when the run is loaded again; ``teacher.json``: input, transform, statistics),
+    complete or not at all (written beside it, then renamed). A directory already holding a module
+    teacher (a resumed run) must hold this one, unless ``replace`` (its run never trained)."""
     folder = Path(folder)
     meta = {"kind": "module", "name": name, "input": modality, "transform": dict(transform),
             "normalization": {modality: normalization} if normalization else {}}
     meta = json.loads(json.dumps(meta, default=jsonable))  # arrays as lists, as read back
+    if folder.exists() and (replace or not (folder / MODULE_META).is_file()):
+        shutil.rmtree(folder)
     if (folder / MODULE_META).is_file():
         saved = torch.load(folder / MODULE_FILE, map_location="cpu", weights_only=False).state_dict()
         current = module.state_dict()
@@ -76,9 +91,16 @@ def save_module_teacher(folder: str | Path, module: nn.Module, modality: str, tr
             raise InputError(f"{folder} holds another teacher '{name}' (weights or inputs differ) from an earlier "
                              "run: resume with the same teacher, or choose another run_dir")
         return folder
-    folder.mkdir(parents=True, exist_ok=True)
-    torch.save(copy.deepcopy(module).cpu(), folder / MODULE_FILE)  # the caller's module stays where it is
-    (folder / MODULE_META).write_text(json.dumps(meta, indent=1))
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    partial = folder.with_name(f".{folder.name}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir()
+    try:
+        torch.save(copy.deepcopy(module).cpu(), partial / MODULE_FILE)  # the caller's module stays where it is
+        (partial / MODULE_META).write_text(json.dumps(meta, indent=1))
+        partial.rename(folder)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
     return folder
 
 
@@ -89,15 +111,20 @@ def _read_module_teacher(folder: Path, name: str | None) -> Teacher:
                    dict(meta["normalization"]), None, {}, None, "", None, "module")
 
 
-def read_teacher_run(run_dir: str | Path, checkpoint: str = "best", name: str | None = None) -> Teacher:
+def read_teacher_run(run_dir: str | Path, checkpoint: str = "best", name: str | None = None,
+                     config: str | None = None) -> Teacher:
     """A teacher's description from its run directory (config, split, statistics); no weights yet.
-    A module teacher's directory (:func:`save_module_teacher`) is read as such."""
+    A module teacher's directory (:func:`save_module_teacher`) is read as such. An incomplete run is
+    one DataError with the command that trains it (``config``: the teacher entry's, see :func:`training_command`)."""
     run_dir = Path(run_dir)
     if (run_dir / MODULE_META).is_file():
         return _read_module_teacher(run_dir, name)
     for needed in ("config.yaml", "run.json", f"{checkpoint}.pt"):
         if not (run_dir / needed).is_file():
-            raise DataError(run_dir / needed, "teacher run is incomplete: not found (train the teacher with harkd train)")
+            command = training_command(run_dir, config)
+            hint = (f"train it with: {command}" if command else f"train it with harkd train CONFIG --run-dir {run_dir} "
+                    f"(no config under ./{CONFIGS} writes {run_dir}; a teacher entry's 'config:' names it)")
+            raise DataError(run_dir / needed, f"teacher run is incomplete: not found; {hint}")
     meta = read_run_meta(run_dir)
     kind = meta.get("kind", "train")
     if kind not in ("train", "distill"):
@@ -120,8 +147,8 @@ def read_teacher_run(run_dir: str | Path, checkpoint: str = "best", name: str | 
 def read_teacher(spec) -> Teacher:
     """A teacher from its config entry (``run``, or ``folds`` of one config: see :class:`TeacherConfig`)."""
     if spec.folds is None:
-        return read_teacher_run(spec.run, spec.checkpoint, spec.name)
-    folds = [read_teacher_run(run, spec.checkpoint) for run in spec.folds]
+        return read_teacher_run(spec.run, spec.checkpoint, spec.name, spec.config)
+    folds = [read_teacher_run(run, spec.checkpoint, config=spec.config) for run in spec.folds]
     first = folds[0]
     for fold in folds[1:]:
         for what, a, b in (("model", first.model_cfg, fold.model_cfg), ("transforms", first.transforms, fold.transforms),
@@ -132,6 +159,54 @@ def read_teacher(spec) -> Teacher:
     return replace(first, name=spec.name or first.name, folds=folds)
 
 
+def training_command(run_dir: Path, declared: str | None = None) -> str | None:
+    """The command that trains (or resumes) the teacher run ``run_dir``, when its config can be known:
+    the run's own config.yaml (a started run), the teacher entry's ``config``, else the config under
+    :data:`CONFIGS` whose ``name`` and ``output_dir`` give ``run_dir`` (None when there is none)."""
+    own = run_dir / "config.yaml"
+    config = own if own.is_file() else Path(declared) if declared else config_writing(run_dir)
+    if config is None:
+        return None
+    try:
+        data = yaml.safe_load(config.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        data = None
+    kinds = [k for k in list_recipes() if get_recipe(k).keys and all(key in (data or {}) for key in get_recipe(k).keys)]
+    test = " --select-on-test" if run_dir.name.endswith(SELECT_ON_TEST_SUFFIX) else ""
+    return f"harkd {kinds[0] if kinds else 'train'} {config} --run-dir {run_dir}{test}"
+
+
+def config_writing(run_dir: Path) -> Path | None:
+    """The first config under :data:`CONFIGS` whose default run directory (``output_dir/name``) is ``run_dir``."""
+    name = run_dir.name.removesuffix(SELECT_ON_TEST_SUFFIX)
+    default_output = {f.name: f.default for f in dataclasses.fields(ExperimentConfig)}["output_dir"]
+    target = run_dir.parent.resolve() / name
+    for path in sorted(CONFIGS.rglob("*.yaml")) if CONFIGS.is_dir() else ():
+        try:
+            text = path.read_text()
+            data = yaml.safe_load(text) if name in text else None
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue
+        if (isinstance(data, dict) and data.get("name") == name
+                and Path(str(data.get("output_dir") or default_output)).resolve() / name == target):
+            return path
+    return None
+
+
+def warn_near_chance(report: dict, labels: list[int]) -> None:
+    """One warning per teacher of ``report`` (``teachers.json``) whose accuracy on the recordings it
+    teaches (``labels``) is near chance: that of always answering their most frequent class."""
+    if not labels:
+        return
+    chance = max(Counter(labels).values()) / len(labels)
+    for entry in report["teachers"]:
+        accuracy = entry.get("accuracy")
+        if accuracy is not None and accuracy < chance + NEAR_CHANCE * (1 - chance):
+            warn(f"teacher {entry['run']} is near chance on the {entry['recordings']} training recordings it teaches: "
+                 f"accuracy {accuracy:.1%}, and always answering the most frequent class scores {chance:.1%}; "
+                 f"its soft targets carry little knowledge: check how it trained ({Path(entry['run']) / 'metrics.jsonl'})")
+
+
 def out_of_fold_outputs(teacher: Teacher, names: list[str], keys, batch_size: int = 64,
                         indexes: dict | None = None) -> dict[str, dict]:
     """Cross-fitted outputs: for every recording of ``keys``, the ``names`` features of the first fold that
@@ -139,6 +214,7 @@ def out_of_fold_outputs(teacher: Teacher, names: list[str], keys, batch_size: in
     The dataset is scanned once for all folds (``indexes``: scans already made, e.g. the student's)."""
     from torch.utils.data import DataLoader, Subset
 
+    from harkd.engine.devices import module_device, to_device
     from harkd.engine.experiment import load_run
     from harkd.engine.trainer import model_input
 
@@ -162,6 +238,7 @@ def out_of_fold_outputs(teacher: Teacher, names: list[str], keys, batch_size: in
         rows = [i for i, k in enumerate(val.keys) if k in wanted]
         with torch.no_grad():
             for batch in DataLoader(Subset(val, rows), batch_size=batch_size):
+                batch = to_device(batch, module_device(task))
                 feats = task.model.forward_intermediates(model_input(batch, fold.input), list(names))
                 for i, key in enumerate(batch["key"]):
                     outputs[key] = {name: value[i].detach().cpu() for name, value in feats.items()}

@@ -12,6 +12,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from harkd.engine.devices import configure_kernels
 from harkd.engine.config import ExperimentConfig, OptimConfig, ScheduleConfig
 from harkd.engine.trainer import ClassificationTask
 from harkd.errors import ConfigError
@@ -25,10 +26,7 @@ def seed_everything(seed: int, deterministic: bool = False) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-    if deterministic:
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        torch.use_deterministic_algorithms(True)
-        torch.backends.cudnn.benchmark = False
+    configure_kernels(deterministic)
 
 
 def build_optimizer(cfg: OptimConfig, params) -> torch.optim.Optimizer:

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
+from harkd.engine.devices import check_device, resolve_device, resolve_precision
 from harkd.engine.schema import Range, apply_overrides, check_ranges, check_value, from_dict, load_yaml, ranged, to_dict
 from harkd.errors import ConfigError, DataError, warn
 
@@ -76,6 +77,9 @@ class DataConfig:
     on_error: Literal["stop", "skip"] = "stop"
     #: one random time window per recording shared by all its modalities (training only)
     paired_augment: Optional[PairedAugmentConfig] = None
+    #: keep the prepared tensors on the training device and augment batches there (harkd.engine.resident):
+    #: ``auto`` on a GPU (CUDA/MPS) when the data support it, ``true`` always (an error says why not), ``false`` never
+    resident: Union[bool, Literal["auto"]] = "auto"
 
     def __post_init__(self):
         if not self.modalities:
@@ -183,22 +187,31 @@ class TrainConfig:
     batch_size: int = ranged(32, low=1, high=MAX_BATCH_SIZE)
     label_smoothing: float = ranged(0.0, low=0, high=1, closed_high=False)
     grad_clip: Optional[float] = ranged(None, low=0, closed_low=False)
-    device: str = "cpu"
+    #: ``auto`` (a CUDA GPU when visible, else MPS where present, else the CPU), or a torch device
+    #: (``cpu``, ``cuda``, ``cuda:1``, ``mps``); run.json records the device actually used
+    device: str = "auto"
+    #: ``fp32`` (strict float32), ``tf32`` (TF32 matmuls/convolutions on a CUDA GPU), ``bf16``/``fp16``
+    #: (autocast; fp16 with a gradient scaler), ``auto`` (tf32 on a CUDA GPU, else fp32): harkd.engine.devices
+    precision: Literal["auto", "fp32", "tf32", "bf16", "fp16"] = "fp32"
     deterministic: bool = False
     select: Literal["accuracy", "macro_f1"] = "accuracy"
     mixup: Optional[MixupConfig] = None  # paired mixup / time-cutmix of every modality (null: off)
     #: after the run, train again from scratch on every training-side recording (no validation) into
     #: RUN/refit for stage 1's best epoch count (``best``) or ``train.epochs`` (``last``); see engine.lifecycle
     refit: Optional[Literal["best", "last"]] = None
+    #: mirror each epoch's metrics to TensorBoard (RUN/tensorboard; needs the [tensorboard] extra)
+    tensorboard: bool = False
+    #: seconds between progress lines within an epoch when the output is not a terminal (a log file, a job)
+    log_every: float = ranged(30.0, low=0, high=86400, closed_low=False)
 
     def __post_init__(self):
         import torch
 
         try:
-            torch.device(self.device)
+            torch.device(self.device) if self.device != "auto" else None
         except (RuntimeError, ValueError, TypeError):
             raise ConfigError(f"config key 'train.device': {self.device!r} is not a torch device "
-                              "(e.g. cpu, cuda, cuda:1, mps)") from None
+                              "(auto, cpu, cuda, cuda:1, mps)") from None
 
 
 @dataclass
@@ -271,30 +284,9 @@ def check_run_config(cfg: Any) -> None:
     with ``--set train.epochs=1`` keep working)."""
     check_ranges(cfg)
     _check_seed(cfg)
-    check_device(cfg.train.device)
+    resolve_precision(cfg.train.precision, resolve_device(cfg.train.device))
     epochs, warmup = cfg.train.epochs, cfg.schedule.warmup_epochs
     if warmup >= epochs:
         warn(f"schedule.warmup_epochs ({warmup}) is not shorter than train.epochs ({epochs}): "
              f"the learning rate never reaches optim.lr ({cfg.optim.lr:g}) in this run; lower "
              f"schedule.warmup_epochs (e.g. --set schedule.warmup_epochs={epochs // 2}) for a full-rate run")
-
-
-def check_device(device: str) -> None:
-    """A ConfigError saying what to set when ``device`` is not usable with this torch build and machine."""
-    import torch
-
-    kind = torch.device(device)
-    if kind.type == "cuda":
-        if not torch.backends.cuda.is_built():
-            raise ConfigError(f"config key 'train.device': '{device}', but this torch build ({torch.__version__}) has "
-                              "no CUDA support: use --set train.device=cpu, or install a CUDA build of torch")
-        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        if count == 0:
-            raise ConfigError(f"config key 'train.device': '{device}', but no CUDA GPU is visible "
-                              "(torch.cuda.is_available() is False): use --set train.device=cpu")
-        if kind.index is not None and kind.index >= count:
-            raise ConfigError(f"config key 'train.device': '{device}', but only {count} CUDA GPU(s) are visible "
-                              f"(cuda:0..cuda:{count - 1})")
-    elif kind.type == "mps" and not torch.backends.mps.is_available():
-        raise ConfigError(f"config key 'train.device': '{device}', but MPS is not available on this machine: "
-                          "set --set train.device=cpu")

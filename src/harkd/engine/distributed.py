@@ -16,13 +16,17 @@ __all__ = ["init_from_env", "rank", "world_size", "barrier", "wrap", "all_reduce
 
 
 def init_from_env(device: str = "cpu") -> bool:
-    """Join the process group torchrun describes; False when not launched by torchrun."""
+    """Join the process group torchrun describes (nccl when ``device``, a ``train.device`` value such as ``auto``,
+    is a CUDA GPU here, else gloo); False when not launched by torchrun."""
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or dist.is_initialized():
         return dist.is_initialized()
-    backend = "nccl" if str(device).startswith("cuda") else "gloo"
-    dist.init_process_group(backend=backend)
+    from harkd.engine.devices import resolve_device
+
+    placed = resolve_device(device)
+    backend = "nccl" if placed.type == "cuda" else "gloo"
     if backend == "nccl":
-        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(placed)
+    dist.init_process_group(backend=backend)
     return True
 
 

@@ -1,18 +1,18 @@
-"""Evaluate a run directory on one split and draw its report figures."""
+"""Evaluate a run directory on one split (its report figures: :mod:`harkd.engine.figures`, re-exported here)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import numpy as np
 from torch.utils.data import DataLoader
 
+from harkd.engine.devices import evaluation_device, module_device, resolve_precision  # noqa: F401 (re-exported)
 from harkd.engine.experiment import load_run
+from harkd.engine.figures import plot_confusion, plot_learning_curves, read_metrics, write_figures
 from harkd.engine.prepare import SHOWN
 from harkd.engine.metrics import classification_report
-from harkd.engine.trainer import predict, read_metrics_file
-from harkd.errors import InputError, MissingDependencyError, warn
+from harkd.engine.trainer import predict
+from harkd.errors import InputError, warn
 
 __all__ = ["evaluate_run", "missing_keys", "plot_confusion", "plot_learning_curves", "read_metrics", "write_figures"]
 
@@ -47,7 +47,9 @@ def evaluate_run(run_dir: str | Path, split: str = "test", checkpoint: str = "be
              f"are missing now: {shown}{more}; evaluating the {len(dataset)} others")
     if len(dataset) == 0:
         raise InputError(f"split '{split}' of {run_dir} is empty")
-    logits, labels, keys = predict(task, DataLoader(dataset, batch_size=batch_size), evaluation_device(cfg.train.device))
+    device = module_device(task)
+    precision = resolve_precision(cfg.train.precision, device)
+    logits, labels, keys = predict(task, DataLoader(dataset, batch_size=batch_size), device, precision)
     report = classification_report(labels, logits.argmax(1), len(prepared.class_names))
     return {
         "run_dir": str(run_dir),
@@ -69,103 +71,3 @@ def missing_keys(meta: dict, split: str, present: list[str]) -> list[str]:
     then_skipped = {entry[0] for entry in (meta.get("skipped") or {}).get(split, [])}
     now = set(present)
     return [k for k in (meta.get("split") or {}).get(split, []) if k not in then_skipped and k not in now]
-
-
-def write_figures(result: dict, run_dir: str | Path) -> tuple[list[str], list[str]]:
-    """Write ``confusion_<split>.png`` and ``learning_curves.png`` into ``run_dir``.
-
-    Returns (written paths, one warning line per figure that could not be written)."""
-    run_dir = Path(run_dir)
-    jobs = [(run_dir / f"confusion_{result['split']}.png", lambda out: plot_confusion(result, out))]
-    records = read_metrics(run_dir)
-    if records:
-        jobs.append((run_dir / "learning_curves.png", lambda out: plot_learning_curves(records, out)))
-    written, failed = [], []
-    for out, draw in jobs:
-        try:
-            written.append(str(draw(out)))
-        except OSError as err:
-            failed.append(f"could not write {out}: {err.strerror or err} (the results are complete; "
-                          "--no-plots skips the figures)")
-    return written, failed
-
-
-def evaluation_device(device: str) -> str:
-    """``device`` when this machine can use it, else ``cpu`` with a warning (a GPU run evaluated elsewhere)."""
-    from harkd.engine.config import check_device
-    from harkd.errors import ConfigError, warn
-
-    try:
-        check_device(device)
-    except ConfigError as err:
-        warn(f"evaluating on the CPU: the run was trained on '{device}', which is not usable here ({err})")
-        return "cpu"
-    return device
-
-
-def read_metrics(run_dir: str | Path) -> list[dict]:
-    path = Path(run_dir) / "metrics.jsonl"
-    if not path.is_file():
-        return []
-    return read_metrics_file(path)
-
-
-def _pyplot():
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise MissingDependencyError("matplotlib", "plot", "report figures") from None
-    return plt
-
-
-def plot_confusion(result: dict, out: str | Path) -> Path:
-    """Row-normalised confusion matrix with class names."""
-    plt = _pyplot()
-    cm = np.asarray(result["confusion_matrix"], dtype=np.float64)
-    rows = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
-    names = result["class_names"]
-    size = max(6.0, 0.32 * len(names) + 3)
-    fig, ax = plt.subplots(figsize=(size + 1.5, size))
-    image = ax.imshow(rows, cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(range(len(names)), names, rotation=90, fontsize=7)
-    ax.set_yticks(range(len(names)), names, fontsize=7)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_title(f"{result['split']} accuracy {result['accuracy']:.3f}, macro-F1 {result['macro_f1']:.3f}")
-    for i, j in zip(*np.nonzero(cm)):
-        ax.text(j, i, int(cm[i, j]), ha="center", va="center", fontsize=6,
-                color="white" if rows[i, j] > 0.5 else "black")
-    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
-    return _save_figure(plt, fig, out)
-
-
-def _save_figure(plt, fig, out: str | Path) -> Path:
-    """Lay out, write (120 dpi) and close ``fig``."""
-    fig.tight_layout()
-    try:
-        fig.savefig(out, dpi=120)
-    finally:
-        plt.close(fig)
-    return Path(out)
-
-
-def plot_learning_curves(records: list[dict], out: str | Path) -> Path:
-    """Loss and accuracy per epoch (train and validation) from ``metrics.jsonl`` records."""
-    plt = _pyplot()
-    epochs = [r["epoch"] for r in records]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
-    for key, style in (("train_loss", "-"), ("val_loss", "--")):
-        if any(key in r for r in records):
-            left.plot(epochs, [r.get(key, np.nan) for r in records], style, label=key)
-    for key in ("val_accuracy", "val_macro_f1"):
-        if any(key in r for r in records):
-            right.plot(epochs, [r.get(key, np.nan) for r in records], label=key)
-    left.set(xlabel="epoch", ylabel="loss", title="loss")
-    right.set(xlabel="epoch", ylabel="score", title="validation", ylim=(0, 1))
-    for ax in (left, right):
-        ax.grid(alpha=0.3)
-        ax.legend()
-    return _save_figure(plt, fig, out)

@@ -9,19 +9,23 @@ checks and refit stage).
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
 import sys
+import time
 from pathlib import Path
 from typing import Any, Callable
 
 from harkd.engine import distributed as dist_utils
-from harkd.engine.builders import build_optimizer, build_scheduler, seed_everything
+from harkd.engine.builders import build_model, build_optimizer, build_scheduler, seed_everything
+from harkd.engine.devices import evaluation_device, place, resolve_device, resolve_precision
 from harkd.engine.lifecycle import (AS_PUBLISHED, NO_VALIDATION_FOR_REFIT, REFIT_DIR, SELECTION_TEST,
-                                    default_run_dir, check_resumed_selection, check_same_experiment, refit_config,
-                                    refit_epochs, run_data_root, run_dir_lock, saved_validation, validation_line,
-                                    write_metadata, write_task_reports)
+                                    default_run_dir, check_resumed_selection, check_same_experiment, record_device,
+                                    refit_config, refit_epochs, run_data_root, run_dir_lock, run_identity,
+                                    saved_validation, validation_line, write_metadata, write_task_reports)
 from harkd.engine.prepare import PreparedData, prepare_data
 from harkd.engine.recipe import TRAIN, Plan, Recipe, get_recipe, load_recipe_config, read_run_config
-from harkd.engine.trainer import Trainer
+from harkd.engine.trainer import ClassificationTask, Trainer
 from harkd.errors import ConfigError, DataError, InputError
 
 __all__ = ["train_experiment", "run_config", "refit_experiment", "load_run"]
@@ -126,6 +130,8 @@ def _train_locked(plan: Plan, run_dir: Path, resume: bool, log, progress, evalua
 
     cfg = plan.cfg
     seed_everything(cfg.seed, cfg.train.deterministic)
+    device = resolve_device(cfg.train.device)
+    precision = resolve_precision(cfg.train.precision, device)
     last = run_dir / "last.pt"
     existing = (run_dir / "run.json")
     normalization = split_keys = None
@@ -138,13 +144,22 @@ def _train_locked(plan: Plan, run_dir: Path, resume: bool, log, progress, evalua
     elif not resume and last.is_file():
         raise DataError(run_dir, "already holds a run; resume it (default) or choose another --run-dir")
     fresh = normalization is None
+    if dist_utils.rank() == 0:
+        log = logged_to(log, run_dir / TRAIN_LOG)
     normalization = {**(normalization or {}), **plan.normalization}
-    prepared = prepare_data(cfg.data, plan.inputs, normalization, split_keys)
+    started = time.monotonic()
+    prepared = prepare_data(cfg.data, plan.inputs, normalization, split_keys, teacher_only=plan.teacher_only,
+                            progress=loading_progress(log, cfg.train.log_every))
     check_splits(prepared, cfg.data.protocol, "test" if select_on == "test" else evaluate)
     if cfg.train.refit == "best" and not len(prepared.datasets["val"]):
         raise ConfigError(NO_VALIDATION_FOR_REFIT)
+    log(f"data ready in {time.monotonic() - started:.0f} s ({cfg.data.dataset}, {cfg.data.protocol}): " + ", ".join(
+        f"{name} {len(prepared.datasets[name])}" for name in ("train", "val", "test")) + f"; training on {device}"
+        + ("" if precision == "fp32" else f" ({precision})"))
     if dist_utils.rank() == 0 and fresh:
         write_metadata(run_dir, cfg, prepared, plan.kind, select_on)
+    if dist_utils.rank() == 0:
+        record_device(run_dir, device, precision)
     if dist_utils.rank() == 0:
         log(f"validation: {validation_line(prepared.split.validation or saved_validation(run_dir))}")
         if select_on == "test":
@@ -160,8 +175,9 @@ def _train_locked(plan: Plan, run_dir: Path, resume: bool, log, progress, evalua
         optimizer, run_dir, cfg.train.epochs, num_classes=len(prepared.class_names), seed=cfg.seed,
         batch_size=cfg.train.batch_size, num_workers=cfg.data.num_workers,
         scheduler=build_scheduler(cfg.schedule, optimizer, cfg.train.epochs),
-        selection_metric=cfg.train.select, device=cfg.train.device, grad_clip=cfg.train.grad_clip,
-        log=log, progress=progress, mixup=cfg.train.mixup,
+        selection_metric=cfg.train.select, device=device, precision=precision, grad_clip=cfg.train.grad_clip,
+        log=log, progress=progress, progress_interval=cfg.train.log_every, mixup=cfg.train.mixup,
+        tensorboard=cfg.train.tensorboard, identity=run_identity(run_dir), resident=cfg.data.resident,
     )
     if resume:
         trainer.resume()
@@ -171,30 +187,90 @@ def _train_locked(plan: Plan, run_dir: Path, resume: bool, log, progress, evalua
     return run_dir
 
 
-def load_run(run_dir: str | Path, checkpoint: str = "best", *,
-             indexes: dict | None = None) -> tuple[Any, dict, Any, PreparedData]:
-    """Rebuild a trained run of any kind: (config, run metadata, task with weights loaded, data).
+def load_run(run_dir: str | Path, checkpoint: str = "best", *, device: str | None = None,
+             indexes: dict | None = None, whole: bool = False) -> tuple[Any, dict, Any, PreparedData]:
+    """Rebuild a trained run: (config, run metadata, task with the checkpoint's weights, data).
 
-    No split is preflighted; the data root is :func:`~harkd.engine.lifecycle.run_data_root`'s;
-    ``indexes`` (see :func:`~harkd.engine.prepare.prepare_data`) reuses dataset scans already made.
-    The plan it was built from is ``prepared.plan``."""
+    By default the task is a :class:`~harkd.engine.trainer.ClassificationTask` around the run's deployable
+    model alone (a distillation's student: its teachers are neither read nor needed) and the data hold that
+    model's inputs only; ``whole=True`` rebuilds the run's own task through its recipe (a distillation's
+    teachers and loss terms included). The task is in eval mode on ``device`` (default:
+    :func:`~harkd.engine.devices.evaluation_device` of the run's ``train.device``: the GPU it trained on when
+    this machine has it, else the CPU with a warning). The split is run.json's; no split is preflighted; the
+    data root is :func:`~harkd.engine.lifecycle.run_data_root`'s; ``indexes`` (see
+    :func:`~harkd.engine.prepare.prepare_data`) reuses dataset scans already made. ``prepared.plan`` is the
+    plan of the rebuilt task."""
     from harkd.engine.checkpoint import load_checkpoint
+    from harkd.engine.trainer import check_checkpoint_identity
 
     run_dir = Path(run_dir)
     meta, recipe, cfg = read_run_config(run_dir)
-    plan = recipe.plan(cfg)
     root, source = run_data_root(cfg.data, meta, run_dir)
-    prepared = prepare_data(cfg.data, plan.inputs, meta.get("normalization"), meta.get("split"), check=(), root=root,
-                            indexes=indexes)
+    path = run_dir / f"{checkpoint}.pt"
+    if whole:
+        plan = recipe.plan(cfg)
+        prepared = prepare_data(cfg.data, plan.inputs, meta.get("normalization"), meta.get("split"), check=(),
+                                root=root, indexes=indexes, teacher_only=plan.teacher_only)
+        task, target, weights = recipe.build(plan, prepared), None, None
+    else:
+        attr, model_cfg = recipe.deployable(cfg)
+        plan = Plan(meta.get("kind", "train"), cfg, list(model_cfg.inputs), model_cfg)
+        data = dataclasses.replace(cfg.data, modalities={m: cfg.data.modalities[m] for m in plan.inputs})
+        normalization = {m: stats for m, stats in (meta.get("normalization") or {}).items() if m in plan.inputs}
+        prepared = prepare_data(data, plan.inputs, normalization, meta.get("split"), check=(), root=root,
+                                indexes=indexes)
+        target = build_model(model_cfg, prepared.datasets["train"][0], len(prepared.class_names))
+        task = ClassificationTask(target, model_cfg.input)
     prepared.root_source = source
     prepared.plan = plan
-    task = recipe.build(plan, prepared)
-    ckpt = load_checkpoint(run_dir / f"{checkpoint}.pt")
+    ckpt = load_checkpoint(path)
+    check_checkpoint_identity(ckpt, run_identity(run_dir), path)
+    if target is None:
+        target, weights = task, ckpt["task"]
+    else:
+        prefix = f"{attr}."
+        weights = {k[len(prefix):]: v for k, v in ckpt["task"].items() if k.startswith(prefix)}
+        if not weights:
+            raise DataError(path, f"holds no weights of the run's {attr} (was it written by harkd?)")
     try:
-        task.load_state_dict(ckpt["task"])
+        target.load_state_dict(weights)
     except RuntimeError as err:  # shapes or names differ: config.yaml no longer describes these weights
         detail = str(err).splitlines()[1].strip() if len(str(err).splitlines()) > 1 else str(err)
-        raise DataError(run_dir / f"{checkpoint}.pt", f"does not fit the model of {run_dir / 'config.yaml'} ({detail}); "
-                                                      "was config.yaml edited after training? restore it") from None
+        raise DataError(path, f"does not fit the model of {run_dir / 'config.yaml'} ({detail}); "
+                              "was config.yaml edited after training? restore it") from None
+    place(task, evaluation_device(cfg.train.device) if device is None else resolve_device(device))
     task.eval()
     return cfg, meta, task, prepared
+
+
+def loading_progress(log: Callable[[str], None], every: float,
+                     clock: Callable[[], float] = time.monotonic) -> Callable[[str, int, int], None]:
+    """``progress(split, done, total)`` for :func:`prepare_data` that logs ``loading train: 200/431 recordings
+    (31 s)`` at most every ``every`` seconds (a cold start reads every file once)."""
+    start = last = clock()
+
+    def progress(split: str, done: int, total: int) -> None:
+        nonlocal last
+        now = clock()
+        if now - last >= every and done < total:
+            last = now
+            log(f"loading {split}: {done}/{total} recordings ({now - start:.0f} s)")
+
+    return progress
+
+
+#: The run directory's log: every line the run printed while training, with the time.
+TRAIN_LOG = "train.log"
+
+
+def logged_to(log: Callable[[str], None], path: Path) -> Callable[[str], None]:
+    """``log`` that also appends each line, time-stamped, to ``path`` (a write failure never stops training)."""
+    def both(message: str) -> None:
+        log(message)
+        try:
+            with path.open("a", encoding="utf-8") as handle:
+                handle.write(f"{datetime.datetime.now().isoformat(timespec='seconds')} {message}\n")
+        except OSError:
+            pass
+
+    return both

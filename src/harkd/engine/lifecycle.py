@@ -11,11 +11,13 @@ from __future__ import annotations
 import contextlib
 import copy
 import fcntl
+import hashlib
 import json
 import os
 import platform
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +32,8 @@ from harkd.errors import ConfigError, DataError
 __all__ = ["default_run_dir", "run_dir_lock", "write_metadata", "write_task_reports", "check_same_experiment", "check_resumed_selection",
            "selected_on_test", "saved_validation", "validation_line", "refit_config", "refit_epochs",
            "run_data_root", "git_hash", "SELECTION_VALIDATION", "SELECTION_TEST", "AS_PUBLISHED",
-           "SELECT_ON_TEST_SUFFIX", "REFIT_DIR", "NO_VALIDATION_FOR_REFIT"]
+           "SELECT_ON_TEST_SUFFIX", "REFIT_DIR", "NO_VALIDATION_FOR_REFIT", "HARMLESS_KEYS", "run_identity",
+           "record_device"]
 
 #: run.json ``selection`` of a run selected on validation, and of one trained with ``--select-on-test``
 SELECTION_VALIDATION = "validation (best.pt is chosen on the validation split; the test split only reports)"
@@ -97,11 +100,12 @@ def selected_on_test(meta: dict) -> bool:
 
 
 def write_metadata(run_dir: Path, cfg, prepared, kind: str, select_on: str = "val") -> None:
-    """A fresh run's config.yaml (resolved) and run.json."""
+    """A fresh run's config.yaml (resolved) and run.json (with a new ``run_id``)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     meta = {
         "kind": kind,
+        "run_id": uuid.uuid4().hex,
         "harkd_version": harkd.__version__,
         "git": git_hash(),
         "torch_version": torch.__version__,
@@ -116,6 +120,20 @@ def write_metadata(run_dir: Path, cfg, prepared, kind: str, select_on: str = "va
         "skipped": {name: ds.skipped for name, ds in prepared.datasets.items()},
         "normalization": prepared.datasets["train"].normalization_state(),
     }
+    write_run_meta(run_dir, meta)
+
+
+def record_device(run_dir: Path, device, precision: str) -> None:
+    """run.json's ``device`` and ``precision``: what this session of the run actually trains on (a resumed run
+    appends its session to ``devices`` when it moved, e.g. from a GPU to the CPU)."""
+    from harkd.engine.devices import describe_device
+
+    meta = read_run_meta(run_dir)
+    now = {"device": describe_device(device), "precision": precision}
+    history = meta.setdefault("devices", [])
+    if not history or history[-1] != now:
+        history.append(now)
+    meta.update(now)
     write_run_meta(run_dir, meta)
 
 
@@ -150,6 +168,33 @@ def validation_line(validation) -> str:
     return validation.how if validation else "as saved in run.json's split (recorded before validation rules were)"
 
 
+#: Config keys a resumed run may change (where and how it runs, not what it learns) and that a checkpoint's
+#: identity leaves out; ``train.epochs`` has its own rules (:func:`check_same_experiment`).
+HARMLESS_KEYS = ("train.epochs", "data.num_workers", "train.device", "output_dir", "train.refit",
+                 "train.tensorboard", "train.log_every", "data.resident")
+
+
+def run_identity(run_dir: Path) -> dict:
+    """What identifies the run in ``run_dir``: run.json's ``run_id`` (drawn when it started), the config's
+    name and seed, and a hash of its config.yaml as written (less :data:`HARMLESS_KEYS`). Every checkpoint
+    records it; resume, evaluate and export refuse a checkpoint of another run."""
+    saved = yaml.safe_load((run_dir / "config.yaml").read_text()) or {}
+    kept = copy.deepcopy(saved)
+    for dotted in HARMLESS_KEYS:
+        *parents, leaf = dotted.split(".")
+        node = kept
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(leaf, None)
+    digest = hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    meta = read_run_meta(run_dir) if (run_dir / "run.json").is_file() else {}
+    identity = {"name": saved.get("name"), "seed": saved.get("seed"), "config_hash": digest}
+    if meta.get("run_id"):
+        identity["run_id"] = meta["run_id"]
+    return identity
+
+
 def check_same_experiment(run_dir: Path, cfg) -> None:
     """Refuse to resume a run directory that was trained with a different configuration.
 
@@ -165,8 +210,7 @@ def check_same_experiment(run_dir: Path, cfg) -> None:
         pass  # compare the raw file: the diff names what no longer matches
     current = yaml.safe_load(yaml.safe_dump(cfg.to_dict()))
     changed = sorted(_diff_keys(saved, current))
-    harmless = {"train.epochs", "data.num_workers", "train.device", "output_dir", "train.refit"}
-    if set(changed) - harmless:
+    if set(changed) - set(HARMLESS_KEYS):
         raise ConfigError(f"{run_dir} was trained with a different config (changed: {', '.join(changed)}); "
                           "use another --run-dir or restore the original values")
     old = (saved.get("train") or {}).get("epochs")

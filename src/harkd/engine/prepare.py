@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Sequence
 
 import harkd.encoding  # noqa: F401  (registers the inertial GAF encoding with the data layer)
 from harkd.engine.config import DataConfig
 from harkd.errors import ConfigError, DataError
 
 __all__ = ["PreparedData", "prepare_data", "check_fixed_shapes", "check_disjoint", "report_left_out", "SPLITS",
-           "SHOWN"]
+           "SHOWN", "TEACHER_MISSING"]
 
 
 @dataclass
@@ -29,13 +30,17 @@ class PreparedData:
 
 
 SPLITS = ("train", "val", "test")
+#: ``data.teacher_missing`` (distillation): what a recording without a teacher-only modality does
+TEACHER_MISSING = ("student_only", "skip")
 #: How many keys (or files) a report of left-out recordings names before "and N more".
 SHOWN = 3
 
 
 def prepare_data(data: DataConfig, inputs: list[str], normalization: dict | None = None,
                  split_keys: dict | None = None, *, check: tuple[str, ...] = SPLITS,
-                 root: Path | None = None, indexes: dict | None = None) -> PreparedData:
+                 root: Path | None = None, indexes: dict | None = None,
+                 progress: Callable[[str, int, int], None] | None = None,
+                 teacher_only: Sequence[str] = ()) -> PreparedData:
     """Scan the dataset, split it by protocol (validation from training only), build paired datasets.
 
     ``inputs`` are the modalities some model reads (each must be in ``data.modalities``).
@@ -46,6 +51,11 @@ def prepare_data(data: DataConfig, inputs: list[str], normalization: dict | None
     ``data.on_error`` stop/skip decides what a bad file does) and what each leaves out is
     reported with :func:`harkd.errors.warn`. ``root`` overrides ``data.resolved_root()``.
     ``indexes`` caches scans (:func:`index_key` -> index): a root scanned once is not scanned again.
+    ``progress(split, done, total)`` follows the preflight, recording by recording.
+    ``teacher_only``: the modalities only a distillation's teachers read. With ``data.teacher_missing:
+    student_only`` (default) a recording lacking one stays in every split (its sample: zeros and
+    ``present_<modality>`` False), so the student's splits are its own modality's; with ``skip`` it is
+    left out. Either way one warning line counts those recordings per split.
     """
     from harkd.data import PairedDataset, Split, get_dataset, make_split
     from harkd.data.dataset import ON_ERROR
@@ -59,6 +69,11 @@ def prepare_data(data: DataConfig, inputs: list[str], normalization: dict | None
     on_error = data.on_error  # checked again here: a DataConfig built in Python skips the schema
     if on_error not in ON_ERROR:
         raise ConfigError(f"config key 'data.on_error': {on_error!r} is not one of {', '.join(ON_ERROR)}")
+    teacher_missing = getattr(data, "teacher_missing", TEACHER_MISSING[0])
+    if teacher_missing not in TEACHER_MISSING:
+        raise ConfigError(f"config key 'data.teacher_missing': {teacher_missing!r} is not one of "
+                          f"{', '.join(TEACHER_MISSING)}")
+    optional = tuple(teacher_only) if teacher_missing == "student_only" else ()
     root = root or data.resolved_root()
     indexes = {} if indexes is None else indexes
     index = scan_index(spec, root, data.strict, indexes)
@@ -82,17 +97,23 @@ def prepare_data(data: DataConfig, inputs: list[str], normalization: dict | None
             spec, index, [k for k in keys if k in index], modalities,
             data.modalities if first is None else first.transforms, train=name == "train",
             strict=data.strict, cache=cache if first is None else first.cache,
-            paired_shift=data.paired_shift if name == "train" else 0.0)
+            paired_shift=data.paired_shift if name == "train" else 0.0, optional=optional)
         datasets[name].skipped[:0] = [(k, f"not found under {root}") for k in absent]
         if first is None:
             check_fixed_shapes(datasets[name].transforms)
         if name in check:
-            datasets[name].check(on_error)
+            datasets[name].check(on_error, None if progress is None else functools.partial(progress, name))
         if name == "train" and len(datasets[name]) == 0:
             raise DataError(root, f"no training recordings with modalities {modalities} under protocol {data.protocol}")
     train = datasets["train"]
+    for modality in optional:
+        if not train.keys_with([modality]):
+            raise DataError(root, f"none of the {len(train)} training recordings has '{modality}', the teachers' "
+                                  "modality: there is nothing to distil")
     if check:
-        report_left_out(index, datasets, split)
+        lacking = teacher_lacking(index, datasets, split, modalities, teacher_only)
+        report_left_out(index, datasets, split, set().union(*lacking.values()) if not optional else ())
+        report_teacher_missing(lacking, split, teacher_missing, teacher_only)
     supplied = dict(normalization or {})
     train.fit_normalization([m for m in modalities if m not in supplied])
     if supplied:
@@ -142,8 +163,37 @@ def _first_keys(keys: list[str], shown: int = SHOWN) -> str:
     return ", ".join(keys[:shown]) + more
 
 
-def report_left_out(index, datasets: dict, split) -> None:
-    """Warn, once at the start, about the files the scan skipped and, per split, the recordings left out."""
+def teacher_lacking(index, datasets: dict, split, modalities: list[str], teacher_only: Sequence[str]) -> dict:
+    """Per split, the keys of the recordings that have every student modality but lack a ``teacher_only`` one."""
+    student = [m for m in modalities if m not in teacher_only]
+    out = {}
+    for name in datasets:
+        recs = [index[k] for k in getattr(split, name) if k in index]
+        out[name] = [r.key for r in recs if all(r.has(m) for m in student)
+                     and not all(r.has(m) for m in teacher_only)]
+    return out
+
+
+def report_teacher_missing(lacking: dict, split, mode: str, teacher_only: Sequence[str]) -> None:
+    """One warning line: how many recordings of each split lack a teacher's modality, and what happened to them."""
+    from harkd.errors import warn
+
+    counts = ", ".join(f"{name} {len(keys)} of {len(getattr(split, name))}" for name, keys in lacking.items() if keys)
+    if not counts:
+        return
+    first = next(keys[0] for keys in lacking.values() if keys)
+    what = f"recordings without {' or '.join(teacher_only)} (read by the teachers only)"
+    if mode == "skip":
+        warn(f"{what} left the student's splits: {counts} (e.g. {first}; data.teacher_missing: skip; "
+             "student_only keeps them for the student)")
+    else:
+        warn(f"{what} stay the student's, with cross-entropy only: {counts} (e.g. {first}; "
+             "data.teacher_missing: student_only; skip leaves them out)")
+
+
+def report_left_out(index, datasets: dict, split, grouped=()) -> None:
+    """Warn, once at the start, about the files the scan skipped and, per split, the recordings left out
+    (except the ``grouped`` keys, which another line reports)."""
     from harkd.errors import warn
 
     if index.skipped:
@@ -152,8 +202,9 @@ def report_left_out(index, datasets: dict, split) -> None:
         warn(f"scanning {index.root} skipped {len(index.skipped)} file(s): {shown}{more} "
              f"(harkd data info --dataset {index.dataset} --root {index.root} lists them all)")
     for name, dataset in datasets.items():
-        if dataset.skipped:
-            warn(f"{name} split: {len(dataset.skipped)} of {len(getattr(split, name))} recordings left out: "
-                 + _first_keys([f"{key} ({reason})" for key, reason in dataset.skipped])
+        skipped = [(key, reason) for key, reason in dataset.skipped if key not in grouped]
+        if skipped:
+            warn(f"{name} split: {len(skipped)} of {len(getattr(split, name))} recordings left out: "
+                 + _first_keys([f"{key} ({reason})" for key, reason in skipped])
                  + " (listed in run.json 'skipped')")
 

@@ -42,6 +42,8 @@ class Plan:
     context: dict = field(default_factory=dict)  # anything else read once (e.g. class-name embeddings)
     #: a multi-stage run: (name, previous stage's run dir or None -> the stage's config), trained in order
     stages: list = field(default_factory=list)
+    #: the modalities only a distillation's teachers read (``data.teacher_missing`` decides on recordings lacking one)
+    teacher_only: list = field(default_factory=list)
 
     def deployable(self, task):
         """The model of ``task`` that is deployed (exported, published, evaluated on its own)."""
@@ -136,7 +138,7 @@ def _other_kind(recipe: Recipe, path: Path) -> Recipe | None:
 def prepare_plan(plan: Plan, normalization: dict | None = None, split_keys: dict | None = None, **options) -> PreparedData:
     """:func:`prepare_data` for a plan: its inputs, its fixed statistics over ``normalization``."""
     return prepare_data(plan.cfg.data, plan.inputs, {**(normalization or {}), **plan.normalization}, split_keys,
-                        **options)
+                        teacher_only=plan.teacher_only, **options)
 
 
 def train_plan(cfg) -> Plan:

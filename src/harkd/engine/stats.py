@@ -25,7 +25,7 @@ import numpy as np
 
 from harkd.errors import InputError
 
-__all__ = ["ALPHA", "MIN_SEEDS", "summarize", "paired_test", "verdict"]
+__all__ = ["ALPHA", "MIN_SEEDS", "summarize", "paired_test", "verdict", "confidence_interval"]
 
 ALPHA = 0.05
 MIN_SEEDS = 5
@@ -45,6 +45,17 @@ def summarize(values: Sequence[float]) -> dict:
     """``{"mean", "std", "n"}`` (sample standard deviation; 0 for one value)."""
     arr = _values(values, "values")
     return {"mean": float(arr.mean()), "std": float(arr.std(ddof=1)) if arr.size > 1 else 0.0, "n": int(arr.size)}
+
+
+def confidence_interval(values: Sequence[float], level: float = 0.95) -> list[float]:
+    """``[low, high]``: the Student-t confidence interval of the mean of ``values`` (NaN for one value)."""
+    arr = _values(values, "values")
+    if arr.size < 2:
+        return [math.nan, math.nan]
+    from scipy import stats
+
+    half = float(stats.t.ppf(0.5 + level / 2, arr.size - 1) * arr.std(ddof=1) / math.sqrt(arr.size))
+    return [float(arr.mean()) - half, float(arr.mean()) + half]
 
 
 def _sign_flip_p(diff: np.ndarray, rng_seed: int = 0) -> float:

@@ -34,13 +34,14 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from harkd.engine import distributed as dist_utils
+from harkd.engine.devices import autocast, grad_scaler, place, resolve_device, resolve_precision, to_device
 from harkd.engine.checkpoint import (atomic_save, capture_rng_state, load_checkpoint, restore_rng_state,
                                      verify_checkpoint)
 from harkd.engine.metrics import classification_report
-from harkd.errors import ConfigError, DataError, InputError, TrainingError
+from harkd.errors import ConfigError, DataError, InputError, MissingDependencyError, TrainingError
 
 __all__ = ["Task", "ClassificationTask", "model_input", "EpochSampler", "Trainer", "TrainerState", "predict",
-           "verify_resumable", "mix_batch", "mixed_loss", "mixed_cross_entropy", "MIX_LAMBDA", "MIX_LABEL"]
+           "verify_resumable", "check_checkpoint_identity", "format_duration", "mix_batch", "mixed_loss", "mixed_cross_entropy", "MIX_LAMBDA", "MIX_LABEL"]
 
 #: Batch entries a mixed batch carries: the mixing weight of ``label`` and the partner labels.
 MIX_LAMBDA, MIX_LABEL = "mix_lambda", "mix_label"
@@ -187,25 +188,51 @@ def _seed_worker(worker_id: int) -> None:
     random.seed(seed)
 
 
-def _to_device(batch: Mapping, device: torch.device) -> dict:
-    return {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
-
-
 @torch.no_grad()
-def predict(task: Task, loader: Iterable, device: torch.device | str = "cpu") -> tuple[np.ndarray, np.ndarray, list]:
-    """Run ``task.predict`` over a loader: (logits, labels, keys), in loader order."""
+def predict(task: Task, loader: Iterable, device: torch.device | str = "cpu",
+            precision: str = "fp32") -> tuple[np.ndarray, np.ndarray, list]:
+    """Run ``task.predict`` over a loader on ``device`` (where the task must already be, see
+    :func:`~harkd.engine.devices.place`) in ``precision``: (logits, labels, keys), in loader order."""
+    device = torch.device(device)
     was_training = task.training
     task.eval()
     logits, labels, keys = [], [], []
     for batch in loader:
-        batch = _to_device(batch, torch.device(device))
-        logits.append(task.predict(batch).float().cpu())
+        batch = to_device(batch, device)
+        with autocast(precision, device):
+            scores = task.predict(batch)
+        logits.append(scores.float().cpu())
         labels.append(batch["label"].cpu())
         keys.extend(batch.get("key", []))
     task.train(was_training)
     if not logits:
         return np.zeros((0, 0), np.float32), np.zeros(0, np.int64), keys
     return torch.cat(logits).numpy(), torch.cat(labels).numpy(), keys
+
+
+def format_duration(seconds: float) -> str:
+    """``42 s``, ``7 min``, ``3.5 h``, ``12 days``: a rough duration for progress lines."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.0f} days"
+
+
+def check_checkpoint_identity(ckpt: Mapping, identity: Mapping | None, path: Path) -> None:
+    """A DataError when checkpoint ``path`` records another run than ``identity``: another run id (each run draws
+    one when it starts), name or seed. The config hash is recorded for the record, not compared (a config.yaml
+    read by a later harkd gains keys). Checkpoints written before harkd recorded identities are accepted."""
+    saved = ckpt.get("run") if isinstance(ckpt, Mapping) else None
+    if not saved or not identity:
+        return
+    differs = [k for k in ("run_id", "name", "seed") if k in saved and k in identity and saved[k] != identity[k]]
+    if differs:
+        what = ", ".join(f"{k} {saved[k]!r} (this run: {identity[k]!r})" for k in differs)
+        raise DataError(path, f"belongs to another run ({what}): a checkpoint copied from another run is not used; "
+                              "restore this run's own checkpoint or train it again")
 
 
 def verify_resumable(last: Path, best: Path) -> None:
@@ -282,24 +309,32 @@ class Trainer:
     num_workers: int = 0
     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
     selection_metric: str = "accuracy"
-    device: str = "cpu"
+    device: str | torch.device = "cpu"  # a train.device value (resolved here) or a torch.device
+    precision: str = "fp32"  # train.precision (harkd.engine.devices)
     grad_clip: float | None = None
     collate_fn: Callable | None = None
     log: Callable[[str], None] = field(default=lambda msg: print(msg, file=sys.stderr, flush=True))
     progress: bool | None = None  # None: a rich bar on a terminal, plain lines otherwise
-    progress_interval: float = 10.0  # seconds between plain progress lines within an epoch
+    progress_interval: float = 30.0  # seconds between plain progress lines within an epoch (train.log_every)
     clock: Callable[[], float] = time.monotonic
     on_epoch_end: Callable[[int, dict], None] | None = None
     #: ``train.mixup`` (a :class:`~harkd.engine.config.MixupConfig`: alpha, mode, prob), None: off
     mixup: object | None = None
+    tensorboard: bool = False  # train.tensorboard: mirror the epoch records to RUN/tensorboard
+    #: data.resident: batches from tensors kept on the device (``auto``: on a GPU only; True: required)
+    resident: bool | str = False
+    #: what identifies the run (config hash, seed, name), saved in every checkpoint and checked on resume
+    identity: dict | None = None
     state: TrainerState = field(default_factory=TrainerState)
 
     def __post_init__(self) -> None:
         self.run_dir = Path(self.run_dir)
         self.rank, self.world_size = dist_utils.rank(), dist_utils.world_size()
         self.is_main = self.rank == 0
-        self.device = torch.device(self.device)
-        self.task.to(self.device)
+        self.device = self.device if isinstance(self.device, torch.device) else resolve_device(self.device)
+        self.precision = resolve_precision(self.precision, self.device)
+        self.scaler = grad_scaler(self.precision, self.device)
+        place(self.task, self.device)
         self.sampler = EpochSampler(len(self.train_set), self.seed, True, self.rank, self.world_size)
         self.loader_generator = torch.Generator()
         # each rank takes an interleaved shard and batch_size / world_size samples a step, so the
@@ -314,10 +349,16 @@ class Trainer:
             generator=self.loader_generator,
             collate_fn=self.collate_fn,
             drop_last=self.sampler.per_rank % self.rank_batch_size == 1,  # a lone sample breaks BatchNorm
+            pin_memory=self.device.type == "cuda",
         )
+        self._eval_loaders: dict[int, Iterable] = {}
+        self._resident = self._resident_wanted()
+        if self._resident:
+            self.train_loader = self._resident_loader(self.train_set, self.sampler) or self.train_loader
         self.train_module: nn.Module = dist_utils.wrap(self.task, self.device)
         self.mix_axes = self._mix_axes()
-        self._tb_writer = None  # created on the first epoch when tensorboard is installed
+        self._tb_writer = self._tensorboard_writer() if self.tensorboard and self.is_main else None
+        self._started = None  # (clock, epoch) when this process's first epoch began: the time estimate
 
     # ----------------------------------------------------------------- checkpoints
     @property
@@ -337,8 +378,10 @@ class Trainer:
             "task": self.task.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler else None,
+            "scaler": self.scaler.state_dict() if self.scaler else None,
             "state": vars(self.state).copy(),
             "rng": capture_rng_state(),
+            "run": self.identity,
         }
 
     def resume(self, path: Path | None = None) -> bool:
@@ -349,11 +392,15 @@ class Trainer:
                 self._truncate_metrics(0)  # a run killed before its first checkpoint starts afresh
             return False
         verify_resumable(path, self.best_path)
-        ckpt = load_checkpoint(path, map_location=self.device, verify=False)
+        # read onto the CPU (the RNG states must stay there) and copied into the placed task and optimiser
+        ckpt = load_checkpoint(path, verify=False)
+        check_checkpoint_identity(ckpt, self.identity, path)
         self.task.load_state_dict(ckpt["task"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         if self.scheduler and ckpt["scheduler"]:
             self.scheduler.load_state_dict(ckpt["scheduler"])
+        if self.scaler and ckpt.get("scaler"):
+            self.scaler.load_state_dict(ckpt["scaler"])
         self.state = TrainerState(**ckpt["state"])
         restore_rng_state(ckpt["rng"])
         if self.is_main:
@@ -416,6 +463,21 @@ class Trainer:
                     f"nothing was saved yet: {fix} and run the same command to start again")
             raise DataError(target, f"cannot write epoch {epoch} ({err.strerror or err}); {kept}") from None
 
+    def _step(self, loss: torch.Tensor) -> None:
+        """Backward, optional gradient clipping and the optimiser step (through the fp16 gradient scaler)."""
+        if self.scaler is None:
+            loss.backward()
+            if self.grad_clip:
+                nn.utils.clip_grad_norm_(self.task.parameters(), self.grad_clip)
+            self.optimizer.step()
+            return
+        self.scaler.scale(loss).backward()
+        if self.grad_clip:
+            self.scaler.unscale_(self.optimizer)
+            nn.utils.clip_grad_norm_(self.task.parameters(), self.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+
     def _improves(self, record: dict) -> bool:
         """Higher validation metric, or the same with a lower validation loss.
 
@@ -426,15 +488,16 @@ class Trainer:
             return value > self.state.best_value
         return record.get("val_loss", math.inf) < self.state.best_loss
 
+    def _tensorboard_writer(self):
+        """A SummaryWriter on ``run_dir/tensorboard``; a clear error when the extra is not installed."""
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            raise MissingDependencyError("tensorboard", "tensorboard", "train.tensorboard: true") from None
+        return SummaryWriter(str(self.run_dir / "tensorboard"))
+
     def _tensorboard(self, record: dict) -> None:
-        """Mirror the epoch record to TensorBoard (``run_dir/tensorboard``) when it is installed."""
-        if self._tb_writer is None:
-            try:
-                from torch.utils.tensorboard import SummaryWriter
-            except ImportError:  # the optional [tensorboard] extra is absent
-                self._tb_writer = False
-                return
-            self._tb_writer = SummaryWriter(str(self.run_dir / "tensorboard"))
+        """Mirror the epoch record to TensorBoard (``train.tensorboard``)."""
         if self._tb_writer:
             for key, value in record.items():
                 if key != "epoch" and isinstance(value, (int, float)):
@@ -467,6 +530,8 @@ class Trainer:
         return mix_batch(batch, lam, perm, self.mix_axes, self.mixup.mode, start)
 
     def _run_epoch(self, epoch: int) -> dict:
+        if self._started is None:
+            self._started = (self.clock(), epoch)
         self.sampler.set_epoch(epoch)
         self.loader_generator.manual_seed(self.seed * 7919 + epoch)
         self.train_module.train()
@@ -476,8 +541,9 @@ class Trainer:
         lr = self.optimizer.param_groups[0]["lr"]
         with self._progress(epoch) as advance:
             for batch in self.train_loader:
-                batch = self._mix(_to_device(batch, self.device))
-                terms = self.train_module(batch)
+                batch = self._mix(to_device(batch, self.device))
+                with autocast(self.precision, self.device):
+                    terms = self.train_module(batch)
                 loss = terms["loss"]
                 if not torch.isfinite(loss):
                     raise TrainingError(
@@ -485,10 +551,7 @@ class Trainer:
                         " or check the inputs for extreme values"
                     )
                 self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if self.grad_clip:
-                    nn.utils.clip_grad_norm_(self.task.parameters(), self.grad_clip)
-                self.optimizer.step()
+                self._step(loss)
                 self.state.step += 1
                 n = len(batch["label"])
                 count += n
@@ -508,14 +571,51 @@ class Trainer:
                                     "outputs are no longer finite); lower the learning rate (in a new --run-dir)")
         if self.is_main:
             summary = ", ".join(f"{k}={v:.4g}" for k, v in record.items() if isinstance(v, float) and k != "lr")
-            self.log(f"epoch {epoch + 1}/{self.epochs}: {summary}")
+            self.log(f"epoch {epoch + 1}/{self.epochs}: {summary}{self._time_left(epoch + 1)}")
         return record
+
+    def _time_left(self, done: int) -> str:
+        """``, about 3 min left`` from the mean epoch time of this process so far ('' after the last epoch)."""
+        start, first = self._started
+        remaining = self.epochs - done
+        if remaining <= 0 or done <= first:
+            return ""
+        return f" ({format_duration((self.clock() - start) / (done - first) * remaining)} left)"
+
+    def _resident_wanted(self) -> bool:
+        """``data.resident``: True always, ``auto`` on a GPU (on the CPU the DataLoader path keeps today's
+        augmentation stream), and never with a custom collate function."""
+        if self.resident is True and self.collate_fn is not None:
+            raise ConfigError("config key 'data.resident': true, but this task batches its samples with its own "
+                              "collate function: set data.resident: auto or false")
+        if self.collate_fn is not None:
+            return False
+        return self.resident is True or (self.resident == "auto" and self.device.type in ("cuda", "mps"))
+
+    def _resident_loader(self, dataset: Dataset, sampler: EpochSampler | None) -> Iterable | None:
+        """A resident loader for ``dataset`` (training with ``sampler``, else evaluation order), or None (logged
+        with the reason) when the data have no batched path; ``data.resident: true`` makes that an error."""
+        from harkd.engine.resident import resident_loader
+
+        batch_size = self.rank_batch_size if sampler is not None else self.batch_size
+        loader, reason = resident_loader(dataset, batch_size=batch_size, sampler=sampler, device=self.device,
+                                         seed=self.seed)
+        if loader is None and self.resident is True:
+            raise ConfigError(f"config key 'data.resident': true, but {reason}")
+        if self.is_main and sampler is not None:
+            self.log(f"data: {loader.describe()}" if loader is not None else
+                     f"data: DataLoader path ({reason})")
+        return loader
 
     def evaluate(self, dataset: Dataset) -> dict:
         """Loss, accuracy and macro-F1 of the current weights on ``dataset``."""
-        loader = DataLoader(dataset, batch_size=self.batch_size, shuffle=False,
-                            num_workers=self.num_workers, collate_fn=self.collate_fn)
-        logits, labels, _ = predict(self.task, loader, self.device)
+        loader = self._eval_loaders.get(id(dataset))
+        if loader is None:
+            loader = (self._resident_loader(dataset, None) if self._resident else None) or DataLoader(
+                dataset, batch_size=self.batch_size, shuffle=False, num_workers=self.num_workers,
+                collate_fn=self.collate_fn, pin_memory=self.device.type == "cuda")
+            self._eval_loaders[id(dataset)] = loader
+        logits, labels, _ = predict(self.task, loader, self.device, self.precision)
         report = classification_report(labels, logits.argmax(1), self.num_classes)
         loss = nn.functional.cross_entropy(torch.from_numpy(logits), torch.from_numpy(labels)).item()
         return {"loss": loss, "accuracy": report["accuracy"], "macro_f1": report["macro_f1"]}

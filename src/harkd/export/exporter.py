@@ -186,7 +186,7 @@ def load_for_export(run_dir: str | Path, checkpoint: str = "best", window_sample
         raise InputError(f"window_samples must be an integer >= 2, got {window_samples!r}")
     if not run_dir.is_dir():
         raise DataError(run_dir, "run directory not found")
-    cfg, meta, task, prepared = load_run(run_dir, checkpoint)
+    cfg, meta, task, prepared = load_run(run_dir, checkpoint, device="cpu")  # export traces on the CPU
     kind = meta.get("kind", "train")
     plan = prepared.plan
     model = plan.deployable(task)

@@ -11,6 +11,7 @@ accept it.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import shutil
@@ -46,7 +47,9 @@ def publish_student(run_dir: str | Path, out_dir: str | Path, checkpoint: str = 
     weights = {k[len(attr) + 1:]: v for k, v in state["task"].items() if k.startswith(f"{attr}.")}
     if not weights:
         raise DataError(run_dir / f"{checkpoint}.pt", "holds no student weights")
-    data = DataConfig(**{**cfg.data.__dict__, "modalities": {modality: dict(cfg.data.modalities[modality])}})
+    # a train run's data section: DataConfig's keys (a distillation's teacher_missing is about its teachers)
+    data = DataConfig(**{**{f.name: getattr(cfg.data, f.name) for f in dataclasses.fields(DataConfig)},
+                         "modalities": {modality: dict(cfg.data.modalities[modality])}})
     student_cfg = ExperimentConfig(name=f"{cfg.name}_student", model=model_cfg, data=data, seed=cfg.seed,
                                    optim=cfg.optim, schedule=cfg.schedule, train=cfg.train,
                                    output_dir=cfg.output_dir)

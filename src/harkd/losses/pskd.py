@@ -70,6 +70,11 @@ class ACSLoss(DistillLoss):
     ``labels`` (B,); embeddings (B, D) and a list of M (B, D), both or neither.
     After each call ``last_terms`` holds (floats): ``kd`` (mean over followed samples),
     ``ce`` (mean over label samples), ``semantic``, ``followed_fraction`` and ``total``.
+
+    Hyper-parameters: ``temperature`` T = 4.0 (softens the followed teacher's target; the choice of
+    teacher is made at T = 1); ``semantic_weight`` = 1.0 (weight of the embedding MSE, used only when
+    embeddings are given); ``confidence_weighting`` = False (True scales a followed sample's KD term
+    by the chosen teacher's confidence on the true class).
     """
 
     multi_teacher = True  # ``teacher``: the list of every teacher's logits

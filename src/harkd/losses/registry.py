@@ -94,7 +94,22 @@ def loss_class(name: str) -> type:
 
 
 def create_loss(name: str, **kwargs) -> DistillLoss:
-    """Build the loss registered as ``name``; unknown names and arguments are ConfigErrors."""
+    """Build the loss registered as ``name`` (:func:`list_losses`) with its keyword arguments.
+
+    ``kwargs`` are the loss's hyper-parameters (each loss class documents its own, e.g. ``kd``:
+    ``temperature``; ``docs/python.md`` lists them all) and, for losses with learned parts, the
+    ``student_shape`` / ``teacher_shape`` of ONE sample's input (no batch dimension; a list of shapes
+    for a ``feature_maps`` loss); losses without learned parts accept and ignore them. The result is
+    an ``nn.Module`` called as ``loss(student, teacher, **context)`` with the tensors its ``input_kind``
+    names; it returns a scalar. Example::
+
+        kd = create_loss("kd", temperature=4)
+        value = kd(student_logits, teacher_logits)            # (B, C) each
+        fitnet = create_loss("fitnet", student_shape=(64, 32), teacher_shape=(128, 16))  # (C, L) maps
+
+    An unknown name (with a "did you mean" hint) or argument, or a value out of range, is a ConfigError
+    or InputError naming the loss and the argument.
+    """
     cls = loss_class(name)
     try:
         return cls(**kwargs)

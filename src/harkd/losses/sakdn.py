@@ -36,6 +36,8 @@ class SemanticLoss(DistillLoss):
 
     ``teacher`` is one (B, D) tensor or a list of M (B, D) tensors (one per teacher
     branch); every teacher tensor is detached. Returns a scalar.
+
+    Hyper-parameters: ``distance`` = ``"mse"`` (mean squared error over D) or ``"l1"`` (mean absolute error).
     """
 
     input_kind = "embedding"

@@ -65,6 +65,9 @@ class DASKLoss(DistillLoss):
     ``forward`` returns the weighted total; the three unweighted terms and the total
     of the last call are kept (detached) in ``last_terms`` for logging, and
     :meth:`terms` returns them as graph-attached tensors.
+
+    Hyper-parameters: ``distance_weight`` w_d = 1.0, ``angle_weight`` w_a = 1.0, ``semantic_weight``
+    w_s = 1.0 (the paper's weights) and ``beta`` = 1.0, the SmoothL1 threshold of ``L_D`` and ``L_A``.
     """
 
     input_kind = "embedding"

@@ -7,6 +7,11 @@ this process; ``threads=None`` leaves one process's setting as it is, and gives 
 ``jobs`` at a time; ``pip install 'harkd[ray]'``; ``address`` or ``RAY_ADDRESS`` names a
 cluster, else a local instance is started).
 
+GPUs: with ``gpus`` (device indices, e.g. ``[0, 1]``) the local backend packs several runs per GPU: ``jobs``
+worker processes (started fresh, never forked from a process that may hold a CUDA context), worker ``i`` seeing
+only GPU ``gpus[i % len(gpus)]`` through ``CUDA_VISIBLE_DEVICES``; each run's ``train.device: auto`` is then
+that GPU. ``jobs=6, gpus=[0, 1]`` trains three runs at once on each of two GPUs.
+
 Resuming: when a run's job returns, its result is written to ``state_dir/<name>.json``
 with the run's settings. Run again, a run whose settings are unchanged (and whose run
 directory still exists) is read from there; every other run is started, and its run directory resumes a killed run from
@@ -26,7 +31,7 @@ from typing import Any, Callable, Iterable, Sequence
 from harkd.errors import ConfigError, unknown_key_message
 from harkd.suites.plan import RunSpec, dependency_order
 
-__all__ = ["BACKENDS", "RAY_MISSING", "run_suite", "set_thread_budget", "train_run"]
+__all__ = ["BACKENDS", "RAY_MISSING", "gpu_slots", "run_suite", "set_thread_budget", "train_run"]
 
 BACKENDS = ("local", "ray")
 RAY_MISSING = "--backend ray needs the optional 'ray' package: pip install 'harkd[ray]' (or use --backend local)"
@@ -49,6 +54,19 @@ def train_run(spec: RunSpec) -> Path:
 
     return run_config(Path(spec.config), Path(spec.run_dir), kind=spec.kind, overrides=list(spec.overrides),
                       log=lambda m: None, progress=False, select_on=spec.select_on)
+
+
+def _claim_gpu(slots) -> None:
+    """Worker initializer: see only the next GPU of the shared ``slots`` queue."""
+    os.environ["CUDA_VISIBLE_DEVICES"] = str(slots.get())
+
+
+def gpu_slots(gpus: Sequence, jobs: int) -> list[str]:
+    """The GPU each of ``jobs`` workers sees: round-robin over ``gpus`` (a per-GPU budget of ceil(jobs / len))."""
+    names = [str(g).strip() for g in gpus]
+    if not names or any(not n.isdigit() for n in names):
+        raise ConfigError(f"--gpus must list GPU indices (e.g. 0,1), got {','.join(map(str, gpus)) or 'nothing'}")
+    return [names[i % len(names)] for i in range(jobs)]
 
 
 def _execute(job: Job, spec: RunSpec, threads: int):
@@ -95,12 +113,13 @@ def _write_state(state_dir: Path | None, spec: RunSpec, result):
 
 def run_suite(runs: Iterable[RunSpec], job: Job = train_run, *, jobs: int = 1, threads: int | None = 1,
               backend: str = "local", state_dir: str | Path | None = None, external: Sequence[str] = (),
-              address: str | None = None, log: Callable[[str], None] | None = None) -> dict[str, Any]:
+              address: str | None = None, log: Callable[[str], None] | None = None,
+              gpus: Sequence = ()) -> dict[str, Any]:
     """Run ``job(spec)`` for every run, each after the runs it needs; returns ``{name: result}``.
 
-    ``job`` must be picklable for ``jobs > 1`` or Ray (a module-level function) and return
+    ``job`` must be picklable for ``jobs > 1``, ``gpus`` or Ray (a module-level function) and return
     JSON-able results when ``state_dir`` is given. ``external``: dependency names satisfied
-    outside the suite.
+    outside the suite. ``gpus``: pack the ``jobs`` workers over these GPUs (local backend).
     """
     jobs = _check_count("--jobs", jobs)
     if threads is not None:
@@ -109,6 +128,10 @@ def run_suite(runs: Iterable[RunSpec], job: Job = train_run, *, jobs: int = 1, t
         threads = max(1, (os.cpu_count() or 1) // jobs)
     if backend not in BACKENDS:
         raise ConfigError(unknown_key_message("backend", backend, BACKENDS))
+    if gpus:
+        gpu_slots(gpus, jobs)  # checked before anything runs
+        if backend == "ray":
+            raise ConfigError("--gpus packs runs on this machine's GPUs (the local backend); Ray places runs itself")
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     order = dependency_order(runs, external)
     state = None if state_dir is None else Path(state_dir)
@@ -124,13 +147,13 @@ def run_suite(runs: Iterable[RunSpec], job: Job = train_run, *, jobs: int = 1, t
         return results
     if backend == "ray":
         _run_ray(todo, job, jobs, threads, state, address, results, log)
-    elif jobs == 1:
+    elif jobs == 1 and not gpus:
         if threads is not None:
             set_thread_budget(threads)
         for spec in todo:
             results[spec.name] = _write_state(state, spec, job(spec))
     else:
-        with ProcessPoolExecutor(jobs) as pool:
+        with _pool(jobs, gpus) as pool:
             def submit(spec):
                 return pool.submit(_execute, job, spec, threads)
 
@@ -140,6 +163,19 @@ def run_suite(runs: Iterable[RunSpec], job: Job = train_run, *, jobs: int = 1, t
 
             _schedule(todo, submit, finished, jobs, state, results, log)
     return results
+
+
+def _pool(jobs: int, gpus: Sequence) -> ProcessPoolExecutor:
+    """``jobs`` worker processes; with ``gpus``, spawned ones that each claim a GPU slot."""
+    if not gpus:
+        return ProcessPoolExecutor(jobs)
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    slots = context.Queue()
+    for slot in gpu_slots(gpus, jobs):
+        slots.put(slot)
+    return ProcessPoolExecutor(jobs, mp_context=context, initializer=_claim_gpu, initargs=(slots,))
 
 
 def _schedule(todo: list[RunSpec], submit, finished, limit: int, state, results: dict, log) -> None:
