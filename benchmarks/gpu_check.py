@@ -148,14 +148,28 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, flag) < 1:
             parser.error(f"--{flag.replace('_', '-')} must be >= 1")
 
-    import torch
-
-    from harkd.engine.devices import describe_device, resolve_device
-    from harkd.engine.machine import machine_description
-    from harkd.suites import command_line, use_data_root
+    from harkd.engine.devices import resolve_device
 
     device = resolve_device(args.device)
     args.device_type = device.type
+    saved_root = os.environ.get("HARKD_DATA_ROOT")
+    try:
+        return check(args, device)
+    finally:  # --synthetic and --root point HARKD_DATA_ROOT elsewhere for the runs only
+        if saved_root is None:
+            os.environ.pop("HARKD_DATA_ROOT", None)
+        else:
+            os.environ["HARKD_DATA_ROOT"] = saved_root
+
+
+def check(args, device) -> int:
+    """The check's steps on ``device``; the table and the JSON written to ``args.out``."""
+    import torch
+
+    from harkd.engine.devices import describe_device
+    from harkd.engine.machine import machine_description
+    from harkd.suites import command_line, use_data_root
+
     with tempfile.TemporaryDirectory(prefix="harkd-gpu-check-") as tmp:
         work = Path(args.work) if args.work else Path(tmp)
         if args.synthetic:

@@ -2,6 +2,7 @@
 from what was measured, and every step is there."""
 
 import json
+import os
 
 import pytest
 
@@ -9,11 +10,13 @@ from benchmarks import gpu_check
 
 
 @pytest.mark.slow
-def test_the_gpu_check_runs_its_whole_path_on_the_cpu(tmp_path, capsys):
+def test_the_gpu_check_runs_its_whole_path_on_the_cpu(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("HARKD_DATA_ROOT", str(tmp_path / "elsewhere"))
     out = tmp_path / "out"
     code = gpu_check.main(["--synthetic", "--device", "cpu", "--teacher-epochs", "1", "--student-epochs", "1",
                            "--pack", "2", "--cpu-epochs", "1", "--work", str(tmp_path / "work"), "--out", str(out)])
     assert code == 0
+    assert os.environ["HARKD_DATA_ROOT"] == str(tmp_path / "elsewhere"), "the data root of later tests is left as it was"
     report = json.loads((out / "gpu_check.json").read_text())
     for key in ("teacher", "student_kd", "student_fp32", "student_bf16", "cpu_teacher", "cpu_student"):
         assert report[key]["epoch_s"] > 0 and report[key]["device"] == "cpu", key
