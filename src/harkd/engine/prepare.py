@@ -47,10 +47,11 @@ def prepare_data(data: DataConfig, inputs: list[str], normalization: dict | None
     reported with :func:`harkd.errors.warn`. ``root`` overrides ``data.resolved_root()``.
     ``indexes`` caches scans (:func:`index_key` -> index): a root scanned once is not scanned again.
     """
-    from harkd.data import PairedDataset, Split, get_dataset, make_split
+    from harkd.data import PairedDataset, Split, make_split
     from harkd.data.dataset import ON_ERROR
+    from harkd.data.manifest import dataset_of
 
-    spec = get_dataset(data.dataset)
+    spec = dataset_of(data)
     modalities = list(data.modalities)
     for name in inputs:
         if name not in modalities:
