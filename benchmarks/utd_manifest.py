@@ -83,4 +83,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from harkd.suites import run_script
+
+    sys.exit(run_script(main))
