@@ -11,7 +11,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "harkd"
 #: bottom to top; a name is a top-level module or package of harkd (``__init__``: the package face,
 #: whose lazy attributes are the Python API, so it sits on the top floor)
 FLOORS = [
-    {"errors", "registry", "checks", "tensors"},
+    {"errors", "registry", "checks", "tensors", "plugins"},
     {"data"},
     {"encoding"},
     {"models"},

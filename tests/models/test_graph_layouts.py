@@ -86,7 +86,8 @@ def test_unknown_layout_message():
     with pytest.raises(ConfigError) as err:
         create_model("stgcn", 3, layout="ntu_25")
     assert str(err.value) == ("unknown graph layout 'ntu_25'; did you mean 'ntu25'? "
-                              "(valid: berkeley_dmocap16, ntu25, utd_kinect_v1)")
+                              "(valid: berkeley_dmocap16, coco17, mediapipe_pose33, ntu25, openpose_body25, "
+                              "utd_kinect_v1)")
 
 
 def test_stgcn_rejects_wrong_joint_count():

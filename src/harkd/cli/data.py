@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Any
 
+DEFAULT_VAL_FRACTION = 0.15
 MAX_ABSENT_ROWS = 20  # a partial download (e.g. one subject) lacks hundreds of keys
 
 EXAMPLES = """\
@@ -15,6 +16,7 @@ examples:
   harkd data info --dataset berkeley-mhad --root ../shared/data/Berkeley-MHAD-s01
   harkd data info --dataset utd-mhad --root ../shared/data/UTD-MHAD --protocol subject_specific
   harkd data info --dataset utd-mhad --root ../shared/data/UTD-MHAD --check --json > info.json
+  harkd data info --config configs/phone_har/pose_stgcn.yaml --check   # a config's data (e.g. a manifest)
 """
 
 
@@ -31,14 +33,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "readers repaired (e.g. interpolated accelerometer gaps) and clip lengths (frames). "
                     "--check loads and validates every file.",
         epilog=EXAMPLES, formatter_class=HelpFormatter)
-    info.add_argument("--dataset", default="utd-mhad", help="registered dataset name")
-    info.add_argument("--root", required=True, help="dataset root folder (e.g. .../UTD-MHAD)")
-    info.add_argument("--protocol", default="cross_subject", help="split protocol to count")
-    info.add_argument("--val-fraction", type=float_in(0, 1), default=0.15,
-                      help="validation fraction of the training side, in [0, 1)")
-    info.add_argument("--val-subjects", default="auto", type=_val_subjects, metavar="auto|none|S,S",
+    info.add_argument("--config", help="an experiment or distillation YAML: its data section (dataset, root, manifest, "
+                                       "protocol, validation) and imports; the options below override it")
+    info.add_argument("--dataset", help="registered dataset name (default: utd-mhad, or the config's)")
+    info.add_argument("--root", help="dataset root folder, e.g. .../UTD-MHAD (required without --config)")
+    info.add_argument("--protocol", help="split protocol to count (default: cross_subject, or the config's)")
+    info.add_argument("--val-fraction", type=float_in(0, 1),
+                      help="validation fraction of the training side, in [0, 1) (default: 0.15, or the config's)")
+    info.add_argument("--val-subjects", type=_val_subjects, metavar="auto|none|S,S",
                       help="validation: auto (whole training subjects held out for a by-subject protocol, as "
-                           "data.val_subjects auto; default), none (the per-class carve) or subject ids, e.g. 7 or 1,3")
+                           "data.val_subjects auto; the default unless the config says otherwise), none (the "
+                           "per-class carve) or subject ids, e.g. 7 or 1,3")
     info.add_argument("--seed", type=int_at_least(0, 2**32 - 1), default=0, help="seed of the validation carve")
     info.add_argument("--check", action="store_true", help="load and validate every file (slow for depth)")
     info.add_argument("--json", action="store_true", help="print machine-readable JSON")
@@ -49,22 +54,53 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _val_subjects(text: str):
     """``--val-subjects``: ``auto``, ``none`` or comma-separated subject ids."""
     if text in ("auto", "none"):
-        return None if text == "none" else text
+        return text
     try:
         return [int(s) for s in text.split(",")]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected auto, none or subject ids such as 7 or 1,3, got {text!r}") from None
 
 
-def run_info(args: argparse.Namespace) -> int:
+def _inspected(args: argparse.Namespace):
+    """``(spec, root, protocol, val_fraction, val_subjects)`` to inspect: the --config file's data section
+    (its imports loaded first) with the command's options over it, else the options alone."""
     from harkd.data import get_dataset
+    from harkd.data.manifest import dataset_of
+    from harkd.engine.config import DataConfig
+    from harkd.engine.schema import from_dict, load_yaml
+    from harkd.errors import ConfigError, DataError
+    from harkd.plugins import load_plugins
+
+    given = {"dataset": args.dataset, "root": args.root, "protocol": args.protocol, "val_fraction": args.val_fraction}
+    given = {k: v for k, v in given.items() if v is not None}
+    if args.val_subjects is not None:
+        given["val_subjects"] = None if args.val_subjects == "none" else args.val_subjects
+    if args.config:
+        try:
+            config = load_yaml(open(args.config).read())
+        except OSError as err:
+            raise DataError(args.config, f"cannot read the config ({err.strerror or err})") from None
+        if not isinstance(config, dict) or not isinstance(config.get("data"), dict):
+            raise ConfigError(f"{args.config}: no 'data' section to inspect")
+        load_plugins(config.get("imports"), f"imports in {args.config}")
+        data = from_dict(DataConfig, {**config["data"], **given}, "data")
+        return dataset_of(data), data.resolved_root(), data.protocol, data.val_fraction, data.val_subjects
+    if (args.dataset or "").strip().lower() == "manifest":
+        raise ConfigError("dataset manifest is described by a config's data.manifest: pass --config EXPERIMENT.yaml")
+    if not args.root:
+        raise ConfigError("harkd data info needs --root (the dataset's folder) or --config (an experiment's data)")
+    return (get_dataset(args.dataset or "utd-mhad"), args.root, given.get("protocol", "cross_subject"),
+            given.get("val_fraction", DEFAULT_VAL_FRACTION), given.get("val_subjects", "auto"))
+
+
+def run_info(args: argparse.Namespace) -> int:
     from harkd.data.info import summarize
 
-    spec = get_dataset(args.dataset)
-    spec.protocol(args.protocol)  # fail early on an unknown protocol
-    index = spec.scan(args.root)
-    summary = summarize(spec, index, args.protocol, check=args.check,
-                        val_fraction=args.val_fraction, seed=args.seed, val_subjects=args.val_subjects)
+    spec, root, protocol, val_fraction, val_subjects = _inspected(args)
+    spec.protocol(protocol)  # fail early on an unknown protocol
+    index = spec.scan(root)
+    summary = summarize(spec, index, protocol, check=args.check,
+                        val_fraction=val_fraction, seed=args.seed, val_subjects=val_subjects)
     if args.json:
         print(json.dumps(summary, indent=2))
     elif sys.stdout.isatty():

@@ -102,7 +102,19 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMAND_MODULES:
         importlib.import_module(f"harkd.cli.{name}").register(subparsers)
+    _add_import_option(parser)
     return parser
+
+
+def _add_import_option(parser: argparse.ArgumentParser) -> None:
+    """``--import MODULE`` on ``parser`` and every (nested) subcommand: plug-ins (harkd.plugins)."""
+    parser.add_argument("--import", dest="imports", action="append", default=argparse.SUPPRESS, metavar="MODULE",
+                        help="import a plug-in module (or .py file) that registers datasets, models, losses or "
+                             "readers before the command runs; repeatable")
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):
+                _add_import_option(sub)
 
 
 _shown: set[str] = set()  # warning lines already printed by this command
@@ -171,6 +183,9 @@ def _main(argv: list[str] | None) -> int:
     _shown.clear()
     warnings.simplefilter("always", DataWarning)  # _show_warning prints each distinct line once
     try:
+        from harkd.plugins import load_plugins
+
+        load_plugins(getattr(args, "imports", ()), "--import")
         code = int(args.func(args) or 0)
         sys.stdout.flush()
         return code

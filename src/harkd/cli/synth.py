@@ -7,7 +7,9 @@ import re
 
 from harkd.errors import InputError
 
-DATASETS = ("utd-mhad", "mmact", "berkeley-mhad")
+DATASETS = ("utd-mhad", "mmact", "berkeley-mhad", "phone-har")
+#: --subjects and --trials when not given: phone-har writes 6 subjects x 6 actions x 1 take (36 recordings)
+DEFAULT_COUNTS = {"phone-har": (6, 1)}
 DEFAULT_DEPTH_SIZE = "120x160"
 
 EXAMPLES = """\
@@ -20,6 +22,7 @@ examples:
   harkd synth mmact /tmp/mmact --subjects 20 --scenes 1-4 --sessions 1-5 --video
   harkd synth berkeley-mhad /tmp/bmhad --subjects 12 --uneven --like-release   # 659 recordings like the release
   harkd synth berkeley-mhad /tmp/bmhad --subjects 2 --actions 1-3 --missing-stream --no-overlap
+  harkd synth phone-har phone-har       # your own recordings: phone CSVs, MediaPipe CSVs, labels.csv
 
 The full default grid (864 recordings, depth at 120x160) takes about a minute on
 two cores and ~160 MB; with --no-depth about 10 s and ~40 MB.
@@ -37,8 +40,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=EXAMPLES, formatter_class=HelpFormatter)
     parser.add_argument("dataset", choices=DATASETS, help="dataset layout to imitate")
     parser.add_argument("out", help="output root folder (created if needed)")
-    parser.add_argument("--subjects", type=int, default=8, help="subjects 1..N (1-8; mmact 1-20; default 8)")
-    parser.add_argument("--trials", type=int, default=4, help="trials 1..N (1-4, default 4)")
+    parser.add_argument("--subjects", type=int, help="subjects 1..N (1-8; mmact and phone-har 1-20; default 8, "
+                                                    "phone-har 6)")
+    parser.add_argument("--trials", type=int, help="trials 1..N (1-4, default 4; phone-har: takes 1-5, default 1)")
     parser.add_argument("--actions", default=None, help="action ids, e.g. 1,2,10-12 (1-27; mmact 1-36; default all)")
     parser.add_argument("--seed", type=int, default=0, help="random seed, >= 0 (default 0)")
     parser.add_argument("--depth-size", default=DEFAULT_DEPTH_SIZE,
@@ -65,6 +69,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bk.add_argument("--repetitions", type=int, default=5, help="repetitions 1..N (1-5, default 5)")
     bk.add_argument("--no-overlap", action="store_true",
                     help="shift the last recording's Shimmer05 clock by an hour so it overlaps nothing")
+    ph = parser.add_argument_group(
+        "phone-har options", "a dataset as people record one (configs/phone_har/manifest.yaml describes it): "
+        "acc/<key>.csv phone accelerometer rows timestamp,x,y,z (ms, m/s^2, ~50 Hz with jitter), pose/<key>.csv "
+        "MediaPipe Pose landmarks at 30 fps, labels.csv (recording_id,subject,action,take,acc_file,pose_file); "
+        "also --subjects, --trials (takes), --actions (names: walk,jog,sit down,stand up,squat,wave)")
+    ph.add_argument("--pose-every", type=int, default=3,
+                    help="one recording in N has no pose file (0: every recording has one)")
     parser.set_defaults(func=run)
 
 
@@ -99,6 +110,11 @@ def _human(n: float) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    subjects, trials = DEFAULT_COUNTS.get(args.dataset, (8, 4))
+    args.subjects = subjects if args.subjects is None else args.subjects
+    args.trials = trials if args.trials is None else args.trials
+    if args.dataset == "phone-har":
+        return run_phone_har(args)
     if args.dataset == "mmact":
         return run_mmact(args)
     if args.dataset == "berkeley-mhad":
@@ -161,4 +177,17 @@ def run_berkeley(args: argparse.Namespace) -> int:
     files = ", ".join(f"{n} {m}" for m, n in summary.files.items())
     print(f"wrote synthetic berkeley-mhad to {summary.root}: {summary.recordings} recordings ({files} files), "
           f"{_human(summary.bytes)} in {summary.seconds:.1f} s")
+    return 0
+
+
+def run_phone_har(args: argparse.Namespace) -> int:
+    """``harkd synth phone-har``: see :func:`harkd.data.synth.phone_har.write_phone_har`."""
+    from harkd.data.synth.phone_har import write_phone_har
+
+    actions = [a.strip() for a in args.actions.split(",")] if args.actions else None
+    summary = write_phone_har(args.out, subjects=args.subjects, takes=args.trials, actions=actions, seed=args.seed,
+                              pose_every=args.pose_every)
+    print(f"wrote synthetic phone-har to {summary.root}: {summary.recordings} recordings ({summary.files['acc']} phone "
+          f"CSVs, {summary.files['pose']} MediaPipe CSVs, labels.csv), {_human(summary.bytes)} in "
+          f"{summary.seconds:.1f} s")
     return 0

@@ -13,10 +13,13 @@ Example::
                           "skeleton": {"frames": 32, "center": True}}, cache=True)
     sample = sets["train"][0]   # {"inertial", "skeleton", "label", "key"}
 
-New datasets subclass :class:`DatasetSpec` in their own module and call
+Your own recordings need no code: describe them in one table (``data.dataset: manifest``,
+:mod:`harkd.data.manifest`) or pass arrays (:func:`from_arrays`). A dataset with its own file
+layout subclasses :class:`DatasetSpec` in a plug-in module (:mod:`harkd.plugins`) and calls
 :func:`register_dataset`.
 """
 
+from harkd.data.arrays import from_arrays
 from harkd.data.cache import PreprocessCache, default_cache_dir
 from harkd.data.dataset import PairedDataset, make_datasets
 from harkd.data.protocols import Split, Validation, carve_validation, make_split
@@ -30,7 +33,7 @@ from harkd.data.video import read_video
 __all__ = [
     "DatasetSpec", "DepthTransform", "InertialTransform", "MatVar", "ModalitySpec", "ModalityTransform",
     "PairedDataset", "PreprocessCache", "Recording", "RecordingIndex", "SkeletonTransform", "Split", "Validation",
-    "available_datasets", "build_transforms", "carve_validation", "default_cache_dir", "get_dataset",
+    "available_datasets", "build_transforms", "from_arrays", "carve_validation", "default_cache_dir", "get_dataset",
     "make_datasets", "make_split", "read_mat", "read_video", "register_dataset", "resample_time",
     "segment_indices",
 ]

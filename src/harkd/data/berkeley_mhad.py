@@ -52,11 +52,11 @@ from typing import Iterable, Mapping
 
 import numpy as np
 
-from harkd.errors import ConfigError, DataError, unknown_key_message, warn
+from harkd.errors import ConfigError, DataError, unknown_key_message
 from harkd.data.readers import MatVar, read_file, read_mat
 from harkd.data.recording import FileGroup, Recording
 from harkd.data.registry import DatasetSpec, ModalitySpec, register_dataset
-from harkd.data.timeseries import interpolate, uniform_grid
+from harkd.data.timeseries import DEFAULT_MAX_GAP, REPORTED_GAP, checked_times, interpolate, uniform_grid  # noqa: F401
 
 #: Class names in the dataset definition's order (label = action id - 1).
 CLASS_NAMES = (
@@ -99,8 +99,6 @@ RELEASE_GAPS = {
     (3, 5, 3, 5): (1.194, 274), (3, 9, 10, 2): (1.019, 106), (4, 7, 7, 2): (1.083, 18),
 }
 DEFAULT_RATE = 30.0
-DEFAULT_MAX_GAP = 2.0  # seconds without a sample before a stream counts as broken (release: <= 1.19 s)
-REPORTED_GAP = 1.0     # seconds: longer gaps (up to max_gap) are interpolated and reported
 WINDOWS = ("overlap", "camera")
 
 _KEY = r"s(?P<subject>\d+)_a(?P<action>\d+)_r(?P<repetition>\d+)"
@@ -173,41 +171,6 @@ def _read_table_lines(path: Path, text: str, columns: str) -> np.ndarray:
     if not rows:
         raise DataError(path, f"no data rows (expected {columns})")
     return np.asarray(rows, dtype=np.float64)
-
-
-def checked_times(path: Path, times: np.ndarray, max_gap: float | None = None,
-                  what: str = "sample") -> np.ndarray:
-    """Row mask keeping strictly increasing ``times`` (a repeated time stamp keeps its first
-    row, reported); fewer than 2 distinct times, a time stamp that goes backwards or a gap over
-    ``max_gap`` s is a DataError; each gap over :data:`REPORTED_GAP` (up to ``max_gap``) is
-    interpolated by the caller and reported with :func:`harkd.errors.warn`."""
-    if len(times) < 2:
-        raise DataError(path, f"only {len(times)} {what} (need at least 2 to resample)")
-    dt = np.diff(times)
-    back = np.flatnonzero(dt < 0)
-    if back.size:
-        i = int(back[0]) + 1
-        raise DataError(path, f"time stamps not increasing: row {i + 1} ({times[i]:.6f}) is before "
-                              f"row {i} ({times[i - 1]:.6f})")
-    keep = np.concatenate([[True], dt > 0])
-    if keep.sum() < 2:
-        raise DataError(path, f"all {len(times)} rows have the same time stamp {times[0]:.6f} "
-                              f"(need at least 2 distinct times to resample)")
-    if not keep.all():  # none in the real release
-        repeated = np.flatnonzero(~keep)
-        warn(f"{path}: {len(repeated)} row{'s' if len(repeated) > 1 else ''} with a repeated time stamp dropped "
-             f"(first: row {repeated[0] + 1}; the first row of each time stamp is kept)")
-    if max_gap is not None and dt.max() > max_gap:
-        i = int(np.argmax(dt)) + 1
-        raise DataError(path, f"gap of {dt[i - 1]:.3f} s without samples before row {i + 1} (max_gap {max_gap:g} s; "
-                              f"raise the load option max_gap to interpolate it)")
-    gaps = [f"{dt[i]:.3f} s before row {i + 2}" for i in np.flatnonzero(dt > REPORTED_GAP)]
-    if gaps:
-        bound = "no max_gap" if max_gap is None else f"max_gap {max_gap:g} s"
-        what = f"gap of {gaps[0].replace(' before', ' without samples before')}" if len(gaps) == 1 else \
-            f"{len(gaps)} gaps without samples ({', '.join(gaps)})"
-        warn(f"{path}: {what}, linearly interpolated ({bound})")
-    return keep
 
 
 def read_stream(path: str | Path, max_gap: float | None = DEFAULT_MAX_GAP) -> tuple[np.ndarray, np.ndarray]:

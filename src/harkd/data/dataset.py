@@ -18,7 +18,7 @@ from harkd.data.cache import PreprocessCache
 from harkd.data.protocols import Split
 from harkd.data.recording import Recording, RecordingIndex
 from harkd.data.registry import DatasetSpec, get_dataset
-from harkd.data.transforms import ModalityTransform, build_transforms
+from harkd.data.transforms import ModalityTransform, SkeletonTransform, build_transforms
 
 
 #: ``data.on_error`` policies for a recording whose file fails to load (see :meth:`PairedDataset.check`).
@@ -88,6 +88,10 @@ class PairedDataset(Dataset):
             self.transforms = {**build_transforms({}, missing, kinds), **transforms}
         else:
             self.transforms = build_transforms(transforms, self.modalities, kinds)
+            for m, t in self.transforms.items():  # `center: true` means the modality's own centre joint
+                joint = self.spec.modality(m).center
+                if joint is not None and isinstance(t, SkeletonTransform) and t.config.get("center") is True:
+                    t.center_joint = joint
         self.train = train
         self.cache = _as_cache(cache)
         self.optional = tuple(optional)
@@ -139,9 +143,11 @@ class PairedDataset(Dataset):
         def compute() -> np.ndarray:
             return t.prepare(self.spec.load(rec, modality, root=self.index.root, **t.load_options()))
 
-        if self.cache is None:
+        if self.cache is None or self.spec.in_memory:
             return compute()
-        return self.cache.get(self.spec.name, modality, t.cache_config(), rec.key, rec.files[modality], compute).copy()
+        facts = self.spec.cache_facts(modality)
+        config = {**t.cache_config(), **facts} if facts else t.cache_config()
+        return self.cache.get(self.spec.name, modality, config, rec.key, rec.files[modality], compute).copy()
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         rec = self.recordings[i]

@@ -24,7 +24,8 @@ per-class carve (their test subjects are the training subjects anyway). A by-sub
 protocol with fewer than 2 training subjects has none to hold out: ``auto`` then gives no
 validation split (with a warning; every model keeps its last epoch), because selection
 never uses recordings of the subjects a model trains on. ``val_subjects=None`` always uses
-the per-class carve.
+the per-class carve. A dataset that marks its own validation recordings for a protocol
+(:meth:`DatasetSpec.given_validation`: a manifest's ``split`` column) gives them under ``auto``.
 """
 
 from __future__ import annotations
@@ -110,9 +111,10 @@ def auto_validation_subjects(dataset: str, protocol: str, subjects: Iterable[int
     return tuple(sorted(ordered[:max(0, min(count, len(subjects) - 1))]))
 
 
-def _subject_list(subjects: Iterable[int]) -> str:
+def _subject_list(subjects: Iterable[int], spec: DatasetSpec | None = None) -> str:
     subjects = list(subjects)
-    return f"subject{'s' if len(subjects) > 1 else ''} {', '.join(map(str, subjects))}"
+    name = spec.subject_name if spec is not None else str
+    return f"subject{'s' if len(subjects) > 1 else ''} {', '.join(name(s) for s in subjects)}"
 
 
 def resolve_validation(spec: DatasetSpec, protocol: str, train: list[Recording],
@@ -127,7 +129,7 @@ def resolve_validation(spec: DatasetSpec, protocol: str, train: list[Recording],
             if len(present) >= 2:
                 chosen = auto_validation_subjects(spec.name, protocol, present, spec.val_subject_count)
                 return Validation("subjects", chosen,
-                                  f"training {_subject_list(chosen)} held out (data.val_subjects auto)")
+                                  f"training {_subject_list(chosen, spec)} held out (data.val_subjects auto)")
             # selection never uses recordings of the subjects the model trains on: no validation at all
             if val_fraction > 0:
                 warn(f"data.val_subjects auto: protocol {protocol} of {spec.name} has {len(present)} training "
@@ -139,7 +141,7 @@ def resolve_validation(spec: DatasetSpec, protocol: str, train: list[Recording],
         why = f"data.val_subjects auto: protocol {protocol} does not split by subject"
     elif val_subjects is not None:
         chosen = tuple(sorted(set(int(s) for s in val_subjects)))
-        return Validation("subjects", chosen, f"training {_subject_list(chosen)} held out "
+        return Validation("subjects", chosen, f"training {_subject_list(chosen, spec)} held out "
                                               f"(data.val_subjects {list(chosen)})")
     else:
         why = "data.val_subjects null"
@@ -160,9 +162,15 @@ def make_split(spec: DatasetSpec, index: RecordingIndex | Iterable[Recording], p
     is_train = spec.protocol(protocol)
     recordings = list(index)
     train = [r for r in recordings if is_train(r)]
-    validation = resolve_validation(spec, protocol, train, val_fraction, val_subjects)
-    fraction = 0.0 if validation.rule == "none" else val_fraction
-    val = carve_validation(train, fraction, seed, validation.subjects if validation.rule == "subjects" else None)
+    given = spec.given_validation(protocol) if val_subjects == AUTO else None
+    if given is not None:  # the dataset's own validation rows (a manifest's split column)
+        validation = Validation("given", (), f"the recordings the dataset marks val (protocol {protocol}, "
+                                             "data.val_subjects auto)")
+        val = given & {r.key for r in train}
+    else:
+        validation = resolve_validation(spec, protocol, train, val_fraction, val_subjects)
+        fraction = 0.0 if validation.rule == "none" else val_fraction
+        val = carve_validation(train, fraction, seed, validation.subjects if validation.rule == "subjects" else None)
     return Split(
         train=tuple(r.key for r in train if r.key not in val),
         val=tuple(r.key for r in train if r.key in val),

@@ -59,6 +59,8 @@ class ModalitySpec:
     rate), ``rate_option`` the reader option that sets it (the reader resamples to that grid);
     ``channels`` names each column of a time-first (T, C) array as ``(name, unit)``, with names
     ``SENSOR_axis`` (``acc_x``) so the ``sensor`` option can pick the columns of one sensor.
+    ``center``: the joint a skeleton transform's ``center: true`` subtracts (None: the transform's
+    own default, UTD-MHAD's hip_center).
     """
 
     name: str
@@ -78,6 +80,7 @@ class ModalitySpec:
     rate: float | None = None
     rate_option: str = ""
     channels: tuple[tuple[str, str], ...] = ()
+    center: int | None = None
 
     @property
     def multi_file(self) -> bool:
@@ -130,6 +133,8 @@ class DatasetSpec:
     subject_protocols: ClassVar[tuple[str, ...]] = ()
     #: how many training subjects ``data.val_subjects: auto`` holds out (see :mod:`harkd.data.protocols`)
     val_subject_count: ClassVar[int] = 1
+    #: True when the recordings live in memory (:func:`harkd.data.arrays.from_arrays`): nothing to cache
+    in_memory: ClassVar[bool] = False
 
     @property
     def modalities(self) -> tuple[str, ...]:
@@ -196,6 +201,18 @@ class DatasetSpec:
     def expected_keys(self) -> list[str] | None:
         """Every key of the complete release (for reporting gaps), or None if unknown."""
         return None
+
+    def given_validation(self, protocol: str) -> set[str] | None:
+        """Keys the dataset itself assigns to validation under ``protocol`` (used by ``val_subjects: auto``), or None."""
+        return None
+
+    def subject_name(self, subject: int) -> str:
+        """How messages name subject ``subject`` (a manifest's subjects may be names numbered 1, 2, ...)."""
+        return str(subject)
+
+    def cache_facts(self, modality: str) -> dict:
+        """What else decides ``modality``'s loaded array besides the transform's options (hashed into cache keys)."""
+        return {}
 
     def protocol(self, name: str) -> Callable[[Recording], bool]:
         try:

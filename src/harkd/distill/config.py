@@ -43,7 +43,7 @@ from typing import Any, Literal, Optional, Union
 
 from harkd.engine.config import (MAX_EPOCHS, MAX_WEIGHT, DataConfig, ModelConfig, OptimConfig, ScheduleConfig,
                                  SemanticConfig, TrainConfig, load_config)
-from harkd.engine.schema import ranged, to_dict
+from harkd.engine.schema import OMIT_DEFAULT, ranged, to_dict
 
 __all__ = ["DistillConfig", "DistillDataConfig", "TeacherConfig", "LossTermConfig", "StageConfig",
            "load_distill_config", "ENSEMBLE_LOSSES"]
@@ -151,6 +151,8 @@ class DistillConfig:
     output_dir: str = "runs"
     #: a multi-stage run (e.g. PSKD): each stage one run directory under this run's, started from the last
     stages: Optional[list[StageConfig]] = None
+    #: plug-in modules imported before the config is read (harkd.plugins)
+    imports: list[str] = field(default_factory=list, metadata=OMIT_DEFAULT)
 
     def __post_init__(self):
         if not self.teachers:

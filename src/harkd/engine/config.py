@@ -32,7 +32,8 @@ from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
 from harkd.engine.devices import check_device, resolve_device, resolve_precision
-from harkd.engine.schema import Range, apply_overrides, check_ranges, check_value, from_dict, load_yaml, ranged, to_dict
+from harkd.engine.schema import (OMIT_DEFAULT, Range, apply_overrides, check_ranges, check_value, from_dict, load_yaml,
+                                 ranged, to_dict)
 from harkd.errors import ConfigError, DataError, warn
 
 __all__ = ["ExperimentConfig", "DataConfig", "ModelConfig", "OptimConfig", "ScheduleConfig", "TrainConfig",
@@ -80,8 +81,13 @@ class DataConfig:
     #: keep the prepared tensors on the training device and augment batches there (harkd.engine.resident):
     #: ``auto`` on a GPU (CUDA/MPS) when the data support it, ``true`` always (an error says why not), ``false`` never
     resident: Union[bool, Literal["auto"]] = "auto"
+    #: a dataset described by one table (a mapping, or a YAML file read into one): harkd.data.manifest
+    manifest: Union[str, dict[str, Any], None] = field(default=None, metadata=OMIT_DEFAULT)
 
     def __post_init__(self):
+        from harkd.data.manifest import resolve_data_source  # a manifest's description and absolute root
+
+        self.manifest, self.root = resolve_data_source(self.dataset, self.manifest, self.root)
         if not self.modalities:
             raise ValueError("data.modalities must name at least one modality, e.g. {inertial: {length: 128}}")
         if self.paired_shift > 0:
@@ -238,6 +244,8 @@ class ExperimentConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     semantic: Optional[SemanticConfig] = None
     output_dir: str = "runs"
+    #: plug-in modules imported before the config is read (harkd.plugins)
+    imports: list[str] = field(default_factory=list, metadata=OMIT_DEFAULT)
 
     def __post_init__(self):
         if self.train.mixup is not None and self.semantic is not None:
@@ -264,7 +272,12 @@ def load_config(path: str | Path | None = None, overrides: list[str] = (), data:
             raise DataError(path, f"not valid YAML ({err})") from None
         if not isinstance(data, dict):
             raise DataError(path, "a config file must hold a mapping of keys")
-    cfg = from_dict(schema or ExperimentConfig, apply_overrides(data or {}, list(overrides)))
+    from harkd.plugins import load_plugins
+
+    data = apply_overrides(data or {}, list(overrides))
+    load_plugins(data.get("imports") if isinstance(data, dict) else None,
+                 f"imports in {path}" if path is not None else "imports")  # they may register what the config names
+    cfg = from_dict(schema or ExperimentConfig, data)
     _check_seed(cfg)
     return cfg
 

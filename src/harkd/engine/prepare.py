@@ -57,10 +57,11 @@ def prepare_data(data: DataConfig, inputs: list[str], normalization: dict | None
     ``present_<modality>`` False), so the student's splits are its own modality's; with ``skip`` it is
     left out. Either way one warning line counts those recordings per split.
     """
-    from harkd.data import PairedDataset, Split, get_dataset, make_split
+    from harkd.data import PairedDataset, Split, make_split
     from harkd.data.dataset import ON_ERROR
+    from harkd.data.manifest import dataset_of
 
-    spec = get_dataset(data.dataset)
+    spec = dataset_of(data)
     modalities = list(data.modalities)
     for name in inputs:
         if name not in modalities:

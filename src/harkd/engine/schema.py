@@ -215,10 +215,22 @@ def from_dict(cls: type, data: Mapping[str, Any] | None, path: str = "") -> Any:
         raise ConfigError(f"{_describe(path)}: {err}") from None
 
 
+#: field metadata: leave the key out of :func:`to_dict` while it holds its default (a key added later, so
+#: config.yaml of runs that do not use it reads as before)
+OMIT_DEFAULT = {"omit_default": True}
+
+
+def _at_default(obj: Any, f: dataclasses.Field) -> bool:
+    if not f.metadata.get("omit_default"):
+        return False
+    default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+    return getattr(obj, f.name) == default
+
+
 def to_dict(obj: Any) -> Any:
     """Plain-data (YAML/JSON-serialisable) form of a config tree."""
     if dataclasses.is_dataclass(obj):
-        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj) if not _at_default(obj, f)}
     if isinstance(obj, (list, tuple)):
         return [to_dict(v) for v in obj]
     if isinstance(obj, Mapping):

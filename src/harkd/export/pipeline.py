@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from harkd.data.registry import get_dataset
+from harkd.data.manifest import dataset_of
 from harkd.errors import ConfigError, InputError
 
 __all__ = ["interpolation_matrix", "interpolation_taps", "DeployablePipeline", "PipelineSpec", "SENSOR_CHANNELS",
@@ -129,10 +129,10 @@ def pipeline_spec(cfg, meta: dict, model_cfg, window_samples: int, rate: float |
     if not isinstance(modality, str):
         raise ConfigError(f"export supports single-input models; {model_cfg.name} reads {modality}")
     options = dict(cfg.data.modalities.get(modality) or {})
-    if modality != "inertial":
+    dataset = dataset_of(cfg.data)  # the dataset owns its rates and channels
+    if (dataset.modality(modality).transform or modality) != "inertial":
         raise ConfigError(f"export supports inertial-sensor models; this run's model reads '{modality}'")
     sensor = options.get("sensor", "all")
-    dataset = get_dataset(cfg.data.dataset)  # the dataset owns its rates and channels
     channels, units, columns = dataset.channels(modality, sensor, options.get("load")) or SENSOR_CHANNELS[sensor]
     if rate is None:
         rate = dataset.sampling_rate(modality, options.get("load"))

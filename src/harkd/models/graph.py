@@ -12,6 +12,7 @@ from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
+from harkd.data.keypoints import COCO17, KEYPOINT_LAYOUTS, MEDIAPIPE_POSE
 from harkd.errors import InputError
 from harkd.registry import Registry
 
@@ -164,3 +165,37 @@ register_graph_layout("ntu25", 25, _one_based([
     (13, 1), (14, 13), (15, 14), (16, 15), (17, 1), (18, 17), (19, 18), (20, 19), (22, 23), (23, 8), (24, 25),
     (25, 12),
 ]), center=20)
+
+
+def _named(joints, pairs):
+    return [(joints.index(a), joints.index(b)) for a, b in pairs]
+
+
+# Pose estimators (joint orders in harkd.data.keypoints). MediaPipe Pose, 33 landmarks: its own
+# connection list (POSE_CONNECTIONS) leaves the face (0-8) and the mouth (9-10) apart from the body,
+# so the nose is joined to both shoulders and both mouth corners. Center: left_hip (23; 23-24 is a bone).
+
+register_graph_layout("mediapipe_pose33", 33, [
+    (0, 1), (1, 2), (2, 3), (3, 7), (0, 4), (4, 5), (5, 6), (6, 8), (9, 10), (11, 12), (11, 13), (13, 15),
+    (15, 17), (15, 19), (15, 21), (17, 19), (12, 14), (14, 16), (16, 18), (16, 20), (16, 22), (18, 20), (11, 23),
+    (12, 24), (23, 24), (23, 25), (24, 26), (25, 27), (26, 28), (27, 29), (28, 30), (29, 31), (30, 32), (27, 31),
+    (28, 32),
+    *_named(MEDIAPIPE_POSE, [("nose", "left_shoulder"), ("nose", "right_shoulder"), ("nose", "mouth_left"),
+                             ("nose", "mouth_right")]),
+], center=KEYPOINT_LAYOUTS["mediapipe"].center)
+
+# OpenPose BODY_25 (its rendering pairs, already connected). Center: mid_hip (8).
+register_graph_layout("openpose_body25", 25, [
+    (1, 8), (1, 2), (1, 5), (2, 3), (3, 4), (5, 6), (6, 7), (8, 9), (9, 10), (10, 11), (8, 12), (12, 13), (13, 14),
+    (1, 0), (0, 15), (15, 17), (0, 16), (16, 18), (14, 19), (19, 20), (14, 21), (11, 22), (22, 23), (11, 24),
+], center=KEYPOINT_LAYOUTS["openpose"].center)
+
+# COCO-17 (the COCO keypoint skeleton, already connected). Center: left_hip (11; 11-12 is a bone).
+register_graph_layout("coco17", 17, _named(COCO17, [
+    ("left_ankle", "left_knee"), ("left_knee", "left_hip"), ("right_ankle", "right_knee"), ("right_knee", "right_hip"),
+    ("left_hip", "right_hip"), ("left_shoulder", "left_hip"), ("right_shoulder", "right_hip"),
+    ("left_shoulder", "right_shoulder"), ("left_shoulder", "left_elbow"), ("right_shoulder", "right_elbow"),
+    ("left_elbow", "left_wrist"), ("right_elbow", "right_wrist"), ("left_eye", "right_eye"), ("nose", "left_eye"),
+    ("nose", "right_eye"), ("left_eye", "left_ear"), ("right_eye", "right_ear"), ("left_ear", "left_shoulder"),
+    ("right_ear", "right_shoulder"),
+]), center=KEYPOINT_LAYOUTS["coco17"].center)
