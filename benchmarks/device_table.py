@@ -25,10 +25,19 @@ clip like training did); ONNX sizes on disk. Then latency of every row's seed-0 
 in --rounds round-robin passes over the table). Each KD row is paired with its no-KD row over
 the same seeds (paired t-test, harkd.engine.stats).
 
+Teachers and seeds (issue 24, :mod:`harkd.suites.design`): by default student seed S learns from the
+teacher trained with seed S, and an ensemble row from that teacher and the full-size 150-epoch KD
+student of seed S (``--teacher-design per-seed``); ``single`` uses seed 0's for every student seed, as
+before. Each row records its seeds, the teacher seed of each pair and its teachers' test accuracy.
+``--headline`` trains the :data:`HEADLINE` row and its no-KD twin on the fresh seeds 10-14 (named before
+the runs) into section ``device-headline``; ``device_int8_best`` then reports that, with its seeds,
+teacher seeds and the paired gain's p-value.
+
 Writes the ``device`` section of benchmarks/RESULTS.md, benchmarks/results/device.json, the
 ``device_int8_best`` key of benchmarks/results/summary.json and benchmarks/device_pareto.png.
 
     HARKD_DATA_ROOT=../shared/data python benchmarks/device_table.py --seeds 0 1 2 3 4
+    HARKD_DATA_ROOT=../shared/data python benchmarks/device_table.py --headline
 """
 
 from __future__ import annotations
@@ -42,8 +51,9 @@ from pathlib import Path
 
 import numpy as np
 
-from harkd.suites import (RunSpec, command_line, record_header, replace_section, run_name, run_script, train_run,
-                          use_data_root)
+from harkd.suites import (CHOOSING_SEEDS, HEADLINE_SEEDS, TEACHER_DESIGNS, RunSpec, accuracy_on_test, command_line,
+                          design_note, record_header, replace_section, run_name, run_script, section_id, seed_record,
+                          teacher_run_dir, teacher_seeds, train_run, use_data_root)
 
 HERE = Path(__file__).resolve().parent
 
@@ -88,9 +98,12 @@ KD_TABLE_SECTION = "utd-kd-patient"
 #: 300-epoch ensemble row until leave-one-training-subject-out validation preferred 600 epochs to 300
 #: (SWEEPS.md, device_mini_epochs: 88.2 vs 86.3 %), before any 600-epoch run had been tested.
 HEADLINE = ROWS[-1][0]
-#: teachers.1 of the ensemble row: the best full-size accelerometer student (kd_table.py --suites utd-kd-patient,
-#: seed 0 of the 150-epoch cached-KD row; same protocol: all training subjects, fixed schedule, final epoch)
-FULL_STUDENT = "runs/kd/utd-kd-patient/kd__fixed_teacher_view__cached___150_epochs_s0"
+HEADLINE_SIZE = ROWS[-1][1]  # --headline: this size's rows, the headline and its no-KD twin
+#: teachers.1 of the ensemble rows: the best full-size accelerometer student, the 150-epoch cached-KD student of
+#: kd_table.py --suites utd-kd-patient (same protocol: all training subjects, fixed schedule, final epoch) whose
+#: seed is the pair's teacher seed, taught by that teacher (single design: seed 0's, as before issue 24)
+FULL_STUDENT = REUSED[(f"full{PATIENT}", "distill")]
+TEACHER_RUN = "skeleton_stgcn_aug_all"  # the teachers' run directories: <out>/skeleton_stgcn_aug_all_s<seed>
 #: issue 15's targets, drawn on the Pareto plot: int8 file size (KB) and latency per window (ms, 1 thread)
 TARGET_SIZE_KB, TARGET_LATENCY_MS = 64.0, 0.05
 TARGET_GAP_POINTS = 2.0  # accuracy within this many points of the best full-size student (summary.json utd_acc_best)
@@ -245,69 +258,158 @@ def gain_cell(row: dict, precision: str) -> str:
     return f"{gain['mean']:+.1f} (p = {gain['p_value']:.3g}, {gain['verdict']})"
 
 
+def teachers_cell(row: dict) -> str:
+    """Each teacher's test accuracy over the row's pairs (``-`` for a row without teachers)."""
+    parts = []
+    for key, taught in (row.get("teachers") or {}).items():
+        values = list(dict(zip(taught["run_dirs"], taught["test_last"])).values())
+        parts.append(f"{key} {pct([v / 100 for v in values])} ({len(values)} run{'s' if len(values) > 1 else ''})")
+    return "; ".join(parts) or "-"
+
+
 def write_summary(path: Path, rows: list[dict]) -> dict | None:
-    """The ``device_int8_best`` key: the int8 model of the :data:`HEADLINE` row (None when it was not run)."""
+    """The ``device_int8_best`` key: the int8 model of the :data:`HEADLINE` row, with its seeds, the teacher seed
+    of each pair and the paired int8 gain over its no-KD twin. None when that row was not run, or when the key
+    holds the headline's fresh-seed measurement and these rows are of the choosing seeds (it is kept)."""
     best = next((r for r in rows if r["row"] == HEADLINE), None)
     if best is None:
         return None
+    summary = json.loads(path.read_text()) if path.is_file() else {}
+    if (summary.get("device_int8_best") or {}).get("seed_role") == "reporting" and best.get("seed_role") != "reporting":
+        return None
     one_thread = (best.get("latency_int8") or {}).get("1") or {}
     entry = {"mean": best["test_int8"]["mean"], "std": best["test_int8"]["std"], "n": best["test_int8"]["n"],
-             "section": "device", "row": best["row"] + ", int8", "size_kb": best["size_kb_int8"],
+             "section": best.get("section", "device"), "row": best["row"] + ", int8", "size_kb": best["size_kb_int8"],
              "latency_ms": one_thread.get("best_median_ms"), "latency_median_ms": one_thread.get("median_ms")}
-    summary = json.loads(path.read_text()) if path.is_file() else {}
+    entry.update({k: best[k] for k in ("seeds", "teacher_seeds", "teacher_design", "seed_role") if k in best})
+    gain = (best.get("kd_gain") or {}).get("int8")
+    if gain:
+        entry.update(gain=gain["mean"], p_value=gain["p_value"], verdict=gain["verdict"])
     summary["device_int8_best"] = entry
     path.write_text(json.dumps(summary, indent=1) + "\n")
     return entry
 
 
+def student_overrides(seed: int, kind: str, config: str, epochs: int | None, teacher: Path | None,
+                      full_student: Path | None, extra: list[str]) -> list[str]:
+    """A student run's overrides: the common protocol, its seed and schedule, then its teachers."""
+    overrides = COMMON + STUDENT_AUGMENT + [f"seed={seed}", *extra]
+    if epochs:
+        overrides.insert(0, f"train.epochs={epochs}")  # before --set, which may shorten it for a smoke run
+    if kind == "distill":
+        overrides.append(f"teachers.0.run={teacher}")
+    if "ensemble" in config:
+        overrides.append(f"teachers.1.run={full_student}")
+    return overrides
+
+
+def row_run_dir(size: str, kind: str, config: str, epochs: int | None, seed: int, teacher_seed: int, out: Path,
+                kd_runs: Path) -> Path:
+    """A student's run directory: kd_table.py's run for a full-size row (:data:`REUSED`), else one under ``out``;
+    a KD student of a teacher seed other than 0 is named after it too (``_t<seed>``, as kd_table.py does)."""
+    taught = teacher_seed if kind == "distill" else None
+    reused = REUSED.get((size, kind))
+    if reused:
+        return kd_runs / KD_TABLE_SECTION / run_name(reused, seed, taught)
+    return out / run_name(f"{Path(config).stem}{f'_e{epochs}' if epochs else ''}", seed, taught)
+
+
+def train_rows(args, seeds: list[int], out: Path, models: Path) -> list[dict]:
+    """Train (or resume) the teachers and every selected row's students, one teacher per teacher seed of
+    ``args.teacher_design``; each row measured (:func:`measure`) with its pairs and its teachers' test accuracy."""
+    pairs = list(zip(seeds, teacher_seeds(args.teacher_design, seeds)))
+    selected = [r for r in ROWS if args.rows is None or r[1] in args.rows]
+    teachers = {}  # teacher seed -> run directory
+    if any(kind == "distill" for _, _, kind, _, _ in selected):
+        for t_seed in dict.fromkeys(t for _, t in pairs):
+            teachers[t_seed] = train("train", TEACHER, out / run_name(TEACHER_RUN, t_seed),
+                                     COMMON + [f"seed={t_seed}", *args.overrides])
+    full_students = {}  # teacher seed -> the full-size student in the ensemble rows' teachers
+
+    def full_student(t_seed: int) -> Path:
+        if t_seed not in full_students:
+            if args.full_student:
+                full_students[t_seed] = Path(teacher_run_dir(args.full_student, t_seed, args.teacher_design))
+            else:  # kd_table.py's run, trained here when absent (the same experiment as the full150 KD row)
+                _, size, kind, config, epochs = next(r for r in ROWS if r[0].startswith("1D CNN") and
+                                                     REUSED.get((r[1], r[2])) == FULL_STUDENT)
+                run_dir = row_run_dir(size, kind, config, epochs, t_seed, t_seed, out, Path(args.kd_runs))
+                full_students[t_seed] = train(kind, config, run_dir, student_overrides(
+                    t_seed, kind, config, epochs, teachers[t_seed], None, args.overrides))
+        return full_students[t_seed]
+
+    accuracy = {}  # teacher run directory -> its test accuracy (last epoch)
+    rows = []
+    for label, size, kind, config, epochs in selected:
+        runs, taught = [], {}
+        for seed, t_seed in pairs:
+            teacher = teachers.get(t_seed)
+            full = full_student(t_seed) if "ensemble" in config else None
+            run_dir = row_run_dir(size, kind, config, epochs, seed, t_seed, out, Path(args.kd_runs))
+            run_dir = train(kind, config, run_dir, student_overrides(seed, kind, config, epochs, teacher, full,
+                                                                     args.overrides))
+            runs.append(measure(run_dir, models))
+            for key, taught_by in (("skeleton", teacher), ("full-size student", full)):
+                if kind == "distill" and taught_by is not None:
+                    if str(taught_by) not in accuracy:
+                        accuracy[str(taught_by)] = accuracy_on_test(taught_by)
+                    entry = taught.setdefault(key, {"run_dirs": [], "test_last": []})
+                    entry["run_dirs"].append(str(taught_by))
+                    entry["test_last"].append(accuracy[str(taught_by)])
+        row = row_summary(label, size, kind, config, runs, seeds)
+        row.update(teacher_design=args.teacher_design, seed_role="reporting" if args.headline else "choosing",
+                   teacher_seeds=[t for _, t in pairs] if kind == "distill" else None, teachers=taught)
+        rows.append(row)
+    return rows
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--root", help="data root holding UTD-MHAD/ (default: $HARKD_DATA_ROOT)")
-    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
+    ap.add_argument("--seeds", nargs="+", type=int,
+                    help=f"student seeds (default: {' '.join(map(str, CHOOSING_SEEDS))}, the seeds that chose the "
+                         "recipes)")
+    ap.add_argument("--headline", action="store_true",
+                    help=f"the {HEADLINE_SIZE} rows (the headline and its no-KD twin) on the fresh seeds "
+                         f"{' '.join(map(str, HEADLINE_SEEDS))}, named before the runs; section device-headline")
+    ap.add_argument("--teacher-design", choices=TEACHER_DESIGNS, default="per-seed",
+                    help="per-seed (default): student seed S learns from the teacher (and, in the ensemble rows, "
+                         "the full-size student) of seed S; single: from those of seed 0 (before issue 24)")
     ap.add_argument("--out", default="runs/device", help="run directories and exported models (resumed if present)")
-    ap.add_argument("--runs", type=int, default=2000, help="timed calls per latency measurement (seed 0)")
+    ap.add_argument("--runs", type=int, default=2000, help="timed calls per latency measurement (first seed)")
     ap.add_argument("--rounds", type=int, default=5, help="round-robin latency passes over every model file")
     ap.add_argument("--rows", nargs="*", default=None, metavar="SIZE",
                     help="only these sizes (full, full150, tiny, micro, mini150, micro150, mini300, mini600)")
     ap.add_argument("--kd-runs", default="runs/kd", help="kd_table.py's --out: the full-size rows reuse its "
                     f"{KD_TABLE_SECTION} runs (trained there if absent)")
-    ap.add_argument("--full-student", default=FULL_STUDENT,
-                    help="run directory of the full-size accelerometer student in the ensemble row's teachers")
+    ap.add_argument("--full-student", default=None,
+                    help="run directory of the full-size accelerometer student in the ensemble rows' teachers, "
+                         "{seed} standing for the pair's teacher seed (default: kd_table.py's 150-epoch cached-KD "
+                         "student of that seed under --kd-runs)")
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                     help="extra config override for every run, teacher included (e.g. a quick train.epochs=2)")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
+    if args.headline and (args.seeds or args.rows is not None):
+        ap.error(f"--headline reports the {HEADLINE_SIZE} rows on the seeds named before the runs "
+                 f"({' '.join(map(str, HEADLINE_SEEDS))}): drop --seeds and --rows")
+    seeds = list(HEADLINE_SEEDS if args.headline else args.seeds or CHOOSING_SEEDS)
+    if args.headline:
+        args.rows = [HEADLINE_SIZE]
     if not use_data_root(args.root, "UTD-MHAD"):
         return 0
     out = Path(args.out)
     models = out / "models"
     models.mkdir(parents=True, exist_ok=True)
-    teacher = train("train", TEACHER, out / "skeleton_stgcn_aug_all_s0", COMMON + ["seed=0", *args.overrides])
-    rows = []
-    for label, size, kind, config, epochs in ROWS:
-        if args.rows is not None and size not in args.rows:
-            continue
-        runs = []
-        for seed in args.seeds:
-            overrides = COMMON + STUDENT_AUGMENT + [f"seed={seed}", *args.overrides]
-            if epochs:
-                overrides.insert(0, f"train.epochs={epochs}")  # before --set, which may shorten it for a smoke run
-            if kind == "distill":
-                overrides.append(f"teachers.0.run={teacher}")
-            if "ensemble" in config:
-                overrides.append(f"teachers.1.run={args.full_student}")
-            suffix = f"_e{epochs}" if epochs else ""
-            reused = REUSED.get((size, kind))
-            run_dir = (Path(args.kd_runs) / KD_TABLE_SECTION / run_name(reused, seed) if reused
-                       else out / f"{Path(config).stem}{suffix}_s{seed}")
-            run_dir = train(kind, config, run_dir, overrides)
-            runs.append(measure(run_dir, models))
-        rows.append(row_summary(label, size, kind, config, runs, args.seeds))
+    section = section_id("device", args.teacher_design, args.headline)
+    rows = train_rows(args, seeds, out, models)
+    for row in rows:
+        row["section"] = section
     paired_rows(rows)
     measure_latency(rows, args.runs, args.rounds)
     lines = ["| student | params | MACs/window | test acc. PyTorch (%) | ONNX fp32 (%) | ONNX int8 (%) | int8 drop "
              "(points) | fp32 KB | int8 KB | fp32 ms 1t best (median) / all | int8 ms 1t best (median) / all | KD gain fp32 | "
-             "KD gain int8 |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]
+             "KD gain int8 | teachers' test acc. (%) |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|"]
     for r in rows:
         drop = r["int8_drop_points"]
         lines.append(f"| {r['row']} | {r['parameters']:,} | {r['macs_per_window'] / 1e6:.2f} M | "
@@ -315,7 +417,7 @@ def main() -> int:
                      f"{pct([v / 100 for v in r['test_fp32']['values']])} | "
                      f"{pct([v / 100 for v in r['test_int8']['values']])} | {drop['mean']:+.2f} | "
                      f"{r['size_kb_fp32']:.1f} | {r['size_kb_int8']:.1f} | {latency_cell(r, 'fp32')} | "
-                     f"{latency_cell(r, 'int8')} | {gain_cell(r, 'fp32')} | {gain_cell(r, 'int8')} |")
+                     f"{latency_cell(r, 'int8')} | {gain_cell(r, 'fp32')} | {gain_cell(r, 'int8')} | {teachers_cell(r)} |")
     table = "\n".join(lines)
     print(table)
     if args.no_write:
@@ -330,12 +432,14 @@ def main() -> int:
         f"{PATIENT}, {LONGER} or {LONGEST} in the rows that say so; {PATIENT} is the patient schedule of section utd-kd-patient) and "
         "keeps its last epoch: no "
         f"checkpoint selection, so nothing is chosen on any held-out data; test subjects 2, 4, 6, 8 (430) "
-        f"only report. Mean +- std over seeds {' '.join(map(str, args.seeds))}"
+        f"only report. Mean +- std over seeds {' '.join(map(str, seeds))}"
         + (f"; extra overrides: {', '.join(args.overrides)}" if args.overrides else ""),
         f"students: inertial augmentation `{STUDENT_AUGMENT[0].split('=', 1)[1]}` in every row; KD rows: "
-        f"CE (label smoothing 0.1) + KD (T = 4) from the augmented skeleton ST-GCN (`{TEACHER}`, seed 0, same "
-        "protocol); the ensemble rows' teacher is the mean of softmax(z / 4) of that ST-GCN and the best full-size "
-        f"accelerometer student (`{args.full_student}`, 91.5 % section utd-kd-patient, same protocol)",
+        f"CE (label smoothing 0.1) + KD (T = 4) from the augmented skeleton ST-GCN (`{TEACHER}`, same protocol); "
+        "the ensemble rows' teacher is the mean of softmax(z / 4) of that ST-GCN and the best full-size "
+        f"accelerometer student (`{args.full_student or f'{args.kd_runs}/{KD_TABLE_SECTION}/<150-epoch KD run>'}`: "
+        f"section {KD_TABLE_SECTION}'s 150-epoch cached-KD student of the pair's teacher seed, same protocol)",
+        design_note(args.teacher_design, seeds, args.headline),
         f"full-size rows (64/128/256): the runs of section {KD_TABLE_SECTION} (`kd_table.py`, the same configs, "
         "overrides, teacher and seeds), exported and measured here, not trained again",
         "accuracy: PyTorch = whole clip through the training pipeline; ONNX fp32 / int8 = the exported graphs in "
@@ -345,7 +449,7 @@ def main() -> int:
         "int8 kernels from its first convolution to its pooling, the classifier writing float logits; resampling "
         "(one Resize node), normalisation (one BatchNormalization node), pooling and softmax float); drop = fp32 - "
         "int8 on the same clips, mean over seeds",
-        f"size: ONNX file on disk (KB = 1000 bytes); latency: seed 0's files, `harkd bench MODEL.onnx --runs "
+        f"size: ONNX file on disk (KB = 1000 bytes); latency: the first seed's files, `harkd bench MODEL.onnx --runs "
         f"{args.runs}` (ms per window at batch 1, 1 thread / all threads) in {args.rounds} round-robin passes over "
         "every file of the table: best = the lowest of its pass medians, (median) = the median of them; shared "
         "2-core VM whose speed drifts up to 2x within an hour, so the best pass is the closest to a quiet core, "
@@ -355,16 +459,20 @@ def main() -> int:
         f"`device_int8_best` in summary.json: the int8 model of the row named before its runs were trained "
         f"(\"{HEADLINE}\"), not the best row of this table, which would pick on the test split",
         date=datetime.date.today().isoformat())
-    replace_section(HERE / "RESULTS.md", "device", header + table + "\n\nAccuracy against size and latency: "
-                    "`benchmarks/device_pareto.png`.\n")
-    record = {"section": "device", "date": datetime.datetime.now().isoformat(timespec="seconds"),
-              "command": command_line(), "header": header, "rows": rows}
-    (results / "device.json").write_text(json.dumps(record, indent=1) + "\n")
+    plot = section == "device"  # the Pareto plot is of the whole table
+    replace_section(HERE / "RESULTS.md", section, header + table + (
+        "\n\nAccuracy against size and latency: `benchmarks/device_pareto.png`.\n" if plot else "\n"))
+    record = {"section": section, "date": datetime.datetime.now().isoformat(timespec="seconds"),
+              "command": command_line(), "header": header, **seed_record(args.teacher_design, seeds, args.headline),
+              "rows": rows}
+    (results / f"{section}.json").write_text(json.dumps(record, indent=1) + "\n")
     summary = results / "summary.json"
     full = (json.loads(summary.read_text()) if summary.is_file() else {}).get("utd_acc_best", {}).get("mean")
     entry = write_summary(summary, rows)
-    print("device_int8_best:", json.dumps(entry) if entry else f"not written (its row '{HEADLINE}' was not run)")
-    pareto_plot(rows, HERE / "device_pareto.png", full)
+    print("device_int8_best:", json.dumps(entry) if entry else f"not written (its row '{HEADLINE}' was not run, or "
+          "summary.json holds its fresh-seed headline, which rows of the choosing seeds do not replace)")
+    if plot:
+        pareto_plot(rows, HERE / "device_pareto.png", full)
     return 0
 
 

@@ -35,6 +35,17 @@ Also writes ``benchmarks/results/summary.json`` keys ``utd_acc_best``, ``utd_acc
 ``utd_acc_kd_gain``, ``berkeley_wrist``, ``berkeley_six_acc``, ``berkeley_wrist_kd_gain``,
 ``utd_depth_best``, ``utd_vskd_gain``, ``utd_sakdn_gain``.
 
+Teachers and seeds (issue 24, :mod:`harkd.suites.design`): by default every student seed S learns from its
+own teacher, trained with seed S (``--teacher-design per-seed``), so a claim's spread holds the teacher's
+too and the paired test's unit is the (teacher, student) pair; ``--teacher-design single`` declares the
+runs of the tables before issue 24 (one teacher, seed 0, for every student seed). Each row records its
+``seeds``, ``teacher_seeds`` (one per pair) and every teacher's test accuracy (last epoch; it only
+reports). The recipes were chosen on seeds 0-4 (:data:`CHOOSING_SEEDS`); ``--headline`` re-measures each
+suite's headline rows (:attr:`Suite.headline`, the rows of the summary keys) on the fresh seeds 10-14
+(:data:`HEADLINE_SEEDS`, named before any run) into section ``<suite>-headline``, and the summary keys
+come from that section when it exists (:func:`section_variants`). A design other than the usual one of
+its kind writes its own section (:func:`section_id`), so the single-teacher rows stay beside the others.
+
 Each suite is a set of declared runs (:class:`harkd.suites.RunSpec`): its teachers, then every
 (row, seed) student, which names the teacher run it needs. :func:`harkd.suites.run_suite` trains
 them in that order, ``--jobs`` at a time (each process on ``--threads`` threads; ``--backend ray``
@@ -42,6 +53,7 @@ for a Ray cluster), and a half-done suite resumes: finished runs are read from `
 killed ones resume from their run directory.
 
     HARKD_DATA_ROOT=../shared/data python benchmarks/kd_table.py --jobs 2
+    HARKD_DATA_ROOT=../shared/data python benchmarks/kd_table.py --headline --suites utd-kd-patient --jobs 6 --gpus 0
     python benchmarks/kd_table.py --root ../shared/data --suites utd-depth utd-vskd utd-sakdn-dmm --jobs 2
     python benchmarks/kd_table.py --root ../shared/data --suites utd-kd --seeds 0 1 --set train.epochs=2 --no-write
 """
@@ -57,8 +69,10 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harkd.suites import (BACKENDS, RunSpec, command_line, record_header, replace_section, run_name, run_script,
-                          runner, train_run, use_data_root)
+from harkd.suites import (BACKENDS, CHOOSING_SEEDS, HEADLINE_SEEDS, TEACHER_DESIGNS, RunSpec, accuracy_on_test,
+                          command_line, design_note, record_header, replace_section, run_name, run_script, runner,
+                          section_id, seed_record, teacher_run_dir, teacher_seeds, train_run, use_data_root)
+from harkd.suites.design import SINGLE_TEACHER_SEED
 
 HERE = Path(__file__).resolve().parent
 CONFIGS = HERE.parent / "configs"
@@ -72,6 +86,8 @@ DEPTH_ONLY = ("depth motion maps (12 x 64 x 64) -> ResNet (dmm_resnet)",
               "depth motion maps (12 x 64 x 64) -> ResNet (dmm_resnet), 150 epochs")
 VSKD_ROW = "raw-acc 1D CNN, VSKD (DASK + CE + 0.01 KD) from depth"  # utd_vskd_gain: fixed before the runs
 SAKDN_ROWS = ("SAKDN (CE + 0.01 KD + GSDM + semantic)", "no KD (same 300-d bottleneck student)")
+#: the Berkeley-MHAD rows of the summary keys (berkeley_wrist, berkeley_wrist_kd_gain, berkeley_six_acc)
+BERKELEY_ROWS = ("right wrist (Shimmer 2), no KD", "right wrist (Shimmer 2), KD", "six accelerometers, clip mean removed, no KD")
 
 
 @dataclass
@@ -99,6 +115,7 @@ class Suite:
     common: list[str]
     notes: list[str]
     metric: str | None = None  # headline metric; None: the refit when there is one, else the selected epoch
+    headline: tuple[str, ...] = ()  # labels of the rows --headline reports on fresh seeds (named before the runs)
 
 
 def utd_rows(epochs: int | None = None, tag: str = "") -> list[Row]:
@@ -127,7 +144,7 @@ def suites(patient_epochs: list[int]) -> dict[str, Suite]:
         "each student run selects its epoch on one held-out training subject (data.val_subjects auto), then is "
         "refit on all four training subjects for that many epochs (train.refit=best): **refit, final epoch** is "
         "the headline, the held-out-selected checkpoint beside it",
-        "teacher: the augmented skeleton ST-GCN (`configs/utd_mhad/skeleton_stgcn_aug.yaml`, seed 0) trained on "
+        "teacher: the augmented skeleton ST-GCN (`configs/utd_mhad/skeleton_stgcn_aug.yaml`) trained on "
         "all 431 training-subject recordings for its fixed 60 epochs, last epoch",
         f"student: raw acc -> 1D CNN 64/128/256 (`acc_cnn1d.yaml`), inertial augmentation `{AUGMENT}` in every row "
         f"(the paired rows move its `shift` into `data.paired_augment={PAIRED}`, drawn once per recording for "
@@ -195,19 +212,19 @@ def suites(patient_epochs: list[int]) -> dict[str, Suite]:
                 Row("raw-acc 1D CNN, KD from the skeleton + depth late-fusion teacher", "distill",
                     "utd_mhad/distill/skel2acc_kd.yaml", aug,
                     ("raw-acc 1D CNN, no KD", "raw-acc 1D CNN, KD from skeleton"), "fusion"),
-            ], NO_VALIDATION, [*vision_common, "depth teacher: `configs/utd_mhad/depth_dmm.yaml` (seed 0); skeleton "
-                               "teacher: the augmented ST-GCN (`skeleton_stgcn_aug.yaml`, seed 0); student: raw acc "
+            ], NO_VALIDATION, [*vision_common, "depth teacher: `configs/utd_mhad/depth_dmm.yaml`; skeleton "
+                               "teacher: the augmented ST-GCN (`skeleton_stgcn_aug.yaml`); student: raw acc "
                                f"-> 1D CNN 64/128/256, inertial augmentation `{AUGMENT}`, 60 epochs; KD: CE (label "
                                "smoothing 0.1) + KD (T = 4); VSKD: CE + 0.01 KD + DASK on the pooled features; "
                                "ensemble: the mean of the two teachers' softmax(z / 4); fused teacher: "
-                               "`skel_depth_fusion.yaml` (ST-GCN + depth motion map branches, late fusion, seed 0)"],
-            metric="last"),
+                               "`skel_depth_fusion.yaml` (ST-GCN + depth motion map branches, late fusion)"],
+            metric="last", headline=("raw-acc 1D CNN, no KD", "raw-acc 1D CNN, KD from depth", VSKD_ROW)),
         "utd-vskd-gaf": Suite(
             "utd-vskd-gaf", "Depth -> accelerometer GAF-image students (VSKD's student type) with the depth motion map "
             "teacher, UTD-MHAD cross-subject (benchmarks/kd_table.py --suites utd-vskd-gaf)", "UTD-MHAD",
             {"depth": depth_teacher},
             vskd("GASF + GADF ResNet", "utd_mhad/distill/depth2gaf_kd.yaml", "utd_mhad/distill/depth2gaf_dask.yaml"),
-            NO_VALIDATION, [*vision_common, "depth teacher: `configs/utd_mhad/depth_dmm.yaml` (seed 0); student: "
+            NO_VALIDATION, [*vision_common, "depth teacher: `configs/utd_mhad/depth_dmm.yaml`; student: "
                             f"`{gaf}` (GASF + GADF images of the accelerometer, augmentation), its 60 epochs"],
             metric="last"),
         "utd-sakdn-dmm": Suite(
@@ -219,9 +236,9 @@ def suites(patient_epochs: list[int]) -> dict[str, Suite]:
                 Row(SAKDN_ROWS[0], "distill", "utd_mhad/distill/accgyro2dmm_sakdn.yaml", [], (SAKDN_ROWS[1], "KD"),
                     "accgyro"),
             ], NO_VALIDATION, [*vision_common, "teacher: `configs/utd_mhad/accgyro_sakdn_teacher.yaml` (acc and gyro "
-                               "GASF branches, SPAMFM-fused, GloVe semantic loss; seed 0); student: "
+                               "GASF branches, SPAMFM-fused, GloVe semantic loss); student: "
                                "`depth_dmm_sem300.yaml` (the depth motion map ResNet with a 300-d semantic "
-                               "bottleneck)"], metric="last"),
+                               "bottleneck)"], metric="last", headline=(SAKDN_ROWS[1], "KD", SAKDN_ROWS[0])),
         "utd-kd": Suite("utd-kd", "Skeleton -> accelerometer student: fixed vs consistent teaching, UTD-MHAD "
                         "cross-subject (benchmarks/kd_table.py --suites utd-kd)", "UTD-MHAD", utd_teacher,
                         utd_rows(), refit, utd_notes),
@@ -232,7 +249,8 @@ def suites(patient_epochs: list[int]) -> dict[str, Suite]:
             ["protocol: cross-subject, train subjects 1, 3, 5, 7, test 2, 4, 6, 8 (430 recordings, only reported); "
              "every run trains on all 431 training-subject recordings for a fixed cosine schedule of the stated "
              "length and is measured at its **final epoch**: nothing is selected on any split, so rows of "
-             "different lengths compare the schedules themselves", *utd_notes[1:]], metric="last"),
+             "different lengths compare the schedules themselves", *utd_notes[1:]], metric="last",
+            headline=tuple(f"{label}, {e} epochs" for e in patient_epochs for label in ("no KD", HEADLINE_RECIPE))),
         "berkeley-kd": Suite(
             "berkeley-kd", "Skeleton -> accelerometer students, Berkeley-MHAD cross-subject, full release "
             "(benchmarks/kd_table.py --suites berkeley-kd)", "Berkeley-MHAD", bk_teacher, [
@@ -248,13 +266,13 @@ def suites(patient_epochs: list[int]) -> dict[str, Suite]:
                 "protocol: cross-subject, train subjects 1-7, test 8-12 (275 recordings, only reported); each "
                 "student run selects its epoch on one held-out training subject (data.val_subjects auto), then is "
                 "refit on all seven (train.refit=best): refit, final epoch is the headline",
-                "teacher: D-Mocap skeleton ST-GCN (`configs/berkeley_mhad/skeleton_stgcn.yaml`, seed 0) trained on "
+                "teacher: D-Mocap skeleton ST-GCN (`configs/berkeley_mhad/skeleton_stgcn.yaml`) trained on "
                 "all training-subject recordings for its fixed 60 epochs, last epoch",
                 f"students: 1D CNN 64/128/256 (`configs/berkeley_mhad/acc_cnn1d.yaml`, 30 Hz common grid, 128 "
                 f"samples), inertial augmentation `{AUGMENT_NO_SHIFT}` (the rotation turns all sensors together); "
                 "`remove_mean`: each clip's per-channel mean subtracted (the static gravity direction, which "
                 "depends on how each sensor sits on the body); KD: CE (label smoothing 0.1) + KD (T = 4)",
-            ]),
+            ], headline=BERKELEY_ROWS),
         "utd-trial": Suite(
             "utd-trial", "The published trial protocol, side by side: validation-selected vs as published, "
             "UTD-MHAD trials 1-2 / 3-4 (benchmarks/kd_table.py --suites utd-trial)", "UTD-MHAD",
@@ -293,61 +311,90 @@ def _measure(run_dir: str) -> dict:
 
 
 def _job(spec: RunSpec) -> dict:
-    """Train (or resume) one run; a student is then measured, a teacher only trained."""
+    """Train (or resume) one run; a student is then measured, a teacher's last epoch only tested (it reports)."""
     run_dir = str(train_run(spec))
-    return _measure(run_dir) if spec.measure else {"run_dir": run_dir}
+    return _measure(run_dir) if spec.measure else {"run_dir": run_dir, "test_last": accuracy_on_test(run_dir)}
 
 
-def teacher_name(key: str) -> str:
-    return f"teacher:{key}"
+def teacher_name(key: str, seed: int = SINGLE_TEACHER_SEED) -> str:
+    """The suite run name of teacher ``key`` trained with ``seed`` (seed 0's keeps the single-teacher name)."""
+    return f"teacher:{key}" if seed == SINGLE_TEACHER_SEED else f"teacher:{key}:s{seed}"
 
 
-def suite_runs(suite: Suite, seeds: list[int], out: Path, extra: list[str],
-               teacher_run: str | None = None) -> tuple[list[RunSpec], list[tuple[Row, str]]]:
-    """The suite's declared runs: its teachers (seed 0, one run directory per config and protocol, so
-    suites naming the same teacher share it; none with ``teacher_run``, one trained by the same rule),
-    then every (row, seed) student, needing its row's teacher. Also the (row, run name) of each student."""
-    runs, students, teachers = [], [], {}
+def teacher_runs(suite: Suite, seeds: list[int], out: Path, extra: list[str], teacher_run: str | None = None,
+                 design: str = "per-seed") -> tuple[list[RunSpec], dict[tuple[str, int], str]]:
+    """The teachers the suite's rows need, one per (teacher key, teacher seed) of ``design``, and their run
+    directories: one per config, protocol and seed (suites naming the same teacher share it); none trained
+    with ``teacher_run`` (a run directory trained by the same rule, ``{seed}`` standing for its seed)."""
+    used = {key for row in suite.rows for key in row.teacher_keys}
+    runs, dirs = [], {}
     for key, (config, overrides) in suite.teachers.items():
+        if key not in used:
+            continue
         protocol = "trial" if "data.protocol=subject_specific" in overrides else "xsub"
-        teachers[key] = teacher_run or str(out / f"teacher_{Path(config).parent}_{Path(config).stem}_{protocol}_s0")
-        if not teacher_run:
-            runs.append(RunSpec(teacher_name(key), "train", str(CONFIGS / config), teachers[key],
-                                (*overrides, "seed=0", *extra), measure=False))
+        for seed in dict.fromkeys(teacher_seeds(design, seeds)):
+            if teacher_run:
+                dirs[key, seed] = teacher_run_dir(teacher_run, seed, design)
+                continue
+            dirs[key, seed] = str(out / f"teacher_{Path(config).parent}_{Path(config).stem}_{protocol}_s{seed}")
+            runs.append(RunSpec(teacher_name(key, seed), "train", str(CONFIGS / config), dirs[key, seed],
+                                (*overrides, f"seed={seed}", *extra), measure=False))
+    return runs, dirs
+
+
+def suite_runs(suite: Suite, seeds: list[int], out: Path, extra: list[str], teacher_run: str | None = None,
+               design: str = "per-seed") -> tuple[list[RunSpec], list[tuple[Row, str]]]:
+    """The suite's declared runs: its teachers (:func:`teacher_runs`), then every (row, seed) student, needing
+    its row's teachers of that seed's teacher seed. Also the (row, run name) of each student. The ``single``
+    design declares the runs of every table before issue 24 (one teacher, seed 0)."""
+    runs, teachers = teacher_runs(suite, seeds, out, extra, teacher_run, design)
+    students = []
     for row in suite.rows:
-        for seed in seeds:
+        for seed, t_seed in zip(seeds, teacher_seeds(design, seeds)):
             overrides = [*suite.common, *row.overrides, f"seed={seed}", *extra]
             if row.as_published:
                 overrides = [o for o in overrides if o != "train.refit=best"] + NO_VALIDATION
-            overrides += [f"teachers.{i}.run={teachers.get(key, 'UNDECLARED')}"
+            overrides += [f"teachers.{i}.run={teachers.get((key, t_seed), 'UNDECLARED')}"
                           for i, key in enumerate(row.teacher_keys)]
-            name = run_name(row.label, seed)
+            name = run_name(row.label, seed, t_seed if row.teacher_keys else None)
             runs.append(RunSpec(name, row.kind, str(CONFIGS / row.config), str(out / suite.section / name),
-                                tuple(overrides), tuple(teacher_name(key) for key in row.teacher_keys),
+                                tuple(overrides), tuple(teacher_name(key, t_seed) for key in row.teacher_keys),
                                 select_on="test" if row.as_published else "val"))
             students.append((row, name))
     return runs, students
 
 
 def run_suite(suite: Suite, seeds: list[int], out: Path, extra: list[str], jobs: int,
-              teacher_run: str | None = None, threads: int = 1, backend: str = "local") -> list[dict]:
-    """Run the suite's teachers, then its students (:func:`suite_runs`), ``jobs`` at a time; one entry per row."""
+              teacher_run: str | None = None, threads: int = 1, backend: str = "local", design: str = "per-seed",
+              headline: bool = False, gpus: list[int] = ()) -> list[dict]:
+    """Run the suite's teachers, then its students (:func:`suite_runs`), ``jobs`` at a time (packed over
+    ``gpus`` when given); one entry per row, with its (teacher, student) seed pairs and teachers' test accuracy."""
     from harkd.engine.stats import summarize
 
-    runs, students = suite_runs(suite, seeds, out, extra, teacher_run)
-    external = [teacher_name(key) for key in suite.teachers] if teacher_run else []
+    runs, students = suite_runs(suite, seeds, out, extra, teacher_run, design)
+    _, teacher_dirs = teacher_runs(suite, seeds, out, extra, teacher_run, design)
+    external = [teacher_name(key, seed) for key, seed in teacher_dirs] if teacher_run else []
     results = runner.run_suite(runs, _job, jobs=jobs, threads=threads, backend=backend, external=external,
-                               state_dir=out / ".suite" / suite.section)
-    teachers = {spec.name: spec.run_dir for spec in runs if not spec.measure}
-    teachers = {key: teacher_run or teachers[teacher_name(key)] for key in suite.teachers}
+                               state_dir=out / ".suite" / suite.section, gpus=gpus)
+    accuracy = {}  # teacher run directory -> its test accuracy (last epoch)
+    for (key, seed), run_dir in teacher_dirs.items():
+        measured = results.get(teacher_name(key, seed)) or {}
+        accuracy[run_dir] = measured["test_last"] if "test_last" in measured else accuracy_on_test(run_dir)
+    t_seeds = teacher_seeds(design, seeds)
     rows = []
     for row in suite.rows:
         runs = [results[name] for w_row, name in students if w_row is row]
         entry = {"row": row.label, "kind": row.kind, "config": f"configs/{row.config}", "seeds": seeds,
                  "overrides": [*suite.common, *row.overrides], "as_published": row.as_published,
-                 "teacher": (teachers.get(row.teacher) if isinstance(row.teacher, str) else
-                             [teachers.get(key) for key in row.teacher_keys] or None),
+                 "teacher_design": design, "seed_role": "reporting" if headline else "choosing",
+                 "teacher_seeds": t_seeds if row.teacher_keys else None,
+                 "teachers": {key: {"run_dirs": [teacher_dirs[key, t] for t in t_seeds],
+                                    "test_last": [accuracy[teacher_dirs[key, t]] for t in t_seeds]}
+                              for key in row.teacher_keys},
                  "command": command(row, suite), "runs": runs, "metric": suite.metric}
+        if design == "single":  # the field of the single-teacher tables: the teacher run (one per key)
+            dirs = [teacher_dirs[key, SINGLE_TEACHER_SEED] for key in row.teacher_keys]
+            entry["teacher"] = dirs[0] if isinstance(row.teacher, str) else dirs or None
         for metric in ("refit", "selected", "last"):
             values = [r[metric] for r in runs if metric in r]
             if len(values) == len(runs):
@@ -401,68 +448,111 @@ def gain_text(row: dict, metric: str) -> str:
     return "; ".join(parts) or "-"
 
 
+def teacher_cell(row: dict) -> str:
+    """Each teacher's test accuracy (last epoch) over the row's pairs, e.g. ``96.5 +- 0.2 (5 teachers)``."""
+    from harkd.engine.stats import summarize
+
+    parts = []
+    for key, taught in (row.get("teachers") or {}).items():
+        distinct = dict(zip(taught["run_dirs"], taught["test_last"]))
+        text = pct(summarize(list(distinct.values()))) + (
+            f" ({len(distinct)} teachers)" if len(distinct) > 1 else f" (seed {row['teacher_seeds'][0]})")
+        parts.append(text if len(row["teachers"]) == 1 else f"{key} {text}")
+    return "; ".join(parts) or "-"
+
+
 def table(rows: list[dict]) -> str:
     if rows and rows[0].get("metric") == "last":
-        lines = ["| row | test acc. final epoch (%) | paired gain | s / epoch | command (S = seed) |",
-                 "|---|---:|---|---:|---|"]
-        lines += [f"| {r['row']} | {pct(r.get('last'))} | {gain_text(r, 'last')} | {r['seconds_per_epoch']:.2f} | "
-                  f"`{r['command']}` |" for r in rows]
+        lines = ["| row | test acc. final epoch (%) | paired gain | teacher test acc. (%) | s / epoch | command (S = seed) |",
+                 "|---|---:|---|---:|---:|---|"]
+        lines += [f"| {r['row']} | {pct(r.get('last'))} | {gain_text(r, 'last')} | {teacher_cell(r)} | "
+                  f"{r['seconds_per_epoch']:.2f} | `{r['command']}` |" for r in rows]
         return "\n".join(lines)
     refit = any("refit" in r for r in rows)
     head = ("| row | test acc. refit, final epoch (%) | paired gain, refit | test acc. held-out-selected (%) | "
-            "paired gain, selected | refit epochs | s / epoch | command (S = seed) |") if refit else (
-            "| row | test acc. selected (%) | paired gain | test acc. last epoch (%) | s / epoch | command (S = seed) |")
-    lines = [head, "|---|---:|---|---:|---|---:|---:|---|" if refit else "|---|---:|---|---:|---:|---|"]
+            "paired gain, selected | teacher test acc. (%) | refit epochs | s / epoch | command (S = seed) |") if refit else (
+            "| row | test acc. selected (%) | paired gain | test acc. last epoch (%) | teacher test acc. (%) | s / epoch | "
+            "command (S = seed) |")
+    lines = [head, "|---|---:|---|---:|---|---:|---:|---:|---|" if refit else "|---|---:|---|---:|---:|---:|---|"]
     for r in rows:
         if refit:
             epochs = sorted({e for e in r["refit_epochs"] if e})
             span = f"{epochs[0]}-{epochs[-1]}" if len(epochs) > 1 else (str(epochs[0]) if epochs else "-")
             lines.append(f"| {r['row']} | {pct(r.get('refit'))} | {gain_text(r, 'refit')} | {pct(r.get('selected'))} | "
-                         f"{gain_text(r, 'selected')} | {span} | {r['seconds_per_epoch']:.2f} | `{r['command']}` |")
+                         f"{gain_text(r, 'selected')} | {teacher_cell(r)} | {span} | {r['seconds_per_epoch']:.2f} | "
+                         f"`{r['command']}` |")
         else:
             lines.append(f"| {r['row']} | {pct(r.get('selected'))} | {gain_text(r, 'selected')} | "
-                         f"{pct(r.get('last'))} | {r['seconds_per_epoch']:.2f} | `{r['command']}` |")
+                         f"{pct(r.get('last'))} | {teacher_cell(r)} | {r['seconds_per_epoch']:.2f} | `{r['command']}` |")
     return "\n".join(lines)
+
+
+def _seeds(row: dict) -> dict:
+    """The seed design of a row written since issue 24 (student seeds, teacher seed of each pair, role)."""
+    if "teacher_design" not in row:
+        return {}
+    return {"seeds": row["seeds"], "teacher_seeds": row["teacher_seeds"], "teacher_design": row["teacher_design"],
+            "seed_role": row["seed_role"]}
 
 
 def _acc(row: dict, section: str) -> dict:
     stat = row[headline(row)]
     what = {"refit": "refit, final epoch", "last": "final epoch, nothing selected"}.get(headline(row), "selected")
     return {"mean": stat["mean"], "std": stat["std"], "n": stat["n"], "section": section,
-            "row": f"{row['row']} ({what})"}
+            "row": f"{row['row']} ({what})", **_seeds(row)}
 
 
 def _gain(row: dict, base: str, section: str) -> dict:
     t = row["gains"][base][headline(row)]
     return {"mean": t["mean"], "p_value": t["p_value"], "n": t["n"], "section": section,
-            "row": f"{row['row']} vs {base}", "verdict": t["verdict"], "test": t["test"]}
+            "row": f"{row['row']} vs {base}", "verdict": t["verdict"], "test": t["test"], **_seeds(row)}
 
 
 UTD_SECTIONS = ("utd-kd", "utd-kd-patient")
 #: the recipe ``utd_acc_best`` reports: harkd's default KD (``teacher_cache: true``, the teacher sees the fixed view)
 HEADLINE_RECIPE = "KD, fixed teacher view (cached)"
 SUMMARY_SECTIONS = (*UTD_SECTIONS, "berkeley-kd", "utd-depth", "utd-vskd", "utd-sakdn-dmm")
+#: the suites with headline rows, in the order --headline runs them (utd-kd-patient first: the device table's
+#: ensemble teachers include its 150-epoch students)
+HEADLINE_SUITES = ("utd-kd-patient", "berkeley-kd", "utd-vskd", "utd-sakdn-dmm")
+
+
+def section_variants(name: str) -> tuple[str, ...]:
+    """The sections of suite ``name`` a summary key may come from, the preferred first: the fresh-seed headline
+    with one teacher per seed, then one teacher per seed on the choosing seeds, then the single-teacher table."""
+    return section_id(name, "per-seed", True), section_id(name, "per-seed", False), name
+
+
+def _pick(sections: dict[str, list[dict]], name: str) -> tuple[str, list[dict]]:
+    """(section, rows) of the preferred variant of suite ``name`` that ``sections`` holds (rows empty: none)."""
+    return next(((s, sections[s]) for s in section_variants(name) if sections.get(s)), (name, []))
 
 
 def utd_headline(sections: dict[str, list[dict]]) -> tuple[str, dict] | None:
     """``(section, row)`` of ``utd_acc_best``: the :data:`HEADLINE_RECIPE` row on the longest schedule of
-    utd-kd-patient, else that row of utd-kd. A named row, not the best one: picking the row with the best
-    test mean would select on the test split (and hop to whichever row a re-run favours)."""
-    patient = [r for r in sections.get("utd-kd-patient", []) if r["row"].startswith(HEADLINE_RECIPE + ", ")]
+    utd-kd-patient, else that row of utd-kd (each from its preferred section, :func:`section_variants`). A named
+    row, not the best one: picking the row with the best test mean would select on the test split (and hop to
+    whichever row a re-run favours)."""
+    section, rows = _pick(sections, "utd-kd-patient")
+    patient = [r for r in rows if r["row"].startswith(HEADLINE_RECIPE + ", ")]
     if patient:
-        return "utd-kd-patient", max(patient, key=lambda r: int(r["row"].rsplit(", ", 1)[1].split()[0]))
-    row = next((r for r in sections.get("utd-kd", []) if r["row"] == HEADLINE_RECIPE), None)
-    return None if row is None else ("utd-kd", row)
+        return section, max(patient, key=lambda r: int(r["row"].rsplit(", ", 1)[1].split()[0]))
+    section, rows = _pick(sections, "utd-kd")
+    row = next((r for r in rows if r["row"] == HEADLINE_RECIPE), None)
+    return None if row is None else (section, row)
 
 
 def summary_keys(sections: dict[str, list[dict]]) -> dict:
-    """summary.json's keys from the sections' rows (accuracies in percent, gains paired).
+    """summary.json's keys from the sections' rows (accuracies in percent, gains paired), each suite's from its
+    preferred section (:func:`section_variants`: fresh headline seeds and one teacher per seed first).
 
     ``utd_depth_best``: the best depth-only row of utd-depth; ``utd_vskd_gain``: the VSKD (DASK) 1D CNN
     student against its no-KD twin; ``utd_sakdn_gain``: the SAKDN depth student against its no-KD twin.
 
     ``utd_acc_best``: the :data:`HEADLINE_RECIPE` row (:func:`utd_headline`), with the no-KD row of
-    the same section (same augmentation and schedule, no teacher) and the paired gain."""
+    the same section (same augmentation and schedule, no teacher) and the paired gain. Rows written since
+    issue 24 add their ``seeds``, ``teacher_seeds`` (one per pair), design and seed role; the three utd keys
+    then also carry the pairs' teacher seeds and the gain's ``p_value``."""
     keys = {}
     found = utd_headline(sections)
     if found:
@@ -472,81 +562,117 @@ def summary_keys(sections: dict[str, list[dict]]) -> dict:
         keys.update(utd_acc_best=_acc(best, section), utd_acc_best_nokd=_acc(base, section))
         if best is not base:
             keys["utd_acc_kd_gain"] = _gain(best, no_kd, section)
-    depth = [r for r in sections.get("utd-depth", []) if r["row"] in DEPTH_ONLY]
+            if "teacher_design" in best:  # the pairs: the no-KD student of seed s is paired with teacher s's student
+                for key in ("utd_acc_best", "utd_acc_best_nokd"):
+                    keys[key].update(teacher_seeds=best["teacher_seeds"], p_value=keys["utd_acc_kd_gain"]["p_value"])
+    section, rows = _pick(sections, "utd-depth")
+    depth = [r for r in rows if r["row"] in DEPTH_ONLY]
     if depth:
-        keys["utd_depth_best"] = _acc(max(depth, key=lambda r: r[headline(r)]["mean"]), "utd-depth")
-    rows = {r["row"]: r for r in sections.get("utd-vskd", [])}
+        keys["utd_depth_best"] = _acc(max(depth, key=lambda r: r[headline(r)]["mean"]), section)
+    section, rows = _pick(sections, "utd-vskd")
+    rows = {r["row"]: r for r in rows}
     if VSKD_ROW in rows:
-        keys["utd_vskd_gain"] = _gain(rows[VSKD_ROW], "raw-acc 1D CNN, no KD", "utd-vskd")
-    rows = {r["row"]: r for r in sections.get("utd-sakdn-dmm", [])}
+        keys["utd_vskd_gain"] = _gain(rows[VSKD_ROW], "raw-acc 1D CNN, no KD", section)
+    section, rows = _pick(sections, "utd-sakdn-dmm")
+    rows = {r["row"]: r for r in rows}
     if SAKDN_ROWS[0] in rows:
-        keys["utd_sakdn_gain"] = _gain(rows[SAKDN_ROWS[0]], SAKDN_ROWS[1], "utd-sakdn-dmm")
-    rows = {r["row"]: r for r in sections.get("berkeley-kd", [])}
+        keys["utd_sakdn_gain"] = _gain(rows[SAKDN_ROWS[0]], SAKDN_ROWS[1], section)
+    section, rows = _pick(sections, "berkeley-kd")
+    rows = {r["row"]: r for r in rows}
     if rows:
-        wrist = rows["right wrist (Shimmer 2), no KD"]
+        wrist = rows[BERKELEY_ROWS[0]]
         six = max((r for r in rows.values() if r["row"].startswith("six") and r["kind"] == "train"),
                   key=lambda r: r[headline(r)]["mean"])
-        keys.update(berkeley_wrist=_acc(wrist, "berkeley-kd"), berkeley_six_acc=_acc(six, "berkeley-kd"),
-                    berkeley_wrist_kd_gain=_gain(rows["right wrist (Shimmer 2), KD"], wrist["row"], "berkeley-kd"))
+        keys.update(berkeley_wrist=_acc(wrist, section), berkeley_six_acc=_acc(six, section),
+                    berkeley_wrist_kd_gain=_gain(rows[BERKELEY_ROWS[1]], wrist["row"], section))
     return keys
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--root", help="data root holding UTD-MHAD/ and Berkeley-MHAD/ (default: $HARKD_DATA_ROOT)")
-    ap.add_argument("--suites", nargs="+", default=["utd-kd", "berkeley-kd", "utd-trial"])
-    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
+    ap.add_argument("--suites", nargs="+", help="default: utd-kd berkeley-kd utd-trial; with --headline, every "
+                    "suite that has headline rows")
+    ap.add_argument("--seeds", nargs="+", type=int,
+                    help=f"student seeds (default: {' '.join(map(str, CHOOSING_SEEDS))}, the seeds that chose the "
+                         "recipes)")
+    ap.add_argument("--headline", action="store_true",
+                    help=f"report the headline rows of each suite on the fresh seeds "
+                         f"{' '.join(map(str, HEADLINE_SEEDS))} (named before the runs, used for nothing else); "
+                         "written as section <suite>-headline")
+    ap.add_argument("--teacher-design", choices=TEACHER_DESIGNS, default="per-seed",
+                    help="per-seed (default): student seed S learns from the teacher trained with seed S; single: "
+                         "every seed from the teacher of seed 0 (the tables before issue 24)")
     ap.add_argument("--out", default="runs/kd", help="run directories (resumed if present)")
     ap.add_argument("--jobs", type=int, default=1, help="runs trained at once (each on --threads threads)")
     ap.add_argument("--threads", type=int, default=1, help="thread budget of each run (default 1)")
+    ap.add_argument("--gpus", default="", help="pack the --jobs runs over these GPUs (e.g. 0 or 0,1; local backend)")
     ap.add_argument("--backend", choices=BACKENDS, default="local",
                     help="local processes, or Ray tasks (pip install 'harkd[ray]'; RAY_ADDRESS names a cluster)")
     ap.add_argument("--patient-epochs", type=int, nargs="+", default=[60, 150],
                     help="schedule lengths of the utd-kd-patient suite")
     ap.add_argument("--teacher-run", action="append", default=[], metavar="SUITE=RUN_DIR",
-                    help="reuse a teacher trained by this script's rule (all training-subject recordings, fixed "
-                         "schedule, last epoch) elsewhere, e.g. utd-kd=runs/device/skeleton_stgcn_aug_all_s0")
+                    help="reuse teachers trained by this script's rule (all training-subject recordings, fixed "
+                         "schedule, last epoch) elsewhere, {seed} standing for the teacher's seed, e.g. "
+                         "utd-kd-patient=runs/device/skeleton_stgcn_aug_all_s{seed} (a path without {seed}: one "
+                         "teacher, --teacher-design single only)")
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                     help="extra override for every run, teachers included (e.g. a quick train.epochs=2)")
     ap.add_argument("--skip", nargs="+", default=[], metavar="ROW", help="leave out the rows with these labels")
     ap.add_argument("--no-write", action="store_true")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     all_suites = suites(args.patient_epochs)
-    unknown = [s for s in args.suites if s not in all_suites]
+    if args.headline and args.seeds:
+        ap.error(f"--headline reports on the seeds named before the runs ({' '.join(map(str, HEADLINE_SEEDS))}): "
+                 "drop --seeds")
+    seeds = list(HEADLINE_SEEDS if args.headline else args.seeds or CHOOSING_SEEDS)
+    names = args.suites or list(HEADLINE_SUITES if args.headline else ("utd-kd", "berkeley-kd", "utd-trial"))
+    unknown = [s for s in names if s not in all_suites]
     if unknown:
         ap.error(f"unknown suite {unknown[0]!r} (suites: {', '.join(all_suites)})")
+    if args.headline:
+        without = [n for n in names if not all_suites[n].headline]
+        if without:
+            ap.error(f"suite {without[0]!r} has no headline rows (--headline: {', '.join(HEADLINE_SUITES)})")
+    gpus = [g for g in args.gpus.split(",") if g.strip()]
     given = dict(item.split("=", 1) for item in args.teacher_run)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     sections: dict[str, list[dict]] = {}
-    for name in args.suites:
+    for name in names:
         suite = all_suites[name]
-        suite.rows = [r for r in suite.rows if r.label not in args.skip]
+        suite.rows = [r for r in suite.rows if r.label not in args.skip and (not args.headline or r.label in suite.headline)]
         if not use_data_root(args.root, suite.folder):
             continue
-        rows = run_suite(suite, args.seeds, out, args.overrides, args.jobs, given.get(name), args.threads,
-                         args.backend)
+        rows = run_suite(suite, seeds, out, args.overrides, args.jobs, given.get(name), args.threads, args.backend,
+                         args.teacher_design, args.headline, gpus)
         text = table(rows)
         print(text)
         if args.no_write:
             continue
-        notes = [*suite.notes, f"mean +- std over seeds {' '.join(map(str, args.seeds))}"
+        section = section_id(name, args.teacher_design, args.headline)
+        where = (f"{args.jobs} run(s) at a time packed on GPU {','.join(gpus)}" if gpus else
+                 f"{args.threads} thread(s) a run, {args.jobs} run(s) at a time")
+        notes = [*suite.notes, design_note(args.teacher_design, seeds, args.headline),
+                 f"mean +- std over seeds {' '.join(map(str, seeds))}"
                  + (f"; extra overrides: {', '.join(args.overrides)}" if args.overrides else ""),
                  "paired gain: the row minus its baseline on the same seeds, two-sided paired t-test (the exact "
                  "sign-flip p is in the JSON); called a gain only with >= 5 seeds and p < 0.05",
-                 "s / epoch: median of each run's epoch times, 1 thread, two runs at a time on the 2-core VM"]
-        header = record_header(suite.title, *notes, date=datetime.date.today().isoformat())
-        replace_section(HERE / "RESULTS.md", name, header + text + "\n")
+                 f"s / epoch: median of each run's epoch times, {where}"]
+        title = suite.title + (" - headline, fresh seeds" if args.headline else "")
+        header = record_header(title, *notes, date=datetime.date.today().isoformat())
+        replace_section(HERE / "RESULTS.md", section, header + text + "\n")
         results = HERE / "results"
         results.mkdir(exist_ok=True)
-        record = {"section": name, "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        record = {"section": section, "suite": name, "date": datetime.datetime.now().isoformat(timespec="seconds"),
                   "machine": header.split("- machine: ", 1)[1].split("\n", 1)[0],
-                  "command": command_line(), "header": header, "rows": rows}
-        (results / f"{name}.json").write_text(json.dumps(record, indent=1) + "\n")
-        sections[name] = rows
+                  "command": command_line(), "header": header,
+                  **seed_record(args.teacher_design, seeds, args.headline), "rows": rows}
+        (results / f"{section}.json").write_text(json.dumps(record, indent=1) + "\n")
+        sections[section] = rows
     if sections and not args.no_write:
-        for name in SUMMARY_SECTIONS:  # keys are rewritten from every saved section, not only those re-run now
-            saved_section = HERE / "results" / f"{name}.json"
+        for name in (v for s in SUMMARY_SECTIONS for v in section_variants(s)):
+            saved_section = HERE / "results" / f"{name}.json"  # keys come from every saved section, not only these
             if name not in sections and saved_section.is_file():
                 sections[name] = json.loads(saved_section.read_text())["rows"]
         summary = summary_keys(sections)

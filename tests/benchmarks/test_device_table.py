@@ -39,6 +39,19 @@ def test_the_summary_reports_the_headline_row_not_the_best_one(tmp_path):
     assert json.loads(path.read_text()) == {"utd_acc_best": {"mean": 91.5}, "device_int8_best": entry}
 
 
+def test_the_summary_carries_the_pairs_and_the_gain_and_keeps_the_fresh_seed_headline(tmp_path):
+    path = tmp_path / "summary.json"
+    fresh = {**_row(device_table.HEADLINE, 90.0), "section": "device-headline", "seeds": [10, 11, 12, 13, 14],
+             "teacher_seeds": [10, 11, 12, 13, 14], "teacher_design": "per-seed", "seed_role": "reporting",
+             "kd_gain": {"int8": {"mean": 2.5, "p_value": 0.014, "verdict": "gain"}}}
+    entry = device_table.write_summary(path, [fresh])
+    assert entry["seeds"] == entry["teacher_seeds"] == [10, 11, 12, 13, 14] and entry["seed_role"] == "reporting"
+    assert (entry["gain"], entry["p_value"], entry["verdict"], entry["section"]) == (2.5, 0.014, "gain", "device-headline")
+    choosing = {**fresh, "seeds": [0, 1, 2, 3, 4], "seed_role": "choosing"}
+    assert device_table.write_summary(path, [choosing]) is None  # the choosing seeds do not replace the headline
+    assert json.loads(path.read_text())["device_int8_best"] == entry
+
+
 def test_no_summary_without_the_headline_row(tmp_path):
     path = tmp_path / "summary.json"
     assert device_table.write_summary(path, [_row("another row", 95.0)]) is None
@@ -77,18 +90,39 @@ def test_the_pareto_plot_draws_every_row_and_the_targets(tmp_path, full_student_
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.parametrize("design", ["single", "per-seed"])
 @pytest.mark.parametrize("size,kind", sorted(device_table.REUSED))
-def test_a_full_size_row_is_the_same_experiment_as_the_kd_table_run_it_reuses(size, kind):
-    """Same config, overrides, teacher and seed, so reusing kd_table's run directory measures this row's run."""
+def test_a_full_size_row_is_the_same_experiment_as_the_kd_table_run_it_reuses(size, kind, design):
+    """Same config, overrides, teacher and seed, so reusing kd_table's run directory measures this row's run
+    (kd_table given this table's teachers, as in the commands of RESULTS.md)."""
     row = next(r for r in device_table.ROWS if r[1] == size and r[2] == kind)
     label, _, _, config, epochs = row
-    teacher = "runs/device/skeleton_stgcn_aug_all_s0"
-    overrides = [*([f"train.epochs={epochs}"] if epochs else []), *device_table.COMMON, *device_table.STUDENT_AUGMENT,
-                 "seed=3", *([f"teachers.0.run={teacher}"] if kind == "distill" else [])]
-    ours = get_recipe(kind).load(ROOT / "configs" / "utd_mhad" / config, overrides).to_dict()
+    t_seed = 0 if design == "single" else 3
+    teacher = Path(f"runs/device/skeleton_stgcn_aug_all_s{t_seed}")
+    run_dir = device_table.row_run_dir(size, kind, config, epochs, 3, t_seed, Path("runs/device"), Path("runs/kd"))
+    ours = get_recipe(kind).load(ROOT / "configs" / "utd_mhad" / config, device_table.student_overrides(
+        3, kind, config, epochs, teacher, None, [])).to_dict()
     suite = kd_table.suites([60, device_table.PATIENT])[device_table.KD_TABLE_SECTION]
-    runs, _ = kd_table.suite_runs(suite, [3], Path("runs/kd"), [], teacher_run=teacher)
-    spec = next(r for r in runs if r.name == device_table.run_name(device_table.REUSED[(size, kind)], 3))
-    assert spec.run_dir == f"runs/kd/{device_table.KD_TABLE_SECTION}/{spec.name}" and spec.kind == kind
+    runs, _ = kd_table.suite_runs(suite, [3], Path("runs/kd"), [], teacher_run="runs/device/skeleton_stgcn_aug_all_s{seed}",
+                                  design=design)
+    spec = next(r for r in runs if r.name == run_dir.name)
+    assert spec.run_dir == str(run_dir) == f"runs/kd/{device_table.KD_TABLE_SECTION}/{spec.name}" and spec.kind == kind
     theirs = get_recipe(kind).load(spec.config, list(spec.overrides)).to_dict()
     assert ours == theirs
+
+
+def test_the_ensemble_rows_learn_from_the_pairs_teacher_and_full_size_student():
+    """Per-seed design: the ensemble row of seed S reads teacher S and the full-size 150-epoch KD student of seed S
+    (itself taught by teacher S); its run is named after the teacher seed, a no-KD run is not."""
+    label, size, kind, config, epochs = device_table.ROWS[-1]
+    assert label == device_table.HEADLINE and size == device_table.HEADLINE_SIZE and "ensemble" in config
+    full = device_table.row_run_dir("full150", "distill", "distill/skel2acc_kd.yaml", 150, 12, 12, Path("runs/device"),
+                                    Path("runs/kd"))
+    assert full == Path("runs/kd/utd-kd-patient/kd__fixed_teacher_view__cached___150_epochs_s12_t12")
+    assert device_table.row_run_dir(size, kind, config, epochs, 12, 12, Path("runs/device"), Path("runs/kd")) == Path(
+        "runs/device/ensemble2acc_kd_mini_e600_s12_t12")
+    twin = next(r for r in device_table.ROWS if r[1] == size and r[2] == "train")
+    assert device_table.row_run_dir(twin[1], twin[2], twin[3], twin[4], 12, 12, Path("runs/device"),
+                                    Path("runs/kd")) == Path("runs/device/acc_cnn1d_mini_e600_s12")
+    overrides = device_table.student_overrides(12, kind, config, epochs, Path("runs/device/t_s12"), full, [])
+    assert overrides[-2:] == ["teachers.0.run=runs/device/t_s12", f"teachers.1.run={full}"]

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import kd_table
+from harkd.errors import ConfigError
 from harkd.recipes import get_recipe
 from harkd.engine.stats import summarize
 
@@ -113,10 +114,11 @@ def test_summary_keys_pair_a_final_epoch_row_with_its_own_no_kd_twin():
 
 
 def test_suite_runs_declare_the_teacher_and_every_student_needs_it():
+    """The single-teacher design declares the runs of the tables before issue 24: one teacher, seed 0."""
     from harkd.suites import dependency_order
 
     suite = kd_table.suites([60, 200])["utd-kd"]
-    runs, students = kd_table.suite_runs(suite, [0, 1], Path("runs/kd"), ["train.epochs=2"])
+    runs, students = kd_table.suite_runs(suite, [0, 1], Path("runs/kd"), ["train.epochs=2"], design="single")
     teacher = "runs/kd/teacher_utd_mhad_skeleton_stgcn_aug_xsub_s0"
     assert runs[0] == kd_table.RunSpec("teacher:skeleton", "train", str(ROOT / "configs/utd_mhad/skeleton_stgcn_aug.yaml"),
                                        teacher, (*kd_table.NO_VALIDATION, "seed=0", "train.epochs=2"), measure=False)
@@ -143,9 +145,151 @@ def test_a_row_naming_an_undeclared_teacher_is_a_clear_error():
 
 def test_a_given_teacher_run_is_used_and_not_trained():
     suite = kd_table.suites([60])["utd-kd"]
-    runs, _ = kd_table.suite_runs(suite, [0], Path("runs/kd"), [], teacher_run="runs/device/teacher_s0")
+    runs, _ = kd_table.suite_runs(suite, [0, 1], Path("runs/kd"), [], teacher_run="runs/device/teacher_s0",
+                                  design="single")
     assert all(r.measure for r in runs)
     assert {r.overrides[-1] for r in runs if r.needs} == {"teachers.0.run=runs/device/teacher_s0"}
+
+
+def test_given_teacher_runs_name_their_seed_in_the_per_seed_design():
+    suite = kd_table.suites([60])["utd-kd"]
+    runs, _ = kd_table.suite_runs(suite, [0, 1], Path("runs/kd"), [], teacher_run="runs/device/teacher_s{seed}")
+    assert all(r.measure for r in runs)
+    taught = {r.name: (r.needs, r.overrides[-1]) for r in runs if r.needs}
+    assert taught["kd__fixed_teacher_view__cached_s0"] == (("teacher:skeleton",), "teachers.0.run=runs/device/teacher_s0")
+    assert taught["kd__fixed_teacher_view__cached_s1_t1"] == (("teacher:skeleton:s1",),
+                                                              "teachers.0.run=runs/device/teacher_s1")
+    with pytest.raises(ConfigError, match=re.escape(
+            "teacher run runs/device/teacher_s0 is one teacher for every student seed, but the teacher design is "
+            "per-seed: put {seed} in the path where the teacher's seed goes (e.g. "
+            "runs/device/skeleton_stgcn_aug_all_s{seed}), or use --teacher-design single")):
+        kd_table.suite_runs(suite, [0, 1], Path("runs/kd"), [], teacher_run="runs/device/teacher_s0")
+
+
+def test_the_per_seed_design_trains_one_teacher_per_student_seed():
+    """Teacher seed = student seed; seed 0's teacher and students are the single design's runs (shared), the
+    other seeds' KD students get their own directories (``_t<seed>``), the no-KD rows are the same runs."""
+    suite = kd_table.suites([60, 150])["utd-kd-patient"]
+    out = Path("runs/kd")
+    runs, students = kd_table.suite_runs(suite, [0, 3], out, ["train.epochs=2"])
+    single, _ = kd_table.suite_runs(suite, [0, 3], out, ["train.epochs=2"], design="single")
+    teachers = [r for r in runs if not r.measure]
+    config = str(ROOT / "configs/utd_mhad/skeleton_stgcn_aug.yaml")
+    assert teachers == [
+        kd_table.RunSpec("teacher:skeleton", "train", config, "runs/kd/teacher_utd_mhad_skeleton_stgcn_aug_xsub_s0",
+                         (*kd_table.NO_VALIDATION, "seed=0", "train.epochs=2"), measure=False),
+        kd_table.RunSpec("teacher:skeleton:s3", "train", config, "runs/kd/teacher_utd_mhad_skeleton_stgcn_aug_xsub_s3",
+                         (*kd_table.NO_VALIDATION, "seed=3", "train.epochs=2"), measure=False)]
+    by_name = {r.name: r for r in runs}
+    kd3 = by_name["kd__fixed_teacher_view__cached___150_epochs_s3_t3"]
+    assert kd3.needs == ("teacher:skeleton:s3",) and "seed=3" in kd3.overrides
+    assert kd3.overrides[-1] == "teachers.0.run=runs/kd/teacher_utd_mhad_skeleton_stgcn_aug_xsub_s3"
+    assert kd3.run_dir == "runs/kd/utd-kd-patient/kd__fixed_teacher_view__cached___150_epochs_s3_t3"
+    shared = [r for r in runs if r in single]  # the teacher of seed 0, every seed-0 student, every no-KD run
+    assert {r.name for r in shared} == {"teacher:skeleton", *(f"{n}_s0" for n in (
+        "no_kd__60_epochs", "kd__fixed_teacher_view__cached___60_epochs", "kd__paired_time_augmentation__teacher_online___60_epochs",
+        "no_kd__150_epochs", "kd__fixed_teacher_view__cached___150_epochs",
+        "kd__paired_time_augmentation__teacher_online___150_epochs")), "no_kd__60_epochs_s3", "no_kd__150_epochs_s3"}
+    assert len(students) == 2 * len(suite.rows)
+
+
+def test_a_suite_declares_only_the_teachers_its_rows_need():
+    suite = kd_table.suites([60])["utd-vskd"]
+    suite.rows = [r for r in suite.rows if r.label in suite.headline]
+    runs, _ = kd_table.suite_runs(suite, [10, 11], Path("runs/kd"), [])
+    assert [r.name for r in runs if not r.measure] == ["teacher:depth:s10", "teacher:depth:s11"]
+
+
+def test_headline_rows_are_rows_of_their_suite_and_hold_the_summary_keys():
+    named = {name: suite.headline for name, suite in SUITES.items() if suite.headline}
+    assert set(named) == set(kd_table.HEADLINE_SUITES) == {"utd-kd-patient", "berkeley-kd", "utd-vskd", "utd-sakdn-dmm"}
+    for name, labels in named.items():
+        rows = {r.label: r for r in SUITES[name].rows}
+        assert set(labels) <= set(rows)
+        for label in labels:  # every kept row's baselines that matter for a key are kept too
+            assert rows[label].teacher is None or rows[label].baselines[0] in labels
+    assert named["utd-kd-patient"] == ("no KD, 60 epochs", "KD, fixed teacher view (cached), 60 epochs",
+                                       "no KD, 150 epochs", "KD, fixed teacher view (cached), 150 epochs")
+    assert kd_table.VSKD_ROW in named["utd-vskd"] and kd_table.SAKDN_ROWS[0] in named["utd-sakdn-dmm"]
+    assert kd_table.HEADLINE_SEEDS == (10, 11, 12, 13, 14) and not set(kd_table.HEADLINE_SEEDS) & set(kd_table.CHOOSING_SEEDS)
+
+
+@pytest.mark.parametrize("design,headline,section", [
+    ("single", False, "utd-kd-patient"), ("per-seed", False, "utd-kd-patient-per-seed-teacher"),
+    ("per-seed", True, "utd-kd-patient-headline"), ("single", True, "utd-kd-patient-headline-single-teacher")])
+def test_each_design_writes_its_own_section(design, headline, section):
+    assert kd_table.section_id("utd-kd-patient", design, headline) == section
+
+
+def test_run_suite_records_the_pairs_and_each_teachers_test_accuracy(monkeypatch, tmp_path):
+    """Rows carry the student seeds, the teacher seed of each pair and each teacher's test accuracy (from the
+    teacher job, or measured afterwards for a teacher finished before); gains pair seed by seed."""
+    accuracy = {0: 96.5, 1: 96.3, 2: 96.7}
+
+    def job(spec):
+        seed = int(next(o for o in spec.overrides if o.startswith("seed=")).split("=")[1])
+        if not spec.measure:
+            return {"run_dir": spec.run_dir, "test_last": accuracy[seed]}
+        value = 80.0 + seed + (2.0 + seed / 10 if spec.needs else 0.0)
+        return {"run_dir": spec.run_dir, "last": value, "seconds_per_epoch": 1.0}
+
+    monkeypatch.setattr(kd_table, "_job", job)
+    monkeypatch.setattr(kd_table, "accuracy_on_test", lambda run_dir: pytest.fail("measured again"))
+    suite = kd_table.suites([60])["utd-kd-patient"]
+    suite.rows = suite.rows[:2]
+    rows = kd_table.run_suite(suite, [0, 1, 2], tmp_path, [], jobs=1, headline=True)
+    no_kd, kd = rows
+    assert no_kd["teacher_seeds"] is None and no_kd["teachers"] == {} and "teacher" not in no_kd
+    assert kd["seeds"] == [0, 1, 2] and kd["teacher_seeds"] == [0, 1, 2] and kd["teacher_design"] == "per-seed"
+    assert kd["seed_role"] == "reporting"
+    assert kd["teachers"]["skeleton"] == {
+        "run_dirs": [str(tmp_path / f"teacher_utd_mhad_skeleton_stgcn_aug_xsub_s{s}") for s in (0, 1, 2)],
+        "test_last": [96.5, 96.3, 96.7]}
+    assert kd["gains"]["no KD, 60 epochs"]["last"]["mean"] == pytest.approx(2.1)
+    assert kd_table.teacher_cell(kd) == "96.5 +- 0.2 (3 teachers)"
+    single = kd_table.run_suite(suite, [0, 1, 2], tmp_path, [], jobs=1, design="single")[1]
+    assert single["teacher_seeds"] == [0, 0, 0] and single["teachers"]["skeleton"]["test_last"] == [96.5] * 3
+    assert single["teacher"] == str(tmp_path / "teacher_utd_mhad_skeleton_stgcn_aug_xsub_s0")
+    assert kd_table.teacher_cell(single) == "96.5 (seed 0)"
+    assert ("| KD, fixed teacher view (cached), 60 epochs | 83.1 +- 1.1 | +2.1 vs no KD, 60 epochs (p = 0.00076, no "
+            "significant gain) | 96.5 (seed 0) | 1.00 |") in kd_table.table([no_kd, single])
+
+
+def test_summary_keys_come_from_the_headline_section_with_seeds_teachers_and_p():
+    fresh = dict(seeds=[10, 11, 12, 13, 14], teacher_design="per-seed", seed_role="reporting")
+    rows = {}
+    for section, base, design in (("utd-kd-patient", 80.0, {}), ("utd-kd-patient-headline", 85.0, fresh)):
+        rows[section] = [
+            {**_last("no KD, 150 epochs", [base + i for i in range(5)]), **design,
+             **({"teacher_seeds": None} if design else {})},
+            {**_last("KD, fixed teacher view (cached), 150 epochs", [base + 2 + i + 0.1 * (i % 2) for i in range(5)],
+                     "distill"), **design, **({"teacher_seeds": fresh["seeds"]} if design else {})}]
+        kd_table.pair_rows(rows[section], _patient_suite(150))
+    keys = kd_table.summary_keys(rows)
+    best, nokd, gain = keys["utd_acc_best"], keys["utd_acc_best_nokd"], keys["utd_acc_kd_gain"]
+    assert best["section"] == nokd["section"] == gain["section"] == "utd-kd-patient-headline"
+    assert best["mean"] == pytest.approx(89.04) and nokd["mean"] == pytest.approx(87.0)
+    for key in (best, nokd, gain):
+        assert key["seeds"] == key["teacher_seeds"] == [10, 11, 12, 13, 14] and key["seed_role"] == "reporting"
+        assert key["p_value"] == gain["p_value"] < 0.05
+    old = kd_table.summary_keys({"utd-kd-patient": rows["utd-kd-patient"]})  # the single-teacher table alone
+    assert old["utd_acc_best"]["section"] == "utd-kd-patient" and "teacher_seeds" not in old["utd_acc_best"]
+
+
+def _patient_suite(epochs):
+    suite = kd_table.suites([epochs])["utd-kd-patient"]
+    suite.rows = suite.rows[:2]
+    return suite
+
+
+def test_headline_reports_on_the_named_seeds_only(capsys):
+    with pytest.raises(SystemExit):
+        kd_table.main(["--headline", "--seeds", "0", "1"])
+    assert "--headline reports on the seeds named before the runs (10 11 12 13 14): drop --seeds" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        kd_table.main(["--headline", "--suites", "utd-trial"])
+    assert ("suite 'utd-trial' has no headline rows (--headline: utd-kd-patient, berkeley-kd, utd-vskd, "
+            "utd-sakdn-dmm)") in capsys.readouterr().err
 
 
 def _last(label, values, kind="train"):

@@ -36,9 +36,12 @@ class RunSpec:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
 
-def run_name(label: str, seed: int) -> str:
-    """A row's run directory name for one seed: its label in lower-case letters, digits and underscores."""
-    return "".join(c if c.isalnum() else "_" for c in label.lower()).strip("_") + f"_s{seed}"
+def run_name(label: str, seed: int, teacher_seed: int | None = None) -> str:
+    """A row's run directory name for one seed: its label in lower-case letters, digits and underscores, then
+    ``_s<seed>``, then ``_t<teacher seed>`` for a student taught by a teacher of another seed than 0 (so the
+    runs of the single-teacher design, all taught by seed 0, keep their names)."""
+    name = "".join(c if c.isalnum() else "_" for c in label.lower()).strip("_") + f"_s{seed}"
+    return name + (f"_t{teacher_seed}" if teacher_seed else "")
 
 
 def dependency_order(runs: Iterable[RunSpec], external: Sequence[str] = ()) -> list[RunSpec]:
