@@ -20,7 +20,7 @@ from harkd.engine.experiment import train_experiment
 from harkd.engine.prepare import PreparedData
 from harkd.engine.recipe import Plan, Recipe, register_recipe
 from harkd.engine.schema import to_dict
-from harkd.engine.devices import place, resolve_device, to_device
+from harkd.engine.devices import autocast, place, resolve_device, resolve_precision, to_device
 from harkd.engine.trainer import model_input
 from harkd.errors import ConfigError
 
@@ -276,7 +276,9 @@ def teacher_report(cfg: DistillConfig, task: DistillTask, teachers: list[Teacher
                    prepared: PreparedData) -> dict:
     """``teachers.json``: each teacher's calibration on the training recordings it teaches,
     computed once before training (a cached teacher's outputs are stored for the epochs);
-    a teacher near chance there is warned about."""
+    a teacher near chance there is warned about. The teachers run on the training device in the
+    training precision (``train.precision``, TF32 off for fp32 on a CUDA GPU), so the stored outputs
+    are the ones training would compute itself."""
     from torch.utils.data import DataLoader
 
     train = prepared.datasets["train"]
@@ -285,7 +287,8 @@ def teacher_report(cfg: DistillConfig, task: DistillTask, teachers: list[Teacher
     device = resolve_device(cfg.train.device)  # the training device (the trainer places the task there too)
     place(task, device)
     loader = DataLoader(train, batch_size=cfg.train.batch_size, num_workers=cfg.data.num_workers)
-    rows = task.teacher_calibration((to_device(batch, device) for batch in loader), temps)
+    with autocast(resolve_precision(cfg.train.precision, device), device):
+        rows = task.teacher_calibration((to_device(batch, device) for batch in loader), temps)
     report = {"split": "train", "recordings": len(taught),
               "teachers": [{"name": t.name, "run": str(t.run_dir), "input": t.input, **row}
                            for t, row in zip(teachers, rows)]}
