@@ -109,8 +109,13 @@ TARGET_SIZE_KB, TARGET_LATENCY_MS = 64.0, 0.05
 TARGET_GAP_POINTS = 2.0  # accuracy within this many points of the best full-size student (summary.json utd_acc_best)
 
 
-def train(kind: str, config: str, run_dir: Path, overrides: list[str]) -> Path:
-    return train_run(RunSpec(run_dir.name, kind, str(CONFIGS / config), str(run_dir), tuple(overrides)))
+def spec(name: str, kind: str, config: str, run_dir: Path, overrides: list[str], needs: tuple[str, ...] = ()) -> RunSpec:
+    return RunSpec(name, kind, str(CONFIGS / config), str(run_dir), tuple(overrides), needs)
+
+
+def _train(run: RunSpec) -> str:
+    """A suite job: train (or resume) one run; measured afterwards, in this process."""
+    return str(train_run(run))
 
 
 def onnx_accuracy(model_file: Path, loaded, split: str = "test") -> float:
@@ -314,49 +319,69 @@ def row_run_dir(size: str, kind: str, config: str, epochs: int | None, seed: int
     return out / run_name(f"{Path(config).stem}{f'_e{epochs}' if epochs else ''}", seed, taught)
 
 
-def train_rows(args, seeds: list[int], out: Path, models: Path) -> list[dict]:
-    """Train (or resume) the teachers and every selected row's students, one teacher per teacher seed of
-    ``args.teacher_design``; each row measured (:func:`measure`) with its pairs and its teachers' test accuracy."""
+def declared_runs(args, seeds: list[int], out: Path) -> tuple[list[RunSpec], dict]:
+    """The runs of the selected rows: one teacher per teacher seed of ``args.teacher_design``, the full-size
+    students the ensemble rows read (kd_table.py's 150-epoch KD run of that teacher seed, unless
+    ``--full-student`` names them), then every (row, seed) student needing them. Also ``(size, kind, seed)`` ->
+    (run name, teacher run name or None, full-size student run directory or None)."""
     pairs = list(zip(seeds, teacher_seeds(args.teacher_design, seeds)))
     selected = [r for r in ROWS if args.rows is None or r[1] in args.rows]
-    teachers = {}  # teacher seed -> run directory
-    if any(kind == "distill" for _, _, kind, _, _ in selected):
-        for t_seed in dict.fromkeys(t for _, t in pairs):
-            teachers[t_seed] = train("train", TEACHER, out / run_name(TEACHER_RUN, t_seed),
-                                     COMMON + [f"seed={t_seed}", *args.overrides])
-    full_students = {}  # teacher seed -> the full-size student in the ensemble rows' teachers
+    kd_runs, runs, students = Path(args.kd_runs), {}, {}
+    for t_seed in dict.fromkeys(t for _, t in pairs):
+        if any(kind == "distill" for _, _, kind, _, _ in selected):
+            runs[f"teacher:s{t_seed}"] = spec(f"teacher:s{t_seed}", "train", TEACHER, out / run_name(TEACHER_RUN, t_seed),
+                                              COMMON + [f"seed={t_seed}", *args.overrides])
+        if any("ensemble" in config for _, _, _, config, _ in selected) and not args.full_student:
+            _, size, kind, config, epochs = next(r for r in ROWS if REUSED.get((r[1], r[2])) == FULL_STUDENT)
+            teacher = runs[f"teacher:s{t_seed}"]
+            runs[f"full-size student:s{t_seed}"] = spec(
+                f"full-size student:s{t_seed}", kind, config, row_run_dir(size, kind, config, epochs, t_seed, t_seed,
+                                                                          out, kd_runs),
+                student_overrides(t_seed, kind, config, epochs, Path(teacher.run_dir), None, args.overrides),
+                (teacher.name,))
+    for label, size, kind, config, epochs in selected:
+        for seed, t_seed in pairs:
+            teacher = runs.get(f"teacher:s{t_seed}") if kind == "distill" else None
+            full = None
+            if "ensemble" in config:
+                given = args.full_student and teacher_run_dir(args.full_student, t_seed, args.teacher_design)
+                full = Path(given or runs[f"full-size student:s{t_seed}"].run_dir)
+            needs = tuple(r.name for r in (teacher, runs.get(f"full-size student:s{t_seed}") if full else None) if r)
+            run_dir = row_run_dir(size, kind, config, epochs, seed, t_seed, out, kd_runs)
+            same = next((r.name for r in runs.values() if r.run_dir == str(run_dir)), None)  # a full-size student
+            name = same or f"{size} {kind}:s{seed}"
+            if not same:
+                runs[name] = spec(name, kind, config, run_dir, student_overrides(
+                    seed, kind, config, epochs, teacher and Path(teacher.run_dir), full, args.overrides), needs)
+            students[size, kind, seed] = (name, teacher and teacher.name, full)
+    return list(runs.values()), students
 
-    def full_student(t_seed: int) -> Path:
-        if t_seed not in full_students:
-            if args.full_student:
-                full_students[t_seed] = Path(teacher_run_dir(args.full_student, t_seed, args.teacher_design))
-            else:  # kd_table.py's run, trained here when absent (the same experiment as the full150 KD row)
-                _, size, kind, config, epochs = next(r for r in ROWS if r[0].startswith("1D CNN") and
-                                                     REUSED.get((r[1], r[2])) == FULL_STUDENT)
-                run_dir = row_run_dir(size, kind, config, epochs, t_seed, t_seed, out, Path(args.kd_runs))
-                full_students[t_seed] = train(kind, config, run_dir, student_overrides(
-                    t_seed, kind, config, epochs, teachers[t_seed], None, args.overrides))
-        return full_students[t_seed]
 
+def train_rows(args, seeds: list[int], out: Path, models: Path) -> list[dict]:
+    """Train (or resume) the declared runs (:func:`declared_runs`), ``--jobs`` at a time (packed over ``--gpus``),
+    then measure every selected row's students (:func:`measure`) with their pairs and teachers' test accuracy."""
+    from harkd.suites import run_suite
+
+    runs, students = declared_runs(args, seeds, out)
+    gpus = [g for g in args.gpus.split(",") if g.strip()]
+    done = run_suite(runs, _train, jobs=args.jobs, threads=args.threads, gpus=gpus,
+                     state_dir=out / ".suite" / section_id("device", args.teacher_design, args.headline))
+    pairs = list(zip(seeds, teacher_seeds(args.teacher_design, seeds)))
     accuracy = {}  # teacher run directory -> its test accuracy (last epoch)
     rows = []
-    for label, size, kind, config, epochs in selected:
-        runs, taught = [], {}
-        for seed, t_seed in pairs:
-            teacher = teachers.get(t_seed)
-            full = full_student(t_seed) if "ensemble" in config else None
-            run_dir = row_run_dir(size, kind, config, epochs, seed, t_seed, out, Path(args.kd_runs))
-            run_dir = train(kind, config, run_dir, student_overrides(seed, kind, config, epochs, teacher, full,
-                                                                     args.overrides))
-            runs.append(measure(run_dir, models))
-            for key, taught_by in (("skeleton", teacher), ("full-size student", full)):
-                if kind == "distill" and taught_by is not None:
-                    if str(taught_by) not in accuracy:
-                        accuracy[str(taught_by)] = accuracy_on_test(taught_by)
+    for label, size, kind, config, epochs in (r for r in ROWS if args.rows is None or r[1] in args.rows):
+        measured, taught = [], {}
+        for seed, _ in pairs:
+            name, teacher, full = students[size, kind, seed]
+            measured.append(measure(Path(done[name]), models))
+            for key, run_dir in (("skeleton", teacher and done[teacher]), ("full-size student", full)):
+                if run_dir:
+                    if str(run_dir) not in accuracy:
+                        accuracy[str(run_dir)] = accuracy_on_test(run_dir)
                     entry = taught.setdefault(key, {"run_dirs": [], "test_last": []})
-                    entry["run_dirs"].append(str(taught_by))
-                    entry["test_last"].append(accuracy[str(taught_by)])
-        row = row_summary(label, size, kind, config, runs, seeds)
+                    entry["run_dirs"].append(str(run_dir))
+                    entry["test_last"].append(accuracy[str(run_dir)])
+        row = row_summary(label, size, kind, config, measured, seeds)
         row.update(teacher_design=args.teacher_design, seed_role="reporting" if args.headline else "choosing",
                    teacher_seeds=[t for _, t in pairs] if kind == "distill" else None, teachers=taught)
         rows.append(row)
@@ -388,6 +413,9 @@ def main() -> int:
                          "student of that seed under --kd-runs)")
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                     help="extra config override for every run, teacher included (e.g. a quick train.epochs=2)")
+    ap.add_argument("--jobs", type=int, default=1, help="runs trained at once (each on --threads threads)")
+    ap.add_argument("--threads", type=int, default=1, help="thread budget of each run (default 1)")
+    ap.add_argument("--gpus", default="", help="pack the --jobs runs over these GPUs (e.g. 0 or 0,1)")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
     if args.headline and (args.seeds or args.rows is not None):

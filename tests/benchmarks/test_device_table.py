@@ -126,3 +126,33 @@ def test_the_ensemble_rows_learn_from_the_pairs_teacher_and_full_size_student():
                                     Path("runs/kd")) == Path("runs/device/acc_cnn1d_mini_e600_s12")
     overrides = device_table.student_overrides(12, kind, config, epochs, Path("runs/device/t_s12"), full, [])
     assert overrides[-2:] == ["teachers.0.run=runs/device/t_s12", f"teachers.1.run={full}"]
+
+
+def _args(**given):
+    import argparse
+
+    return argparse.Namespace(**{"teacher_design": "per-seed", "rows": None, "kd_runs": "runs/kd", "full_student": None,
+                                 "overrides": [], "headline": False, **given})
+
+
+def test_declared_runs_share_teachers_and_full_size_students_and_need_them():
+    """One teacher per teacher seed; the full-size 150-epoch KD run is declared once (the full150 row and the
+    ensemble rows' second teacher are the same run); every student needs the runs it reads."""
+    from harkd.suites import dependency_order
+
+    runs, students = device_table.declared_runs(_args(rows=["full150", "mini600"]), [0, 4], Path("runs/device"))
+    by_name = {r.name: r for r in runs}
+    assert [r.name for r in runs if r.name.startswith("teacher")] == ["teacher:s0", "teacher:s4"]
+    assert by_name["teacher:s4"].run_dir == "runs/device/skeleton_stgcn_aug_all_s4"
+    assert len({r.run_dir for r in runs}) == len(runs)  # no run directory trained twice
+    name, teacher, full = students["full150", "distill", 4]
+    assert name == "full-size student:s4" and teacher == "teacher:s4"
+    assert by_name[name].run_dir == "runs/kd/utd-kd-patient/kd__fixed_teacher_view__cached___150_epochs_s4_t4"
+    ensemble, teacher, full = students["mini600", "distill", 4]
+    assert by_name[ensemble].needs == ("teacher:s4", "full-size student:s4") and str(full) == by_name[name].run_dir
+    assert by_name[students["mini600", "train", 4][0]].needs == ()
+    assert dependency_order(runs)  # nothing undeclared, no cycle
+    given, _ = device_table.declared_runs(_args(rows=["mini600"], full_student="runs/full_s{seed}"), [4],
+                                          Path("runs/device"))
+    assert not any(r.name.startswith("full-size") for r in given)
+    assert {r.overrides[-1] for r in given if r.kind == "distill"} == {"teachers.1.run=runs/full_s4"}
