@@ -64,6 +64,7 @@ import argparse
 import datetime
 import json
 import os
+import re
 import statistics
 import sys
 from dataclasses import dataclass, field
@@ -619,8 +620,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                     help="extra override for every run, teachers included (e.g. a quick train.epochs=2)")
     ap.add_argument("--skip", nargs="+", default=[], metavar="ROW", help="leave out the rows with these labels")
+    ap.add_argument("--tag", help="write the sections as <section>-<tag> (a side measurement, e.g. the same rows "
+                    "on a GPU: summary.json never reads a tagged section)")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args(argv)
+    if args.tag is not None and not re.fullmatch(r"[a-z0-9][a-z0-9-]*", args.tag):
+        ap.error(f"--tag must be lower-case letters, digits and dashes, got {args.tag!r}")
     all_suites = suites(args.patient_epochs)
     if args.headline and args.seeds:
         ap.error(f"--headline reports on the seeds named before the runs ({' '.join(map(str, HEADLINE_SEEDS))}): "
@@ -650,7 +655,7 @@ def main(argv: list[str] | None = None) -> int:
         print(text)
         if args.no_write:
             continue
-        section = section_id(name, args.teacher_design, args.headline)
+        section = section_id(name, args.teacher_design, args.headline) + (f"-{args.tag}" if args.tag else "")
         where = (f"{args.jobs} run(s) at a time packed on GPU {','.join(gpus)}" if gpus else
                  f"{args.threads} thread(s) a run, {args.jobs} run(s) at a time")
         notes = [*suite.notes, design_note(args.teacher_design, seeds, args.headline),
@@ -659,7 +664,7 @@ def main(argv: list[str] | None = None) -> int:
                  "paired gain: the row minus its baseline on the same seeds, two-sided paired t-test (the exact "
                  "sign-flip p is in the JSON); called a gain only with >= 5 seeds and p < 0.05",
                  f"s / epoch: median of each run's epoch times, {where}"]
-        title = suite.title + (" - headline, fresh seeds" if args.headline else "")
+        title = suite.title + (" - headline, fresh seeds" if args.headline else "") + (f" [{args.tag}]" if args.tag else "")
         header = record_header(title, *notes, date=datetime.date.today().isoformat())
         replace_section(HERE / "RESULTS.md", section, header + text + "\n")
         results = HERE / "results"

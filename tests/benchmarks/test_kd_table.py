@@ -282,7 +282,7 @@ def _patient_suite(epochs):
     return suite
 
 
-def test_headline_reports_on_the_named_seeds_only(capsys):
+def test_headline_seeds_suites_and_tags_are_checked(capsys):
     with pytest.raises(SystemExit):
         kd_table.main(["--headline", "--seeds", "0", "1"])
     assert "--headline reports on the seeds named before the runs (10 11 12 13 14): drop --seeds" in capsys.readouterr().err
@@ -290,6 +290,9 @@ def test_headline_reports_on_the_named_seeds_only(capsys):
         kd_table.main(["--headline", "--suites", "utd-trial"])
     assert ("suite 'utd-trial' has no headline rows (--headline: utd-kd-patient, berkeley-kd, utd-vskd, "
             "utd-sakdn-dmm)") in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        kd_table.main(["--tag", "GPU run"])
+    assert "--tag must be lower-case letters, digits and dashes, got 'GPU run'" in capsys.readouterr().err
 
 
 def _last(label, values, kind="train"):
