@@ -109,7 +109,8 @@ TARGET_SIZE_KB, TARGET_LATENCY_MS = 64.0, 0.05
 TARGET_GAP_POINTS = 2.0  # accuracy within this many points of the best full-size student (summary.json utd_acc_best)
 
 
-def spec(name: str, kind: str, config: str, run_dir: Path, overrides: list[str], needs: tuple[str, ...] = ()) -> RunSpec:
+def spec(name: str, kind: str, config: str, run_dir: Path, overrides: list[str],
+         needs: tuple[str, ...] = ()) -> RunSpec:
     return RunSpec(name, kind, str(CONFIGS / config), str(run_dir), tuple(overrides), needs)
 
 
@@ -329,7 +330,8 @@ def declared_runs(args, seeds: list[int], out: Path) -> tuple[list[RunSpec], dic
     kd_runs, runs, students = Path(args.kd_runs), {}, {}
     for t_seed in dict.fromkeys(t for _, t in pairs):
         if any(kind == "distill" for _, _, kind, _, _ in selected):
-            runs[f"teacher:s{t_seed}"] = spec(f"teacher:s{t_seed}", "train", TEACHER, out / run_name(TEACHER_RUN, t_seed),
+            runs[f"teacher:s{t_seed}"] = spec(f"teacher:s{t_seed}", "train", TEACHER,
+                                              out / run_name(TEACHER_RUN, t_seed),
                                               COMMON + [f"seed={t_seed}", *args.overrides])
         if any("ensemble" in config for _, _, _, config, _ in selected) and not args.full_student:
             _, size, kind, config, epochs = next(r for r in ROWS if REUSED.get((r[1], r[2])) == FULL_STUDENT)
@@ -437,7 +439,8 @@ def main() -> int:
     measure_latency(rows, args.runs, args.rounds)
     lines = ["| student | params | MACs/window | test acc. PyTorch (%) | ONNX fp32 (%) | ONNX int8 (%) | int8 drop "
              "(points) | fp32 KB | int8 KB | fp32 ms 1t best (median) / all | int8 ms 1t best (median) / all | KD gain fp32 | "
-             "KD gain int8 | teachers' test acc. (%) |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|"]
+             "KD gain int8 | teachers' test acc. (%) |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|"]
     for r in rows:
         drop = r["int8_drop_points"]
         lines.append(f"| {r['row']} | {r['parameters']:,} | {r['macs_per_window'] / 1e6:.2f} M | "
@@ -445,7 +448,8 @@ def main() -> int:
                      f"{pct([v / 100 for v in r['test_fp32']['values']])} | "
                      f"{pct([v / 100 for v in r['test_int8']['values']])} | {drop['mean']:+.2f} | "
                      f"{r['size_kb_fp32']:.1f} | {r['size_kb_int8']:.1f} | {latency_cell(r, 'fp32')} | "
-                     f"{latency_cell(r, 'int8')} | {gain_cell(r, 'fp32')} | {gain_cell(r, 'int8')} | {teachers_cell(r)} |")
+                     f"{latency_cell(r, 'int8')} | {gain_cell(r, 'fp32')} | {gain_cell(r, 'int8')} | "
+                     f"{teachers_cell(r)} |")
     table = "\n".join(lines)
     print(table)
     if args.no_write:

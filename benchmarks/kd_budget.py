@@ -154,8 +154,9 @@ def table(rows: list[dict]) -> str:
              "KD gain on the held-out training subjects | teachers' test acc. (%) |",
              "|---:|---:|---:|---:|---|---|---:|"]
     for c in rows:
-        lines.append(f"| {c['epochs']} | {c['subjects']} | {_stat(c['no_kd'])} | {_stat(c['kd'])} | {_gain(c['gain'])} | "
-                     f"{_gain(c.get('held_out_gain'))} | {_stat(summarize(c['teachers']['test_last']))} |")
+        lines.append(f"| {c['epochs']} | {c['subjects']} | {_stat(c['no_kd'])} | {_stat(c['kd'])} | "
+                     f"{_gain(c['gain'])} | {_gain(c.get('held_out_gain'))} | "
+                     f"{_stat(summarize(c['teachers']['test_last']))} |")
     return "\n".join(lines)
 
 

@@ -88,7 +88,8 @@ DEPTH_ONLY = ("depth motion maps (12 x 64 x 64) -> ResNet (dmm_resnet)",
 VSKD_ROW = "raw-acc 1D CNN, VSKD (DASK + CE + 0.01 KD) from depth"  # utd_vskd_gain: fixed before the runs
 SAKDN_ROWS = ("SAKDN (CE + 0.01 KD + GSDM + semantic)", "no KD (same 300-d bottleneck student)")
 #: the Berkeley-MHAD rows of the summary keys (berkeley_wrist, berkeley_wrist_kd_gain, berkeley_six_acc)
-BERKELEY_ROWS = ("right wrist (Shimmer 2), no KD", "right wrist (Shimmer 2), KD", "six accelerometers, clip mean removed, no KD")
+BERKELEY_ROWS = ("right wrist (Shimmer 2), no KD", "right wrist (Shimmer 2), KD",
+                 "six accelerometers, clip mean removed, no KD")
 
 
 @dataclass
@@ -464,16 +465,16 @@ def teacher_cell(row: dict) -> str:
 
 def table(rows: list[dict]) -> str:
     if rows and rows[0].get("metric") == "last":
-        lines = ["| row | test acc. final epoch (%) | paired gain | teacher test acc. (%) | s / epoch | command (S = seed) |",
-                 "|---|---:|---|---:|---:|---|"]
+        lines = ["| row | test acc. final epoch (%) | paired gain | teacher test acc. (%) | s / epoch | "
+                 "command (S = seed) |", "|---|---:|---|---:|---:|---|"]
         lines += [f"| {r['row']} | {pct(r.get('last'))} | {gain_text(r, 'last')} | {teacher_cell(r)} | "
                   f"{r['seconds_per_epoch']:.2f} | `{r['command']}` |" for r in rows]
         return "\n".join(lines)
     refit = any("refit" in r for r in rows)
     head = ("| row | test acc. refit, final epoch (%) | paired gain, refit | test acc. held-out-selected (%) | "
-            "paired gain, selected | teacher test acc. (%) | refit epochs | s / epoch | command (S = seed) |") if refit else (
-            "| row | test acc. selected (%) | paired gain | test acc. last epoch (%) | teacher test acc. (%) | s / epoch | "
-            "command (S = seed) |")
+            "paired gain, selected | teacher test acc. (%) | refit epochs | s / epoch | command (S = seed) |"
+            ) if refit else ("| row | test acc. selected (%) | paired gain | test acc. last epoch (%) | teacher test "
+                             "acc. (%) | s / epoch | command (S = seed) |")
     lines = [head, "|---|---:|---|---:|---|---:|---:|---:|---|" if refit else "|---|---:|---|---:|---:|---:|---|"]
     for r in rows:
         if refit:
@@ -484,7 +485,8 @@ def table(rows: list[dict]) -> str:
                          f"`{r['command']}` |")
         else:
             lines.append(f"| {r['row']} | {pct(r.get('selected'))} | {gain_text(r, 'selected')} | "
-                         f"{pct(r.get('last'))} | {teacher_cell(r)} | {r['seconds_per_epoch']:.2f} | `{r['command']}` |")
+                         f"{pct(r.get('last'))} | {teacher_cell(r)} | {r['seconds_per_epoch']:.2f} | "
+                         f"`{r['command']}` |")
     return "\n".join(lines)
 
 
@@ -646,7 +648,8 @@ def main(argv: list[str] | None = None) -> int:
     sections: dict[str, list[dict]] = {}
     for name in names:
         suite = all_suites[name]
-        suite.rows = [r for r in suite.rows if r.label not in args.skip and (not args.headline or r.label in suite.headline)]
+        suite.rows = [r for r in suite.rows
+                      if r.label not in args.skip and (not args.headline or r.label in suite.headline)]
         if not use_data_root(args.root, suite.folder):
             continue
         rows = run_suite(suite, seeds, out, args.overrides, args.jobs, given.get(name), args.threads, args.backend,
@@ -664,7 +667,8 @@ def main(argv: list[str] | None = None) -> int:
                  "paired gain: the row minus its baseline on the same seeds, two-sided paired t-test (the exact "
                  "sign-flip p is in the JSON); called a gain only with >= 5 seeds and p < 0.05",
                  f"s / epoch: median of each run's epoch times, {where}"]
-        title = suite.title + (" - headline, fresh seeds" if args.headline else "") + (f" [{args.tag}]" if args.tag else "")
+        title = (suite.title + (" - headline, fresh seeds" if args.headline else "")
+                 + (f" [{args.tag}]" if args.tag else ""))
         header = record_header(title, *notes, date=datetime.date.today().isoformat())
         replace_section(HERE / "RESULTS.md", section, header + text + "\n")
         results = HERE / "results"

@@ -156,7 +156,8 @@ def test_given_teacher_runs_name_their_seed_in_the_per_seed_design():
     runs, _ = kd_table.suite_runs(suite, [0, 1], Path("runs/kd"), [], teacher_run="runs/device/teacher_s{seed}")
     assert all(r.measure for r in runs)
     taught = {r.name: (r.needs, r.overrides[-1]) for r in runs if r.needs}
-    assert taught["kd__fixed_teacher_view__cached_s0"] == (("teacher:skeleton",), "teachers.0.run=runs/device/teacher_s0")
+    assert taught["kd__fixed_teacher_view__cached_s0"] == (("teacher:skeleton",),
+                                                           "teachers.0.run=runs/device/teacher_s0")
     assert taught["kd__fixed_teacher_view__cached_s1_t1"] == (("teacher:skeleton:s1",),
                                                               "teachers.0.run=runs/device/teacher_s1")
     with pytest.raises(ConfigError, match=re.escape(
@@ -187,9 +188,10 @@ def test_the_per_seed_design_trains_one_teacher_per_student_seed():
     assert kd3.run_dir == "runs/kd/utd-kd-patient/kd__fixed_teacher_view__cached___150_epochs_s3_t3"
     shared = [r for r in runs if r in single]  # the teacher of seed 0, every seed-0 student, every no-KD run
     assert {r.name for r in shared} == {"teacher:skeleton", *(f"{n}_s0" for n in (
-        "no_kd__60_epochs", "kd__fixed_teacher_view__cached___60_epochs", "kd__paired_time_augmentation__teacher_online___60_epochs",
-        "no_kd__150_epochs", "kd__fixed_teacher_view__cached___150_epochs",
-        "kd__paired_time_augmentation__teacher_online___150_epochs")), "no_kd__60_epochs_s3", "no_kd__150_epochs_s3"}
+        "no_kd__60_epochs", "kd__fixed_teacher_view__cached___60_epochs",
+        "kd__paired_time_augmentation__teacher_online___60_epochs", "no_kd__150_epochs",
+        "kd__fixed_teacher_view__cached___150_epochs", "kd__paired_time_augmentation__teacher_online___150_epochs")),
+        "no_kd__60_epochs_s3", "no_kd__150_epochs_s3"}
     assert len(students) == 2 * len(suite.rows)
 
 
@@ -211,7 +213,8 @@ def test_headline_rows_are_rows_of_their_suite_and_hold_the_summary_keys():
     assert named["utd-kd-patient"] == ("no KD, 60 epochs", "KD, fixed teacher view (cached), 60 epochs",
                                        "no KD, 150 epochs", "KD, fixed teacher view (cached), 150 epochs")
     assert kd_table.VSKD_ROW in named["utd-vskd"] and kd_table.SAKDN_ROWS[0] in named["utd-sakdn-dmm"]
-    assert kd_table.HEADLINE_SEEDS == (10, 11, 12, 13, 14) and not set(kd_table.HEADLINE_SEEDS) & set(kd_table.CHOOSING_SEEDS)
+    assert kd_table.HEADLINE_SEEDS == (10, 11, 12, 13, 14)
+    assert not set(kd_table.HEADLINE_SEEDS) & set(kd_table.CHOOSING_SEEDS)
 
 
 @pytest.mark.parametrize("design,headline,section", [
@@ -285,7 +288,8 @@ def _patient_suite(epochs):
 def test_headline_seeds_suites_and_tags_are_checked(capsys):
     with pytest.raises(SystemExit):
         kd_table.main(["--headline", "--seeds", "0", "1"])
-    assert "--headline reports on the seeds named before the runs (10 11 12 13 14): drop --seeds" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--headline reports on the seeds named before the runs (10 11 12 13 14): drop --seeds" in err
     with pytest.raises(SystemExit):
         kd_table.main(["--headline", "--suites", "utd-trial"])
     assert ("suite 'utd-trial' has no headline rows (--headline: utd-kd-patient, berkeley-kd, utd-vskd, "

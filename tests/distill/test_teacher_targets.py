@@ -50,7 +50,8 @@ def outputs(model, dataset, batch_size, device="cpu", precision="fp32") -> dict[
     found = {}
     with torch.no_grad(), autocast(precision, torch.device(device)):
         for batch in DataLoader(dataset, batch_size=batch_size):
-            logits = model.forward_intermediates(model_input(to_device(batch, device), "skeleton"), ["logits"])["logits"]
+            batch = to_device(batch, device)
+            logits = model.forward_intermediates(model_input(batch, "skeleton"), ["logits"])["logits"]
             found.update({key: row.cpu() for key, row in zip(batch["key"], logits)})
     return found
 

@@ -42,4 +42,5 @@ def test_the_record_and_the_header_say_what_the_seeds_are_for():
     old = design_note("single", [0, 1], False)
     assert "**one teacher run (seed 0) for every student seed**" in old and "pairs (0, 0), (0, 1)" in old
     assert "not fresh evidence" in old
-    assert section_id("device", "per-seed", True) == "device-headline" and section_id("device", "single", False) == "device"
+    assert section_id("device", "per-seed", True) == "device-headline"
+    assert section_id("device", "single", False) == "device"
