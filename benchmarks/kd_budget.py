@@ -278,7 +278,8 @@ def main(argv: list[str] | None = None) -> int:
     header = record_header("KD gain against the student's budget: epochs and training subjects, UTD-MHAD "
                            "cross-subject (benchmarks/kd_budget.py)", *notes,
                            date=datetime.date.today().isoformat())
-    replace_section(folder / "RESULTS.md", SECTION, header + text + "\n\nThe plot: `kd_budget.png`.\n")
+    figure = "benchmarks/kd_budget.png" if folder == HERE else str(folder / "kd_budget.png")
+    replace_section(folder / "RESULTS.md", SECTION, header + text + f"\n\nGain against the budget: `{figure}`.\n")
     record = {"section": SECTION, "date": datetime.datetime.now().isoformat(timespec="seconds"),
               "machine": header.split("- machine: ", 1)[1].split("\n", 1)[0], "command": command_line(),
               "header": header, "data": "synthetic" if args.synthetic else os.environ["HARKD_DATA_ROOT"],
