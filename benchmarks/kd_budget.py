@@ -37,6 +37,7 @@ import os
 import statistics
 import sys
 from pathlib import Path
+from unittest import mock
 
 from harkd.suites import (CHOOSING_SEEDS, RunSpec, accuracy_on_test, command_line, record_header, replace_section,
                           run_name, run_script, run_suite, seed_record, train_run, use_data_root)
@@ -241,6 +242,12 @@ def main(argv: list[str] | None = None) -> int:
                  f"{' '.join(map(str, args.subjects))}")
     if args.teacher_epochs is not None and args.teacher_epochs < 1:
         ap.error("--teacher-epochs must be >= 1")
+    with mock.patch.dict(os.environ):  # --root and --synthetic point HARKD_DATA_ROOT elsewhere for these runs only
+        return measure_budget(args)
+
+
+def measure_budget(args) -> int:
+    """Train (or resume) the declared runs, then write the table, the JSON and the plot."""
     out = Path(args.out)
     if args.synthetic:
         os.environ["HARKD_DATA_ROOT"] = str(synthetic_root(out / "data"))

@@ -2,6 +2,7 @@
 each KD student needs, and the whole script on a generated UTD-MHAD (cells, paired tests, plot, results)."""
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -58,7 +59,9 @@ def test_the_budget_runs_end_to_end_on_generated_data(tmp_path, capsys):
     out = tmp_path / "budget"
     argv = ["--synthetic", "--epochs", "1", "2", "--subjects", "1", "4", "--seeds", "0", "1", "--teacher-epochs", "1",
             "--set", "schedule.warmup_epochs=0", "--out", str(out)]
+    before = os.environ.get("HARKD_DATA_ROOT")
     assert kd_budget.main(argv) == 0
+    assert os.environ.get("HARKD_DATA_ROOT") == before  # the generated data were for these runs only
     record = json.loads((out / "results" / "kd-budget.json").read_text())
     assert record["seeds"] == record["teacher_seeds"] == [0, 1] and record["data"] == "synthetic"
     assert record["command"].startswith("python") and record["date"] and record["machine"]
