@@ -78,6 +78,7 @@ class ACSLoss(DistillLoss):
     """
 
     multi_teacher = True  # ``teacher``: the list of every teacher's logits
+    temperature_role = "soft_targets"
 
     input_kind = "logits"
     context_keys = ("labels",)

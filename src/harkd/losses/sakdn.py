@@ -212,6 +212,7 @@ class GSDMLoss(DistillLoss):
     input_kind = "feature_maps"
     extra_teacher_keys = ("logits",)  # each source's logits, for its ablation weights
     per_teacher_keys = ("teacher_weights",)
+    context_args = ("student_segments", "teacher_segments")  # video stages hold B * S frames
 
     def __init__(self, weighting: str = "map", student_segments: int = 1, teacher_segments: int = 1, **shapes):
         super().__init__(**shapes)

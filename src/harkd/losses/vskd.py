@@ -71,6 +71,7 @@ class DASKLoss(DistillLoss):
     """
 
     input_kind = "embedding"
+    ensemble = True  # on the teachers' averaged class distribution (at T = 1) as the embedding
 
     def __init__(self, distance_weight: float = 1.0, angle_weight: float = 1.0, semantic_weight: float = 1.0,
                  beta: float = 1.0, **shapes):
