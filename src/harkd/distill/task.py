@@ -5,7 +5,7 @@ Every batch holds, for each recording, the student's input and every teacher's i
 i are the same recording - never two independently shuffled loaders.
 
 A loss that needs more than its inputs and the declared context (GSDM's ablation
-weights, METHODS.md 3.3) computes it itself through an optional hook, so the task
+weights: :class:`~harkd.losses.sakdn.GSDMLoss`) computes it itself through an optional hook, so the task
 holds no method-specific code:
 
 - ``extra_teacher_keys``: teacher features (per branch prefix) the hook reads besides

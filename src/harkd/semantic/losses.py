@@ -1,4 +1,5 @@
-"""The teacher's semantic training target: each branch's embedding regressed to ``E[y]`` (METHODS.md 3.1).
+"""The teacher's semantic training target: each branch's embedding regressed to ``E[y]``
+(SAKDN, Liu et al., IEEE TIP 2021: ``L = mean_m CE(z_m, y) + mean_m dist(s_m, E[y])``).
 
 The student-side semantic losses are registered distillation losses (``"semantic"``,
 ``"gsdm"``: :mod:`harkd.losses.sakdn`), so they sit with the loss registry.
