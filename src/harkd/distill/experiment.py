@@ -21,7 +21,7 @@ from harkd.engine.prepare import PreparedData
 from harkd.engine.recipe import Plan, Recipe, register_recipe
 from harkd.engine.schema import to_dict
 from harkd.engine.devices import place, resolve_device, to_device
-from harkd.engine.trainer import model_input
+from harkd.engine.tasks import model_input
 from harkd.errors import ConfigError
 from harkd.losses.registry import LossContext, loss_class
 

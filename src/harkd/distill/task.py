@@ -39,7 +39,8 @@ import torch
 from torch import nn
 
 from harkd.data.dataset import present_key
-from harkd.engine.trainer import MIX_LAMBDA, Task, mixed_loss, model_input
+from harkd.engine.mixup import MIX_LAMBDA, mixed_loss
+from harkd.engine.tasks import Task, model_input
 from harkd.errors import ConfigError
 from harkd.losses import DistillLoss
 

@@ -216,7 +216,7 @@ def out_of_fold_outputs(teacher: Teacher, names: list[str], keys, batch_size: in
 
     from harkd.engine.devices import module_device, to_device
     from harkd.engine.runs import load_run
-    from harkd.engine.trainer import model_input
+    from harkd.engine.tasks import model_input
 
     owner = {}
     for n, fold in enumerate(teacher.folds):

@@ -14,7 +14,7 @@ import torch
 
 from harkd.engine.devices import configure_kernels
 from harkd.engine.config import ExperimentConfig, OptimConfig, ScheduleConfig
-from harkd.engine.trainer import ClassificationTask
+from harkd.engine.tasks import ClassificationTask
 from harkd.errors import ConfigError
 
 __all__ = ["seed_everything", "build_optimizer", "schedule_factor", "build_scheduler", "model_input_kwargs",

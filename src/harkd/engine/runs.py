@@ -14,7 +14,7 @@ from harkd.engine.devices import evaluation_device, place, resolve_device
 from harkd.engine.lifecycle import run_data_root, run_identity
 from harkd.engine.prepare import PreparedData, prepare_data
 from harkd.engine.recipe import Plan, read_run_config
-from harkd.engine.trainer import ClassificationTask
+from harkd.engine.tasks import ClassificationTask
 from harkd.errors import DataError
 
 __all__ = ["load_run"]
@@ -24,7 +24,7 @@ def load_run(run_dir: str | Path, checkpoint: str = "best", *, device: str | Non
              indexes: dict | None = None, whole: bool = False) -> tuple[Any, dict, Any, PreparedData]:
     """Rebuild a trained run: (config, run metadata, task with the checkpoint's weights, data).
 
-    By default the task is a :class:`~harkd.engine.trainer.ClassificationTask` around the run's deployable
+    By default the task is a :class:`~harkd.engine.tasks.ClassificationTask` around the run's deployable
     model alone (a distillation's student: its teachers are neither read nor needed) and the data hold that
     model's inputs only; ``whole=True`` rebuilds the run's own task through its recipe (a distillation's
     teachers and loss terms included). The task is in eval mode on ``device`` (default:
