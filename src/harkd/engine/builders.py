@@ -114,9 +114,10 @@ def build_task(cfg: ExperimentConfig, prepared, embeddings=None) -> Classificati
         print(f"harkd: warning: classes {', '.join(dup)} share one class-name embedding ({emb.source})",
               file=sys.stderr)
     model = build_model(cfg.model, prepared.datasets["train"][0], len(prepared.class_names))
-    return ClassificationTask(model, cfg.model.input, label_smoothing=cfg.train.label_smoothing,
-                              class_embeddings=emb.matrix, semantic_weight=cfg.semantic.weight,
-                              semantic_distance=cfg.semantic.distance)
+    from harkd.semantic import ClassEmbeddingTerm
+
+    term = ClassEmbeddingTerm(emb.matrix, cfg.semantic.weight, cfg.semantic.distance)
+    return ClassificationTask(model, cfg.model.input, label_smoothing=cfg.train.label_smoothing, terms=[term])
 
 
 def semantic_embeddings(semantic, dataset: str):

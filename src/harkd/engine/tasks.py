@@ -1,9 +1,9 @@
 """What the trainer trains: a :class:`Task` turns a batch into named loss terms; :class:`ClassificationTask`
-is one model with cross-entropy (and SAKDN's semantic regression when the run has class-name embeddings)."""
+is one model with cross-entropy and the extra terms a method contributes (SAKDN's semantic regression)."""
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import torch
 from torch import nn
@@ -31,45 +31,39 @@ class Task(nn.Module):
 
 
 class ClassificationTask(Task):
-    """Cross-entropy on one model reading its modality (or modalities) of the batch.
+    """Cross-entropy on one model reading its modality (or modalities) of the batch, plus extra ``terms``.
 
-    With ``class_embeddings`` (C x D), the model's ``embedding`` feature is also regressed
-    to the label's class-name embedding (SAKDN's semantic teacher training):
-    ``loss = CE + semantic_weight * dist(embedding, E[y])``. A multi-branch model (a
-    non-empty ``branch_names``, e.g. ``gaf_vgg_spamfm``) is trained per branch:
-    ``mean_m CE(<b>.logits) + semantic_weight * mean_m dist(<b>.embedding, E[y])``."""
+    A multi-branch model (a non-empty ``branch_names``, e.g. ``gaf_vgg_spamfm``) is trained per branch:
+    ``mean_m CE(<b>.logits)``. A term is a module that a method contributes (SAKDN's semantic teacher
+    training: :class:`harkd.semantic.ClassEmbeddingTerm`): it has a ``name``, a ``weight``, the ``features``
+    it reads from every branch, and ``term(features, prefixes, labels)`` returns a scalar;
+    ``loss = CE + sum_k weight_k * term_k``. Terms read one label per sample: a mixed batch is refused."""
 
-    def __init__(self, model: nn.Module, input_key, label_smoothing: float = 0.0,
-                 class_embeddings: torch.Tensor | None = None, semantic_weight: float = 1.0,
-                 semantic_distance: str = "mse"):
+    def __init__(self, model: nn.Module, input_key, label_smoothing: float = 0.0, terms: Sequence[nn.Module] = ()):
         super().__init__()
         self.model = model
         self.input_key = input_key
         self.criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
-        self.semantic_weight, self.semantic_distance = semantic_weight, semantic_distance
-        self.register_buffer("class_embeddings", class_embeddings, persistent=False)
+        self.terms = nn.ModuleList(terms)
 
     def forward(self, batch: Mapping) -> dict[str, torch.Tensor]:
         x = model_input(batch, self.input_key)
         prefixes = [f"{b}." for b in getattr(self.model, "branch_names", ())] or [""]
-        if self.class_embeddings is None and prefixes == [""]:
+        if not len(self.terms) and prefixes == [""]:
             return {"loss": mixed_loss(self.criterion, self.model(x), batch)}
-        names = [p + "logits" for p in prefixes]
-        if self.class_embeddings is not None:
-            names += [p + "embedding" for p in prefixes]
-        feats = self.model.forward_intermediates(x, names)
+        names = [p + "logits" for p in prefixes] + [p + f for term in self.terms for f in term.features for p in prefixes]
+        feats = self.model.forward_intermediates(x, list(dict.fromkeys(names)))
         ce = torch.stack([mixed_loss(self.criterion, feats[p + "logits"], batch) for p in prefixes]).mean()
-        if self.class_embeddings is None:
+        if not len(self.terms):
             return {"loss": ce}
-        from harkd.semantic import class_embedding_loss
-
         if MIX_LAMBDA in batch:
-            raise InputError("the class-name embedding loss ('semantic') needs one label per sample: "
-                             "train.mixup cannot be combined with a 'semantic' section")
-
-        semantic = class_embedding_loss([feats[p + "embedding"] for p in prefixes], batch["label"],
-                                        self.class_embeddings, self.semantic_distance)
-        return {"loss": ce + self.semantic_weight * semantic, "ce": ce.detach(), "semantic": semantic.detach()}
+            raise InputError(f"the '{self.terms[0].name}' term needs one label per sample: train.mixup cannot be "
+                             "combined with it")
+        values = {term.name: term(feats, prefixes, batch["label"]) for term in self.terms}
+        total = ce
+        for term in self.terms:
+            total = total + term.weight * values[term.name]
+        return {"loss": total, "ce": ce.detach(), **{name: v.detach() for name, v in values.items()}}
 
     def predict(self, batch: Mapping) -> torch.Tensor:
         return self.model(model_input(batch, self.input_key))
