@@ -9,8 +9,9 @@ from benchmarks import gpu_check
 
 
 @pytest.mark.slow
-def test_the_gpu_check_runs_its_whole_path_on_the_cpu(tmp_path, capsys):
+def test_the_gpu_check_runs_its_whole_path_on_the_cpu(tmp_path, capsys, monkeypatch):
     out = tmp_path / "out"
+    monkeypatch.setenv("HARKD_DATA_ROOT", str(tmp_path / "work" / "data"))  # --synthetic sets it: restored after
     code = gpu_check.main(["--synthetic", "--device", "cpu", "--teacher-epochs", "1", "--student-epochs", "1",
                            "--pack", "2", "--cpu-epochs", "1", "--work", str(tmp_path / "work"), "--out", str(out)])
     assert code == 0
