@@ -1,5 +1,6 @@
-"""The floors of harkd: a module never imports a higher floor (not even inside a function), and no
-two packages import each other in a circle. Read off the source with ``ast``, nothing is imported."""
+"""The floors of harkd: a module never imports a higher floor (not even inside a function), no two
+packages import each other in a circle, and no modules inside a package either (module-level and lazy
+imports alike). Read off the source with ``ast``, nothing is imported."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "harkd"
 #: bottom to top; a name is a top-level module or package of harkd (``__init__``: the package face,
 #: whose lazy attributes are the Python API, so it sits on the top floor)
 FLOORS = [
-    {"errors", "registry", "checks", "tensors", "plugins"},
+    {"_version", "errors", "registry", "checks", "tensors", "plugins"},
     {"data"},
     {"encoding"},
     {"models"},
@@ -24,8 +25,6 @@ FLOORS = [
 ]
 FLOOR = {name: level for level, names in enumerate(FLOORS) for name in names}
 
-#: (importing module, imported package) pairs known to break the floors, each with its reason; keep it short
-ALLOWED: set = set()  # (importing module, imported package) pairs allowed to break the floors: none
 
 
 def modules() -> dict[str, Path]:
@@ -56,24 +55,45 @@ def imports(module: str, path: Path) -> list[tuple[str, int]]:
                 name = ".".join(base + ([node.module] if node.module else []))
             else:
                 name = node.module or ""
-            # ``from harkd import x``: x is a submodule (or the face's attribute)
-            targets = [f"{name}.{alias.name}" for alias in node.names] if name == "harkd" else [name]
-            found += [(t, node.lineno) for t in targets]
+            # ``from p import x``: x is a submodule of p or an attribute of p (see :func:`resolve`)
+            found += [(f"{name}.{alias.name}", node.lineno) for alias in node.names]
     return sorted(((name, line) for name, line in found if name == "harkd" or name.startswith("harkd.")),
                   key=lambda item: item[1])
 
 
+def resolve(name: str, known) -> str:
+    """The module an imported name runs: the longest of its prefixes that is a module (``harkd.x.f`` -> ``harkd.x``;
+    ``harkd.__version__`` -> ``harkd``, the face)."""
+    while name not in known:
+        name = name.rpartition(".")[0]
+    return name
+
+
+def module_edges() -> list[tuple[str, str, int]]:
+    """(importing module, imported module, line) for every import of one harkd module by another."""
+    known = modules()
+    return [(module, target, line) for module, path in known.items() for name, line in imports(module, path)
+            if (target := resolve(name, known)) != module]
+
+
 def edges() -> list[tuple[str, str, str, int]]:
     """(importing module, its top name, imported top name, line) for every import between two top names."""
-    out = []
-    for module, path in modules().items():
-        for name, line in imports(module, path):
-            if name == "harkd" or name == "harkd.__version__":  # the package itself: imported by every import
-                continue
-            src, dst = top(module), name.split(".")[1]
-            if src != dst:
-                out.append((module, src, dst, line))
-    return out
+    return [(module, top(module), top(target), line) for module, target, line in module_edges()
+            if top(module) != top(target)]
+
+
+def circle_from(graph: dict[str, set[str]], start: str) -> list[str] | None:
+    """A path from ``start`` back to itself in ``graph``, or None."""
+    stack, seen = [(start, [start])], {start}
+    while stack:
+        node, path = stack.pop()
+        for nxt in sorted(graph.get(node, ())):
+            if nxt == start:
+                return path + [start]
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append((nxt, path + [nxt]))
+    return None
 
 
 def test_every_module_is_on_a_floor():
@@ -84,7 +104,7 @@ def test_every_module_is_on_a_floor():
 def test_no_module_imports_a_higher_floor():
     upward = [f"{module} (line {line}) imports harkd.{dst}: floor {FLOOR[src]} -> {FLOOR[dst]}"
               for module, src, dst, line in edges()
-              if dst in FLOOR and FLOOR[dst] > FLOOR[src] and (module, dst) not in ALLOWED]
+              if FLOOR[dst] > FLOOR[src]]
     assert not upward, "\n".join(upward)
 
 
@@ -95,23 +115,29 @@ def test_the_engine_never_imports_distill():
 
 def test_no_circle_between_packages():
     graph: dict[str, set[str]] = {}
-    for module, src, dst, _ in edges():
-        if (module, dst) not in ALLOWED:
-            graph.setdefault(src, set()).add(dst)
-
-    def circle_from(start: str) -> list[str] | None:
-        stack = [(start, [start])]
-        while stack:
-            node, path = stack.pop()
-            for nxt in sorted(graph.get(node, ())):
-                if nxt == start:
-                    return path + [start]
-                if nxt not in path:
-                    stack.append((nxt, path + [nxt]))
-        return None
-
-    circles = [" -> ".join(c) for c in map(circle_from, sorted(graph)) if c]
+    for _, src, dst, _ in edges():
+        graph.setdefault(src, set()).add(dst)
+    circles = [" -> ".join(c) for c in (circle_from(graph, node) for node in sorted(graph)) if c]
     assert not circles, circles[0]
+
+
+def test_no_circle_inside_a_package():
+    """Within one top-level package, modules import each other one way only, lazily or not."""
+    graph: dict[str, set[str]] = {}
+    for module, target, _ in module_edges():
+        if top(module) == top(target):
+            graph.setdefault(module, set()).add(target)
+    circles = [" -> ".join(c) for c in (circle_from(graph, node) for node in sorted(graph)) if c]
+    assert not circles, "\n".join(circles)
+
+
+def test_a_circle_inside_a_package_is_seen(tmp_path):
+    """Two modules of one package that import each other, one of them lazily, make a circle."""
+    (tmp_path / "a.py").write_text("from harkd.engine.b import g\n\ndef f():\n    return g()\n")
+    (tmp_path / "b.py").write_text("def g():\n    from harkd.engine.a import f\n    return f\n")
+    known = {"harkd.engine.a": tmp_path / "a.py", "harkd.engine.b": tmp_path / "b.py"}
+    graph = {m: {resolve(n, known) for n, _ in imports(m, p)} for m, p in known.items()}
+    assert circle_from(graph, "harkd.engine.a") == ["harkd.engine.a", "harkd.engine.b", "harkd.engine.a"]
 
 
 def test_the_checker_sees_function_level_imports(tmp_path):
@@ -119,4 +145,5 @@ def test_the_checker_sees_function_level_imports(tmp_path):
     path = tmp_path / "mod.py"
     path.write_text("def f():\n    from harkd.distill import DISTILL\n    import harkd.cli.main\n\n"
                     "from ..recipes import get_recipe\n")
-    assert imports("harkd.engine.mod", path) == [("harkd.distill", 2), ("harkd.cli.main", 3), ("harkd.recipes", 5)]
+    assert imports("harkd.engine.mod", path) == [("harkd.distill.DISTILL", 2), ("harkd.cli.main", 3),
+                                                 ("harkd.recipes.get_recipe", 5)]

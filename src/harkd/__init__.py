@@ -10,12 +10,8 @@ calls the API function, its attributes are the subpackage's (``harkd.distill.Dis
 import importlib
 import sys
 import types
-from importlib.metadata import PackageNotFoundError, version as _version
 
-try:
-    __version__ = _version("harkd")
-except PackageNotFoundError:  # running from a source tree without install
-    __version__ = "0.0.0+unknown"
+from harkd._version import __version__
 
 #: the names :mod:`harkd.api` provides, imported when first asked for
 API = ("Teacher", "train", "distill", "evaluate", "export", "load", "create_model", "list_models", "list_losses",

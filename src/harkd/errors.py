@@ -44,6 +44,10 @@ class TrainingError(HarkdError, FloatingPointError):
     """Training diverged (a loss that is NaN or infinite)."""
 
 
+class ParityError(HarkdError):
+    """An exported file does not reproduce the eager pipeline (or its int8 model drifts past the bounds)."""
+
+
 class MissingDependencyError(HarkdError, ImportError):
     """An optional extra is needed for this feature."""
 

@@ -6,9 +6,10 @@ module so that a run directory or config of any built-in kind is understood.
 """
 
 import harkd.distill  # noqa: F401  (registers the "distill" recipe)
-from harkd.engine.experiment import load_run, run_config, train_experiment
+from harkd.engine.experiment import run_config, train_experiment
 from harkd.engine.recipe import (Plan, Recipe, get_recipe, list_recipes, load_recipe_config, read_run_config,
                                  register_recipe)
+from harkd.engine.runs import load_run
 
 __all__ = ["Plan", "Recipe", "get_recipe", "list_recipes", "load_recipe_config", "load_run", "read_run_config",
            "register_recipe", "run_config", "train_experiment"]

@@ -132,8 +132,8 @@ def test_ensemble_term_teaches_the_averaged_distribution(synth_utd, teacher_run,
     ({"name": "kd", "ensemble": True},
      "ensemble: true averages several teachers: set teacher_index to all or a list of teacher indices, got 0"),
     ({"name": "fitnet", "ensemble": True, "teacher_index": "all"},
-     "ensemble: true averages the teachers' softmax(logits / T), which only the soft-target losses kd, dask "
-     "read; loss 'fitnet' cannot use it"),
+     "ensemble: true averages the teachers' softmax(logits / T), which only the losses dask, kd read; loss "
+     "'fitnet' cannot use it"),
     ({"name": "kd", "ensemble": True, "teacher_index": "all", "teacher": "pool"},
      "ensemble: true averages the teachers' logits: leave student and teacher at 'logits' and remove "
      "teacher_branches"),

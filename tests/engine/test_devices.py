@@ -12,7 +12,7 @@ import pytest
 import torch
 from torch import nn
 
-from harkd.engine import devices, evaluate as evaluate_module, experiment
+from harkd.engine import devices, evaluate as evaluate_module, runs
 from harkd.engine.config import load_config
 from harkd.engine.evaluate import evaluate_run
 from harkd.engine.experiment import load_run, train_experiment
@@ -95,7 +95,7 @@ def test_load_run_places_the_task_on_the_requested_device(trained_run):
 
 def test_evaluate_runs_the_task_where_it_was_placed(trained_run, monkeypatch):
     """A run evaluated on another device than the one its task was built on (the GPU bug of 0.9)."""
-    monkeypatch.setattr(experiment, "evaluation_device", lambda device: META)
+    monkeypatch.setattr(runs, "evaluation_device", lambda device: META)
     seen = []
 
     def checked_predict(task, loader, device, precision="fp32"):

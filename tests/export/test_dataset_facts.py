@@ -8,7 +8,7 @@ import pytest
 
 from harkd.cli.main import main
 from harkd.data import get_dataset
-from harkd.data.registry import DATA_ROOT_ENV, DATASET_FOLDERS, dataset_folder, glove_prefixes
+from harkd.data.registry import DATA_ROOT_ENV, dataset_folder, glove_prefixes
 from harkd.errors import ConfigError
 from harkd.export.exporter import manifest_path
 
@@ -55,14 +55,25 @@ def test_berkeley_six_accelerometers_by_default_and_no_channels_for_a_skeleton()
 def test_folders_and_glove_prefixes_are_spec_facts():
     assert {n: get_dataset(n).folder for n in ("utd-mhad", "berkeley-mhad", "mmact", "mmact-views")} == {
         "utd-mhad": "UTD-MHAD", "berkeley-mhad": "Berkeley-MHAD", "mmact": "MMAct", "mmact-views": "MMAct"}
-    assert dict(DATASET_FOLDERS) == {n: get_dataset(n).folder for n in DATASET_FOLDERS}
-    assert DATASET_FOLDERS.get("my-set", "my-set") == "my-set" == dataset_folder("my-set")
+    assert dataset_folder("my-set") == "my-set"
     assert dataset_folder("UTD_MHAD") == "UTD-MHAD"
     assert glove_prefixes() == {"utd-mhad": "UTD", "berkeley-mhad": "Berkeley", "mmact": "MMAct"}
     from harkd.semantic import embeddings
     from harkd.engine import config
 
     assert config.DATA_ROOT_ENV is DATA_ROOT_ENV == embeddings.DATA_ROOT_ENV == "HARKD_DATA_ROOT"
+
+
+def test_a_dataset_registered_after_import_has_its_glove_prefix(monkeypatch):
+    from harkd.data import register_dataset
+    from harkd.data.registry import DATASETS
+    from harkd.data.utd_mhad import UTDMHAD
+    from harkd.semantic import embeddings
+
+    DATASETS.load_builtins()
+    monkeypatch.setattr(DATASETS, "_items", dict(DATASETS._items))  # restored after the test
+    register_dataset(type("MySet", (UTDMHAD,), {"name": "my-set", "folder": "MySet", "glove_prefix": "MySet"})())
+    assert glove_prefixes()["my-set"] == "MySet" == embeddings._glove_prefix("my-set")
 
 
 def test_unknown_modality_is_a_config_error():

@@ -16,7 +16,8 @@ from harkd.losses.registry import loss_class
 
 ZOO = ("kd", "fitnet", "at", "sp", "cc", "rkd", "pkt", "vid", "nst", "fsp", "ft", "ab", "crd")
 METHODS = ("acs", "dask", "gsdm", "semantic")  # the method losses (tests/losses/test_methods_*.py)
-CONTRACT = sorted(ZOO + METHODS)  # every registered loss, exactly (test_contract_covers_the_registry_exactly)
+STUDENT_ONLY = ("ce",)  # the student's own term
+CONTRACT = sorted(ZOO + METHODS + STUDENT_ONLY)  # every registered loss, exactly (test_contract_covers_the_registry_exactly)
 ZERO_WHEN_EQUAL = ("kd", "at", "sp", "cc", "rkd", "pkt", "nst", "fsp")
 
 PAPERS = {  # a word of each paper's citation the docstring must contain
@@ -266,3 +267,48 @@ def test_learned_loss_state_dict_round_trip():
     b.load_state_dict(a.state_dict())
     s, t = torch.randn(2, 3, 4, 4), torch.randn(2, 5, 4, 4)
     assert torch.equal(a(s, t), b(s, t))
+
+
+def test_losses_declare_what_they_consume():
+    """The distillation builder reads these declarations instead of lists of names."""
+    declared = {name: loss_class(name) for name in CONTRACT}
+    assert sorted(n for n, c in declared.items() if c.temperature_role == "soft_targets") == ["acs", "kd"]
+    assert sorted(n for n, c in declared.items() if c.temperature_role == "contrastive") == ["crd"]
+    assert sorted(n for n, c in declared.items() if c.ensemble) == ["dask", "kd"]
+    assert sorted(n for n, c in declared.items() if not c.reads_teacher) == ["ce"]
+    assert {n: c.context_args for n, c in declared.items() if c.context_args} == {
+        "ce": ("label_smoothing",), "crd": ("num_samples",), "gsdm": ("student_segments", "teacher_segments")}
+
+
+def test_a_loss_takes_its_declared_context_and_an_argument_wins():
+    from harkd.losses.registry import LossContext
+
+    context = LossContext((8,), (8,), num_samples=10, label_smoothing=0.2)
+    assert create_loss("crd", context, feat_dim=4).num_samples == 10
+    assert create_loss("crd", context, feat_dim=4, num_samples=12).num_samples == 12
+    assert create_loss("ce", context).label_smoothing == 0.2
+    assert create_loss("kd", context).temperature == 4.0  # declares no context field: takes none
+
+
+@pytest.mark.parametrize("attrs, message", [
+    ({"temperature_role": "softmax"},
+     "loss 'bad' must set temperature_role to None or one of ('soft_targets', 'contrastive')"),
+    ({"context_args": ("batch_size",)},
+     "loss 'bad': context_args 'batch_size' is no LossContext field (fields: num_samples, student_segments, "
+     "teacher_segments, label_smoothing)"),
+])
+def test_a_wrong_declaration_is_refused_at_registration(attrs, message):
+    from harkd.losses import register_loss
+
+    with pytest.raises(InputError) as err:
+        register_loss("bad")(type("Bad", (DistillLoss,), attrs))
+    assert str(err.value) == message
+    assert "bad" not in list_losses()
+
+
+def test_ce_is_the_cross_entropy_with_label_smoothing():
+    logits, labels = torch.randn(6, 4), torch.tensor([0, 1, 2, 3, 0, 1])
+    ce = create_loss("ce", label_smoothing=0.1)
+    torch.testing.assert_close(ce(logits, labels), nn.functional.cross_entropy(logits, labels, label_smoothing=0.1))
+    with pytest.raises(InputError, match=r"^ce: label_smoothing must be a number in \[0, 1\), got 1\.0$"):
+        create_loss("ce", label_smoothing=1.0)

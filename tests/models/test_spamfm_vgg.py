@@ -5,7 +5,7 @@ import torch
 
 from harkd.engine.trainer import ClassificationTask
 from harkd.errors import InputError
-from harkd.semantic import class_embedding_loss
+from harkd.semantic import ClassEmbeddingTerm, class_embedding_loss
 from harkd.models import create_model
 
 TINY = dict(width=2, depths=(1, 1, 1, 1, 1), fc_dim=8, semantic_dim=6)
@@ -73,10 +73,10 @@ def test_uneven_branches_and_names():
 
 
 def test_semantic_training_is_per_branch():
-    """mean_m CE(z_m, y) + w * mean_m dist(s_m, E[y]) (METHODS.md 3.1)."""
+    """mean_m CE(z_m, y) + w * mean_m dist(s_m, E[y]) (SAKDN's teacher training, harkd.semantic's term)."""
     model = _model(2).train()
     emb = torch.randn(5, 6, generator=torch.Generator().manual_seed(3))
-    task = ClassificationTask(model, "x", class_embeddings=emb, semantic_weight=0.5, semantic_distance="l1")
+    task = ClassificationTask(model, "x", terms=[ClassEmbeddingTerm(emb, weight=0.5, distance="l1")])
     batch = {"x": torch.randn(4, 4, 32, 32), "label": torch.tensor([0, 1, 4, 2])}
     torch.manual_seed(5)
     out = task(batch)
@@ -108,3 +108,14 @@ def test_stacked_images_give_each_branch_its_slice_of_every_block():
 def test_stacked_images_must_divide_the_channels():
     with pytest.raises(InputError, match=r"^model 'gaf_vgg_spamfm': stacked_images: 10 input channels do not split into 4 equal image blocks$"):
         create_model("gaf_vgg_spamfm", num_classes=5, in_chans=10, branches=2, stacked_images=4, **TINY)
+
+
+def test_a_semantic_term_refuses_a_mixed_batch():
+    from harkd.engine.mixup import mix_batch
+
+    task = ClassificationTask(_model(2), "x", terms=[ClassEmbeddingTerm(torch.randn(5, 6))])
+    batch = mix_batch({"x": torch.randn(4, 4, 32, 32), "label": torch.tensor([0, 1, 4, 2])}, 0.5,
+                      torch.tensor([1, 0, 3, 2]), {"x": None})
+    with pytest.raises(InputError) as err:
+        task(batch)
+    assert str(err.value) == "the 'semantic' term needs one label per sample: train.mixup cannot be combined with it"

@@ -18,7 +18,7 @@ import re
 import sys
 import warnings
 
-from harkd import __version__
+from harkd._version import __version__
 from harkd.errors import DataWarning, HarkdError, os_error_message
 
 DEBUG_ENV = "HARKD_DEBUG"  # set to 1 to see the traceback of an unexpected error

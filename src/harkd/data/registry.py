@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Iterator, Mapping
+from typing import Any, Callable, ClassVar, Mapping
 
 import numpy as np
 
@@ -386,22 +386,3 @@ def glove_prefixes() -> dict[str, str]:
             out[name] = spec.glove_prefix
     return out
 
-
-class _Folders(Mapping):
-    """Read-only view ``dataset name -> folder`` over the registered specs (the old ``DATASET_FOLDERS``)."""
-
-    def __getitem__(self, name: str) -> str:
-        if name not in DATASETS:
-            raise KeyError(name)
-        return get_dataset(name).folder
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(DATASETS.names())
-
-    def __len__(self) -> int:
-        return len(DATASETS)
-
-
-#: ``{dataset: folder}`` as a view of :attr:`DatasetSpec.folder` (kept for ``DATASET_FOLDERS.get(name, name)``
-#: callers; new code calls :func:`dataset_folder`).
-DATASET_FOLDERS: Mapping[str, str] = _Folders()

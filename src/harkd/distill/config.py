@@ -44,12 +44,10 @@ from typing import Any, Literal, Optional, Union
 from harkd.engine.config import (MAX_EPOCHS, MAX_WEIGHT, DataConfig, ModelConfig, OptimConfig, ScheduleConfig,
                                  SemanticConfig, TrainConfig, load_config)
 from harkd.engine.schema import OMIT_DEFAULT, ranged, to_dict
+from harkd.losses.registry import LOSSES
 
 __all__ = ["DistillConfig", "DistillDataConfig", "TeacherConfig", "LossTermConfig", "StageConfig",
-           "load_distill_config", "ENSEMBLE_LOSSES"]
-
-#: Losses on softened logits whose teachers ``ensemble: true`` can average into one.
-ENSEMBLE_LOSSES = ("kd", "dask")
+           "load_distill_config"]
 
 
 @dataclass
@@ -95,7 +93,7 @@ class LossTermConfig:
     teacher_index: Union[int, str, list[int]] = 0
     teacher_branches: Union[str, list[str], None] = None
     #: the term's teachers (``teacher_index``: all or a list) as ONE teacher: their softmax(logits / T)
-    #: averaged at the term's temperature (logits-only soft-target terms: kd, dask)
+    #: averaged at the term's temperature (the losses that declare ``ensemble``: ``harkd list losses``)
     ensemble: bool = False
     args: dict[str, Any] = field(default_factory=dict)
 
@@ -108,9 +106,10 @@ class LossTermConfig:
             if isinstance(self.teacher_index, int):
                 raise ValueError(f"ensemble: true averages several teachers: set teacher_index to all or a list of "
                                  f"teacher indices, got {self.teacher_index}")
-            if self.name not in ENSEMBLE_LOSSES:
-                raise ValueError(f"ensemble: true averages the teachers' softmax(logits / T), which only the soft-target "
-                                 f"losses {', '.join(ENSEMBLE_LOSSES)} read; loss {self.name!r} cannot use it")
+            if not (self.name in LOSSES and LOSSES.get(self.name).ensemble):
+                able = ", ".join(name for name in LOSSES.names() if LOSSES.get(name).ensemble)
+                raise ValueError(f"ensemble: true averages the teachers' softmax(logits / T), which only the losses "
+                                 f"{able} read; loss {self.name!r} cannot use it")
             if self.student != "logits" or self.teacher != "logits" or self.teacher_branches is not None:
                 raise ValueError("ensemble: true averages the teachers' logits: leave student and teacher at "
                                  "'logits' and remove teacher_branches")

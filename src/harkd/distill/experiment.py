@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
-import inspect
 from pathlib import Path
 from typing import Callable
 
@@ -21,8 +21,9 @@ from harkd.engine.prepare import PreparedData
 from harkd.engine.recipe import Plan, Recipe, register_recipe
 from harkd.engine.schema import to_dict
 from harkd.engine.devices import autocast, place, resolve_device, resolve_precision, to_device
-from harkd.engine.trainer import model_input
+from harkd.engine.tasks import model_input
 from harkd.errors import ConfigError
+from harkd.losses.registry import LossContext, loss_class
 
 __all__ = ["DISTILL", "distill_experiment", "distill_plan", "resolve_config"]
 
@@ -111,8 +112,7 @@ def _feature_shapes(model, sample: dict, key) -> dict[str, tuple[int, ...]]:
 
 
 def _build_terms(cfg: DistillConfig, student, teachers: list[Teacher], sample: dict, num_samples: int) -> list[LossTerm]:
-    from harkd.losses.registry import create_loss, loss_class
-
+    """``cfg.losses`` as loss terms, each loss built from a :class:`~harkd.losses.registry.LossContext`."""
     student_shapes = _feature_shapes(student, sample, cfg.student.input)
     teacher_shapes = [_feature_shapes(t.model, sample, t.input) for t in teachers]
     for w, shapes in enumerate(teacher_shapes):
@@ -123,41 +123,46 @@ def _build_terms(cfg: DistillConfig, student, teachers: list[Teacher], sample: d
     for i, term in enumerate(cfg.losses):
         label = term.name if term.name not in names else f"{term.name}_{i}"
         names.add(label)
-        if term.name == "ce":
-            terms.append(LossTerm(label, None, term.weight, ("logits",), (), ()))
-            continue
-        index = term.teacher_index
-        which = tuple(range(len(teachers))) if index == "all" else tuple(index) if isinstance(index, list) else (index,)
-        if any(not 0 <= w < len(teachers) for w in which):
-            raise ConfigError(f"losses[{i}].teacher_index {index} is out of range ({len(teachers)} teachers)")
-        s_keys = (term.student,) if isinstance(term.student, str) else tuple(term.student)
-        t_keys = (term.teacher,) if isinstance(term.teacher, str) else tuple(term.teacher)
+        cls = loss_class(term.name)
         multi = not isinstance(term.student, str)
+        s_keys = (term.student,) if isinstance(term.student, str) else tuple(term.student)
         for key in s_keys:
             if key not in student_shapes:
                 raise ConfigError(f"losses[{i}].student: the student has no feature {key!r} "
                                   f"(features: {', '.join(student_shapes)})")
-        branches = tuple(_branch_prefixes(i, term.teacher_branches, w, teachers[w].model) for w in which)
-        for w, prefixes in zip(which, branches):
-            for key in (p + k for p in prefixes for k in t_keys):
-                if key not in teacher_shapes[w]:
-                    raise ConfigError(f"losses[{i}].teacher: teacher {w} has no feature {key!r} "
-                                      f"(features: {', '.join(teacher_shapes[w])})")
+        s_shape = [student_shapes[k] for k in s_keys] if multi else student_shapes[s_keys[0]]
+        context = LossContext(s_shape, num_samples=num_samples, student_segments=getattr(student, "num_segments", 1),
+                              label_smoothing=cfg.train.label_smoothing)
+        if not cls.reads_teacher:
+            terms.append(LossTerm(label, cls.from_context(context, **term.args), term.weight, s_keys, (), (), multi))
+            continue
+        which, t_keys, branches = _term_teachers(i, term, teachers, teacher_shapes)
         first = teacher_shapes[which[0]]
         t_keys0 = [branches[0][0] + k for k in t_keys]
-        s_shape = [student_shapes[k] for k in s_keys] if multi else student_shapes[s_keys[0]]
-        t_shape = [first[k] for k in t_keys0] if multi else first[t_keys0[0]]
-        args = dict(term.args)
-        params = inspect.signature(loss_class(term.name).__init__).parameters
-        if "num_samples" in params:
-            args.setdefault("num_samples", num_samples)  # memory banks sized from the training set
-        for side, model in (("student", student), ("teacher", teachers[which[0]].model)):
-            if f"{side}_segments" in params:  # video stages hold B * S frames
-                args.setdefault(f"{side}_segments", getattr(model, "num_segments", 1))
-        loss = create_loss(term.name, student_shape=s_shape, teacher_shape=t_shape, **args)
-        ensemble = float(loss.temperature or 1.0) if term.ensemble else None
+        context = dataclasses.replace(context, teacher_shape=[first[k] for k in t_keys0] if multi else first[t_keys0[0]],
+                                      teacher_segments=getattr(teachers[which[0]].model, "num_segments", 1))
+        loss = cls.from_context(context, **term.args)
+        ensemble = None
+        if term.ensemble:  # the teachers' softmax averaged at the loss's soft-target temperature (else at 1)
+            ensemble = float(loss.temperature) if loss.temperature_role == "soft_targets" else 1.0
         terms.append(LossTerm(label, loss, term.weight, s_keys, t_keys, which, multi, branches, ensemble))
     return terms
+
+
+def _term_teachers(i: int, term, teachers: list[Teacher], teacher_shapes: list[dict]):
+    """(teacher indices, teacher feature keys, branch prefixes per teacher) of loss term ``i``, each checked."""
+    index = term.teacher_index
+    which = tuple(range(len(teachers))) if index == "all" else tuple(index) if isinstance(index, list) else (index,)
+    if any(not 0 <= w < len(teachers) for w in which):
+        raise ConfigError(f"losses[{i}].teacher_index {index} is out of range ({len(teachers)} teachers)")
+    t_keys = (term.teacher,) if isinstance(term.teacher, str) else tuple(term.teacher)
+    branches = tuple(_branch_prefixes(i, term.teacher_branches, w, teachers[w].model) for w in which)
+    for w, prefixes in zip(which, branches):
+        for key in (p + k for p in prefixes for k in t_keys):
+            if key not in teacher_shapes[w]:
+                raise ConfigError(f"losses[{i}].teacher: teacher {w} has no feature {key!r} "
+                                  f"(features: {', '.join(teacher_shapes[w])})")
+    return which, t_keys, branches
 
 
 def _branch_prefixes(i: int, wanted, w: int, model) -> tuple[str, ...]:
@@ -224,7 +229,7 @@ def build_distill_task(plan: Plan, prepared: PreparedData) -> DistillTask:
                  for t in teachers]
     task = DistillTask(student, cfg.student.input, [t.model for t in teachers], [t.input for t in teachers],
                        terms, cacheable, _gsdm_embeddings(cfg, teachers, terms),
-                       stored=[bool(t.folds) for t in teachers], label_smoothing=cfg.train.label_smoothing)
+                       stored=[bool(t.folds) for t in teachers])
     for i, teacher in enumerate(teachers):
         if teacher.folds:
             task.cache.preload(i, out_of_fold_outputs(teacher, task.teacher_features[i],
@@ -246,26 +251,22 @@ def _check_mixup(cfg: DistillConfig, teachers: list[Teacher], terms: list[LossTe
         if teacher.folds:
             raise ConfigError(f"train.mixup runs the teachers on mixed inputs, but teacher {i} is cross-fitted "
                               "('folds': only stored per-recording outputs): give it as 'run', or remove train.mixup")
-    for term_cfg, term in zip(cfg.losses, terms):
+    for term in terms:
         needs = [k for k in term.context_keys() if k in ("index", "labels")]
         if needs:
             what = "a memory bank indexed by recording" if needs[0] == "index" else "one label per sample"
-            raise ConfigError(f"train.mixup mixes two recordings per sample, but loss '{term_cfg.name}' needs "
+            raise ConfigError(f"train.mixup mixes two recordings per sample, but loss '{term.loss.registry_name}' needs "
                               f"{what} ('{needs[0]}'): remove train.mixup or that loss term")
 
 
-#: Losses whose ``temperature`` softens the teacher's distribution (calibration is reported at it).
-SOFT_TARGET_LOSSES = ("kd", "dask", "acs")
-
-
-def teacher_temperatures(cfg: DistillConfig, terms: list[LossTerm], count: int) -> list[float]:
-    """Per teacher, the temperature of the first kd/dask/acs term that reads it (else 1)."""
+def teacher_temperatures(terms: list[LossTerm], count: int) -> list[float]:
+    """Per teacher, the temperature of the first soft-target term (``temperature_role``) that reads it (else 1)."""
     temps = [1.0] * count
     found = [False] * count
-    for term_cfg, term in zip(cfg.losses, terms):
-        t = None if term.loss is None else term.loss.temperature
-        if term_cfg.name not in SOFT_TARGET_LOSSES or t is None:
+    for term in terms:
+        if term.loss.temperature_role != "soft_targets":
             continue
+        t = term.loss.temperature
         for i in term.teachers:
             if not found[i]:
                 temps[i], found[i] = float(t), True
@@ -282,7 +283,7 @@ def teacher_report(cfg: DistillConfig, task: DistillTask, teachers: list[Teacher
     from torch.utils.data import DataLoader
 
     train = prepared.datasets["train"]
-    temps = teacher_temperatures(cfg, terms, len(teachers))
+    temps = teacher_temperatures(terms, len(teachers))
     taught = set(train.keys_with(task.teacher_modalities))
     device = resolve_device(cfg.train.device)  # the training device (the trainer places the task there too)
     place(task, device)

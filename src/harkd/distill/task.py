@@ -5,7 +5,7 @@ Every batch holds, for each recording, the student's input and every teacher's i
 i are the same recording - never two independently shuffled loaders.
 
 A loss that needs more than its inputs and the declared context (GSDM's ablation
-weights, METHODS.md 3.3) computes it itself through an optional hook, so the task
+weights: :class:`~harkd.losses.sakdn.GSDMLoss`) computes it itself through an optional hook, so the task
 holds no method-specific code:
 
 - ``extra_teacher_keys``: teacher features (per branch prefix) the hook reads besides
@@ -17,7 +17,8 @@ holds no method-specific code:
   ``per_teacher_keys`` holds one value per source; a single-teacher loss gets its own.
 
 A recording without a teacher's modality (``data.teacher_missing: student_only``: its sample has
-``present_<modality>`` False) is taught by no term but ``ce``: the distillation terms see only the
+``present_<modality>`` False) is taught by no term but the student's own (a loss with ``reads_teacher``
+False, such as ``ce``, which sees every row): the distillation terms see only the
 batch rows where every teacher's modality is present (:meth:`DistillTask.taught`), so each averages
 over those rows, and a batch without any contributes 0 to them. The teachers run (or are looked up
 in the cache) on those rows only.
@@ -38,7 +39,8 @@ import torch
 from torch import nn
 
 from harkd.data.dataset import present_key
-from harkd.engine.trainer import MIX_LAMBDA, Task, mixed_cross_entropy, model_input
+from harkd.engine.mixup import MIX_LAMBDA, mixed_loss
+from harkd.engine.tasks import Task, model_input
 from harkd.errors import ConfigError
 from harkd.losses import DistillLoss
 
@@ -49,14 +51,14 @@ __all__ = ["BatchContext", "LossTerm", "DistillTask", "TeacherOutputCache", "Ter
 class LossTerm:
     """One weighted term: ``weight * loss(student[student_keys], teacher_t[teacher_keys])``.
 
-    ``loss`` None means cross-entropy of the student's logits with the labels.
+    A ``loss`` that reads no teacher (``reads_teacher`` False, e.g. ``ce``) has no teacher keys.
     ``teachers`` lists the teacher indices the term is averaged over; ``branches`` (one
     entry per teacher, default ``("",)``) the feature-name prefixes of the branches it
     reads (``("acc.", "gyro.")`` for every branch of a multi-branch teacher).
     """
 
     name: str
-    loss: DistillLoss | None
+    loss: DistillLoss
     weight: float
     student_keys: tuple[str, ...]
     teacher_keys: tuple[str, ...]
@@ -73,11 +75,11 @@ class LossTerm:
         return [(i, prefix) for i, prefixes in zip(self.teachers, branches) for prefix in prefixes]
 
     def context_keys(self) -> tuple[str, ...]:
-        return () if self.loss is None else tuple(self.loss.context_keys)
+        return tuple(self.loss.context_keys)
 
     def extra_teacher_keys(self) -> tuple[str, ...]:
         """Teacher features the loss's ``prepare`` hook reads from every source."""
-        return () if self.loss is None else tuple(self.loss.extra_teacher_keys)
+        return tuple(self.loss.extra_teacher_keys)
 
 
 @dataclass(frozen=True)
@@ -156,10 +158,8 @@ class DistillTask(Task):
 
     def __init__(self, student: nn.Module, student_input, teachers: Sequence[nn.Module],
                  teacher_inputs: Sequence, terms: Sequence[LossTerm], cacheable: Sequence[bool] = (),
-                 class_embeddings: torch.Tensor | None = None, stored: Sequence[bool] = (),
-                 label_smoothing: float = 0.0):
+                 class_embeddings: torch.Tensor | None = None, stored: Sequence[bool] = ()):
         super().__init__()
-        self.label_smoothing = label_smoothing  # train.label_smoothing, for the ``ce`` term
         self.student = student
         self.student_input = student_input
         self._teachers = list(teachers)
@@ -168,7 +168,7 @@ class DistillTask(Task):
         self.teacher_modalities = sorted({m for key in self.teacher_inputs
                                           for m in ([key] if isinstance(key, str) else key)})
         self.terms = list(terms)
-        self.losses = nn.ModuleDict({t.name: t.loss for t in self.terms if t.loss is not None})
+        self.losses = nn.ModuleDict({t.name: t.loss for t in self.terms})
         self.cacheable = list(cacheable) or [False] * len(self._teachers)
         # stored: a cross-fitted teacher's outputs are put in the cache up front; its model is never run
         self.stored = list(stored) or [False] * len(self._teachers)
@@ -177,8 +177,7 @@ class DistillTask(Task):
                                        key=_feature_order(student))
         self.register_buffer("class_embeddings", class_embeddings, persistent=False)
         for term in self.terms:
-            if term.loss is not None:
-                term.loss.bind(TermSetup(term.sources(), self.stored, class_embeddings))
+            term.loss.bind(TermSetup(term.sources(), self.stored, class_embeddings))
         self._zero_features: dict[tuple[int, str], torch.Tensor] = {}  # frozen teachers' features on a zero input
         self.teacher_features = [
             sorted({p + k for t in self.terms for j, p in t.sources() if j == i
@@ -274,8 +273,8 @@ class DistillTask(Task):
         out: dict[str, torch.Tensor] = {}
         total = student["logits"].new_zeros(())
         for term in self.terms:
-            if term.loss is None:  # the student's own term: every row
-                value = mixed_cross_entropy(student["logits"], batch, self.label_smoothing)
+            if not term.loss.reads_teacher:  # the student's own term: every row, a mixed batch's both labels
+                value = mixed_loss(term.loss, _select(student, term.student_keys, term.multi_layer), batch)
             elif teachers is None:  # no row to teach
                 value = student["logits"].new_zeros(())
             else:

@@ -215,8 +215,8 @@ def out_of_fold_outputs(teacher: Teacher, names: list[str], keys, batch_size: in
     from torch.utils.data import DataLoader, Subset
 
     from harkd.engine.devices import module_device, to_device
-    from harkd.engine.experiment import load_run
-    from harkd.engine.trainer import model_input
+    from harkd.engine.runs import load_run
+    from harkd.engine.tasks import model_input
 
     owner = {}
     for n, fold in enumerate(teacher.folds):

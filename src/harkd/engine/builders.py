@@ -14,11 +14,11 @@ import torch
 
 from harkd.engine.devices import configure_kernels
 from harkd.engine.config import ExperimentConfig, OptimConfig, ScheduleConfig
-from harkd.engine.trainer import ClassificationTask
+from harkd.engine.tasks import ClassificationTask
 from harkd.errors import ConfigError
 
 __all__ = ["seed_everything", "build_optimizer", "schedule_factor", "build_scheduler", "model_input_kwargs",
-           "build_model", "build_task", "semantic_embeddings", "resolve_train_config", "SAMPLE_LAYOUTS"]
+           "build_model", "build_task", "semantic_embeddings", "resolve_train_config"]
 
 
 def seed_everything(seed: int, deterministic: bool = False) -> None:
@@ -60,21 +60,11 @@ def build_scheduler(cfg: ScheduleConfig, optimizer: torch.optim.Optimizer, epoch
     return torch.optim.lr_scheduler.LambdaLR(optimizer, schedule_factor(cfg, epochs))
 
 
-def _channels_first(shape: tuple) -> dict:  # (C, ...)
-    return {"in_chans": shape[0]}
-
-
-def _segments(shape: tuple) -> dict:  # (S, C, H, W): one frame per segment
-    return {"in_chans": shape[1], "num_segments": shape[0]}
-
-
-#: model name -> the size arguments read off one prepared sample's shape (default: channels first)
-SAMPLE_LAYOUTS: dict[str, Callable[[tuple], dict]] = {"tsn": _segments, "trn": _segments, "r2plus1d": _segments}
-
-
 def model_input_kwargs(sample: torch.Tensor | np.ndarray, model_name: str) -> dict:
-    """``in_chans`` (and ``num_segments`` for video models) read off one prepared sample."""
-    return SAMPLE_LAYOUTS.get(model_name, _channels_first)(tuple(sample.shape))
+    """``in_chans`` (and ``num_segments`` for video models) read off one prepared sample, as the model declared."""
+    from harkd.models.registry import sample_arguments
+
+    return sample_arguments(model_name, tuple(sample.shape))
 
 
 def build_model(model_cfg, sample: dict, num_classes: int):
@@ -114,9 +104,10 @@ def build_task(cfg: ExperimentConfig, prepared, embeddings=None) -> Classificati
         print(f"harkd: warning: classes {', '.join(dup)} share one class-name embedding ({emb.source})",
               file=sys.stderr)
     model = build_model(cfg.model, prepared.datasets["train"][0], len(prepared.class_names))
-    return ClassificationTask(model, cfg.model.input, label_smoothing=cfg.train.label_smoothing,
-                              class_embeddings=emb.matrix, semantic_weight=cfg.semantic.weight,
-                              semantic_distance=cfg.semantic.distance)
+    from harkd.semantic import ClassEmbeddingTerm
+
+    term = ClassEmbeddingTerm(emb.matrix, cfg.semantic.weight, cfg.semantic.distance)
+    return ClassificationTask(model, cfg.model.input, label_smoothing=cfg.train.label_smoothing, terms=[term])
 
 
 def semantic_embeddings(semantic, dataset: str):

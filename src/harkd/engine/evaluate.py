@@ -7,7 +7,7 @@ from pathlib import Path
 from torch.utils.data import DataLoader
 
 from harkd.engine.devices import evaluation_device, module_device, resolve_precision  # noqa: F401 (re-exported)
-from harkd.engine.experiment import load_run
+from harkd.engine.runs import load_run
 from harkd.engine.figures import plot_confusion, plot_learning_curves, read_metrics, write_figures
 from harkd.engine.prepare import SHOWN
 from harkd.engine.metrics import classification_report

@@ -1,5 +1,6 @@
 """Running an experiment: from a config to a trained run directory (:func:`train_experiment`,
-:func:`run_config`), and from a run directory back to its task and data (:func:`load_run`).
+:func:`run_config`); back from a run directory to its task and data: :func:`~harkd.engine.runs.load_run`
+(re-exported here).
 
 The pieces live in their own modules: :mod:`~harkd.engine.recipe` (recipes and their plan),
 :mod:`~harkd.engine.prepare` (the data), :mod:`~harkd.engine.builders` (seeds, optimiser,
@@ -9,23 +10,23 @@ checks and refit stage).
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from harkd.engine import distributed as dist_utils
-from harkd.engine.builders import build_model, build_optimizer, build_scheduler, seed_everything
-from harkd.engine.devices import evaluation_device, place, resolve_device, resolve_precision
+from harkd.engine.builders import build_optimizer, build_scheduler, seed_everything
+from harkd.engine.devices import resolve_device, resolve_precision
 from harkd.engine.lifecycle import (AS_PUBLISHED, NO_VALIDATION_FOR_REFIT, REFIT_DIR, SELECTION_TEST,
                                     default_run_dir, check_resumed_selection, check_same_experiment, record_device,
-                                    refit_config, refit_epochs, run_data_root, run_dir_lock, run_identity,
+                                    refit_config, refit_epochs, run_dir_lock, run_identity,
                                     saved_validation, validation_line, write_metadata, write_task_reports)
-from harkd.engine.prepare import PreparedData, prepare_data
-from harkd.engine.recipe import TRAIN, Plan, Recipe, get_recipe, load_recipe_config, read_run_config
-from harkd.engine.trainer import ClassificationTask, Trainer
+from harkd.engine.prepare import prepare_data
+from harkd.engine.recipe import TRAIN, Plan, Recipe, get_recipe, load_recipe_config
+from harkd.engine.runs import load_run  # noqa: F401 (re-exported)
+from harkd.engine.trainer import Trainer
 from harkd.errors import ConfigError, DataError, InputError
 
 __all__ = ["train_experiment", "run_config", "refit_experiment", "load_run"]
@@ -185,62 +186,6 @@ def _train_locked(plan: Plan, run_dir: Path, resume: bool, log, progress, evalua
         record_epochs_change(run_dir, cfg.train.epochs, trainer.state.epoch, log)
     trainer.fit()
     return run_dir
-
-
-def load_run(run_dir: str | Path, checkpoint: str = "best", *, device: str | None = None,
-             indexes: dict | None = None, whole: bool = False) -> tuple[Any, dict, Any, PreparedData]:
-    """Rebuild a trained run: (config, run metadata, task with the checkpoint's weights, data).
-
-    By default the task is a :class:`~harkd.engine.trainer.ClassificationTask` around the run's deployable
-    model alone (a distillation's student: its teachers are neither read nor needed) and the data hold that
-    model's inputs only; ``whole=True`` rebuilds the run's own task through its recipe (a distillation's
-    teachers and loss terms included). The task is in eval mode on ``device`` (default:
-    :func:`~harkd.engine.devices.evaluation_device` of the run's ``train.device``: the GPU it trained on when
-    this machine has it, else the CPU with a warning). The split is run.json's; no split is preflighted; the
-    data root is :func:`~harkd.engine.lifecycle.run_data_root`'s; ``indexes`` (see
-    :func:`~harkd.engine.prepare.prepare_data`) reuses dataset scans already made. ``prepared.plan`` is the
-    plan of the rebuilt task."""
-    from harkd.engine.checkpoint import load_checkpoint
-    from harkd.engine.trainer import check_checkpoint_identity
-
-    run_dir = Path(run_dir)
-    meta, recipe, cfg = read_run_config(run_dir)
-    root, source = run_data_root(cfg.data, meta, run_dir)
-    path = run_dir / f"{checkpoint}.pt"
-    if whole:
-        plan = recipe.plan(cfg)
-        prepared = prepare_data(cfg.data, plan.inputs, meta.get("normalization"), meta.get("split"), check=(),
-                                root=root, indexes=indexes, teacher_only=plan.teacher_only)
-        task, target, weights = recipe.build(plan, prepared), None, None
-    else:
-        attr, model_cfg = recipe.deployable(cfg)
-        plan = Plan(meta.get("kind", "train"), cfg, list(model_cfg.inputs), model_cfg)
-        data = dataclasses.replace(cfg.data, modalities={m: cfg.data.modalities[m] for m in plan.inputs})
-        normalization = {m: stats for m, stats in (meta.get("normalization") or {}).items() if m in plan.inputs}
-        prepared = prepare_data(data, plan.inputs, normalization, meta.get("split"), check=(), root=root,
-                                indexes=indexes)
-        target = build_model(model_cfg, prepared.datasets["train"][0], len(prepared.class_names))
-        task = ClassificationTask(target, model_cfg.input)
-    prepared.root_source = source
-    prepared.plan = plan
-    ckpt = load_checkpoint(path)
-    check_checkpoint_identity(ckpt, run_identity(run_dir), path)
-    if target is None:
-        target, weights = task, ckpt["task"]
-    else:
-        prefix = f"{attr}."
-        weights = {k[len(prefix):]: v for k, v in ckpt["task"].items() if k.startswith(prefix)}
-        if not weights:
-            raise DataError(path, f"holds no weights of the run's {attr} (was it written by harkd?)")
-    try:
-        target.load_state_dict(weights)
-    except RuntimeError as err:  # shapes or names differ: config.yaml no longer describes these weights
-        detail = str(err).splitlines()[1].strip() if len(str(err).splitlines()) > 1 else str(err)
-        raise DataError(path, f"does not fit the model of {run_dir / 'config.yaml'} ({detail}); "
-                              "was config.yaml edited after training? restore it") from None
-    place(task, evaluation_device(cfg.train.device) if device is None else resolve_device(device))
-    task.eval()
-    return cfg, meta, task, prepared
 
 
 def loading_progress(log: Callable[[str], None], every: float,

@@ -108,7 +108,7 @@ def load_predictor(run_dir: str | Path, checkpoint: str = "best") -> Predictor:
     """The :class:`Predictor` of a trained run of any kind (its recipe registered: import :mod:`harkd.recipes`).
 
     The run's data root must be readable, as for evaluation: it gives the shape of a raw recording."""
-    from harkd.engine.experiment import load_run
+    from harkd.engine.runs import load_run
 
     run_dir = Path(run_dir)
     _, _, task, prepared = load_run(run_dir, checkpoint)

@@ -24,7 +24,7 @@ from typing import Any
 import torch
 import yaml
 
-import harkd
+from harkd._version import __version__
 from harkd.engine.config import DataConfig, load_config
 from harkd.engine.rundir import jsonable, read_run_meta, write_run_meta
 from harkd.errors import ConfigError, DataError
@@ -50,7 +50,7 @@ NO_VALIDATION_FOR_REFIT = ("train.refit: best takes the refit's epochs from the 
 
 def git_hash(path: Path | None = None) -> str | None:
     """The source tree's commit (with ``-dirty`` when modified), or None outside git."""
-    where = path or Path(harkd.__file__).resolve().parent
+    where = path or Path(__file__).resolve().parents[1]
     try:
         out = subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=12"], cwd=where,
                              capture_output=True, text=True, timeout=5)
@@ -106,7 +106,7 @@ def write_metadata(run_dir: Path, cfg, prepared, kind: str, select_on: str = "va
     meta = {
         "kind": kind,
         "run_id": uuid.uuid4().hex,
-        "harkd_version": harkd.__version__,
+        "harkd_version": __version__,
         "git": git_hash(),
         "torch_version": torch.__version__,
         "python": platform.python_version(),

@@ -26,7 +26,7 @@ class PreparedData:
     #: the scans made (or reused) for these data, :func:`index_key` -> RecordingIndex: pass it as
     #: ``prepare_data(indexes=)`` so a run loaded next to this one (a teacher fold) does not scan again
     indexes: dict = field(default_factory=dict)
-    plan: Any = None  # the run's Plan, set by harkd.engine.experiment.load_run
+    plan: Any = None  # the run's Plan, set by harkd.engine.runs.load_run
 
 
 SPLITS = ("train", "val", "test")

@@ -1,7 +1,8 @@
 """The training loop: epochs, validation-based selection, atomic checkpoints, exact resume.
 
-A :class:`Task` owns everything trainable (a model, or a student plus adapters in
-distillation) and turns a batch into named loss terms. The :class:`Trainer` runs it:
+A :class:`~harkd.engine.tasks.Task` owns everything trainable (a model, or a student plus adapters in
+distillation) and turns a batch into named loss terms (:mod:`harkd.engine.tasks`; mixing batches:
+:mod:`harkd.engine.mixup`; both re-exported here). The :class:`Trainer` runs it:
 
 - the shuffle order and data-worker seeds of epoch ``e`` depend only on ``(seed, e)``;
   the global RNG state is saved at every epoch end, so a run killed at any moment and
@@ -38,116 +39,12 @@ from harkd.engine.devices import autocast, grad_scaler, place, resolve_device, r
 from harkd.engine.checkpoint import (atomic_save, capture_rng_state, load_checkpoint, restore_rng_state,
                                      verify_checkpoint)
 from harkd.engine.metrics import classification_report
-from harkd.errors import ConfigError, DataError, InputError, MissingDependencyError, TrainingError
+from harkd.engine.mixup import MIX_LABEL, MIX_LAMBDA, mix_batch, mixed_cross_entropy, mixed_loss  # noqa: F401
+from harkd.engine.tasks import ClassificationTask, Task, model_input  # noqa: F401 (re-exported)
+from harkd.errors import ConfigError, DataError, MissingDependencyError, TrainingError
 
 __all__ = ["Task", "ClassificationTask", "model_input", "EpochSampler", "Trainer", "TrainerState", "predict",
            "verify_resumable", "check_checkpoint_identity", "format_duration", "mix_batch", "mixed_loss", "mixed_cross_entropy", "MIX_LAMBDA", "MIX_LABEL"]
-
-#: Batch entries a mixed batch carries: the mixing weight of ``label`` and the partner labels.
-MIX_LAMBDA, MIX_LABEL = "mix_lambda", "mix_label"
-
-
-def model_input(batch: Mapping, key):
-    """``batch[key]``, or ``{modality: batch[modality]}`` for a multi-input model's list of keys."""
-    return batch[key] if isinstance(key, str) else {m: batch[m] for m in key}
-
-
-def mix_batch(batch: Mapping, lam: float, perm: torch.Tensor, time_axes: Mapping[str, int | None],
-              mode: str = "mixup", start: float = 0.0) -> dict:
-    """``batch`` with every modality in ``time_axes`` mixed with ``batch[.][perm]`` by ONE ``lam``.
-
-    ``mixup``: ``lam * x + (1 - lam) * x[perm]``. ``cutmix``: the normalised-time segment
-    ``[start, start + 1 - lam)`` of each modality (``time_axes[m]``: its per-sample time axis)
-    comes from ``x[perm]``, so every modality swaps the same moment. The labels stay; the mixed
-    batch also holds ``mix_lambda`` and ``mix_label`` (``label[perm]``) for the cross-entropy, and
-    no ``key``/``index``: a mixed sample is no single recording (no cached teacher output).
-    """
-    out = dict(batch)
-    for name, axis in time_axes.items():
-        x = batch.get(name)
-        if not torch.is_tensor(x) or not x.is_floating_point():
-            continue
-        if mode == "mixup":
-            out[name] = lam * x + (1 - lam) * x[perm]
-            continue
-        if axis is None:
-            raise InputError(f"cutmix: modality '{name}' has no time axis")
-        dim, t = axis + 1, x.shape[axis + 1]
-        cut = torch.arange(round(start * t), round((start + 1 - lam) * t), device=x.device)
-        out[name] = x.index_copy(dim, cut, x[perm].index_select(dim, cut))
-    out[MIX_LAMBDA] = float(lam)
-    out[MIX_LABEL] = batch["label"][perm]
-    out["key"] = None
-    out["index"] = None
-    return out
-
-
-def mixed_loss(criterion: Callable, logits: torch.Tensor, batch: Mapping) -> torch.Tensor:
-    """``criterion(logits, label)``; on a mixed batch ``lam * criterion(label) + (1 - lam) * criterion(label[perm])``."""
-    loss = criterion(logits, batch["label"])
-    lam = batch.get(MIX_LAMBDA)
-    return loss if lam is None else lam * loss + (1 - lam) * criterion(logits, batch[MIX_LABEL])
-
-
-def mixed_cross_entropy(logits: torch.Tensor, batch: Mapping, label_smoothing: float = 0.0) -> torch.Tensor:
-    """Cross-entropy with ``label_smoothing`` through :func:`mixed_loss`."""
-    return mixed_loss(nn.CrossEntropyLoss(label_smoothing=label_smoothing), logits, batch)
-
-
-class Task(nn.Module):
-    """Something trainable: ``forward(batch)`` returns a dict of scalar terms with ``"loss"``."""
-
-    def forward(self, batch: Mapping) -> dict[str, torch.Tensor]:  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def predict(self, batch: Mapping) -> torch.Tensor:  # pragma: no cover - interface
-        """Class logits for a batch (evaluation)."""
-        raise NotImplementedError
-
-
-class ClassificationTask(Task):
-    """Cross-entropy on one model reading its modality (or modalities) of the batch.
-
-    With ``class_embeddings`` (C x D), the model's ``embedding`` feature is also regressed
-    to the label's class-name embedding (SAKDN's semantic teacher training):
-    ``loss = CE + semantic_weight * dist(embedding, E[y])``. A multi-branch model (a
-    non-empty ``branch_names``, e.g. ``gaf_vgg_spamfm``) is trained per branch:
-    ``mean_m CE(<b>.logits) + semantic_weight * mean_m dist(<b>.embedding, E[y])``."""
-
-    def __init__(self, model: nn.Module, input_key, label_smoothing: float = 0.0,
-                 class_embeddings: torch.Tensor | None = None, semantic_weight: float = 1.0,
-                 semantic_distance: str = "mse"):
-        super().__init__()
-        self.model = model
-        self.input_key = input_key
-        self.criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
-        self.semantic_weight, self.semantic_distance = semantic_weight, semantic_distance
-        self.register_buffer("class_embeddings", class_embeddings, persistent=False)
-
-    def forward(self, batch: Mapping) -> dict[str, torch.Tensor]:
-        x = model_input(batch, self.input_key)
-        prefixes = [f"{b}." for b in getattr(self.model, "branch_names", ())] or [""]
-        if self.class_embeddings is None and prefixes == [""]:
-            return {"loss": mixed_loss(self.criterion, self.model(x), batch)}
-        names = [p + "logits" for p in prefixes]
-        if self.class_embeddings is not None:
-            names += [p + "embedding" for p in prefixes]
-        feats = self.model.forward_intermediates(x, names)
-        ce = torch.stack([mixed_loss(self.criterion, feats[p + "logits"], batch) for p in prefixes]).mean()
-        if self.class_embeddings is None:
-            return {"loss": ce}
-        from harkd.semantic import class_embedding_loss
-
-        if MIX_LAMBDA in batch:
-            raise InputError("the class-name embedding loss ('semantic') needs one label per sample: "
-                             "train.mixup cannot be combined with a 'semantic' section")
-
-        semantic = class_embedding_loss([feats[p + "embedding"] for p in prefixes], batch["label"],
-                                        self.class_embeddings, self.semantic_distance)
-        return {"loss": ce + self.semantic_weight * semantic, "ce": ce.detach(), "semantic": semantic.detach()}
-
-    def predict(self, batch: Mapping) -> torch.Tensor:
-        return self.model(model_input(batch, self.input_key))
 
 
 class EpochSampler(Sampler[int]):

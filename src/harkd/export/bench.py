@@ -24,9 +24,8 @@ from typing import Callable
 import numpy as np
 import torch
 
+from harkd._version import __version__
 from harkd.engine.machine import machine_description
-
-import harkd
 from harkd.errors import DataError, InputError
 
 __all__ = ["time_calls", "bench", "machine_description"]
@@ -101,7 +100,7 @@ def bench(target: str | Path, *, runs: int = 200, warmup: int = 20, repeats: int
         raise DataError(target, "not found: pass a run directory or an exported .onnx / TorchScript file")
     rows = []
     result: dict = {"target": str(target), "date": datetime.datetime.now().isoformat(timespec="seconds"),
-                    "machine": machine_description(), "harkd_version": harkd.__version__, "batch": 1}
+                    "machine": machine_description(), "harkd_version": __version__, "batch": 1}
     if target.is_dir():
         loaded = load_for_export(target, checkpoint, window_samples)
         spec = loaded.spec

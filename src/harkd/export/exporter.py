@@ -32,8 +32,8 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-import harkd
-from harkd.errors import (DataError, HarkdError, InputError, MissingDependencyError, file_in_the_way,
+from harkd._version import __version__
+from harkd.errors import (DataError, HarkdError, InputError, MissingDependencyError, ParityError, file_in_the_way,
                           unknown_key_message)
 from harkd.export.macs import count_macs, count_parameters
 from harkd.export.pipeline import DeployablePipeline, PipelineSpec, build_pipeline, pipeline_spec
@@ -48,10 +48,6 @@ ONNX_OPSET = 17
 INPUT_NAME, OUTPUT_NAME = "window", "probabilities"
 INPUT_SHAPE_FILE = "harkd_input_shape.json"  # [channels, window] inside a TorchScript file (its graph accepts any W)
 MAX_PARITY_WINDOWS = 48
-
-
-class ParityError(HarkdError):
-    """The exported file does not reproduce the eager pipeline."""
 
 
 def manifest_path(model_file: str | Path) -> Path:
@@ -503,7 +499,7 @@ def _export_checked(loaded: LoadedRun, fmt: str, out: Path, tmp: Path, tolerance
         "model": {"name": spec.model_name, "args": spec.model_args, "parameters": params, "macs_per_window": macs},
         "run": {"dir": str(loaded.run_dir), "kind": loaded.kind, "checkpoint": loaded.checkpoint,
                 "seed": loaded.meta.get("seed"), "git": loaded.meta.get("git")},
-        "harkd_version": harkd.__version__,
+        "harkd_version": __version__,
         "torch_version": torch.__version__,
         "onnx_opset": ONNX_OPSET if fmt == "onnx" else None,
         "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

@@ -17,7 +17,6 @@ import json
 import shutil
 from pathlib import Path
 
-import torch
 import yaml
 
 from harkd.errors import DataError, InputError
@@ -71,9 +70,3 @@ def publish_student(run_dir: str | Path, out_dir: str | Path, checkpoint: str = 
     if (run_dir / "metrics.jsonl").is_file():
         shutil.copyfile(run_dir / "metrics.jsonl", out_dir / "metrics.jsonl")
     return out_dir
-
-
-def checkpoint_keys(path: str | Path) -> list[str]:
-    """Top-level and task keys of a checkpoint (tests and the CLI's summary use them)."""
-    state = torch.load(path, map_location="cpu", weights_only=False)
-    return sorted(state) + sorted(state.get("task", {}))

@@ -21,7 +21,7 @@ form (QuantizeLinear / DequantizeLinear pairs that ONNX Runtime fuses into int8 
   ``CHECK_OFFSETS`` of every recording; the training split when the run has no validation
   split, with a warning). The top-1 agreement and both accuracies are reported in the
   manifest; an agreement below ``MIN_AGREEMENT`` or an accuracy drop above
-  ``MAX_ACCURACY_DROP`` points is a :class:`~harkd.export.exporter.ParityError` and nothing
+  ``MAX_ACCURACY_DROP`` points is a :class:`~harkd.errors.ParityError` and nothing
   is written. On a small split each bound allows at least one window (one window of 18 is
   already 5.6 points), so the check flags a broken model, not one unlucky window.
 """
@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harkd.errors import HarkdError, InputError, MissingDependencyError, warn
+from harkd.errors import HarkdError, InputError, MissingDependencyError, ParityError, warn
 
 __all__ = ["QUANTIZE_MODES", "MIN_AGREEMENT", "MAX_ACCURACY_DROP", "QuantizationCheck", "calibration_windows",
            "split_windows", "quantize_onnx", "compact_names", "check_int8"]
@@ -212,8 +212,6 @@ class QuantizationCheck:
                 "passed": self.passed}
 
     def failure(self, out: Path) -> HarkdError:
-        from harkd.export.exporter import ParityError
-
         return ParityError(
             f"int8 check failed on {self.windows} {self.split} windows: top-1 agreement with fp32 "
             f"{100 * self.agreement:.1f} % (bound >= {100 * self.min_agreement:.0f} %), accuracy "

@@ -1,4 +1,4 @@
-"""The three published methods' losses (docs/METHODS.md sections 2-4).
+"""The three published methods' losses (VSKD, SAKDN, PSKD; each module cites its paper).
 
 Importing this module registers ``"dask"`` (VSKD), ``"semantic"`` and ``"gsdm"``
 (SAKDN) and ``"acs"`` (PSKD) with :func:`harkd.losses.create_loss`, and re-exports

@@ -1,8 +1,9 @@
 """PSKD (progressive skeleton-to-sensor KD, ACM MM 2022): the Adaptive-Confidence
 Semantic (ACS) loss.
 
-Only the paper's abstract is public (no code), so this is a design from it
-(``docs/METHODS.md`` section 4), documented here and to be measured:
+Only the paper's abstract is public (no code): J. Ni, A. H. H. Ngu, Y. Yan, "Progressive Cross-modal
+Knowledge Distillation for Human Action Recognition", ACM MM 2022. This is a design from it,
+documented here and to be measured:
 
 Per sample i, the student chooses ONE target to mimic:
 
@@ -78,6 +79,7 @@ class ACSLoss(DistillLoss):
     """
 
     multi_teacher = True  # ``teacher``: the list of every teacher's logits
+    temperature_role = "soft_targets"
 
     input_kind = "logits"
     context_keys = ("labels",)

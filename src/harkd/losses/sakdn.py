@@ -1,6 +1,7 @@
 """SAKDN (sensor-to-vision KD, IEEE TIP 2021): its registered distillation losses.
 
-See ``docs/METHODS.md`` section 3. SAKDN's other rooms: the fusion module (SPAMFM) is
+Paper: Y. Liu, K. Wang, G. Li, L. Lin, "Semantics-aware Adaptive Knowledge Distillation for Sensor-to-Vision
+Action Recognition", IEEE TIP 30, 2021 (the formulas: each loss class's docstring). SAKDN's other rooms: the fusion module (SPAMFM) is
 :mod:`harkd.models.spamfm`; the class-name embeddings and the teacher's semantic
 training (:func:`~harkd.semantic.class_embedding_loss`) are :mod:`harkd.semantic`.
 
@@ -212,6 +213,7 @@ class GSDMLoss(DistillLoss):
     input_kind = "feature_maps"
     extra_teacher_keys = ("logits",)  # each source's logits, for its ablation weights
     per_teacher_keys = ("teacher_weights",)
+    context_args = ("student_segments", "teacher_segments")  # video stages hold B * S frames
 
     def __init__(self, weighting: str = "map", student_segments: int = 1, teacher_segments: int = 1, **shapes):
         super().__init__(**shapes)

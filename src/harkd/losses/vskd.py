@@ -1,7 +1,9 @@
 """VSKD (vision-to-sensor KD, ICASSP 2022): the Distance- and Angle-wise Semantic
 Knowledge (DASK) loss on the (B, D) semantic embeddings.
 
-See ``docs/METHODS.md`` section 2. The full VSKD objective is
+Paper: J. Ni, R. Sarbajna, Y. Liu, A. H. H. Ngu, Y. Yan, "Cross-Modal Knowledge Distillation for
+Vision-to-Sensor Action Recognition", ICASSP 2022 (the formulas: :class:`DASKLoss`). The full VSKD
+objective is
 ``CE + 0.01 * KD_T4 + DASK``; the CE and KD parts belong to the distillation task,
 this module is the DASK part only.
 """
@@ -71,6 +73,7 @@ class DASKLoss(DistillLoss):
     """
 
     input_kind = "embedding"
+    ensemble = True  # on the teachers' averaged class distribution (at T = 1) as the embedding
 
     def __init__(self, distance_weight: float = 1.0, angle_weight: float = 1.0, semantic_weight: float = 1.0,
                  beta: float = 1.0, **shapes):

@@ -1,4 +1,4 @@
-"""The baseline distillation-loss zoo (METHODS.md section 5), registered by name.
+"""The baseline distillation-loss zoo, registered by name (each class's docstring cites its paper and formula).
 
 Importing this module registers every baseline with :func:`harkd.losses.register_loss`
 (the registry imports it on first use):

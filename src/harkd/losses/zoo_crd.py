@@ -63,6 +63,8 @@ class CRDLoss(DistillLoss):
 
     input_kind = "embedding"
     context_keys = ("index",)
+    context_args = ("num_samples",)  # one memory-bank slot per training recording
+    temperature_role = "contrastive"
 
     def __init__(self, *, student_shape=None, teacher_shape=None, num_samples: int | None = None,
                  feat_dim: int = 128, num_negatives: int = 4096, temperature: float = 0.07,

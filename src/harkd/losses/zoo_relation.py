@@ -45,6 +45,8 @@ class KDLoss(DistillLoss):
     """
 
     input_kind = "logits"
+    temperature_role = "soft_targets"
+    ensemble = True
 
     def __init__(self, *, student_shape=None, teacher_shape=None, temperature: float = 4.0):
         super().__init__(student_shape=student_shape, teacher_shape=teacher_shape)

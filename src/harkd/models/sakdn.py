@@ -1,4 +1,4 @@
-"""SAKDN's semantic sensor teacher: M GAF-image VGG branches fused by SPAMFM (METHODS.md 3.1, 3.2).
+"""SAKDN's semantic sensor teacher: M GAF-image VGG branches fused by SPAMFM (Liu et al., IEEE TIP 2021).
 
 Registered as ``gaf_vgg_spamfm``. The input (B, C, H, W) is split along channels into M
 branch images (e.g. 6 GAF channels -> accelerometer [0:3] and gyroscope [3:6]; six

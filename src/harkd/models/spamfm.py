@@ -1,4 +1,4 @@
-"""SPAMFM: SAKDN's Similarity-Preserving Adaptive Multimodal Fusion Module (METHODS.md 3.2).
+"""SPAMFM: SAKDN's Similarity-Preserving Adaptive Multimodal Fusion Module (Liu et al., IEEE TIP 2021).
 
 One implementation for any number M of teacher branches (the reference hand-wrote
 2-, 4- and 6-branch classes, with copy-paste bugs in the 6-branch one). The model that

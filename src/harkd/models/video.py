@@ -109,7 +109,7 @@ class VideoModel(ActionModel):
         return x.flatten(0, 1)
 
 
-@register_model("tsn")
+@register_model("tsn", sample_layout="segments")
 def tsn(num_classes: int, in_chans: int = 1, num_segments: int = 8, width: int = 64,
         depths: Sequence[int] = (2, 2, 2, 2), stem: str = "imagenet", semantic_dim=None, semantic_act: str = "relu",
         semantic_bn: bool = False, drop_rate: float = 0.0) -> VideoModel:
@@ -120,7 +120,7 @@ def tsn(num_classes: int, in_chans: int = 1, num_segments: int = 8, width: int =
                       semantic_bn, drop_rate)
 
 
-@register_model("trn")
+@register_model("trn", sample_layout="segments")
 def trn(num_classes: int, in_chans: int = 1, num_segments: int = 8, width: int = 64,
         depths: Sequence[int] = (2, 2, 2, 2), stem: str = "imagenet", semantic_dim=256, semantic_act: str = "relu",
         semantic_bn: bool = False, drop_rate: float = 0.0, subsets_per_scale: int = 3,

@@ -130,7 +130,7 @@ class R2Plus1D(ActionModel):
         return x.transpose(1, 2)  # (B, C, S, H, W): Conv3d's (N, C, D, H, W)
 
 
-@register_model("r2plus1d")
+@register_model("r2plus1d", sample_layout="segments")
 def r2plus1d(num_classes: int, in_chans: int = 1, num_segments: int = 16, width: int = 16,
              depths: Sequence[int] = (1, 1, 1, 1), kernel_size: int = 3, temporal_kernel: int = 3,
              stem: str = "imagenet", semantic_dim=None, semantic_act: str = "relu", semantic_bn: bool = False,

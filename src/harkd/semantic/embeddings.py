@@ -1,7 +1,8 @@
 """Class-name embedding matrices (C x D) for SAKDN-style semantic training.
 
-SAKDN regresses each teacher branch's semantic layer to the embedding of the
-label's class name (METHODS.md 3.1, 3.4). This module supplies that C x D
+SAKDN (Liu et al., IEEE TIP 2021) regresses each teacher branch's semantic layer to the embedding
+of the label's class name (the target of :func:`~harkd.semantic.class_embedding_loss`). This module
+supplies that C x D
 matrix, one row per class in the dataset's class order, from four sources:
 
 ``"glove"``
@@ -48,7 +49,7 @@ from harkd.data.registry import DATA_ROOT_ENV, glove_prefixes
 from harkd.errors import DataError, InputError, MissingDependencyError, unknown_key_message
 
 __all__ = [
-    "DUPLICATE_COSINE", "ClassEmbeddings", "GLOVE_PREFIXES", "SENTENCE_PACKAGE", "SOURCES",
+    "DUPLICATE_COSINE", "ClassEmbeddings", "SENTENCE_PACKAGE", "SOURCES",
     "SentenceModelMissingError", "class_embeddings", "load_embedding_matrix", "normalize_class_name",
     "read_class_names",
 ]
@@ -56,7 +57,6 @@ __all__ = [
 #: Named sources; anything else must be a path to an embedding file.
 SOURCES = ("glove", "none", "sentence")
 #: Dataset name -> file prefix under ``<root>/class-embeddings/``.
-GLOVE_PREFIXES = glove_prefixes()  # from each DatasetSpec.glove_prefix
 GLOVE_DIR = "class-embeddings"
 #: Rows whose cosine similarity exceeds this are reported as duplicates.
 DUPLICATE_COSINE = 0.999
@@ -349,10 +349,11 @@ class ClassEmbeddings:
 
 def _glove_prefix(dataset: str) -> str:
     key = str(dataset).strip().lower()
-    for name, prefix in GLOVE_PREFIXES.items():
+    prefixes = glove_prefixes()  # read now: a dataset registered after import has its prefix too
+    for name, prefix in prefixes.items():
         if key in (name, prefix.lower()):
             return prefix
-    raise InputError(unknown_key_message("GloVe dataset", str(dataset), GLOVE_PREFIXES))
+    raise InputError(unknown_key_message("GloVe dataset", str(dataset), prefixes))
 
 
 def _glove(class_names: tuple[str, ...] | None, root: str | Path | None, dataset: str | None):
@@ -380,13 +381,14 @@ def _glove(class_names: tuple[str, ...] | None, root: str | Path | None, dataset
 
 def _recognise_dataset(folder: Path, class_names: tuple[str, ...]) -> str:
     wanted = sorted(normalize_class_name(n) for n in class_names)
-    for prefix in GLOVE_PREFIXES.values():
+    prefixes = glove_prefixes()
+    for prefix in prefixes.values():
         names_file = folder / f"{prefix}_classes.txt"
         if names_file.exists() and sorted(normalize_class_name(n) for n in read_class_names(names_file)) == wanted:
             return prefix
     raise InputError(f"the {len(class_names)} class names match none of the GloVe class lists in {folder} "
-                     f"({', '.join(GLOVE_PREFIXES.values())}); pass dataset= "
-                     f"({', '.join(GLOVE_PREFIXES)}) or use an embedding file")
+                     f"({', '.join(prefixes.values())}); pass dataset= "
+                     f"({', '.join(prefixes)}) or use an embedding file")
 
 
 def orthonormal_embeddings(num_classes: int, dim: int, seed: int = 0) -> np.ndarray:

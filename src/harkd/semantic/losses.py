@@ -1,4 +1,5 @@
-"""The teacher's semantic training target: each branch's embedding regressed to ``E[y]`` (METHODS.md 3.1).
+"""The teacher's semantic training target: each branch's embedding regressed to ``E[y]``
+(SAKDN, Liu et al., IEEE TIP 2021: ``L = mean_m CE(z_m, y) + mean_m dist(s_m, E[y])``).
 
 The student-side semantic losses are registered distillation losses (``"semantic"``,
 ``"gsdm"``: :mod:`harkd.losses.sakdn`), so they sit with the loss registry.
@@ -7,6 +8,7 @@ The student-side semantic losses are registered distillation losses (``"semantic
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 from harkd.errors import InputError
 from harkd.checks import check_choice
@@ -14,7 +16,7 @@ from harkd.losses._common import as_tensor_list, check_labels, check_tensor
 from harkd.losses._common import distance as _distance
 from harkd.losses.sakdn import DISTANCES
 
-__all__ = ["class_embedding_loss"]
+__all__ = ["class_embedding_loss", "ClassEmbeddingTerm"]
 
 
 def class_embedding_loss(embedding, labels: torch.Tensor, class_embeddings: torch.Tensor,
@@ -40,3 +42,19 @@ def class_embedding_loss(embedding, labels: torch.Tensor, class_embeddings: torc
         losses.append(_distance(s, target, distance))
     return torch.stack(losses).mean()
 
+
+class ClassEmbeddingTerm(nn.Module):
+    """The ``semantic`` section's term of a :class:`~harkd.engine.tasks.ClassificationTask`:
+    ``weight * mean_m dist(<b>.embedding, E[y])`` over the model's branches (:func:`class_embedding_loss`)."""
+
+    name = "semantic"
+    features = ("embedding",)
+
+    def __init__(self, class_embeddings: torch.Tensor, weight: float = 1.0, distance: str = "mse"):
+        super().__init__()
+        self.weight, self.distance = weight, distance
+        self.register_buffer("class_embeddings", class_embeddings, persistent=False)
+
+    def forward(self, features, prefixes, labels: torch.Tensor) -> torch.Tensor:
+        return class_embedding_loss([features[p + "embedding"] for p in prefixes], labels, self.class_embeddings,
+                                    self.distance)

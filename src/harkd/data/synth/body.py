@@ -26,10 +26,6 @@ CHANNELS = (
 CH = {name: i for i, name in enumerate(CHANNELS)}
 LINEAR = ("root_x", "root_y", "root_z")  # channels in metres; all others in degrees
 
-# Segments with a rotation in the kinematics output (each maps local -y to its bone).
-SEGMENTS = ("pelvis", "trunk", "right_upper_arm", "right_forearm", "left_upper_arm", "left_forearm",
-            "right_thigh", "right_shank", "left_thigh", "left_shank")
-
 _MIRROR = np.diag([-1.0, 1.0, 1.0])  # reflects the right side onto the left
 
 
