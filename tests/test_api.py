@@ -63,6 +63,18 @@ def test_the_readme_example_distils_a_student(synth_utd, tmp_path, monkeypatch, 
                                  "config": None}]
 
 
+def test_the_readme_examples_dataset_command_writes_what_the_example_reads(tmp_path):
+    """The command in the example's comment, on one action and trial: a valid `harkd synth` call, no depth."""
+    from harkd.cli.main import main
+
+    command = re.search(r"# (harkd synth .*)", readme_example()).group(1).split()
+    assert command[:4] == ["harkd", "synth", "utd-mhad", "synthetic-utd"] and "--no-depth" in command
+    out = tmp_path / "synthetic-utd"
+    assert main([*command[1:3], str(out), *command[4:], "--actions", "1", "--trials", "1"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["Inertial", "Skeleton"]
+    assert len(list((out / "Skeleton").glob("*.mat"))) == 4  # --subjects 4
+
+
 WRONG_KEY = "unknown config key 'bogus' (valid: lr, momentum, name, nesterov, weight_decay) in 'optim'"
 WRONG_LR = "config key 'optim.lr': must be in (0, 1000000], got -1.0"
 

@@ -30,6 +30,20 @@ def test_no_depth_and_like_release(run, tmp_path):
     assert not (tmp_path / "Inertial" / "a8_s1_t4_inertial.mat").exists()
 
 
+@pytest.mark.parametrize("dataset, extra", [("mmact", ()), ("berkeley-mhad", ("--repetitions", "1"))])
+def test_no_depth_is_accepted_where_nothing_is_left_out(run, tmp_path, dataset, extra):
+    rc, out, err = run("synth", dataset, str(tmp_path), "--subjects", "1", "--actions", "1", "--no-depth", *extra)
+    assert rc == 0, err
+    assert not any(p.suffix == ".mp4" for p in tmp_path.rglob("*"))
+
+
+def test_no_depth_contradicts_video(run, tmp_path):
+    rc, out, err = run("synth", "mmact", str(tmp_path / "x"), "--no-depth", "--video")
+    assert (rc, err.strip()) == (2, "harkd: error: --no-depth and --video contradict each other: --no-depth writes "
+                                    "no camera data")
+    assert not (tmp_path / "x").exists()
+
+
 @pytest.mark.parametrize("args, message", [
     (("--actions", "30"), "--actions: ids must be between 1 and 27, got 30"),
     (("--actions", "1,x"), "--actions: cannot read 'x'"),

@@ -47,7 +47,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0, help="random seed, >= 0 (default 0)")
     parser.add_argument("--depth-size", default=DEFAULT_DEPTH_SIZE,
                         help=f"depth frame HEIGHTxWIDTH (default {DEFAULT_DEPTH_SIZE}; the real data is 240x320)")
-    parser.add_argument("--no-depth", action="store_true", help="write only inertial and skeleton files")
+    parser.add_argument("--no-depth", action="store_true",
+                        help="write no depth or video: utd-mhad writes only inertial and skeleton files "
+                             "(berkeley-mhad writes no depth, mmact video only with --video)")
     parser.add_argument("--like-release", action="store_true",
                         help="reproduce the real release's gaps: utd-mhad leaves out the 3 missing trials (a8_s1_t4, "
                              "a23_s6_t4, a27_s8_t4); berkeley-mhad see below")
@@ -110,6 +112,8 @@ def _human(n: float) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.no_depth and getattr(args, "video", False):
+        raise InputError("--no-depth and --video contradict each other: --no-depth writes no camera data")
     subjects, trials = DEFAULT_COUNTS.get(args.dataset, (8, 4))
     args.subjects = subjects if args.subjects is None else args.subjects
     args.trials = trials if args.trials is None else args.trials
