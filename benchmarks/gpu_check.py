@@ -104,7 +104,8 @@ def export_student(run_dir: Path, work: Path) -> dict:
 def synthetic_root(folder: Path) -> Path:
     from harkd.data.synth import write_utd_mhad
 
-    write_utd_mhad(folder / "UTD-MHAD", subjects=(1, 2, 3, 4), trials=(1, 2), seed=0, modalities=("inertial", "skeleton"))
+    write_utd_mhad(folder / "UTD-MHAD", subjects=(1, 2, 3, 4), trials=(1, 2), seed=0,
+                   modalities=("inertial", "skeleton"))
     return folder
 
 
@@ -122,8 +123,8 @@ def table(report: dict) -> str:
         rows.append(f"| {label}, 1 CPU thread | cpu ({r['precision']}) | {r['epoch_s']:.3f} | - | "
                     f"{report['cpu_epochs']} epoch(s); {ratio:.1f}x the {dev} time |")
     p = report["packed"]
-    rows.append(f"| {p['runs']} KD students packed | {dev} | {p['epoch_s_mean']:.3f} (max {p['epoch_s_max']:.3f}) | - | "
-                f"{p['wall_s']:.0f} s for all |")
+    rows.append(f"| {p['runs']} KD students packed | {dev} | {p['epoch_s_mean']:.3f} (max {p['epoch_s_max']:.3f}) "
+                f"| - | {p['wall_s']:.0f} s for all |")
     t = report["torchrun"]
     rows.append(f"| torchrun, 1 process, 2 epochs | {dev} | - | - | exit {t['exit_code']}, {t['wall_s']:.0f} s |")
     e = report["export"]

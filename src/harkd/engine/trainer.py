@@ -44,7 +44,8 @@ from harkd.engine.tasks import ClassificationTask, Task, model_input  # noqa: F4
 from harkd.errors import ConfigError, DataError, MissingDependencyError, TrainingError
 
 __all__ = ["Task", "ClassificationTask", "model_input", "EpochSampler", "Trainer", "TrainerState", "predict",
-           "verify_resumable", "check_checkpoint_identity", "format_duration", "mix_batch", "mixed_loss", "mixed_cross_entropy", "MIX_LAMBDA", "MIX_LABEL"]
+           "verify_resumable", "check_checkpoint_identity", "format_duration", "mix_batch", "mixed_loss",
+           "mixed_cross_entropy", "MIX_LAMBDA", "MIX_LABEL"]
 
 
 class EpochSampler(Sampler[int]):
