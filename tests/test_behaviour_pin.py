@@ -63,7 +63,8 @@ from torch.optim.optimizer import register_optimizer_step_pre_hook
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT / "tests" / "golden" / "behaviour_pin.json"
 FIRST_STEPS = 10
-COMMON = ["train.epochs=4", "train.batch_size=4", "schedule.warmup_epochs=1"]
+COMMON = ["train.epochs=4", "train.batch_size=4", "schedule.warmup_epochs=1",
+          "train.device=cpu"]  # the golden losses are CPU ones: a CUDA machine trains the pin on its CPU too
 LAST = "teachers.0.checkpoint=last"  # no tie between validation epochs decides what a student learns from
 # (run name, command, config under configs/utd_mhad, extra overrides); teachers come before their students.
 RUNS = [
