@@ -25,8 +25,8 @@ TEACHERS = ("skeleton_stgcn", "skel_acc_fusion", "acc_cnn1d")
 
 def choices(overrides: list[str]) -> torch.Tensor:
     """ACS's choice per training recording of pskd_no_progressive.yaml with ``overrides`` (-1: the label)."""
-    from harkd.distill import load_distill_config
-    from harkd.distill.experiment import DISTILL
+    from harkd.distillation import load_distill_config
+    from harkd.distillation.experiment import DISTILL
     from harkd.engine.recipe import prepare_plan
     from harkd.losses.pskd import acs_choose_teacher
 

@@ -122,7 +122,7 @@ def _train(run: RunSpec) -> str:
 def onnx_accuracy(model_file: Path, loaded, split: str = "test") -> float:
     """Accuracy of an exported model on every clip of ``split``, each stretched to the deployed window."""
     from harkd.data.transforms import resample_time
-    from harkd.export import ExportedModel
+    from harkd.deploy import ExportedModel
 
     dataset = loaded.prepared.datasets[split]
     options = loaded.transform.load_options()
@@ -137,7 +137,7 @@ def onnx_accuracy(model_file: Path, loaded, split: str = "test") -> float:
 def measure(run_dir: Path, out: Path) -> dict:
     """Test accuracies (PyTorch, ONNX fp32, ONNX int8) and sizes of a run, with the paths of its two ONNX files."""
     from harkd.engine.evaluate import evaluate_run
-    from harkd.export.exporter import export_loaded, load_for_export
+    from harkd.deploy.exporter import export_loaded, load_for_export
 
     result = {"run_dir": str(run_dir), "test_torch": evaluate_run(run_dir, "test", "last")["accuracy"]}
     loaded = load_for_export(run_dir, "last")
@@ -159,7 +159,7 @@ def measure_latency(rows: list[dict], runs: int, rounds: int) -> None:
     (``runs`` calls, 1 thread and all threads) in ``rounds`` round-robin passes over every file of the table, so
     each file is sampled at ``rounds`` moments spread over the whole measurement and every row sees the same
     machine. Per file: the lowest and the median of its round medians, and the median of its round p95s."""
-    from harkd.export.bench import bench
+    from harkd.deploy.bench import bench
 
     files = [(row, precision) for row in rows for precision in ("fp32", "int8")]
     samples: list[dict] = [{} for _ in files]  # per file: thread setting -> its timing in every pass

@@ -63,8 +63,8 @@ def stream_throughput(run_dir: Path, onnx: Path) -> dict:
     """Stream 20 concatenated test recordings (50 Hz text rows) through harkd stream's predictor."""
     from benchmarks.streamdata import parse_predictions, per_recording_labels, write_stream
 
-    from harkd.export.exporter import ExportedModel, load_for_export
-    from harkd.export.stream import StreamConfig, StreamPredictor
+    from harkd.deploy.exporter import ExportedModel, load_for_export
+    from harkd.deploy.stream import StreamConfig, StreamPredictor
 
     loaded = load_for_export(run_dir)
     test = loaded.prepared.datasets["test"]
@@ -95,8 +95,8 @@ def main() -> int:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from harkd.export.bench import bench, machine_description
-    from harkd.export.exporter import export_run
+    from harkd.deploy.bench import bench, machine_description
+    from harkd.deploy.exporter import export_run
 
     rows, tables = [], []
     for label, prefix in CONFIGS:

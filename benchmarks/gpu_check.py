@@ -93,7 +93,7 @@ def run_torchrun(args, root: Path, work: Path) -> dict:
 
 
 def export_student(run_dir: Path, work: Path) -> dict:
-    from harkd.export.exporter import export_run
+    from harkd.deploy.exporter import export_run
 
     manifest = export_run(run_dir, "onnx", work / "student.onnx", checkpoint="last", log=lambda m: None)
     parity = manifest.get("parity") or {}

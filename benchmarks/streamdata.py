@@ -1,4 +1,4 @@
-"""Write concatenated recordings as a timestamped text stream (for tests/export/test_stream.py and export_latency)."""
+"""Write concatenated recordings as a timestamped text stream (for tests/deploy/test_stream.py and export_latency)."""
 
 from __future__ import annotations
 

@@ -208,7 +208,7 @@ def test_a_teacher_scoring_other_classes_is_refused(synth_utd, tmp_path):
 
 def test_a_teacher_folder_of_a_run_that_never_trained_is_replaced(synth_utd, tmp_path):
     """A folder left by a try that stopped before its first checkpoint (a killed process) blocks nothing."""
-    from harkd.distill.teachers import save_module_teacher
+    from harkd.distillation.teachers import save_module_teacher
 
     stale = harkd.create_model("stgcn", 27, in_chans=3, widths=[8, 16], strides=[1, 2])
     save_module_teacher(tmp_path / "student" / "teachers" / "0", stale, "skeleton", SKELETON, None, "teacher0")
@@ -232,19 +232,20 @@ def test_the_registries_are_listed():
     assert model(torch.zeros(2, 3, 64)).shape == (2, 27)
 
 
-def test_import_harkd_is_cheap_and_distill_export_stay_packages():
-    code = ("import sys, harkd; cheap = 'torch' not in sys.modules; import harkd.distill, harkd.export; "
-            "from harkd.distill import DistillConfig; "
-            "print(cheap, callable(harkd.distill), callable(harkd.export), harkd.distill.DistillConfig is DistillConfig,"
-            " harkd.export.export_run.__module__)")
+def test_import_harkd_is_cheap_and_its_face_is_plain_functions():
+    code = ("import sys, types, harkd; cheap = 'torch' not in sys.modules; import harkd.distillation, harkd.deploy; "
+            "from harkd.distillation import DistillConfig; "
+            "print(cheap, type(harkd) is types.ModuleType, isinstance(harkd.distill, types.FunctionType), "
+            "isinstance(harkd.export, types.FunctionType), harkd.distillation.DistillConfig is DistillConfig, "
+            "harkd.deploy.export_run.__module__)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"}).stdout.split()
-    assert out == ["True", "True", "True", "True", "harkd.export.exporter"]
+    assert out == ["True", "True", "True", "True", "True", "harkd.deploy.exporter"]
 
 
 @pytest.fixture(scope="module")
 def inertial_run(synth_utd, tmp_path_factory):
-    sys.path.insert(0, str(ROOT / "tests" / "export"))
+    sys.path.insert(0, str(ROOT / "tests" / "deploy"))
     from tinyruns import train_tiny
 
     return train_tiny(synth_utd, tmp_path_factory.mktemp("api-inertial"), "raw", epochs=1)

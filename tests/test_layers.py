@@ -19,8 +19,8 @@ FLOORS = [
     {"losses"},
     {"semantic"},
     {"engine"},
-    {"distill", "recipes"},  # recipes: imports the method packages so that they register their recipes
-    {"export"},
+    {"distillation", "recipes"},  # recipes: imports the method packages so that they register their recipes
+    {"deploy"},
     {"api", "cli", "suites", "__init__", "__main__"},  # suites: the benchmark runner, above everything it runs
 ]
 FLOOR = {name: level for level, names in enumerate(FLOORS) for name in names}
@@ -108,8 +108,9 @@ def test_no_module_imports_a_higher_floor():
     assert not upward, "\n".join(upward)
 
 
-def test_the_engine_never_imports_distill():
-    found = [f"{module} (line {line})" for module, src, dst, line in edges() if src == "engine" and dst == "distill"]
+def test_the_engine_never_imports_distillation():
+    found = [f"{module} (line {line})" for module, src, dst, line in edges()
+             if src == "engine" and dst == "distillation"]
     assert not found, ", ".join(found)
 
 
@@ -143,7 +144,7 @@ def test_a_circle_inside_a_package_is_seen(tmp_path):
 def test_the_checker_sees_function_level_imports(tmp_path):
     """A lazy import inside a function counts like a module-level one (so the rules cannot be dodged)."""
     path = tmp_path / "mod.py"
-    path.write_text("def f():\n    from harkd.distill import DISTILL\n    import harkd.cli.main\n\n"
+    path.write_text("def f():\n    from harkd.distillation import DISTILL\n    import harkd.cli.main\n\n"
                     "from ..recipes import get_recipe\n")
-    assert imports("harkd.engine.mod", path) == [("harkd.distill.DISTILL", 2), ("harkd.cli.main", 3),
+    assert imports("harkd.engine.mod", path) == [("harkd.distillation.DISTILL", 2), ("harkd.cli.main", 3),
                                                  ("harkd.recipes.get_recipe", 5)]

@@ -84,7 +84,7 @@ def test_the_predictor_snippet_runs(synth_utd, tmp_path, monkeypatch):
     """``harkd.load`` as the page shows it, on a tiny inertial run standing in for runs/utd_acc_cnn1d."""
     import numpy as np
 
-    monkeypatch.syspath_prepend(str(ROOT / "tests" / "export"))
+    monkeypatch.syspath_prepend(str(ROOT / "tests" / "deploy"))
     from tinyruns import train_tiny
 
     run = train_tiny(synth_utd, tmp_path / "out", "raw", epochs=1)

@@ -185,7 +185,7 @@ def _teacher_entry(i: int, teacher) -> dict:
 
 
 def _save_module(i: int, teacher: Teacher, cfg, folder: Path, replace: bool) -> Path:
-    from harkd.distill.teachers import check_module_teacher, save_module_teacher
+    from harkd.distillation.teachers import check_module_teacher, save_module_teacher
 
     check_module_teacher(teacher.module, f"teachers[{i}]")
     transform = teacher.transform if teacher.transform is not None else cfg.data.modalities.get(teacher.modality)
@@ -238,8 +238,8 @@ def load(run: str | Path, checkpoint: str = "best"):
 def export(run: str | Path, out: str | Path, format: str | None = None, **options) -> dict:
     """Export a run's deployable model with its input pipeline to ``out`` (ONNX or TorchScript, from the
     suffix unless ``format`` says), check parity, write the manifest and return it
-    (:func:`harkd.export.exporter.export_run`'s options: checkpoint, window_samples, rate, quantize, ...)."""
-    from harkd.export.exporter import export_run, infer_format
+    (:func:`harkd.deploy.exporter.export_run`'s options: checkpoint, window_samples, rate, quantize, ...)."""
+    from harkd.deploy.exporter import export_run, infer_format
 
     options.setdefault("log", lambda message: None)
     return export_run(run, format or infer_format(out), out, **options)

@@ -71,7 +71,7 @@ def test_latency_is_sampled_round_robin_and_summarised_per_file(monkeypatch):
         return {"latency": [{"threads": t, "num_threads": n, "median_ms": m * n, "p95_ms": 2 * m * n}
                             for t, n in (("1", 1), ("all", 2))]}
 
-    monkeypatch.setattr("harkd.export.bench.bench", fake_bench)
+    monkeypatch.setattr("harkd.deploy.bench.bench", fake_bench)
     rows = [{"row": "a", "model_fp32": "a_fp32", "model_int8": "a_int8"}]
     device_table.measure_latency(rows, runs=10, rounds=3)
     assert calls == ["a_fp32", "a_int8"] * 3

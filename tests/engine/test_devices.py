@@ -129,9 +129,9 @@ def test_the_trainer_places_the_task_and_resumes_a_checkpoint_onto_another_devic
 
 def distilled_student(tmp_path, synth_utd, **train):
     """A 2-epoch skeleton teacher and a KD accelerometer student of it: (teacher run, student run)."""
-    from harkd.distill.config import load_distill_config
-    from harkd.distill.experiment import distill_experiment
-    from tests.distill.tinyteachers import INERTIAL, skeleton_teacher
+    from harkd.distillation.config import load_distill_config
+    from harkd.distillation.experiment import distill_experiment
+    from tests.distillation.tinyteachers import INERTIAL, skeleton_teacher
 
     teacher = skeleton_teacher(synth_utd, tmp_path / "t")
     cfg = load_distill_config(data={
@@ -146,7 +146,7 @@ def distilled_student(tmp_path, synth_utd, **train):
 
 def test_a_student_is_evaluated_without_its_teachers(tmp_path, synth_utd):
     """Evaluation and export read the deployable model only: the teacher run may be gone."""
-    from harkd.export.exporter import load_for_export
+    from harkd.deploy.exporter import load_for_export
 
     teacher, run_dir = distilled_student(tmp_path, synth_utd, epochs=1)
     before = evaluate_run(run_dir, "test", "last")
@@ -229,7 +229,7 @@ def test_train_log_keeps_what_the_console_showed(tmp_path, synth_utd):
 @needs_cuda
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_cuda_train_evaluate_export_and_resume(tmp_path, synth_utd, precision):
-    from harkd.export.exporter import load_for_export
+    from harkd.deploy.exporter import load_for_export
 
     cfg = config(tmp_path, synth_utd, "train.device=cuda", f"train.precision={precision}", epochs=1)
     run_dir = train_experiment(cfg, tmp_path / "run", **QUIET)

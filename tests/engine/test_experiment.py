@@ -151,7 +151,7 @@ def test_semantic_teacher_training_regresses_class_embeddings(tmp_path, synth_ut
     records = [json.loads(l) for l in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert {"train_ce", "train_semantic"} <= set(records[-1])
     assert records[-1]["train_loss"] == pytest.approx(records[-1]["train_ce"] + 0.5 * records[-1]["train_semantic"], rel=1e-5)
-    from harkd.distill.teachers import load_teacher, read_teacher_run
+    from harkd.distillation.teachers import load_teacher, read_teacher_run
 
     teacher = read_teacher_run(run_dir)  # a semantic run loads as a teacher with its embedding layer
     prepared_sample = {"inertial": torch.zeros(3, 64)}

@@ -1,4 +1,4 @@
-"""Recipes are plug-ins: the engine knows ``train``; ``distill`` registers itself when harkd.distill is imported."""
+"""Recipes are plug-ins: the engine knows ``train``; ``distill`` registers itself when harkd.distillation is imported."""
 
 import json
 import subprocess
@@ -14,7 +14,7 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 
 def test_the_engine_alone_knows_only_the_train_recipe():
     code = ("import sys; from harkd.engine.recipe import get_recipe, list_recipes; print(list_recipes(), "
-            "'harkd.distill' in sys.modules); import harkd.recipes; print(list_recipes())")
+            "'harkd.distillation' in sys.modules); import harkd.recipes; print(list_recipes())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin"}).stdout.splitlines()
     assert out == ["['train'] False", "['distill', 'train']"]

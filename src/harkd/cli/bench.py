@@ -39,7 +39,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from harkd.export.bench import bench, format_table
+    from harkd.deploy.bench import bench, format_table
 
     result = bench(args.target, runs=args.runs, warmup=args.warmup, repeats=args.repeats, checkpoint=args.checkpoint,
                    window_samples=args.window_samples)

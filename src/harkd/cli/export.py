@@ -46,7 +46,7 @@ def register(subparsers) -> None:
     parser.add_argument("--rate", type=positive_float, metavar="HZ",
                         help="sampling rate in Hz, > 0 (default: the dataset's; UTD-MHAD 50)")
     parser.add_argument("--quantize", choices=["int8"], help="static int8 quantization (ONNX only)")
-    # the defaults are harkd.export.quantize's MIN_AGREEMENT and MAX_ACCURACY_DROP (not imported here:
+    # the defaults are harkd.deploy.quantize's MIN_AGREEMENT and MAX_ACCURACY_DROP (not imported here:
     # that would load torch and onnx for every `harkd --help`; a test keeps the help text in step)
     parser.add_argument("--min-agreement", type=float_in(0, 1), metavar="F",
                         help="int8: least top-1 agreement with fp32 on the validation windows, 0-1 (default: 0.9)")
@@ -60,8 +60,8 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from harkd.errors import InputError
-    from harkd.export.exporter import _check_format, check_output, export_run, infer_format, manifest_path
-    from harkd.export.publish import publish_student
+    from harkd.deploy.exporter import _check_format, check_output, export_run, infer_format, manifest_path
+    from harkd.deploy.publish import publish_student
 
     if args.format is not None:
         _check_format(args.format)

@@ -49,7 +49,7 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         return f"{text} (default: %(default)s)"
 
 
-MAX_WINDOW_SAMPLES = 100_000  # export/bench --window-samples (harkd.export.stream buffers as many)
+MAX_WINDOW_SAMPLES = 100_000  # export/bench --window-samples (harkd.deploy.stream buffers as many)
 
 
 def int_at_least(minimum: int, maximum: int | None = None):

@@ -1,7 +1,7 @@
 """Recipes: how one kind of run (``train``, ``distill``, ...) reads its config and builds its task.
 
 A recipe is a plug-in: the package that defines a kind registers it with :func:`register_recipe`
-when imported (``harkd.distill`` registers ``distill``); the engine never imports it.
+when imported (``harkd.distillation`` registers ``distill``); the engine never imports it.
 ``harkd.recipes`` imports every built-in recipe, for the entry points (CLI, API, export).
 
 Before its data are read a run builds ONE :class:`Plan` (``recipe.plan(cfg)``): the resolved

@@ -206,7 +206,7 @@ class GSDMLoss(DistillLoss):
     layers and teachers).
 
     In a distillation task the weights come from the loss's own hooks (see
-    :mod:`harkd.distill.task`): :meth:`bind` checks the task can give them and
+    :mod:`harkd.distillation.task`): :meth:`bind` checks the task can give them and
     :meth:`prepare` computes them for each batch.
     """
 

@@ -15,8 +15,8 @@ pytest.importorskip("onnx")
 
 from harkd.cli.main import main  # noqa: E402
 from harkd.errors import InputError  # noqa: E402
-from harkd.export import export_run, manifest_path  # noqa: E402
-from harkd.export.bench import bench  # noqa: E402
+from harkd.deploy import export_run, manifest_path  # noqa: E402
+from harkd.deploy.bench import bench  # noqa: E402
 
 REEXPORT = "re-export the model with harkd export"
 
@@ -73,7 +73,7 @@ def test_export_api_ranges_are_checked_before_writing(raw_run, tmp_path, kwargs,
 ])
 def test_failed_export_leaves_an_earlier_export_untouched(raw_run, tmp_path, capsys, monkeypatch, fail_in, error,
                                                           code, line):
-    import harkd.export.exporter as exporter
+    import harkd.deploy.exporter as exporter
 
     out = tmp_path / "m.onnx"
     out.write_bytes(b"an earlier export")
@@ -92,7 +92,7 @@ def test_failed_export_leaves_an_earlier_export_untouched(raw_run, tmp_path, cap
 
 
 def test_failed_manifest_rename_leaves_no_model(raw_run, tmp_path, capsys, monkeypatch):
-    import harkd.export.exporter as exporter
+    import harkd.deploy.exporter as exporter
 
     out = tmp_path / "m.onnx"
     real_replace = os.replace
@@ -190,7 +190,7 @@ def test_a_window_in_seconds_that_is_not_the_window_in_samples_is_refused(raw_on
 
 def test_a_torchscript_model_is_checked_against_its_manifest_too(raw_run, tmp_path):
     from harkd.errors import DataError
-    from harkd.export import ExportedModel
+    from harkd.deploy import ExportedModel
 
     model = tmp_path / "m.pt"
     export_run(raw_run, "torchscript", model, log=lambda m: None)

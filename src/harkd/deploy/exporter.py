@@ -1,6 +1,6 @@
 """``harkd export``: a run directory -> a deployable ONNX / TorchScript file + JSON manifest.
 
-The exported graph is :class:`~harkd.export.pipeline.DeployablePipeline`: it takes a raw
+The exported graph is :class:`~harkd.deploy.pipeline.DeployablePipeline`: it takes a raw
 sensor window ``(batch, channels, window_samples)`` in the sensor's units at the recording
 rate and returns class probabilities. After writing the file, a parity check runs the
 exported file (onnxruntime / ``torch.jit.load``) and the PyTorch eager pipeline (the
@@ -35,8 +35,8 @@ import torch
 from harkd._version import __version__
 from harkd.errors import (DataError, HarkdError, InputError, MissingDependencyError, ParityError, file_in_the_way,
                           unknown_key_message)
-from harkd.export.macs import count_macs, count_parameters
-from harkd.export.pipeline import DeployablePipeline, PipelineSpec, build_pipeline, pipeline_spec
+from harkd.deploy.macs import count_macs, count_parameters
+from harkd.deploy.pipeline import DeployablePipeline, PipelineSpec, build_pipeline, pipeline_spec
 
 __all__ = ["FORMATS", "PARITY_TOLERANCE", "ExportedModel", "LoadedRun", "load_for_export", "export_pipeline",
            "export_run", "load_exported", "manifest_path", "read_manifest", "sha256_file", "parity_windows",
@@ -364,7 +364,7 @@ def export_run(run_dir: str | Path, fmt: str, out: str | Path, *, checkpoint: st
                log: Callable[[str], None] = print, **int8_bounds) -> dict:
     """Export a run's model with its input pipeline; check parity; write the manifest. Returns the manifest.
 
-    ``quantize="int8"`` writes the static int8 (QDQ) model instead (:mod:`harkd.export.quantize`);
+    ``quantize="int8"`` writes the static int8 (QDQ) model instead (:mod:`harkd.deploy.quantize`);
     ``int8_bounds`` (``min_agreement``, ``max_accuracy_drop``) override its check's bounds."""
     _check_format(fmt)
     _check_quantize(quantize, fmt)
@@ -374,7 +374,7 @@ def export_run(run_dir: str | Path, fmt: str, out: str | Path, *, checkpoint: st
 
 
 def _check_quantize(quantize: str | None, fmt: str) -> None:
-    from harkd.export.quantize import check_mode
+    from harkd.deploy.quantize import check_mode
 
     if check_mode(quantize) and fmt != "onnx":
         raise InputError(f"--quantize {quantize} needs --format onnx (ONNX Runtime runs the quantized model), "
@@ -424,7 +424,7 @@ def export_loaded(loaded: LoadedRun, fmt: str, out: str | Path, *, tolerance: fl
 def _quantized(loaded: LoadedRun, out: Path, tmp: Path, manifest: dict, log: Callable[[str], None],
                **bounds) -> dict:
     """Replace the checked fp32 model at ``tmp`` by its int8 model once that passes its check; its manifest."""
-    from harkd.export import quantize as q
+    from harkd.deploy import quantize as q
 
     tmp_int8 = tmp.with_name(tmp.name + ".int8")
     try:

@@ -216,7 +216,7 @@ class StreamPredictor:
         self.origin: Decimal | None = None  # the first valid row's timestamp (input units)
         self.resample = None
         if self.size != self.model_window:
-            from harkd.export.pipeline import interpolation_matrix
+            from harkd.deploy.pipeline import interpolation_matrix
 
             self.resample = interpolation_matrix(self.size, self.model_window).astype(np.float64)
         self.ring = np.zeros((self.size, len(columns)), dtype=np.float64)

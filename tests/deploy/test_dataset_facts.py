@@ -10,7 +10,7 @@ from harkd.cli.main import main
 from harkd.data import get_dataset
 from harkd.data.registry import DATA_ROOT_ENV, dataset_folder, glove_prefixes
 from harkd.errors import ConfigError
-from harkd.export.exporter import manifest_path
+from harkd.deploy.exporter import manifest_path
 
 STUDENT = {"name": "imu_cnn1d", "input": "inertial", "args": {"widths": [8], "depths": [1]}}
 
@@ -85,7 +85,7 @@ def test_unknown_modality_is_a_config_error():
 def berkeley_student(tmp_path_factory):
     """A skeleton teacher and an accelerometer student distilled on synthetic Berkeley-MHAD."""
     from harkd.data.synth.berkeley_mhad import write_berkeley_mhad
-    from harkd.distill import distill_experiment, load_distill_config
+    from harkd.distillation import distill_experiment, load_distill_config
     from harkd.engine.config import load_config
     from harkd.engine.experiment import train_experiment
 
@@ -127,7 +127,7 @@ def test_the_configured_grid_rate_is_the_exported_rate(berkeley_student, tmp_pat
     """A run whose loader resamples to ``load: {rate: 40}`` deploys at 40 Hz."""
     from harkd.engine.config import load_config
     from harkd.engine.experiment import train_experiment
-    from harkd.export import export_run
+    from harkd.deploy import export_run
 
     run = train_experiment(load_config(data={
         "name": "grid40", "seed": 0, "output_dir": str(tmp_path),

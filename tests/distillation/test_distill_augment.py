@@ -3,8 +3,8 @@ student's (augmented) view and is not cached; a modality only teachers read gets
 
 import pytest
 
-from harkd.distill import distill_experiment, load_distill_config
-from harkd.distill.experiment import resolve_config
+from harkd.distillation import distill_experiment, load_distill_config
+from harkd.distillation.experiment import resolve_config
 from harkd.engine.experiment import load_run
 from harkd.errors import ConfigError
 

@@ -5,7 +5,7 @@ import re
 import pytest
 import torch
 
-from harkd.distill.task import BatchContext, DistillTask, LossTerm, TermSetup
+from harkd.distillation.task import BatchContext, DistillTask, LossTerm, TermSetup
 from harkd.errors import ConfigError
 from harkd.losses.registry import DistillLoss
 from harkd.losses.sakdn import GSDMLoss

@@ -7,8 +7,8 @@ import pytest
 import yaml
 
 from harkd.cli.main import main
-from harkd.distill import distill_experiment, load_distill_config
-from harkd.distill.experiment import stage_config
+from harkd.distillation import distill_experiment, load_distill_config
+from harkd.distillation.experiment import stage_config
 from harkd.errors import ConfigError
 
 from tinyteachers import INERTIAL, skeleton_teacher

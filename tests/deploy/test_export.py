@@ -15,8 +15,8 @@ pytest.importorskip("onnx")
 from harkd.cli.main import main  # noqa: E402
 from harkd.errors import InputError  # noqa: E402
 from harkd.data.transforms import resample_time  # noqa: E402
-from harkd.export import ExportedModel, count_macs, export_run, interpolation_matrix, manifest_path, sha256_file  # noqa: E402
-from harkd.export.exporter import eager_probabilities, load_for_export, parity_windows  # noqa: E402
+from harkd.deploy import ExportedModel, count_macs, export_run, interpolation_matrix, manifest_path, sha256_file  # noqa: E402
+from harkd.deploy.exporter import eager_probabilities, load_for_export, parity_windows  # noqa: E402
 
 
 @pytest.mark.parametrize("window, length", [(175, 128), (50, 128), (128, 128), (300, 64), (2, 5)])
@@ -29,7 +29,7 @@ def test_interpolation_matrix_is_resample_time(window, length):
 
 @pytest.mark.parametrize("window, length", [(175, 128), (50, 128), (128, 128), (300, 64), (2, 5), (3, 2)])
 def test_the_pipeline_resamples_like_training(window, length):
-    from harkd.export.pipeline import DeployablePipeline
+    from harkd.deploy.pipeline import DeployablePipeline
 
     seen = []
     pipeline = DeployablePipeline(lambda x: seen.append(x) or x[..., 0], window, length)
@@ -41,8 +41,8 @@ def test_the_pipeline_resamples_like_training(window, length):
 
 
 def test_the_pipeline_normalises_like_training_in_one_onnx_node(tmp_path):
-    from harkd.export.exporter import export_pipeline
-    from harkd.export.pipeline import DeployablePipeline
+    from harkd.deploy.exporter import export_pipeline
+    from harkd.deploy.pipeline import DeployablePipeline
 
     mean, std = np.array([-0.6, 0.2, 9.8]), np.array([0.7, 0.05, 3.0])
     seen = []
@@ -62,7 +62,7 @@ def test_the_pipeline_normalises_like_training_in_one_onnx_node(tmp_path):
 
 
 def test_a_window_of_one_sample_cannot_be_resampled():
-    from harkd.export.pipeline import DeployablePipeline
+    from harkd.deploy.pipeline import DeployablePipeline
 
     with pytest.raises(InputError, match=re.escape("the window must hold at least 2 samples, got 1")):
         DeployablePipeline(torch.nn.Identity(), 1, 128)
@@ -143,7 +143,7 @@ def test_export_errors_are_one_line(raw_run, tmp_path, capsys):
 
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
 def test_parity_failure_is_an_error(fmt, raw_run, tmp_path, capsys, monkeypatch):
-    import harkd.export.exporter as exporter
+    import harkd.deploy.exporter as exporter
 
     real = exporter._run_exported
     monkeypatch.setattr(exporter, "_run_exported", lambda *a: real(*a) + np.float32(1e-3))

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from harkd.cli.main import main
-from harkd.distill import distill_experiment, load_distill_config
+from harkd.distillation import distill_experiment, load_distill_config
 from harkd.engine.config import load_config
 from harkd.engine.evaluate import evaluate_run
 from harkd.engine.experiment import load_run, train_experiment

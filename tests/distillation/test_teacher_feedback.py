@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from harkd.cli.main import main
-from harkd.distill.teachers import config_writing, training_command, warn_near_chance
+from harkd.distillation.teachers import config_writing, training_command, warn_near_chance
 from harkd.engine.checkpoint import atomic_save, load_checkpoint
 from harkd.errors import DataWarning
 

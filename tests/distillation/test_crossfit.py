@@ -5,8 +5,8 @@ import json
 import pytest
 import torch
 
-from harkd.distill import distill_experiment, load_distill_config
-from harkd.distill.experiment import DISTILL, resolve_config
+from harkd.distillation import distill_experiment, load_distill_config
+from harkd.distillation.experiment import DISTILL, resolve_config
 from harkd.engine.experiment import load_run
 from harkd.engine.recipe import prepare_plan
 from harkd.engine.trainer import model_input
@@ -119,7 +119,7 @@ def test_the_dataset_is_scanned_once_for_the_student_and_every_fold(synth_utd, f
 def test_a_distillation_reads_each_teacher_run_once(synth_utd, folds, tmp_path, monkeypatch):
     """Planned once for both training stages (before: about four reads per stage); evaluating the refit's final
     epoch reads no teacher (``load_run`` builds the student alone)."""
-    import harkd.distill.teachers as teachers
+    import harkd.distillation.teachers as teachers
 
     reads = []
     original = teachers.read_teacher_run

@@ -35,7 +35,7 @@ def raw_run(tiny_runs):
 @pytest.fixture(scope="session")
 def raw_onnx(raw_run, tmp_path_factory):
     """The raw run exported to ONNX (with its manifest)."""
-    from harkd.export import export_run
+    from harkd.deploy import export_run
 
     out = tmp_path_factory.mktemp("onnx") / "raw.onnx"
     export_run(raw_run, "onnx", out, log=lambda m: None)
@@ -45,7 +45,7 @@ def raw_onnx(raw_run, tmp_path_factory):
 @pytest.fixture(scope="session")
 def distill_run(synth_utd, raw_run, tmp_path_factory):
     """A KD + FitNet distillation run (skeleton teacher -> imu_cnn1d student)."""
-    from harkd.distill import distill_experiment, load_distill_config
+    from harkd.distillation import distill_experiment, load_distill_config
 
     out = tmp_path_factory.mktemp("distill")
     teacher = train_experiment(load_config(data={

@@ -12,8 +12,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from harkd.distill import distill_experiment, load_distill_config
-from harkd.distill.task import ensemble_logits
+from harkd.distillation import distill_experiment, load_distill_config
+from harkd.distillation.task import ensemble_logits
 from harkd.engine.runs import load_run
 from harkd.losses import DistillLoss, register_loss
 from harkd.losses.registry import LOSSES

@@ -7,11 +7,11 @@ import numpy as np
 import onnx
 import pytest
 
-import harkd.export.quantize as quantize
+import harkd.deploy.quantize as quantize
 from harkd.cli.main import main
-from harkd.export import ExportedModel, export_run, manifest_path
-from harkd.export.bench import bench
-from harkd.export.exporter import ParityError, load_for_export
+from harkd.deploy import ExportedModel, export_run, manifest_path
+from harkd.deploy.bench import bench
+from harkd.deploy.exporter import ParityError, load_for_export
 
 
 @pytest.fixture(scope="module")

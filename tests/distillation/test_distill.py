@@ -9,7 +9,7 @@ import torch
 import yaml
 
 from harkd.cli.main import main
-from harkd.distill import DistillTask, distill_experiment, load_distill_config
+from harkd.distillation import DistillTask, distill_experiment, load_distill_config
 from harkd.engine.config import load_config
 from harkd.engine.experiment import load_run, train_experiment
 from harkd.errors import ConfigError
@@ -65,7 +65,7 @@ def test_distill_cli_end_to_end(synth_utd, teacher_run, tmp_path, capsys):
 
 def test_batches_pair_teacher_and_student_inputs_by_recording(synth_utd, teacher_run, tmp_path):
     """The student input and the teacher input of every batch row come from the same recording."""
-    from harkd.distill.experiment import DISTILL
+    from harkd.distillation.experiment import DISTILL
     from harkd.engine.recipe import prepare_plan
 
     prepared = prepare_plan(DISTILL.plan(load_distill_config(data=distill_data(synth_utd, teacher_run, tmp_path,
@@ -175,7 +175,7 @@ def test_fused_teacher_and_progressive_stage(synth_utd, teacher_run, tmp_path):
     stage2["train"]["epochs"] = 1
     start = torch.load(stage1_dir / "best.pt", weights_only=False)["task"]
     cfg2 = load_distill_config(data=stage2)
-    from harkd.distill.experiment import DISTILL, build_distill_task
+    from harkd.distillation.experiment import DISTILL, build_distill_task
     from harkd.engine.recipe import prepare_plan
 
     plan = DISTILL.plan(cfg2)

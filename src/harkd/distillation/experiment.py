@@ -11,9 +11,9 @@ from typing import Callable
 import torch
 
 from harkd.data.transforms import deterministic_options
-from harkd.distill.config import DistillConfig, load_distill_config
-from harkd.distill.task import DistillTask, LossTerm
-from harkd.distill.teachers import (Teacher, check_teacher_split, load_teacher, out_of_fold_outputs, read_teacher,
+from harkd.distillation.config import DistillConfig, load_distill_config
+from harkd.distillation.task import DistillTask, LossTerm
+from harkd.distillation.teachers import (Teacher, check_teacher_split, load_teacher, out_of_fold_outputs, read_teacher,
                                    warn_near_chance)
 from harkd.engine.builders import build_model
 from harkd.engine.experiment import train_experiment

@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from harkd.distill import distill_experiment, load_distill_config
-from harkd.distill.experiment import DISTILL
+from harkd.distillation import distill_experiment, load_distill_config
+from harkd.distillation.experiment import DISTILL
 from harkd.engine.devices import autocast, to_device
 from harkd.engine.recipe import prepare_plan
 from harkd.engine.trainer import Trainer, model_input

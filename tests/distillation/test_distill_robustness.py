@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from harkd.distill import load_distill_config
-from harkd.distill.experiment import DISTILL, distill_experiment
+from harkd.distillation import load_distill_config
+from harkd.distillation.experiment import DISTILL, distill_experiment
 from harkd.engine.evaluate import evaluate_run
 from harkd.engine.lifecycle import write_task_reports
 from harkd.engine.recipe import prepare_plan

@@ -17,9 +17,9 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
 from harkd.cli.main import main  # noqa: E402
-from harkd.export import export_run, manifest_path  # noqa: E402
-from harkd.export.exporter import load_for_export  # noqa: E402
-from harkd.export.stream import StreamConfig, StreamPredictor, parse_row  # noqa: E402
+from harkd.deploy import export_run, manifest_path  # noqa: E402
+from harkd.deploy.exporter import load_for_export  # noqa: E402
+from harkd.deploy.stream import StreamConfig, StreamPredictor, parse_row  # noqa: E402
 
 from benchmarks.streamdata import parse_predictions, per_recording_labels, write_stream  # noqa: E402
 

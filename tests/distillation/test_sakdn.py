@@ -11,8 +11,8 @@ import torch
 import yaml
 
 from harkd.cli.main import main
-from harkd.distill import distill_experiment, load_distill_config
-from harkd.distill.task import BatchContext
+from harkd.distillation import distill_experiment, load_distill_config
+from harkd.distillation.task import BatchContext
 from harkd.engine.experiment import load_run
 from harkd.errors import ConfigError
 

@@ -37,7 +37,7 @@ def test_bench_missing_target(tmp_path, capsys):
 
 
 def test_time_calls_repeats_report_every_block_and_the_best():
-    from harkd.export.bench import time_calls
+    from harkd.deploy.bench import time_calls
 
     delays = iter([0.004] * 3 + [0.0] * 3 + [0.002] * 3)  # three blocks of three calls: slow, fast, middle
 

@@ -92,7 +92,7 @@ def test_sensor_teacher_distils_into_the_depth_motion_map_student(vision_runs, s
 
 def test_a_distilled_student_teaches_in_turn(vision_runs, synth_utd):
     """A distill run (its student) is a teacher too: the large-student -> device-student path of issue 15."""
-    from harkd.distill.teachers import load_teacher, read_teacher_run
+    from harkd.distillation.teachers import load_teacher, read_teacher_run
     from harkd.engine.checkpoint import load_checkpoint
 
     work, runs = vision_runs

@@ -10,8 +10,8 @@ import re
 import pytest
 import torch
 
-from harkd.distill import distill_experiment, load_distill_config
-from harkd.distill.task import ensemble_logits
+from harkd.distillation import distill_experiment, load_distill_config
+from harkd.distillation.task import ensemble_logits
 from harkd.engine.experiment import load_run
 from harkd.engine.trainer import mix_batch
 from harkd.errors import ConfigError
@@ -83,8 +83,8 @@ def test_mixup_with_a_memory_bank_loss_is_refused(synth_utd, teacher_run, tmp_pa
 
 
 def test_mixup_with_a_per_label_loss_or_cross_fitted_teacher_is_refused(synth_utd, teacher_run, tmp_path):
-    from harkd.distill.experiment import _check_mixup
-    from harkd.distill.task import LossTerm
+    from harkd.distillation.experiment import _check_mixup
+    from harkd.distillation.task import LossTerm
     from harkd.losses.registry import create_loss
 
     cfg = _config(synth_utd, teacher_run, tmp_path, [{"name": "acs", "teacher_index": "all"}],
