@@ -38,16 +38,18 @@ HERE = Path(__file__).resolve().parent
 class Stage(NamedTuple):
     """One run of a row: a config under configs/utd_mhad, ``train`` or ``distill``, the teacher runs (this
     suite's single-modality configs, same seed; ``NAME@folds``: NAME's cross-fitting fold runs, see
-    FOLDS), a suffix naming the run when one config is run with other teachers or ``overrides``. A
-    later stage of a row starts from the previous stage's student (init_from)."""
+    FOLDS), a suffix naming the run when one config is run with other teachers or ``overrides``, and
+    ``stage``: one stage of a multi-stage config, trained alone (``harkd distill --stage``). A later stage
+    of a row starts from the previous stage's student (init_from)."""
     config: str
     kind: str
     teachers: list
     suffix: str = ""
     overrides: tuple = ()
+    stage: str = ""
 
     def run_name(self, tag: str = "") -> str:
-        return f"{Path(self.config).stem}{self.suffix and '_' + self.suffix}{tag and '_' + tag}"
+        return "_".join(x for x in (Path(self.config).stem, self.stage, self.suffix, tag) if x)
 
 
 # Cross-fitting folds of a teacher config: fold run NAME_fold13 holds training subjects 1 and 3 out (its
@@ -68,9 +70,11 @@ def _distill(config, *teachers, suffix=""):
     return [Stage(config, "distill", list(teachers), suffix)]
 
 
-def _progressive(prefix: str, teacher_tag: str = "", suffix: str = ""):
-    """PSKD's three stages (``distill/{prefix}1..3.yaml``), one teacher of _PSKD each (``teacher_tag``: "@folds")."""
-    return [Stage(f"distill/{prefix}{i + 1}.yaml", "distill", [t + teacher_tag], suffix) for i, t in enumerate(_PSKD)]
+def _progressive(config: str, teacher_tag: str = "", suffix: str = ""):
+    """PSKD's three stages of ``distill/{config}.yaml``, each trained alone (``--stage``) from the previous
+    one, one teacher of _PSKD each (``teacher_tag``: "@folds")."""
+    return [Stage(f"distill/{config}.yaml", "distill", [t + teacher_tag], suffix, stage=f"stage{i + 1}")
+            for i, t in enumerate(_PSKD)]
 
 
 _PSKD = ("skeleton_stgcn", "skel_acc_fusion", "acc_cnn1d")
@@ -108,9 +112,9 @@ SUITES = {
         ("KD (skeleton teacher)", _distill("distill/skel2acc_kd.yaml", "skeleton_stgcn")),
         ("KD (augmented skeleton teacher)", _distill("distill/skel2acc_kd.yaml", "skeleton_stgcn_aug",
                                                      suffix="skelaug")),
-        ("PSKD: 3 progressive stages + ACS", _progressive("pskd_stage")),
+        ("PSKD: 3 progressive stages + ACS", _progressive("pskd")),
         ("PSKD without progressive stages (ACS, 3 teachers)", _distill("distill/pskd_no_progressive.yaml", *_PSKD)),
-        ("PSKD without ACS (progressive, KD)", _progressive("pskd_noacs_stage")),
+        ("PSKD without ACS (progressive, KD)", _progressive("pskd_noacs")),
     ]),
     "folds": ("Cross-fitting fold teachers (each trained without two training subjects, which it teaches; "
               "test accuracy for reference)", [
@@ -122,10 +126,10 @@ SUITES = {
         ("no KD", _single("acc_cnn1d.yaml")),
         ("KD (cross-fitted skeleton teacher)", _distill("distill/skel2acc_kd.yaml", "skeleton_stgcn@folds",
                                                         suffix="xfit")),
-        ("PSKD: 3 progressive stages + ACS", _progressive("pskd_stage", "@folds", "xfit")),
+        ("PSKD: 3 progressive stages + ACS", _progressive("pskd", "@folds", "xfit")),
         ("PSKD without progressive stages (ACS, 3 teachers)",
          _distill("distill/pskd_no_progressive.yaml", *(f"{t}@folds" for t in _PSKD), suffix="xfit")),
-        ("PSKD without ACS (progressive, KD)", _progressive("pskd_noacs_stage", "@folds", "xfit")),
+        ("PSKD without ACS (progressive, KD)", _progressive("pskd_noacs", "@folds", "xfit")),
     ]),
     "depth2acc": ("Depth video -> accelerometer student (raw-acc 1D CNN, same budget in every row)", [
         ("no KD", _single("acc_cnn1d.yaml")),
@@ -195,7 +199,8 @@ def row_runs(stages: list, seed: int, out: Path, overrides: list[str], teacher_s
         name = f"{stage.run_name(tag)}_s{seed}"
         needs = teacher_runs(stage.teachers, seed, teacher_seed) + ((previous.name,) if previous else ())
         previous = RunSpec(name, stage.kind, str(HERE.parent / "configs" / "utd_mhad" / stage.config),
-                           str(out / name), (f"seed={seed}", *extra, *stage.overrides, *overrides), needs)
+                           str(out / name), (f"seed={seed}", *extra, *stage.overrides, *overrides), needs,
+                           options=(("stage", stage.stage),) if stage.stage else ())
         runs.append(previous)
     return runs
 
@@ -293,10 +298,11 @@ def main() -> int:
                                                                      args.teacher_seed))
             common = " ".join(f"--set '{o}'" for o in (*stage.overrides, *args.overrides))
             run_dir = f"--run-dir RUNS/{stage.run_name(args.tag)}_sS"
-            commands.append(" ".join(x for x in (f"harkd {stage.kind} configs/utd_mhad/{stage.config} --set seed=S",
+            config = f"configs/utd_mhad/{stage.config}" + (f" --stage {stage.stage}" if stage.stage else "")
+            commands.append(" ".join(x for x in (f"harkd {stage.kind} {config} --set seed=S",
                                                  extra, common, run_dir) if x))
         command = " && ".join(commands)
-        config = " + ".join(Path(stage.config).stem for stage in stages)
+        config = " + ".join("_".join(x for x in (Path(stage.config).stem, stage.stage) if x) for stage in stages)
         rows.append(f"| {label} | `{config}` | {mean_std([r['test_best'] for r in rs])} | "
                     f"{mean_std([r['test_last'] for r in rs])} | {mean_std([r['f1_best'] for r in rs])} | "
                     f"{statistics.median(r['s_per_epoch'] for r in rs):.2f} | {rs[0]['epochs']} | `{command}` |")

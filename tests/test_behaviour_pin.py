@@ -80,7 +80,7 @@ RUNS = [
     ("depth2gaf_dask", "distill", "distill/depth2gaf_dask.yaml", ["teachers.0.run={depth_trn}", LAST]),
     ("accgyro2depth_sakdn", "distill", "distill/accgyro2depth_sakdn.yaml",
      ["teachers.0.run={accgyro_sakdn}", LAST, "data.modalities.depth.frames=4", "data.modalities.depth.size=[32,32]"]),
-    ("pskd_stage2", "distill", "distill/pskd_stage2.yaml", ["teachers.0.run={fusion}", LAST]),
+    ("pskd_stage2", "distill --stage stage2", "distill/pskd.yaml", ["teachers.0.run={fusion}", LAST]),
 ]
 
 MARGIN = 4.0
@@ -154,7 +154,8 @@ def train_pinned(name: str, data_root: Path, work: Path, monkeypatch_setattr, di
     run_dir = work / (run_name or name)
     losses, lrs, handle = _record(monkeypatch_setattr)
     overrides = [o.format(**dirs) for o in [*COMMON, f"data.root={data_root}", *extra, *more]]
-    args = [command, str(ROOT / "configs" / "utd_mhad" / config), "--run-dir", str(run_dir),
+    command, *options = command.split()  # e.g. "distill --stage stage2": one stage of a multi-stage config
+    args = [command, str(ROOT / "configs" / "utd_mhad" / config), *options, "--run-dir", str(run_dir),
             "--evaluate", "none", "--deterministic"]
     for o in overrides:
         args += ["--set", o]

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import utd_benchmark
-from harkd.recipes import get_recipe
+from harkd.recipes import load_recipe_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -18,9 +18,11 @@ STAGES = [(suite, label, i, stage) for suite, (_, rows) in utd_benchmark.SUITES.
 def test_stage_config_loads_with_its_overrides(suite, label, i, stage):
     previous = Path("runs/prev") if i else None
     overrides = utd_benchmark.stage_overrides(stage.teachers, previous, 1, Path("runs/bench"), teacher_seed=0)
-    cfg = get_recipe(stage.kind).load(ROOT / "configs" / "utd_mhad" / stage.config,
-                                      ["seed=1", *overrides, *stage.overrides])
+    _, cfg = load_recipe_config(ROOT / "configs" / "utd_mhad" / stage.config, stage.kind,
+                                ["seed=1", *overrides, *stage.overrides], stage.stage or None)
     assert cfg.seed == 1
+    if stage.stage:  # one stage of a multi-stage file, started from the previous stage's run
+        assert cfg.init_from == (str(previous) if previous else None)
     for spec, teacher in zip(getattr(cfg, "teachers", []), stage.teachers):
         name, _, folds = teacher.partition("@")
         if folds:
@@ -41,7 +43,7 @@ def test_fold_runs_hold_out_every_training_subject_once():
 
 
 def test_row_runs_chain_the_stages_and_need_their_teachers():
-    stages = utd_benchmark._progressive("pskd_stage", "@folds", "xfit")
+    stages = utd_benchmark._progressive("pskd", "@folds", "xfit")
     runs = utd_benchmark.row_runs(stages, 1, Path("runs/bench"), ["train.epochs=2"], teacher_seed=0)
     assert [r.name for r in runs] == ["pskd_stage1_xfit_s1", "pskd_stage2_xfit_s1", "pskd_stage3_xfit_s1"]
     assert runs[0].needs == ("skeleton_stgcn_fold13_s0", "skeleton_stgcn_fold57_s0")
@@ -50,6 +52,8 @@ def test_row_runs_chain_the_stages_and_need_their_teachers():
     want = ["seed=1", *utd_benchmark.stage_overrides(stages[1].teachers, Path("runs/bench/pskd_stage1_xfit_s1"), 1,
                                                       Path("runs/bench"), 0), "train.epochs=2"]
     assert list(runs[1].overrides) == want and runs[1].run_dir == "runs/bench/pskd_stage2_xfit_s1"
+    assert [r.config.endswith("configs/utd_mhad/distill/pskd.yaml") for r in runs] == [True] * 3
+    assert [r.option("stage") for r in runs] == ["stage1", "stage2", "stage3"]  # each stage of the one file
 
 
 def test_a_teacher_from_another_suite_must_exist(tmp_path):

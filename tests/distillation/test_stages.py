@@ -8,6 +8,7 @@ import yaml
 
 from harkd.cli.main import main
 from harkd.distillation import distill_experiment, load_distill_config
+from harkd.distillation.config import read_stage
 from harkd.distillation.experiment import stage_config
 from harkd.errors import ConfigError
 
@@ -40,16 +41,40 @@ def losses(run_dir: Path) -> list[dict]:
             for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
 
 
-@pytest.mark.parametrize("name", ["pskd", "pskd_noacs"])
-def test_pskd_is_one_file_with_the_three_stage_configs(name):
+@pytest.mark.parametrize("name, loss", [("pskd", "acs"), ("pskd_noacs", "kd")])
+def test_pskd_is_one_file_and_each_stage_runs_alone_as_the_chain_runs_it(name, loss):
     cfg = load_distill_config(CONFIGS / f"{name}.yaml")
-    previous = None
-    for i in range(3):
-        expected = load_distill_config(CONFIGS / f"{name}_stage{i + 1}.yaml",
-                                       [f"init_from={previous}"] if previous else [])
-        assert stage_config(cfg, i, previous).to_dict() == expected.to_dict()
-        previous = Path(f"runs/utd_{name}/stage{i + 1}")
-    assert "stages" not in expected.to_dict()  # a single-stage config.yaml reads as before
+    teachers = ["runs/utd_skeleton_stgcn", "runs/utd_skel_acc_fusion", "runs/utd_acc_cnn1d"]
+    for i, (teacher, warmup) in enumerate(zip(teachers, (3, 1, 1))):
+        chained = stage_config(cfg, i, None)
+        assert (chained.name, [t.run for t in chained.teachers], chained.train.epochs, chained.schedule.warmup_epochs,
+                [t.name for t in chained.losses]) == (f"utd_{name}_stage{i + 1}", [teacher], 20, warmup, ["ce", loss])
+        alone = load_distill_config(data=read_stage(CONFIGS / f"{name}.yaml", f"stage{i + 1}"))
+        assert alone.to_dict() == chained.to_dict()
+        assert "stages" not in alone.to_dict()  # a single-stage config.yaml reads as before
+
+
+def test_a_stage_alone_keeps_a_folds_teachers_default_checkpoint():
+    # overrides apply to the stage as written: an unset checkpoint stays unset, so folds take their own default
+    data = read_stage(CONFIGS / "pskd.yaml", "stage2")
+    cfg = load_distill_config(data=data, overrides=["teachers.0.run=null", "teachers.0.folds=[a, b]"])
+    assert cfg.teachers[0].checkpoint == "last" and cfg.teachers[0].folds == ["a", "b"]
+
+
+@pytest.mark.parametrize("kind, config, stage, message", [
+    ("distill", "pskd.yaml", "stage9", "{path}: --stage stage9: no such stage; its stages are stage1, stage2, stage3"),
+    ("distill", "skel2acc_kd.yaml", "stage1", "{path}: --stage stage1: this config has no stages (run it without "
+                                              "--stage)"),
+    ("train", "../acc_cnn1d.yaml", "stage1", "--stage stage1: a training config has no stages"),
+])
+def test_a_wrong_stage_name_is_refused_with_the_file_named(kind, config, stage, message, tmp_path):
+    from harkd.recipes import run_config
+
+    path = CONFIGS / config
+    with pytest.raises(ConfigError) as err:
+        run_config(path, tmp_path / "run", kind=kind, stage=stage)
+    assert str(err.value) == message.format(path=path)
+    assert not (tmp_path / "run").exists()
 
 
 def test_each_stage_starts_from_the_last_and_the_chain_resumes(synth_utd, teacher_run, tmp_path, capsys):
@@ -70,6 +95,11 @@ def test_each_stage_starts_from_the_last_and_the_chain_resumes(synth_utd, teache
     first = distill_experiment(stage_config(cfg, 0, None), tmp_path / "hand1", log=lambda m: None)
     by_hand = distill_experiment(stage_config(cfg, 1, first), tmp_path / "hand2", log=lambda m: None)
     assert losses(top / "stage1") == losses(first) and losses(top / "stage2") == losses(by_hand)
+    # and as one stage alone from the command line (--stage, init_from set by the user)
+    alone = tmp_path / "alone"
+    assert main(["distill", str(path), "--stage", "stage2", "--set", f"init_from={first}", "--run-dir", str(alone),
+                 "--evaluate", "none"]) == 0
+    assert losses(alone) == losses(by_hand)
 
     # stopped in stage 2: the rerun trains stage 2 only, from stage 1's weights
     stage1 = (top / "stage1" / "last.pt").read_bytes()

@@ -149,6 +149,15 @@ def test_a_recorded_run_is_run_again_when_its_settings_or_its_run_directory_chan
     assert _calls(tmp_path) == ["t", "t", "t"]
 
 
+
+def test_a_finished_run_with_options_is_read_back_not_run_again(tmp_path):
+    # options nest tuples, which JSON reads back as lists: the saved spec must still compare equal
+    state = tmp_path / "state"
+    runs = [RunSpec("t", "train", "x.yaml", str(tmp_path / "t"), ("seed=1",), options=(("epochs", (60, 150)),))]
+    first = run_suite(runs, _record, state_dir=state)
+    assert run_suite(runs, _record, state_dir=state, log=lambda m: None) == first
+    assert _calls(tmp_path) == ["t"]
+
 # ----------------------------------------------------------------------------- tiny real runs
 def _configs(tmp_path: Path, root: Path, epochs: int = 2) -> tuple[Path, Path]:
     base = {"seed": 0, "output_dir": str(tmp_path),

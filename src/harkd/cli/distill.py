@@ -12,6 +12,7 @@ examples:
   harkd train configs/utd_mhad/skeleton_stgcn.yaml                  # 1. the teacher
   harkd distill configs/utd_mhad/distill/skel2acc_kd.yaml           # 2. the student, paired batches
   harkd distill configs/utd_mhad/distill/skel2acc_kd.yaml --set seed=1 --set losses.1.weight=0.5
+  harkd distill configs/utd_mhad/distill/pskd.yaml --stage stage2 --set init_from=runs/pskd_stage1  # one stage
   harkd evaluate runs/utd_skel2acc_kd --json                         # the student alone, test split
 """
 
@@ -25,4 +26,6 @@ def register(subparsers) -> None:
                     "rules as harkd train; checkpoints hold the student and the losses' learned parts.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_run_arguments(parser)
+    parser.add_argument("--stage", metavar="NAME", help="train only this stage of a multi-stage config (stage1, "
+                        "stage2, ... or its name) as its own run; --set applies to that stage's config")
     parser.set_defaults(func=functools.partial(run, kind="distill"))

@@ -54,8 +54,8 @@ def run(args, kind: str = "train") -> int:
     overrides = list(args.overrides) + (["train.deterministic=true"] if args.deterministic else [])
     evaluate = None if args.evaluate == "none" else args.evaluate
     select_on = "test" if args.select_on_test else "val"
-    run_dir = run_config(args.config, args.run_dir, kind=kind, overrides=overrides, resume=not args.no_resume,
-                         evaluate=evaluate, select_on=select_on)
+    run_dir = run_config(args.config, args.run_dir, kind=kind, overrides=overrides, stage=getattr(args, "stage", None),
+                         resume=not args.no_resume, evaluate=evaluate, select_on=select_on)
     if distributed.rank() == 0 and evaluate:
         labels = checkpoint_labels(run_dir)
         for checkpoint in ("best", "last"):

@@ -37,17 +37,19 @@ the class-name embeddings of GSDM's ablation weights (default: the teacher's).
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
 from harkd.engine.config import (MAX_EPOCHS, MAX_WEIGHT, DataConfig, ModelConfig, OptimConfig, ScheduleConfig,
                                  SemanticConfig, TrainConfig, load_config)
-from harkd.engine.schema import OMIT_DEFAULT, ranged, to_dict
+from harkd.engine.schema import OMIT_DEFAULT, load_yaml, ranged, to_dict
+from harkd.errors import ConfigError
 from harkd.losses.registry import LOSSES
 
 __all__ = ["DistillConfig", "DistillDataConfig", "TeacherConfig", "LossTermConfig", "StageConfig",
-           "load_distill_config"]
+           "load_distill_config", "read_stage", "stage_data"]
 
 
 @dataclass
@@ -190,3 +192,33 @@ class DistillConfig:
 def load_distill_config(path: str | Path | None = None, overrides: list[str] = (), data: dict | None = None) -> DistillConfig:
     """Read a distillation YAML (or take ``data``), apply overrides, validate."""
     return load_config(path, overrides, data, schema=DistillConfig)
+
+
+def stage_data(data: dict, i: int) -> dict:
+    """Stage ``i`` of a multi-stage config mapping (as written or resolved) as a single-stage mapping:
+    named ``NAME_STAGE``, with the stage's teachers, losses, epochs and schedule keys; the rest as written
+    (an unset key keeps its default, e.g. a ``folds`` teacher's checkpoint)."""
+    data = copy.deepcopy(data)
+    stage = data.pop("stages")[i]
+    data["name"] = f"{data['name']}_{stage.get('name') or f'stage{i + 1}'}"
+    data["teachers"] = [data["teachers"][t] for t in stage["teachers"]]
+    if stage.get("losses") is not None:
+        data["losses"] = stage["losses"]
+    data["train"] = {**(data.get("train") or {}), "epochs": stage["epochs"]}
+    data["schedule"] = {**(data.get("schedule") or {}), **(stage.get("schedule") or {})}
+    return data
+
+
+def read_stage(config: str | Path | dict, stage: str) -> dict:
+    """The stage named ``stage`` of a multi-stage config (a YAML path or a mapping) as the single-stage
+    config mapping the chain trains (``harkd distill CONFIG --stage NAME``; ``init_from`` as written:
+    point it at the previous stage's run). The whole file is validated first."""
+    where = str(config) if isinstance(config, (str, Path)) else "the config"
+    cfg = load_distill_config(config) if isinstance(config, (str, Path)) else load_distill_config(data=config)
+    if cfg.stages is None:
+        raise ConfigError(f"{where}: --stage {stage}: this config has no stages (run it without --stage)")
+    names = cfg.stage_names()
+    if stage not in names:
+        raise ConfigError(f"{where}: --stage {stage}: no such stage; its stages are {', '.join(names)}")
+    raw = load_yaml(Path(config).read_text()) if isinstance(config, (str, Path)) else config
+    return stage_data(raw, names.index(stage))

@@ -11,7 +11,7 @@ from typing import Callable
 import torch
 
 from harkd.data.transforms import deterministic_options
-from harkd.distillation.config import DistillConfig, load_distill_config
+from harkd.distillation.config import DistillConfig, load_distill_config, read_stage, stage_data
 from harkd.distillation.task import DistillTask, LossTerm
 from harkd.distillation.teachers import (Teacher, check_teacher_split, load_teacher, out_of_fold_outputs, read_teacher,
                                    warn_near_chance)
@@ -79,15 +79,7 @@ def distill_plan(cfg: DistillConfig) -> Plan:
 def stage_config(cfg: DistillConfig, i: int, previous: Path | None) -> DistillConfig:
     """Stage ``i`` of a multi-stage config as a single-stage one: named ``NAME_STAGE``, with the stage's
     teachers, losses, epochs and schedule keys, started from ``previous`` (the last stage's run directory)."""
-    stage = cfg.stages[i]
-    data = cfg.to_dict()
-    del data["stages"]
-    data["name"] = f"{cfg.name}_{cfg.stage_names()[i]}"
-    data["teachers"] = [data["teachers"][t] for t in stage.teachers]
-    if stage.losses is not None:
-        data["losses"] = to_dict(stage.losses)
-    data["train"]["epochs"] = stage.epochs
-    data["schedule"].update(stage.schedule)
+    data = stage_data(cfg.to_dict(), i)
     data["init_from"] = None if previous is None else str(previous)
     try:
         return load_distill_config(data=data)
@@ -302,7 +294,7 @@ def _load(path=None, overrides=(), data=None) -> DistillConfig:
 
 
 DISTILL = register_recipe(Recipe("distill", _load, distill_plan, build_distill_task, keys=("teachers", "student"),
-                                 title="distillation", deployable=_student))
+                                 title="distillation", deployable=_student, stage=read_stage))
 
 
 def distill_experiment(cfg: DistillConfig, run_dir: Path | None = None, *, resume: bool = True,

@@ -33,10 +33,11 @@ __all__ = ["train_experiment", "run_config", "refit_experiment", "load_run"]
 
 
 def run_config(config, run_dir: str | Path | None = None, *, kind: str = "train", overrides: list[str] = (),
-               **options) -> Path:
-    """Read ``config`` (a YAML path, a dict or the config dataclasses) as a ``kind`` run, apply
-    ``overrides`` and train it with :func:`train_experiment` (``options``: its keyword arguments)."""
-    recipe, cfg = load_recipe_config(config, kind, overrides)
+               stage: str | None = None, **options) -> Path:
+    """Read ``config`` (a YAML path, a dict or the config dataclasses) as a ``kind`` run (``stage``: that
+    stage of a multi-stage config alone), apply ``overrides`` and train it with :func:`train_experiment`
+    (``options``: its keyword arguments)."""
+    recipe, cfg = load_recipe_config(config, kind, overrides, stage)
     return train_experiment(cfg, run_dir, recipe=recipe, **options)
 
 

@@ -66,6 +66,8 @@ class Recipe:
     title: str = ""  # the kind in words ("training", "distillation")
     #: config -> (task attribute, ModelConfig) of the deployable model, read off the config alone
     deployable: Callable[[Any], tuple[str, Any]] = lambda cfg: ("model", cfg.model)
+    #: (config path or mapping, stage name) -> that stage of a multi-stage config as a single-stage mapping
+    stage: Callable[[Any, str], dict] | None = None
 
 
 RECIPES: Registry[Recipe] = Registry("run kind")  # the one registry rule (harkd.registry)
@@ -98,11 +100,19 @@ def read_run_config(run_dir: Path) -> tuple[dict, Recipe, Any]:
     return meta, recipe, recipe.load(run_dir / "config.yaml")
 
 
-def load_recipe_config(config, kind: str = "train", overrides: list[str] = ()) -> tuple[Recipe, Any]:
+def load_recipe_config(config, kind: str = "train", overrides: list[str] = (),
+                       stage: str | None = None) -> tuple[Recipe, Any]:
     """``kind``'s recipe and ``config`` read and validated by it: a YAML path, a dict, or the config
     dataclasses (turned into their dict first, so every form is validated alike). A YAML file of
-    another registered kind is named as such."""
+    another registered kind is named as such. ``stage``: that stage of a multi-stage config alone,
+    the overrides applied to it."""
     recipe = get_recipe(kind)
+    if stage is not None:
+        if recipe.stage is None:
+            raise ConfigError(f"--stage {stage}: a {recipe.title or kind} config has no stages")
+        if dataclasses.is_dataclass(config) and not isinstance(config, type):
+            config = to_dict(config)
+        config = recipe.stage(config, stage)
     if isinstance(config, (str, Path)):
         try:
             return recipe, recipe.load(config, list(overrides))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from typing import Iterable, Sequence
 
@@ -33,7 +34,8 @@ class RunSpec:
         return dict(self.options).get(key, default)
 
     def to_dict(self) -> dict:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        """The spec as JSON reads it back (tuples as lists, nested ones too), so a saved spec compares equal."""
+        return json.loads(json.dumps(asdict(self), default=str))
 
 
 def run_name(label: str, seed: int, teacher_seed: int | None = None) -> str:

@@ -53,7 +53,7 @@ def train_run(spec: RunSpec) -> Path:
     from harkd.recipes import run_config
 
     return run_config(Path(spec.config), Path(spec.run_dir), kind=spec.kind, overrides=list(spec.overrides),
-                      log=lambda m: None, progress=False, select_on=spec.select_on)
+                      stage=spec.option("stage"), log=lambda m: None, progress=False, select_on=spec.select_on)
 
 
 def _claim_gpu(slots) -> None:
