@@ -63,7 +63,8 @@ def stream_throughput(run_dir: Path, onnx: Path) -> dict:
     """Stream 20 concatenated test recordings (50 Hz text rows) through harkd stream's predictor."""
     from benchmarks.streamdata import parse_predictions, per_recording_labels, write_stream
 
-    from harkd.deploy.exporter import ExportedModel, load_for_export
+    from harkd.deploy.exporter import load_for_export
+    from harkd.deploy.runtime import ExportedModel
     from harkd.deploy.stream import StreamConfig, StreamPredictor
 
     loaded = load_for_export(run_dir)

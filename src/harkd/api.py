@@ -239,7 +239,8 @@ def export(run: str | Path, out: str | Path, format: str | None = None, **option
     """Export a run's deployable model with its input pipeline to ``out`` (ONNX or TorchScript, from the
     suffix unless ``format`` says), check parity, write the manifest and return it
     (:func:`harkd.deploy.exporter.export_run`'s options: checkpoint, window_samples, rate, quantize, ...)."""
-    from harkd.deploy.exporter import export_run, infer_format
+    from harkd.deploy.exporter import export_run
+    from harkd.deploy.manifest import infer_format
 
     options.setdefault("log", lambda message: None)
     return export_run(run, format or infer_format(out), out, **options)

@@ -10,7 +10,7 @@ from harkd.cli.main import main
 from harkd.data import get_dataset
 from harkd.data.registry import DATA_ROOT_ENV, dataset_folder, glove_prefixes
 from harkd.errors import ConfigError
-from harkd.deploy.exporter import manifest_path
+from harkd.deploy.manifest import manifest_path
 
 STUDENT = {"name": "imu_cnn1d", "input": "inertial", "args": {"widths": [8], "depths": [1]}}
 

@@ -11,7 +11,8 @@ import harkd.deploy.quantize as quantize
 from harkd.cli.main import main
 from harkd.deploy import ExportedModel, export_run, manifest_path
 from harkd.deploy.bench import bench
-from harkd.deploy.exporter import ParityError, load_for_export
+from harkd.deploy.exporter import load_for_export
+from harkd.errors import ParityError
 
 
 @pytest.fixture(scope="module")

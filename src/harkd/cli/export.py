@@ -60,11 +60,12 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from harkd.errors import InputError
-    from harkd.deploy.exporter import _check_format, check_output, export_run, infer_format, manifest_path
+    from harkd.deploy.exporter import check_output, export_run
+    from harkd.deploy.manifest import check_format, infer_format, manifest_path
     from harkd.deploy.publish import publish_student
 
     if args.format is not None:
-        _check_format(args.format)
+        check_format(args.format)
     if args.out:  # every check on --out before anything is written
         fmt = args.format or infer_format(args.out)
         check_output(args.out, fmt)

@@ -76,7 +76,8 @@ def run(args) -> int:
 
     from harkd.cli.main import stdin_or_error
     from harkd.errors import DataError, InputError
-    from harkd.deploy.exporter import ExportedModel, manifest_path
+    from harkd.deploy.manifest import manifest_path
+    from harkd.deploy.runtime import ExportedModel
     from harkd.deploy.stream import TIME_UNITS, StreamConfig, StreamPredictor, iter_lines
 
     path = None if args.input == "-" else Path(args.input)

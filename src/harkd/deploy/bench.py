@@ -78,7 +78,7 @@ def _time_torch(module, x: torch.Tensor, runs: int, warmup: int, repeats: int, t
 
 
 def _time_onnx(path: Path, x: np.ndarray, runs: int, warmup: int, repeats: int, threads: int) -> dict:
-    from harkd.deploy.exporter import ExportedModel
+    from harkd.deploy.runtime import ExportedModel
 
     model = ExportedModel(path, {"format": "onnx"}, threads=threads)
     session, name = model.session, model.input_name
@@ -91,7 +91,8 @@ def bench(target: str | Path, *, runs: int = 200, warmup: int = 20, repeats: int
 
     For a run directory, ``onnx-int8`` is the static int8 model of :mod:`harkd.deploy.quantize`
     (calibrated on the training windows), timed next to its fp32 ONNX model."""
-    from harkd.deploy.exporter import ExportedModel, export_pipeline, load_for_export
+    from harkd.deploy.exporter import export_pipeline, load_for_export
+    from harkd.deploy.runtime import ExportedModel
     from harkd.deploy.macs import count_macs, count_parameters
 
     _check_counts(runs, warmup, repeats)
@@ -116,7 +117,7 @@ def bench(target: str | Path, *, runs: int = 200, warmup: int = 20, repeats: int
             for fmt in ("torchscript", "onnx"):
                 export_pipeline(pipeline, fmt, files[fmt], channels)
             if "onnx-int8" in runtimes:
-                from harkd.deploy.exporter import INPUT_NAME
+                from harkd.deploy.manifest import INPUT_NAME
                 from harkd.deploy.quantize import calibration_windows, quantize_onnx
 
                 files["onnx_int8"] = Path(tmp) / "model_int8.onnx"

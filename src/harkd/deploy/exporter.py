@@ -17,11 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import hashlib
 import io
 import json
-import math
-import numbers
 import os
 import uuid
 import warnings
@@ -33,112 +30,19 @@ import numpy as np
 import torch
 
 from harkd._version import __version__
-from harkd.errors import (DataError, HarkdError, InputError, MissingDependencyError, ParityError, file_in_the_way,
-                          unknown_key_message)
 from harkd.deploy.macs import count_macs, count_parameters
+from harkd.deploy.manifest import (INPUT_NAME, INPUT_SHAPE_FILE, OUTPUT_NAME, check_format, is_int_at_least,
+                                   is_positive_number, manifest_path, sha256_file)
 from harkd.deploy.pipeline import DeployablePipeline, PipelineSpec, build_pipeline, pipeline_spec
+from harkd.deploy.runtime import ExportedModel
+from harkd.errors import DataError, HarkdError, InputError, MissingDependencyError, ParityError, file_in_the_way
 
-__all__ = ["FORMATS", "PARITY_TOLERANCE", "ExportedModel", "LoadedRun", "load_for_export", "export_pipeline",
-           "export_run", "load_exported", "manifest_path", "read_manifest", "sha256_file", "parity_windows",
-           "eager_probabilities", "ParityError"]
+__all__ = ["PARITY_TOLERANCE", "LoadedRun", "load_for_export", "export_pipeline", "export_run", "check_output",
+           "export_loaded", "parity_windows", "eager_probabilities"]
 
-FORMATS = ("onnx", "torchscript")
 PARITY_TOLERANCE = 1e-5
 ONNX_OPSET = 17
-INPUT_NAME, OUTPUT_NAME = "window", "probabilities"
-INPUT_SHAPE_FILE = "harkd_input_shape.json"  # [channels, window] inside a TorchScript file (its graph accepts any W)
 MAX_PARITY_WINDOWS = 48
-
-
-def manifest_path(model_file: str | Path) -> Path:
-    """The manifest of ``model.onnx`` is ``model.onnx.json``."""
-    model_file = Path(model_file)
-    return model_file.with_name(model_file.name + ".json")
-
-
-def _is_number(v) -> bool:
-    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) and v > 0
-
-
-def _is_int(v, minimum: int) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool) and v >= minimum
-
-
-def _is_names(v) -> bool:
-    return isinstance(v, list) and len(v) > 0 and all(isinstance(x, str) for x in v)
-
-
-#: manifest key -> (check, what it must be); the keys harkd stream / bench read
-MANIFEST_KEYS: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "format": (lambda v: v in FORMATS, "'onnx' or 'torchscript'"),
-    "class_names": (_is_names, "a non-empty list of strings"),
-    "sampling_rate_hz": (_is_number, "a number > 0"),
-    "window_samples": (lambda v: _is_int(v, 2), "an integer >= 2"),
-    "window_seconds": (_is_number, "a number > 0"),
-    "channels": (_is_names, "a non-empty list of strings"),
-    "stream_columns": (lambda v: isinstance(v, list) and len(v) > 0 and all(_is_int(c, 0) for c in v),
-                       "a non-empty list of integers >= 0"),
-    "model": (lambda v: isinstance(v, dict) and isinstance(v.get("name"), str), "an object with a 'name'"),
-}
-_REEXPORT = "re-export the model with harkd export"
-
-
-def read_manifest(model_file: str | Path) -> dict | None:
-    """The validated manifest next to ``model_file``; None when there is none.
-
-    DataError naming the manifest for a file that is not JSON, not an object, lacks a
-    key harkd reads or has a value of the wrong type (see ``MANIFEST_KEYS``).
-    """
-    path = manifest_path(model_file)
-    if not path.is_file():
-        return None
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise DataError(path, f"corrupt manifest, not valid JSON ({err.msg} at line {err.lineno} column "
-                              f"{err.colno}); {_REEXPORT}") from None
-    except UnicodeDecodeError:
-        raise DataError(path, f"corrupt manifest, not UTF-8 text; {_REEXPORT}") from None
-    if not isinstance(manifest, dict):
-        raise DataError(path, f"corrupt manifest: expected a JSON object, got {type(manifest).__name__}; {_REEXPORT}")
-    missing = [key for key in MANIFEST_KEYS if key not in manifest]
-    if missing:
-        raise DataError(path, f"manifest lacks {', '.join(repr(k) for k in missing)}; {_REEXPORT}")
-    for key, (check, expected) in MANIFEST_KEYS.items():
-        if not check(manifest[key]):
-            raise DataError(path, f"manifest key '{key}' must be {expected}, got {json.dumps(manifest[key])[:60]}; "
-                                  f"{_REEXPORT}")
-    if len(manifest["stream_columns"]) != len(manifest["channels"]):
-        raise DataError(path, f"manifest lists {len(manifest['channels'])} channels but "
-                              f"{len(manifest['stream_columns'])} stream_columns; {_REEXPORT}")
-    seconds, rate, samples = manifest["window_seconds"], manifest["sampling_rate_hz"], manifest["window_samples"]
-    if abs(seconds * rate - samples) > 0.5:
-        raise DataError(path, f"manifest window_seconds {seconds:g} at sampling_rate_hz {rate:g} is "
-                              f"{seconds * rate:.6g} samples, but window_samples is {samples}; {_REEXPORT}")
-    return manifest
-
-
-def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _check_format(fmt: str) -> str:
-    if fmt not in FORMATS:
-        raise InputError(unknown_key_message("export format", str(fmt), FORMATS))
-    return fmt
-
-
-def infer_format(out: str | Path) -> str:
-    suffix = Path(out).suffix.lower()
-    if suffix == ".onnx":
-        return "onnx"
-    if suffix in (".pt", ".ts", ".torchscript"):
-        return "torchscript"
-    raise InputError(f"cannot tell the export format from '{out}': pass --format onnx|torchscript")
 
 
 # ----------------------------------------------------------------------------- loading
@@ -176,9 +80,9 @@ def load_for_export(run_dir: str | Path, checkpoint: str = "best", window_sample
     run_dir = Path(run_dir)
     if checkpoint not in ("best", "last"):
         raise InputError(f"checkpoint must be 'best' or 'last', got {checkpoint!r}")
-    if rate is not None and not _is_number(rate):
+    if rate is not None and not is_positive_number(rate):
         raise InputError(f"rate must be a sampling rate in Hz > 0, got {rate!r}")
-    if window_samples is not None and not _is_int(window_samples, 2):
+    if window_samples is not None and not is_int_at_least(window_samples, 2):
         raise InputError(f"window_samples must be an integer >= 2, got {window_samples!r}")
     if not run_dir.is_dir():
         raise DataError(run_dir, "run directory not found")
@@ -249,14 +153,6 @@ def eager_probabilities(loaded: LoadedRun, windows: np.ndarray) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------ export
-def _onnxruntime():
-    try:
-        import onnxruntime
-    except ImportError:
-        raise MissingDependencyError("onnxruntime", "export", "ONNX export") from None
-    return onnxruntime
-
-
 def export_pipeline(pipeline: DeployablePipeline, fmt: str, out: str | Path, channels: int) -> Path:
     """Write ``pipeline`` as ONNX (opset 17, dynamic batch) or traced TorchScript."""
     out = Path(out)
@@ -283,77 +179,6 @@ def export_pipeline(pipeline: DeployablePipeline, fmt: str, out: str | Path, cha
     return out
 
 
-class ExportedModel:
-    """An exported file behind one call: ``(n, C, W)`` float32 -> ``(n, classes)`` probabilities."""
-
-    def __init__(self, path: str | Path, manifest: dict | None = None, threads: int | None = None):
-        self.path = Path(path)
-        if not self.path.is_file():
-            raise DataError(self.path, "model file not found")
-        if manifest is None:
-            manifest = read_manifest(self.path)
-        self.manifest = manifest
-        self.format = (manifest or {}).get("format") or infer_format(self.path)
-        if self.format == "onnx":
-            ort = _onnxruntime()
-            options = ort.SessionOptions()
-            if threads is not None:
-                options.intra_op_num_threads = threads
-                options.inter_op_num_threads = 1
-            try:
-                self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
-            except Exception as err:  # onnxruntime raises its own exception types
-                raise DataError(self.path, f"cannot load ONNX model ({type(err).__name__}: {err})") from None
-            self.input_name = self.session.get_inputs()[0].name
-        else:
-            extra = {INPUT_SHAPE_FILE: ""}
-            try:
-                self.module = torch.jit.load(str(self.path), map_location="cpu", _extra_files=extra).eval()
-                self.input_shape = json.loads(extra[INPUT_SHAPE_FILE]) if extra[INPUT_SHAPE_FILE] else None
-            except Exception as err:
-                raise DataError(self.path, f"cannot load TorchScript model ({type(err).__name__}: {err})") from None
-        if manifest and all(key in manifest for key in ("channels", "window_samples", "class_names")):
-            self._check_shapes(manifest)
-
-    def _check_shapes(self, manifest: dict) -> None:
-        """DataError naming the manifest when its window, channels or classes are not the model file's."""
-        expected_in = [len(manifest["channels"]), manifest["window_samples"]]
-        if self.format == "onnx":  # the graph's static dimensions (the batch is dynamic)
-            got_in = list(self.session.get_inputs()[0].shape)[1:]
-            got_out = (list(self.session.get_outputs()[0].shape) + [None])[1]
-        else:  # the [channels, window] harkd stores in the file (older files: the manifest's), and one call on it
-            got_in = self.input_shape or expected_in
-            try:
-                with torch.no_grad():
-                    got_out = tuple(self.module(torch.zeros(1, *got_in)).shape)[-1]
-            except Exception as err:
-                reason = (str(err).strip().splitlines() or [type(err).__name__])[-1][:200]
-                raise DataError(manifest_path(self.path), f"manifest does not match {self.path.name}: it fails on a "
-                                f"window of {got_in[0]} channels x {got_in[1]} samples ({reason}); {_REEXPORT}") from None
-        wrong = [f"{what} {want} but the model file takes {have}" for what, want, have in
-                 zip(("channels", "window_samples"), expected_in, got_in) if isinstance(have, int) and have != want]
-        if isinstance(got_out, int) and got_out != len(manifest["class_names"]):
-            wrong.append(f"{len(manifest['class_names'])} class_names but the model file gives {got_out} probabilities")
-        if wrong:
-            raise DataError(manifest_path(self.path), f"manifest does not match {self.path.name}: it says "
-                                                      f"{'; '.join(wrong)}; {_REEXPORT}")
-
-    @property
-    def runtime(self) -> str:
-        return "onnxruntime" if self.format == "onnx" else "torchscript"
-
-    def __call__(self, windows: np.ndarray) -> np.ndarray:
-        windows = np.ascontiguousarray(windows, dtype=np.float32)
-        if self.format == "onnx":
-            return self.session.run(None, {self.input_name: windows})[0]
-        with torch.no_grad():
-            return self.module(torch.from_numpy(windows)).numpy()
-
-
-def load_exported(path: str | Path, threads: int | None = None) -> ExportedModel:
-    return ExportedModel(path, threads=threads)
-
-
 def _run_exported(path: Path, fmt: str, windows: np.ndarray) -> np.ndarray:
     return ExportedModel(path, {"format": fmt})(windows)
 
@@ -366,7 +191,7 @@ def export_run(run_dir: str | Path, fmt: str, out: str | Path, *, checkpoint: st
 
     ``quantize="int8"`` writes the static int8 (QDQ) model instead (:mod:`harkd.deploy.quantize`);
     ``int8_bounds`` (``min_agreement``, ``max_accuracy_drop``) override its check's bounds."""
-    _check_format(fmt)
+    check_format(fmt)
     _check_quantize(quantize, fmt)
     check_output(out, fmt)
     loaded = load_for_export(run_dir, checkpoint, window_samples, rate)
@@ -396,7 +221,7 @@ def check_output(out: str | Path, fmt: str) -> Path:
 def export_loaded(loaded: LoadedRun, fmt: str, out: str | Path, *, tolerance: float = PARITY_TOLERANCE,
                   quantize: str | None = None, log: Callable[[str], None] = print, **int8_bounds) -> dict:
     """Export, check parity (and quantize) and write the manifest; nothing appears at ``out`` unless all succeed."""
-    _check_format(fmt)
+    check_format(fmt)
     _check_quantize(quantize, fmt)
     out = check_output(out, fmt)
     out.parent.mkdir(parents=True, exist_ok=True)
