@@ -37,7 +37,7 @@ import torch.nn.functional as F
 
 from harkd.checks import check_number
 from harkd.errors import InputError
-from harkd.losses._common import as_tensor_list, check_batch, check_labels, check_tensor, kd_per_sample
+from harkd.losses.kit import as_tensor_list, check_batch, check_labels, check_tensor, kd_per_sample
 from harkd.losses.registry import DistillLoss, register_loss
 
 __all__ = ["ACSLoss", "acs_choose_teacher"]

@@ -21,8 +21,8 @@ import torch.nn.functional as F
 
 from harkd.checks import check_choice, check_number
 from harkd.errors import ConfigError, InputError
-from harkd.losses._common import as_tensor_list, check_tensor, safe_norm, signed_guard
-from harkd.losses._common import distance as _distance
+from harkd.losses.kit import as_tensor_list, check_tensor, safe_norm, signed_guard
+from harkd.losses.kit import distance as _distance
 from harkd.losses.registry import DistillLoss, register_loss
 
 __all__ = ["SemanticLoss", "ablation_weights", "activation_map", "GSDMLoss"]

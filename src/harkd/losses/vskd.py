@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from harkd.checks import check_number
 from harkd.errors import InputError
-from harkd.losses._common import check_batch, check_tensor, safe_norm, safe_unit
+from harkd.losses.kit import check_batch, check_tensor, safe_norm, safe_unit
 from harkd.losses.registry import DistillLoss, register_loss
 
 __all__ = ["DASKLoss", "dask_distance_potential", "dask_angle_potential"]

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from harkd.checks import check_int, check_number
 from harkd.errors import InputError
-from harkd.losses._common import kd_per_sample
+from harkd.losses.kit import kd_per_sample
 from harkd.losses._zoo_common import check_batch, check_tensor
 from harkd.losses.registry import DistillLoss, register_loss
 

@@ -12,8 +12,8 @@ from torch import nn
 
 from harkd.errors import InputError
 from harkd.checks import check_choice
-from harkd.losses._common import as_tensor_list, check_labels, check_tensor
-from harkd.losses._common import distance as _distance
+from harkd.losses.kit import as_tensor_list, check_labels, check_tensor
+from harkd.losses.kit import distance as _distance
 from harkd.losses.sakdn import DISTANCES
 
 __all__ = ["class_embedding_loss", "ClassEmbeddingTerm"]

@@ -1,8 +1,6 @@
-"""Small private helpers shared by the method losses (VSKD, SAKDN, PSKD).
-
-Not part of the public API: tensor checks with one readable :class:`InputError`
-message (scalar arguments: :mod:`harkd.checks`), guarded norms/divisions, and the per-sample KD term.
-"""
+"""The kit of the method losses (VSKD, SAKDN, PSKD) and of losses other packages contribute
+(``harkd.semantic``): tensor checks with one readable :class:`InputError` message (scalar
+arguments: :mod:`harkd.checks`), guarded norms/divisions, and the per-sample KD term."""
 
 from __future__ import annotations
 
@@ -13,6 +11,9 @@ import torch.nn.functional as F
 
 from harkd.errors import InputError
 from harkd.tensors import safe_norm
+
+__all__ = ["check_tensor", "check_batch", "check_labels", "as_tensor_list", "safe_norm", "safe_unit", "signed_guard",
+           "distance", "kd_per_sample"]
 
 
 def check_tensor(where: str, name: str, x, ndim=None) -> torch.Tensor:
