@@ -61,9 +61,17 @@ def test_two_process_ddp_matches_single_process(tmp_path):
     Dropout and augmentation draw per-process random numbers, so they are off here."""
     args = ["4", "--dropout", "0", "--jitter", "0", "--train-size", "64"]
     single = final(run(tmp_path / "single", *args))
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(free_port()),
-           str(SCRIPT), str(tmp_path / "ddp"), *args]
-    ddp = final(subprocess.run(cmd, capture_output=True, text=True, timeout=300))
+    def torchrun(out: Path):
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
+               str(free_port()), str(SCRIPT), str(out), *args]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+
+    proc = torchrun(tmp_path / "ddp")
+    if proc.returncode != 0 and proc.stderr.startswith("terminate called without an active exception"):
+        # seen on a loaded 2-core machine (2026-12-05): one gloo rank aborted (SIGABRT, a C++ thread destroyed
+        # while joinable) and nothing was written; cause not yet found. One fresh try, checked the same way
+        proc = torchrun(tmp_path / "ddp_again")
+    ddp = final(proc)
     assert ddp["weights"] == pytest.approx(single["weights"], rel=1e-4, abs=1e-5)
     assert ddp["record"]["train_loss"] == pytest.approx(single["record"]["train_loss"], rel=1e-4)
     assert ddp["record"]["val_accuracy"] == single["record"]["val_accuracy"]
