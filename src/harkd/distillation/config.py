@@ -213,12 +213,13 @@ def read_stage(config: str | Path | dict, stage: str) -> dict:
     """The stage named ``stage`` of a multi-stage config (a YAML path or a mapping) as the single-stage
     config mapping the chain trains (``harkd distill CONFIG --stage NAME``; ``init_from`` as written:
     point it at the previous stage's run). The whole file is validated first."""
-    where = str(config) if isinstance(config, (str, Path)) else "the config"
-    cfg = load_distill_config(config) if isinstance(config, (str, Path)) else load_distill_config(data=config)
+    is_path = isinstance(config, (str, Path))
+    where = str(config) if is_path else "the config"
+    cfg = load_distill_config(config) if is_path else load_distill_config(data=config)
     if cfg.stages is None:
         raise ConfigError(f"{where}: --stage {stage}: this config has no stages (run it without --stage)")
     names = cfg.stage_names()
     if stage not in names:
         raise ConfigError(f"{where}: --stage {stage}: no such stage; its stages are {', '.join(names)}")
-    raw = load_yaml(Path(config).read_text()) if isinstance(config, (str, Path)) else config
+    raw = load_yaml(Path(config).read_text()) if is_path else config
     return stage_data(raw, names.index(stage))

@@ -19,7 +19,6 @@ from harkd.engine.builders import build_model
 from harkd.engine.experiment import train_experiment
 from harkd.engine.prepare import PreparedData
 from harkd.engine.recipe import Plan, Recipe, register_recipe
-from harkd.engine.schema import to_dict
 from harkd.engine.devices import autocast, place, resolve_device, resolve_precision, to_device
 from harkd.engine.tasks import model_input
 from harkd.errors import ConfigError
