@@ -261,7 +261,7 @@ def test_rgb_video_file_through_the_reader_and_dataset(tmp_path):
 
 @pytest.mark.parametrize("name, args", [
     ("tsn", dict(width=4, depths=(1, 1), stem="small")),
-    ("trn", dict(width=4, depths=(1, 1), stem="small", semantic_dim=6, relation_dim=8)),
+    ("trn", dict(width=4, depths=(1, 1), stem="small", head=dict(semantic_dim=6), relation_dim=8)),
     ("r2plus1d", dict(width=4, depths=(1, 1))),
 ])
 def test_video_models_train_on_transformed_rgb_clips(name, args):

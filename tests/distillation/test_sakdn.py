@@ -43,8 +43,8 @@ def sakdn_data(root, teacher, out, losses=SAKDN_LOSSES):
         "data": {"dataset": "utd-mhad", "root": str(root), "modalities": {"depth": DEPTH}, "cache": False},
         "teachers": [{"run": str(teacher)}],
         "student": {"name": "trn", "input": "depth", "args": {"width": 4, "depths": [1, 1], "stem": "small",
-                                                             "semantic_dim": 300, "semantic_act": "none",
-                                                             "relation_dim": 8}},
+                                                             "relation_dim": 8},
+                    "head": {"semantic_dim": 300, "semantic_act": "none"}},
         "losses": losses, "optim": {"lr": 3e-3}, "train": {"epochs": 1, "batch_size": 8},
     }
 
@@ -61,7 +61,7 @@ def sakdn_run(synth_utd, fused_teacher, tmp_path_factory):
 def test_teacher_trains_every_branch_to_the_class_embeddings(fused_teacher):
     record = json.loads((fused_teacher / "metrics.jsonl").read_text().splitlines()[-1])
     assert math.isfinite(record["train_ce"]) and record["train_semantic"] > 0
-    assert yaml.safe_load((fused_teacher / "config.yaml").read_text())["model"]["args"]["semantic_dim"] == 300
+    assert yaml.safe_load((fused_teacher / "config.yaml").read_text())["model"]["head"]["semantic_dim"] == 300
 
 
 def test_sakdn_distill_logs_every_term_finite(sakdn_run):

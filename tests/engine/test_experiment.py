@@ -147,7 +147,7 @@ def test_semantic_teacher_training_regresses_class_embeddings(tmp_path, synth_ut
                       ["semantic.source=none", "semantic.distance=l1", "semantic.weight=0.5"])
     run_dir = train_experiment(cfg, tmp_path / "sem", log=lambda m: None)
     saved = yaml.safe_load((run_dir / "config.yaml").read_text())
-    assert saved["model"]["args"]["semantic_dim"] == 300  # resolved from the embeddings
+    assert saved["model"]["head"]["semantic_dim"] == 300  # resolved from the embeddings
     records = [json.loads(l) for l in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert {"train_ce", "train_semantic"} <= set(records[-1])
     assert records[-1]["train_loss"] == pytest.approx(records[-1]["train_ce"] + 0.5 * records[-1]["train_semantic"], rel=1e-5)
@@ -156,8 +156,8 @@ def test_semantic_teacher_training_regresses_class_embeddings(tmp_path, synth_ut
     teacher = read_teacher_run(run_dir)  # a semantic run loads as a teacher with its embedding layer
     prepared_sample = {"inertial": torch.zeros(3, 64)}
     assert "embedding" in load_teacher(teacher, prepared_sample).model.feature_names
-    bad = load_config(write_config(tmp_path, synth_utd), ["semantic.source=none", "model.args.semantic_dim=16"])
-    with pytest.raises(ConfigError, match=re.escape("config key 'model.args.semantic_dim': 16 differs from the none class embeddings' dimension 300")):
+    bad = load_config(write_config(tmp_path, synth_utd), ["semantic.source=none", "model.head.semantic_dim=16"])
+    with pytest.raises(ConfigError, match=re.escape("config key 'model.head.semantic_dim': 16 differs from the none class embeddings' dimension 300")):
         train_experiment(bad, tmp_path / "bad", log=lambda m: None)
 
 
@@ -293,3 +293,34 @@ def test_load_run_refits_no_statistics(tmp_path, synth_utd, monkeypatch):
     _, meta, _, prepared = load_run(run_dir)
     assert fitted == [[]] and checked == []
     assert prepared.datasets["train"].normalization_state() == meta["normalization"]
+
+
+def test_a_head_option_under_model_args_names_its_new_place(tmp_path, synth_utd):
+    with pytest.raises(ConfigError) as err:
+        load_config(write_config(tmp_path, synth_utd), ["model.args.drop_rate=0.2"])
+    assert str(err.value) == "config key 'model': 'args.drop_rate' is a head option: write it as 'head.drop_rate'"
+    cfg = load_config(write_config(tmp_path, synth_utd), ["model.head.drop_rate=0.2"])
+    assert cfg.model.head == {"drop_rate": 0.2} and "head" in cfg.to_dict()["model"]
+    assert "head" not in load_config(write_config(tmp_path, synth_utd)).to_dict()["model"]  # omitted when empty
+
+
+def test_a_run_written_by_harkd_0_9_reads_with_its_head_options_under_head(tmp_path):
+    from harkd.engine.config import read_saved_config
+
+    old = {"name": "fusion", "model": {"name": "late_fusion", "input": ["skeleton", "inertial"], "args": {
+        "drop_rate": 0.2, "branches": {"skeleton": {"name": "stgcn", "args": {"widths": [8], "semantic_dim": 4}},
+                                       "inertial": {"name": "imu_cnn1d"}}}},
+           "student": {"name": "trn", "input": "depth", "args": {"width": 4, "semantic_dim": 300,
+                                                                 "semantic_act": "none"}}}
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(old))
+    assert read_saved_config(path) == {"name": "fusion", "model": {
+        "name": "late_fusion", "input": ["skeleton", "inertial"], "head": {"drop_rate": 0.2}, "args": {"branches": {
+            "skeleton": {"name": "stgcn", "args": {"widths": [8]}, "head": {"semantic_dim": 4}},
+            "inertial": {"name": "imu_cnn1d"}}}},
+        "student": {"name": "trn", "input": "depth", "args": {"width": 4},
+                    "head": {"semantic_dim": 300, "semantic_act": "none"}}}
+    path.write_text("- a list\n")
+    with pytest.raises(DataError) as err:
+        read_saved_config(path)
+    assert str(err.value) == f"{path}: a config file must hold a mapping of keys"

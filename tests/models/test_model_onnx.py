@@ -14,7 +14,7 @@ pytest.importorskip("onnx")
 @pytest.mark.parametrize("name, dynamic", [("gaf_resnet18", {0: "batch"}), ("dmm_resnet", {0: "batch"}),
                                            ("imu_cnn1d", {0: "batch", 2: "time"})])
 def test_onnx_matches_torch(name, dynamic, tiny_model, tiny_input):
-    model = tiny_model(name, semantic_dim=6).eval()
+    model = tiny_model(name, head=dict(semantic_dim=6)).eval()
     buf = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript-based exporter (no onnxscript needed)
@@ -32,7 +32,7 @@ def test_onnx_matches_torch(name, dynamic, tiny_model, tiny_input):
 
 @pytest.mark.parametrize("in_chans", [1, 3])  # depth and RGB clips
 def test_r2plus1d_onnx_matches_torch(in_chans, tiny_model):
-    model = tiny_model("r2plus1d", in_chans=in_chans, semantic_dim=6).eval()
+    model = tiny_model("r2plus1d", in_chans=in_chans, head=dict(semantic_dim=6)).eval()
     gen = torch.Generator().manual_seed(0)
     for bn in (m for m in model.modules() if isinstance(m, torch.nn.BatchNorm3d)):  # every path non-trivial
         for t in (bn.weight.data, bn.bias.data, bn.running_mean):

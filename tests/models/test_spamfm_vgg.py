@@ -8,7 +8,7 @@ from harkd.errors import InputError
 from harkd.semantic import ClassEmbeddingTerm, class_embedding_loss
 from harkd.models import create_model
 
-TINY = dict(width=2, depths=(1, 1, 1, 1, 1), fc_dim=8, semantic_dim=6)
+TINY = dict(width=2, depths=(1, 1, 1, 1, 1), fc_dim=8, head=dict(semantic_dim=6))
 
 
 def _model(m, chans=2, **kw):
@@ -52,7 +52,7 @@ def test_eval_does_not_depend_on_batch_order_or_company(m):
 
 def test_training_fusion_mixes_the_batch():
     """In training a sample's output depends on the rest of the batch (the paper's fusion)."""
-    model = _model(2, drop_rate=0.0).train()
+    model = _model(2, head=dict(semantic_dim=6, drop_rate=0.0)).train()
     x = torch.randn(4, 4, 32, 32, generator=torch.Generator().manual_seed(2))
     a = model.forward_intermediates(x, ["b0.block1"])["b0.block1"][:2]
     b = model.forward_intermediates(torch.cat([x[:2], -x[2:]]), ["b0.block1"])["b0.block1"][:2]

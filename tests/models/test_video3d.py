@@ -31,7 +31,7 @@ def test_short_clip_keeps_its_time_steps_and_rgb_input():
 
 
 def test_embedding_and_wrong_channels():
-    model = create_model("r2plus1d", 5, num_segments=4, width=4, depths=(1, 1), semantic_dim=6)
+    model = create_model("r2plus1d", 5, num_segments=4, width=4, depths=(1, 1), head=dict(semantic_dim=6))
     assert model.head_hidden_size == 6 and "embedding" in model.feature_names
     with pytest.raises(InputError) as err:
         model(torch.randn(2, 4, 3, 12, 12))

@@ -20,7 +20,7 @@ def test_per_frame_stage_layout_is_frame_fastest():
 
 
 def test_tsn_logits_are_the_average_of_frame_scores_and_embedding_is_averaged():
-    model = create_model("tsn", 3, semantic_dim=6, **TINY).eval()
+    model = create_model("tsn", 3, head=dict(semantic_dim=6), **TINY).eval()
     x = torch.randn(2, 4, 1, 10, 10)
     with torch.no_grad():
         out = model.forward_intermediates(x)
@@ -31,7 +31,7 @@ def test_tsn_logits_are_the_average_of_frame_scores_and_embedding_is_averaged():
 
 
 def test_trn_relation_subsets_and_eval_expectation():
-    model = create_model("trn", 3, semantic_dim=5, relation_dim=7, subsets_per_scale=2, **TINY)
+    model = create_model("trn", 3, head=dict(semantic_dim=5), relation_dim=7, subsets_per_scale=2, **TINY)
     head = model.head
     assert head.scales == [4, 3, 2] and head.num_subsets == {4: 1, 3: 4, 2: 6}
     assert [g[2].in_features for g in head.fc] == [20, 15, 10]

@@ -15,7 +15,7 @@ import yaml
 from torch import nn
 
 from harkd.engine.checkpoint import load_checkpoint
-from harkd.engine.config import ExperimentConfig
+from harkd.engine.config import ExperimentConfig, read_saved_config
 from harkd.engine.lifecycle import SELECT_ON_TEST_SUFFIX
 from harkd.engine.recipe import get_recipe, list_recipes
 from harkd.engine.rundir import jsonable, read_run_meta
@@ -132,7 +132,7 @@ def read_teacher_run(run_dir: str | Path, checkpoint: str = "best", name: str | 
                           "runs")
     # a distill run's deployable model is its student, which teaches in turn (a large student -> a device-sized one)
     recipe = get_recipe(kind)
-    cfg = recipe.load(run_dir / "config.yaml")
+    cfg = recipe.load(None, [], read_saved_config(run_dir / "config.yaml"))
     attr, model = recipe.deployable(cfg)
     semantic = cfg.semantic if kind == "train" else None  # a distill config's semantic section is GSDM's, not a target
     weights = f"{attr}."

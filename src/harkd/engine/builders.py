@@ -17,8 +17,7 @@ from harkd.engine.config import ExperimentConfig, OptimConfig, ScheduleConfig
 from harkd.engine.tasks import ClassificationTask
 from harkd.errors import ConfigError
 
-__all__ = ["seed_everything", "build_optimizer", "schedule_factor", "build_scheduler", "model_input_kwargs",
-           "build_model", "build_task", "semantic_embeddings", "resolve_train_config"]
+__all__ = ["seed_everything", "build_optimizer", "schedule_factor", "build_scheduler", "build_model", "build_task", "semantic_embeddings", "resolve_train_config"]
 
 
 def seed_everything(seed: int, deterministic: bool = False) -> None:
@@ -60,37 +59,14 @@ def build_scheduler(cfg: ScheduleConfig, optimizer: torch.optim.Optimizer, epoch
     return torch.optim.lr_scheduler.LambdaLR(optimizer, schedule_factor(cfg, epochs))
 
 
-def model_input_kwargs(sample: torch.Tensor | np.ndarray, model_name: str) -> dict:
-    """``in_chans`` (and ``num_segments`` for video models) read off one prepared sample, as the model declared."""
-    from harkd.models.registry import sample_arguments
-
-    return sample_arguments(model_name, tuple(sample.shape))
-
-
 def build_model(model_cfg, sample: dict, num_classes: int):
-    """The model of ``model_cfg`` sized to a prepared ``sample`` (in_chans, segments) and the classes.
+    """The model of ``model_cfg`` sized to a prepared ``sample`` (in_chans, segments, or each input's shape
+    for a model that reads several, as the model declared) and the classes, with its head spec."""
+    from harkd.models.registry import create_model, sample_arguments
 
-    ``late_fusion`` builds one branch per input modality from ``args.branches``."""
-    from harkd.models import create_model
-    from harkd.models.fusion import LateFusion
-
-    if model_cfg.name != "late_fusion":
-        if not isinstance(model_cfg.input, str):
-            raise ConfigError(f"config key 'model.input': model '{model_cfg.name}' reads one modality; "
-                              "use late_fusion for several")
-        kwargs = {**model_input_kwargs(sample[model_cfg.input], model_cfg.name), **model_cfg.args}
-        return create_model(model_cfg.name, num_classes=num_classes, **kwargs)
-    args = dict(model_cfg.args)
-    branches = args.pop("branches", None) or {}
-    if set(branches) != set(model_cfg.inputs):
-        raise ConfigError(f"config key 'model.args.branches': late_fusion needs one branch per input "
-                          f"{model_cfg.inputs}, got {sorted(branches)}")
-    built = {}
-    for modality in model_cfg.inputs:
-        branch = branches[modality]
-        kwargs = {**model_input_kwargs(sample[modality], branch["name"]), **branch.get("args", {})}
-        built[modality] = create_model(branch["name"], num_classes=num_classes, **kwargs)
-    return LateFusion(built, num_classes, **args)
+    shapes = {m: tuple(sample[m].shape) for m in model_cfg.inputs}
+    size = sample_arguments(model_cfg.name, shapes, model_cfg.input)
+    return create_model(model_cfg.name, num_classes=num_classes, head=model_cfg.head, **{**size, **model_cfg.args})
 
 
 def build_task(cfg: ExperimentConfig, prepared, embeddings=None) -> ClassificationTask:
@@ -124,10 +100,10 @@ def resolve_train_config(cfg: ExperimentConfig, embeddings=None) -> ExperimentCo
     if cfg.semantic is None:
         return cfg
     dim = (embeddings if embeddings is not None else semantic_embeddings(cfg.semantic, cfg.data.dataset)).dim
-    width = cfg.model.args.get("semantic_dim", dim)
+    width = cfg.model.head.get("semantic_dim", dim)
     if width != dim:
-        raise ConfigError(f"config key 'model.args.semantic_dim': {width} differs from the "
+        raise ConfigError(f"config key 'model.head.semantic_dim': {width} differs from the "
                           f"{cfg.semantic.source} class embeddings' dimension {dim}")
     cfg = copy.deepcopy(cfg)
-    cfg.model.args["semantic_dim"] = dim
+    cfg.model.head["semantic_dim"] = dim
     return cfg

@@ -38,7 +38,7 @@ from harkd.errors import ConfigError, DataError, warn
 
 __all__ = ["ExperimentConfig", "DataConfig", "ModelConfig", "OptimConfig", "ScheduleConfig", "TrainConfig",
            "SemanticConfig", "PairedAugmentConfig", "MixupConfig",
-           "load_config", "check_run_config", "check_device", "DATA_ROOT_ENV"]
+           "load_config", "read_saved_config", "check_run_config", "check_device", "DATA_ROOT_ENV"]
 
 from harkd.data.registry import DATA_ROOT_ENV, dataset_folder  # noqa: E402  (each DatasetSpec.folder)
 
@@ -139,11 +139,20 @@ def _env_root_hint(env_root: Path, folder: str) -> str:
 @dataclass
 class ModelConfig:
     """``input``: the modality the model reads, or a list of modalities for ``late_fusion``
-    (``args.branches`` maps each modality to ``{name: MODEL, args: {...}}``)."""
+    (``args.branches`` maps each modality to ``{name: MODEL, args: {...}, head: {...}}``); ``head``: the head
+    spec (``semantic_dim``, ``semantic_act``, ``semantic_bn``, ``drop_rate``) over the model's default."""
 
     name: str
     input: Union[str, list[str]]
     args: dict[str, Any] = field(default_factory=dict)
+    head: dict[str, Any] = field(default_factory=dict, metadata=OMIT_DEFAULT)
+
+    def __post_init__(self):
+        from harkd.models.base import HEAD_OPTIONS
+
+        for key in self.args:
+            if key in HEAD_OPTIONS:
+                raise ValueError(f"'args.{key}' is a head option: write it as 'head.{key}'")
 
     @property
     def inputs(self) -> list[str]:
@@ -280,6 +289,33 @@ def load_config(path: str | Path | None = None, overrides: list[str] = (), data:
     cfg = from_dict(schema or ExperimentConfig, data)
     _check_seed(cfg)
     return cfg
+
+
+def read_saved_config(path: Path) -> dict:
+    """A run directory's config.yaml as data, as written by any harkd release. harkd 0.9 kept the head options
+    under a model's ``args``; a run it wrote reads with them under ``head`` (a config a user writes today gets
+    the ConfigError of :class:`ModelConfig` instead, naming the key's new place)."""
+    try:
+        data = load_yaml(Path(path).read_text())
+    except Exception as err:  # yaml.YAMLError, UnicodeDecodeError, OSError
+        raise DataError(path, f"not a readable run config ({err})") from None
+    if not isinstance(data, dict):
+        raise DataError(path, "a config file must hold a mapping of keys")
+    from harkd.models.base import HEAD_OPTIONS
+
+    def move_head_options(model) -> None:
+        if not isinstance(model, dict) or not isinstance(model.get("args"), dict):
+            return
+        moved = {k: model["args"].pop(k) for k in list(model["args"]) if k in HEAD_OPTIONS}
+        if moved:
+            model["head"] = {**moved, **(model.get("head") or {})}
+        branches = model["args"].get("branches")
+        for branch in branches.values() if isinstance(branches, dict) else ():
+            move_head_options(branch)
+
+    for section in ("model", "student"):
+        move_head_options(data.get(section))
+    return data
 
 
 SEED_RANGE = Range(0, 2**32 - 1)  # NumPy's seeds

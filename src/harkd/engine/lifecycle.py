@@ -25,7 +25,7 @@ import torch
 import yaml
 
 from harkd._version import __version__
-from harkd.engine.config import DataConfig, load_config
+from harkd.engine.config import DataConfig, load_config, read_saved_config
 from harkd.engine.rundir import jsonable, read_run_meta, write_run_meta
 from harkd.errors import ConfigError, DataError
 
@@ -203,7 +203,7 @@ def check_same_experiment(run_dir: Path, cfg) -> None:
     schedule is cosine: its curve is laid out over the epochs, so a longer (or shorter) cosine run
     resumed from a started one would be neither the old run nor a run of the new length.
     """
-    saved = yaml.safe_load((run_dir / "config.yaml").read_text())
+    saved = read_saved_config(run_dir / "config.yaml")
     try:
         saved = yaml.safe_load(yaml.safe_dump(load_config(data=saved, schema=type(cfg)).to_dict()))
     except ConfigError:

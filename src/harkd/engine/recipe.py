@@ -88,7 +88,9 @@ def get_recipe(kind: str) -> Recipe:
 
 
 def read_run_config(run_dir: Path) -> tuple[dict, Recipe, Any]:
-    """A run directory's run.json, its kind's recipe and its config.yaml as that recipe reads it."""
+    """A run directory's run.json, its kind's recipe and its config.yaml as that recipe reads it (written by
+    any release: :func:`~harkd.engine.config.read_saved_config`)."""
+    from harkd.engine.config import read_saved_config
     from harkd.engine.rundir import read_run_meta
     from harkd.errors import DataError
 
@@ -97,7 +99,7 @@ def read_run_config(run_dir: Path) -> tuple[dict, Recipe, Any]:
             raise DataError(run_dir / name, "not found: is this a harkd run directory?")
     meta = read_run_meta(run_dir)
     recipe = get_recipe(meta.get("kind", "train"))
-    return meta, recipe, recipe.load(run_dir / "config.yaml")
+    return meta, recipe, recipe.load(None, [], read_saved_config(run_dir / "config.yaml"))
 
 
 def load_recipe_config(config, kind: str = "train", overrides: list[str] = (),

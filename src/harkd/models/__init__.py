@@ -1,15 +1,16 @@
 """Backbone registry for cross-modal action recognition.
 
-``create_model(name, num_classes, in_chans=None, **options)`` builds any model in
+``create_model(name, num_classes, in_chans=None, head=None, **options)`` builds any model in
 ``list_models()``; every model is an :class:`ActionModel` with the timm-style API
 (``forward_features``, ``forward_head(x, pre_logits)``, ``forward_intermediates``,
-``feature_names``, ``feature_info``, ``num_features``, ``reset_classifier``) and an
-optional semantic embedding layer (``semantic_dim``, feature ``"embedding"``).
+``feature_names``, ``feature_info``, ``num_features``, ``reset_classifier``) and one
+:class:`ClassifierHead` set by a head spec (``head={"semantic_dim": 300}`` adds the semantic
+embedding layer, feature ``"embedding"``) over the model's declared default.
 
 Models: ``gaf_resnet18``, ``gaf_vgg16_bn`` (GAF images), ``gaf_vgg_spamfm`` (SAKDN's
 SPAMFM-fused multi-branch GAF teacher), ``imu_cnn1d`` (raw IMU),
 ``stgcn`` (skeletons; layouts via :func:`register_graph_layout`), ``tsn``, ``trn``,
-``r2plus1d`` (video: depth or RGB clips).
+``r2plus1d`` (video: depth or RGB clips), ``late_fusion`` (several modalities, one branch each).
 """
 
 from harkd.models.base import ActionModel, ClassifierHead

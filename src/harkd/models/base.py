@@ -22,7 +22,7 @@ from torch import nn
 from harkd.checks import check_choice, check_int, check_rate
 from harkd.errors import InputError, unknown_key_message
 
-__all__ = ["ActionModel", "ClassifierHead", "init_weights"]
+__all__ = ["ActionModel", "ClassifierHead", "HEAD_OPTIONS", "init_weights"]
 
 
 def init_weights(module: nn.Module) -> None:
@@ -52,6 +52,10 @@ def _fc_block(in_dim: int, out_dim: int, bn: bool, act: bool) -> nn.Sequential:
     if act:
         layers.append(nn.ReLU(inplace=True))
     return nn.Sequential(*layers)
+
+
+#: The options of a head spec: what a model's ``head`` argument (``model.head`` in a config) may set
+HEAD_OPTIONS = ("semantic_dim", "semantic_act", "semantic_bn", "drop_rate")
 
 
 class ClassifierHead(nn.Module):

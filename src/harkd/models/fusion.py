@@ -5,6 +5,9 @@ branch and an ``imu_cnn1d`` branch. Each branch is a registered model whose clas
 is dropped; the branches' pooled features are concatenated and classified by one
 :class:`~harkd.models.base.ClassifierHead` (optional semantic embedding).
 
+Registered as ``late_fusion`` with the ``modalities`` sample layout: it reads several inputs, and
+``branches`` maps each to ``{name: MODEL, args: {...}, head: {...}}``, sized from that input's shape.
+
 Input: a dict ``{modality: tensor}``. Feature names: every branch feature as
 ``"<modality>.<feature>"`` (stages and ``pool``), then the fused ``pool``, optional
 ``embedding``, and ``logits``.
@@ -17,17 +20,17 @@ from typing import Dict, Iterable, Mapping, Optional
 import torch
 from torch import nn
 
-from harkd.errors import InputError, unknown_key_message
+from harkd.errors import ConfigError, InputError, unknown_key_message
 from harkd.models.base import ClassifierHead
+from harkd.models.registry import create_model, register_model, sample_arguments
 
-__all__ = ["LateFusion"]
+__all__ = ["LateFusion", "late_fusion"]
 
 
 class LateFusion(nn.Module):
     """Concatenate the pooled features of per-modality branches, then one classifier head."""
 
-    def __init__(self, branches: Mapping[str, nn.Module], num_classes: int, *, semantic_dim: Optional[int] = None,
-                 semantic_act: str = "relu", drop_rate: float = 0.0):
+    def __init__(self, branches: Mapping[str, nn.Module], num_classes: int, *, head: Optional[Mapping] = None):
         super().__init__()
         if len(branches) < 2:
             raise InputError(f"late_fusion needs at least 2 branches, got {len(branches)}")
@@ -35,8 +38,7 @@ class LateFusion(nn.Module):
         for branch in self.branches.values():
             branch.head.fc = nn.Identity()  # the fused head classifies; branch classifiers would sit unused
         dim = sum(b.num_features for b in self.branches.values())
-        self.head = ClassifierHead(dim, num_classes, semantic_dim=semantic_dim, semantic_act=semantic_act,
-                                   drop_rate=drop_rate)
+        self.head = ClassifierHead(dim, num_classes, **(head or {}))
         self.num_features = dim
         self.num_classes = num_classes
         self.inputs = tuple(self.branches)
@@ -77,3 +79,28 @@ class LateFusion(nn.Module):
 
     def forward(self, x: Mapping[str, torch.Tensor]) -> torch.Tensor:
         return self.forward_head(self.forward_features(x))
+
+
+@register_model("late_fusion", sample_layout="modalities")
+def late_fusion(num_classes: int, input_shapes: Mapping[str, tuple], branches: Mapping[str, Mapping],
+                head: Optional[Mapping] = None) -> LateFusion:
+    """One branch per input modality (``branches``: {modality: {name, args, head}}), each sized from its
+    input's shape, fused by :class:`LateFusion` under one head."""
+    if not isinstance(branches, Mapping) or set(branches) != set(input_shapes):
+        raise ConfigError(f"config key 'model.args.branches': late_fusion needs one branch per input "
+                          f"{list(input_shapes)}, got {sorted(branches) if isinstance(branches, Mapping) else branches}")
+    built = {}
+    for modality in input_shapes:
+        branch = branches[modality]
+        where = f"model.args.branches.{modality}"
+        if not isinstance(branch, Mapping):
+            raise ConfigError(f"config key '{where}': expected a mapping, got {branch!r}")
+        for key in branch:
+            if key not in ("name", "args", "head"):
+                raise ConfigError(unknown_key_message("config key", str(key), ("name", "args", "head")) + f" in '{where}'")
+        if "name" not in branch:
+            raise ConfigError(f"missing required config key '{where}.name'")
+        size = sample_arguments(branch["name"], input_shapes, modality)
+        built[modality] = create_model(branch["name"], num_classes, head=branch.get("head"),
+                                       **{**size, **branch.get("args", {})})
+    return LateFusion(built, num_classes, head=head)

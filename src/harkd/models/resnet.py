@@ -7,7 +7,7 @@ of the video models (:func:`resnet_stages`).
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import List, Sequence, Tuple
+from typing import List, Mapping, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -92,14 +92,12 @@ class ResNet(ActionModel):
     """BasicBlock ResNet classifier; input (B, C, H, W) for ``dims=2``, (B, C, T) for ``dims=1``."""
 
     def __init__(self, num_classes: int, in_chans: int, widths: Sequence[int], depths: Sequence[int], *,
-                 dims: int = 2, stem: str = "imagenet", kernel_size: int = 3, semantic_dim=None,
-                 semantic_act: str = "relu", semantic_bn: bool = False, drop_rate: float = 0.0):
+                 dims: int = 2, stem: str = "imagenet", kernel_size: int = 3, head: Optional[Mapping] = None):
         super().__init__()
         self.in_chans, self.dims = in_chans, dims
         stages, info = resnet_stages(in_chans, widths, depths, dims=dims, stem=stem, kernel_size=kernel_size)
         self.stages = nn.ModuleDict(stages)
-        self.head = ClassifierHead(info[-1]["num_chs"], num_classes, semantic_dim=semantic_dim,
-                                   semantic_act=semantic_act, semantic_bn=semantic_bn, drop_rate=drop_rate)
+        self.head = ClassifierHead(info[-1]["num_chs"], num_classes, **(head or {}))
         init_weights(self.stages)
         zero_init_residuals(self.stages)
         self._finish(info)
@@ -111,37 +109,34 @@ class ResNet(ActionModel):
 
 @register_model("gaf_resnet18")
 def gaf_resnet18(num_classes: int, in_chans: int = 3, width: int = 64, depths: Sequence[int] = (2, 2, 2, 2),
-                 stem: str = "imagenet", semantic_dim=None, semantic_act: str = "relu",
-                 semantic_bn: bool = False, drop_rate: float = 0.0) -> ResNet:
+                 stem: str = "imagenet", head: Optional[Mapping] = None) -> ResNet:
     """ResNet-18 on GAF images (B, C, H, W): C = 3 (acc x/y/z) or 6 (acc + gyro).
 
     Stage widths ``width * 2**i`` for ``len(depths)`` stages; ``stem="small"`` for
-    small images (3x3 stride 1, no max-pool). VSKD's student: ``semantic_dim=300``.
+    small images (3x3 stride 1, no max-pool). VSKD's student: ``head={"semantic_dim": 300}``.
     """
     width = check_int("width", width)
     depths = check_ints("depths", depths)
     return ResNet(num_classes, in_chans, [width * 2 ** i for i in range(len(depths))], depths, dims=2, stem=stem,
-                  semantic_dim=semantic_dim, semantic_act=semantic_act, semantic_bn=semantic_bn, drop_rate=drop_rate)
+                  head=head)
 
 
-@register_model("dmm_resnet")
+@register_model("dmm_resnet", head={"drop_rate": 0.3})
 def dmm_resnet(num_classes: int, in_chans: int = 12, width: int = 32, depths: Sequence[int] = (1, 1, 1, 1),
-               stem: str = "imagenet", semantic_dim=None, semantic_act: str = "relu", semantic_bn: bool = False,
-               drop_rate: float = 0.3) -> ResNet:
+               stem: str = "imagenet", head: Optional[Mapping] = None) -> ResNet:
     """Multi-view depth motion map CNN (B, C, H, W): the views and temporal segments of
     ``data.modalities.depth.dmm`` stacked as channels (C = views x segments, 12 for front/side/top
     over the whole clip and its thirds), a compact ResNet (widths ``width * 2**i``) trained from scratch."""
-    return gaf_resnet18(num_classes, in_chans, width, depths, stem, semantic_dim, semantic_act, semantic_bn, drop_rate)
+    return gaf_resnet18(num_classes, in_chans, width, depths, stem, head)
 
 
 @register_model("imu_cnn1d")
 def imu_cnn1d(num_classes: int, in_chans: int = 3, widths: Sequence[int] = (64, 128, 256),
-              depths: Sequence[int] = (1, 1, 1), kernel_size: int = 5, stem: str = "small", semantic_dim=None,
-              semantic_act: str = "relu", semantic_bn: bool = False, drop_rate: float = 0.0) -> ResNet:
+              depths: Sequence[int] = (1, 1, 1), kernel_size: int = 5, stem: str = "small",
+              head: Optional[Mapping] = None) -> ResNet:
     """Residual 1D CNN on raw IMU series (B, C, T): C = 3 (acc) or 6 (acc + gyro).
 
     Conv1d stem, then residual stages of ``kernel_size``-wide convolutions, each stage
     after the first halving T; global average pooling over time (any T works).
     """
-    return ResNet(num_classes, in_chans, widths, depths, dims=1, stem=stem, kernel_size=kernel_size,
-                  semantic_dim=semantic_dim, semantic_act=semantic_act, semantic_bn=semantic_bn, drop_rate=drop_rate)
+    return ResNet(num_classes, in_chans, widths, depths, dims=1, stem=stem, kernel_size=kernel_size, head=head)

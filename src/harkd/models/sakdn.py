@@ -27,7 +27,7 @@ output depends on the batch (the paper's fusion).
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Mapping, Optional, Sequence, Union
 
 import torch
 from torch import nn
@@ -59,7 +59,8 @@ class FusedHead(nn.Module):
     """
 
     def __init__(self, branch_names: Sequence[str], split: Sequence[int], num_classes: int, *, fc_dim: int,
-                 semantic_dim: int, semantic_act: str, semantic_bn: bool, drop_rate: float, fusion: dict):
+                 fusion: dict, semantic_dim: int, semantic_act: str = "none", semantic_bn: bool = False,
+                 drop_rate: float = 0.0):
         super().__init__()
         self.branch_names, self.split = tuple(branch_names), tuple(split)
         self.num_classes = check_int("num_classes", num_classes)
@@ -120,8 +121,7 @@ class SPAMFMVGG(ActionModel):
 
     def __init__(self, num_classes: int, in_chans: int = 6, branches: Union[int, Sequence[int]] = 2,
                  branch_names: Optional[Sequence[str]] = None, width: int = 64,
-                 depths: Sequence[int] = (2, 2, 3, 3, 3), fc_dim: int = 300, semantic_dim: int = 300,
-                 semantic_act: str = "none", semantic_bn: bool = False, drop_rate: float = 0.0,
+                 depths: Sequence[int] = (2, 2, 3, 3, 3), fc_dim: int = 300, head: Optional[Mapping] = None,
                  reduction: Optional[int] = None, eval_fusion: str = "running", stacked_images: int = 1):
         super().__init__()
         self.in_chans = check_int("in_chans", in_chans)
@@ -145,9 +145,8 @@ class SPAMFMVGG(ActionModel):
         last = info[-1]
         stage_info.append({"name": "features", "num_chs": last["num_chs"] * len(names),
                            "reduction": last["reduction"]})
-        self.head = FusedHead(names, [last["num_chs"]] * len(names), num_classes, fc_dim=fc_dim,
-                              semantic_dim=semantic_dim, semantic_act=semantic_act, semantic_bn=semantic_bn,
-                              drop_rate=drop_rate, fusion=fusion)
+        self.head = FusedHead(names, [last["num_chs"]] * len(names), num_classes, fc_dim=fc_dim, fusion=fusion,
+                              **(head or {}))
         init_weights(self.stages)
         self._finish(stage_info)
 
@@ -182,4 +181,4 @@ def _branch_channels(branches, in_chans: int) -> tuple[int, ...]:
     return split
 
 
-register_model("gaf_vgg_spamfm")(SPAMFMVGG)
+register_model("gaf_vgg_spamfm", head={"semantic_dim": 300, "semantic_act": "none"})(SPAMFMVGG)

@@ -8,7 +8,7 @@ persons into the batch or select one before calling the model.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Sequence
+from typing import Mapping, Optional, Sequence
 
 import torch
 from torch import nn
@@ -69,8 +69,7 @@ class STGCN(ActionModel):
     def __init__(self, num_classes: int, in_chans: int = 3, layout="utd_kinect_v1", strategy: str = "spatial",
                  widths: Sequence[int] = (64, 64, 64, 64, 128, 128, 128, 256, 256, 256),
                  strides: Sequence[int] = (1, 1, 1, 1, 2, 1, 1, 2, 1, 1), kernel_t: int = 9,
-                 edge_importance: bool = True, semantic_dim=None, semantic_act: str = "relu",
-                 semantic_bn: bool = False, drop_rate: float = 0.0):
+                 edge_importance: bool = True, head: Optional[Mapping] = None):
         super().__init__()
         self.layout = get_graph_layout(layout)
         self.in_chans = check_int("in_chans", in_chans)
@@ -90,8 +89,7 @@ class STGCN(ActionModel):
             info.append({"name": f"block{i + 1}", "num_chs": width, "reduction": reduction})
             in_chs = width
         self.stages = nn.ModuleDict(stages)
-        self.head = ClassifierHead(in_chs, num_classes, semantic_dim=semantic_dim, semantic_act=semantic_act,
-                                   semantic_bn=semantic_bn, drop_rate=drop_rate)
+        self.head = ClassifierHead(in_chs, num_classes, **(head or {}))
         init_weights(self.stages)
         self._finish(info)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import List, Sequence
+from typing import List, Mapping, Optional, Sequence
 
 import torch
 from torch import nn
@@ -46,21 +46,18 @@ class VGG(ActionModel):
 
     ``pool_size=1`` (default) global-average-pools block5 (input size free, small FC6);
     ``pool_size=7`` is classic VGG's 7x7 flatten (a large FC6). FC7 is linear by
-    default (``semantic_act="none"``) because SAKDN regresses it to signed word vectors.
+    by default (head ``semantic_act="none"``) because SAKDN regresses it to signed word vectors.
     Input (B, C, H, W) with H, W >= 32.
     """
 
     def __init__(self, num_classes: int, in_chans: int = 3, width: int = 64, depths: Sequence[int] = (2, 2, 3, 3, 3),
-                 fc_dim: int = 300, semantic_dim=300, semantic_act: str = "none", semantic_bn: bool = False,
-                 pool_size: int = 1, drop_rate: float = 0.0):
+                 fc_dim: int = 300, pool_size: int = 1, head: Optional[Mapping] = None):
         super().__init__()
         self.in_chans = check_int("in_chans", in_chans)
         stages, info = vgg_stages(in_chans, width, depths)
         in_chs = info[-1]["num_chs"]
         self.stages = nn.ModuleDict(stages)
-        self.head = ClassifierHead(in_chs, num_classes, pool_size=pool_size, hidden_dim=fc_dim,
-                                   semantic_dim=semantic_dim, semantic_act=semantic_act, semantic_bn=semantic_bn,
-                                   drop_rate=drop_rate)
+        self.head = ClassifierHead(in_chs, num_classes, pool_size=pool_size, hidden_dim=fc_dim, **(head or {}))
         init_weights(self.stages)
         self._finish(info)
 
@@ -69,4 +66,4 @@ class VGG(ActionModel):
         return x
 
 
-register_model("gaf_vgg16_bn")(VGG)
+register_model("gaf_vgg16_bn", head={"semantic_dim": 300, "semantic_act": "none"})(VGG)

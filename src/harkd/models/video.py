@@ -13,7 +13,7 @@ segments).
 from __future__ import annotations
 
 from itertools import combinations
-from typing import Sequence
+from typing import Mapping, Optional, Sequence
 
 import torch
 from torch import nn
@@ -84,8 +84,7 @@ class VideoModel(ActionModel):
     """Per-frame ResNet + segment consensus (``tsn``) or multi-scale relation head (``trn``)."""
 
     def __init__(self, num_classes: int, in_chans: int = 1, num_segments: int = 8, width: int = 64,
-                 depths: Sequence[int] = (2, 2, 2, 2), stem: str = "imagenet", semantic_dim=None,
-                 semantic_act: str = "relu", semantic_bn: bool = False, drop_rate: float = 0.0,
+                 depths: Sequence[int] = (2, 2, 2, 2), stem: str = "imagenet", head: Optional[Mapping] = None,
                  relation: dict | None = None):
         super().__init__()
         self.in_chans = check_int("in_chans", in_chans)
@@ -94,8 +93,7 @@ class VideoModel(ActionModel):
         depths = check_ints("depths", depths)
         stages, info = resnet_stages(in_chans, [width * 2 ** i for i in range(len(depths))], depths, stem=stem)
         self.stages = nn.ModuleDict(stages)
-        kwargs = dict(semantic_dim=semantic_dim, semantic_act=semantic_act, semantic_bn=semantic_bn,
-                      drop_rate=drop_rate, num_segments=num_segments)
+        kwargs = dict(head or {}, num_segments=num_segments)
         if relation is None:
             self.head = ClassifierHead(info[-1]["num_chs"], num_classes, **kwargs)
         else:
@@ -111,23 +109,19 @@ class VideoModel(ActionModel):
 
 @register_model("tsn", sample_layout="segments")
 def tsn(num_classes: int, in_chans: int = 1, num_segments: int = 8, width: int = 64,
-        depths: Sequence[int] = (2, 2, 2, 2), stem: str = "imagenet", semantic_dim=None, semantic_act: str = "relu",
-        semantic_bn: bool = False, drop_rate: float = 0.0) -> VideoModel:
+        depths: Sequence[int] = (2, 2, 2, 2), stem: str = "imagenet", head: Optional[Mapping] = None) -> VideoModel:
     """TSN, input (B, S, C, H, W): per-frame ResNet (widths ``width * 2**i``), per-frame
     [embedding], average consensus over segments, linear classifier (== averaging the
     per-frame scores). See the module docstring for the feature layout."""
-    return VideoModel(num_classes, in_chans, num_segments, width, depths, stem, semantic_dim, semantic_act,
-                      semantic_bn, drop_rate)
+    return VideoModel(num_classes, in_chans, num_segments, width, depths, stem, head)
 
 
-@register_model("trn", sample_layout="segments")
+@register_model("trn", sample_layout="segments", head={"semantic_dim": 256})
 def trn(num_classes: int, in_chans: int = 1, num_segments: int = 8, width: int = 64,
-        depths: Sequence[int] = (2, 2, 2, 2), stem: str = "imagenet", semantic_dim=256, semantic_act: str = "relu",
-        semantic_bn: bool = False, drop_rate: float = 0.0, subsets_per_scale: int = 3,
-        relation_dim: int = 256) -> VideoModel:
+        depths: Sequence[int] = (2, 2, 2, 2), stem: str = "imagenet", head: Optional[Mapping] = None,
+        subsets_per_scale: int = 3, relation_dim: int = 256) -> VideoModel:
     """Multi-scale TRN, input (B, S, C, H, W): the TSN backbone/embedding with a
-    :class:`RelationHead` classifier. ``semantic_dim`` is TRN's per-frame bottleneck
+    :class:`RelationHead` classifier. The head's ``semantic_dim`` is TRN's per-frame bottleneck
     (256 as in TRN; 300 for VSKD's teacher; None feeds the pooled frame features)."""
-    return VideoModel(num_classes, in_chans, num_segments, width, depths, stem, semantic_dim, semantic_act,
-                      semantic_bn, drop_rate, relation=dict(subsets_per_scale=subsets_per_scale,
-                                                            relation_dim=relation_dim))
+    return VideoModel(num_classes, in_chans, num_segments, width, depths, stem, head,
+                      relation=dict(subsets_per_scale=subsets_per_scale, relation_dim=relation_dim))

@@ -16,7 +16,7 @@ over time and space feeds the :class:`~harkd.models.base.ClassifierHead` (``sema
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Sequence
+from typing import Mapping, Optional, Sequence
 
 import torch
 from torch import nn
@@ -91,8 +91,7 @@ class R2Plus1D(ActionModel):
 
     def __init__(self, num_classes: int, in_chans: int = 1, num_segments: int = 16, width: int = 16,
                  depths: Sequence[int] = (1, 1, 1, 1), kernel_size: int = 3, temporal_kernel: int = 3,
-                 stem: str = "imagenet", semantic_dim=None, semantic_act: str = "relu", semantic_bn: bool = False,
-                 drop_rate: float = 0.0):
+                 stem: str = "imagenet", head: Optional[Mapping] = None):
         super().__init__()
         self.in_chans = check_int("in_chans", in_chans)
         # not ``num_segments``: that attribute tells the distillation losses that features hold B * S frames
@@ -120,8 +119,7 @@ class R2Plus1D(ActionModel):
                          "time_reduction": time_reduction})
             in_chs = out_chs
         self.stages = nn.ModuleDict(stages)
-        self.head = ClassifierHead(in_chs, num_classes, semantic_dim=semantic_dim, semantic_act=semantic_act,
-                                   semantic_bn=semantic_bn, drop_rate=drop_rate)
+        self.head = ClassifierHead(in_chs, num_classes, **(head or {}))
         _init(self.stages)
         self._finish(info)
 
@@ -133,9 +131,7 @@ class R2Plus1D(ActionModel):
 @register_model("r2plus1d", sample_layout="segments")
 def r2plus1d(num_classes: int, in_chans: int = 1, num_segments: int = 16, width: int = 16,
              depths: Sequence[int] = (1, 1, 1, 1), kernel_size: int = 3, temporal_kernel: int = 3,
-             stem: str = "imagenet", semantic_dim=None, semantic_act: str = "relu", semantic_bn: bool = False,
-             drop_rate: float = 0.0) -> R2Plus1D:
+             stem: str = "imagenet", head: Optional[Mapping] = None) -> R2Plus1D:
     """Compact R(2+1)D, input (B, S, C, H, W): (2+1)-D stem and residual stages (widths
     ``width * 2**i``, ``depths`` blocks each), global average pool, [embedding], classifier."""
-    return R2Plus1D(num_classes, in_chans, num_segments, width, depths, kernel_size, temporal_kernel, stem,
-                    semantic_dim, semantic_act, semantic_bn, drop_rate)
+    return R2Plus1D(num_classes, in_chans, num_segments, width, depths, kernel_size, temporal_kernel, stem, head)
