@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from harkd.checks import (check_at_most, check_choice, check_flag, check_int, check_ints, check_keys, check_number,
-                          check_rate)
+                          check_rate, is_int, is_number)
 from harkd.errors import ConfigError, InputError
 
 
@@ -52,3 +52,20 @@ def test_valid_values_come_back_normalised():
     assert check_flag("f", np.bool_(True)) is True
     check_at_most("n", None, 1)
     check_keys("k", {"a": 1}, ["a"])
+
+
+@pytest.mark.parametrize("value", [-1, 0, 1, 2, np.int64(2), True, np.bool_(True), 0.5, 2.0, np.float32(3), float("inf"),
+                                   float("nan"), "2", None])
+def test_the_predicates_are_the_checks_tests(value):
+    """is_int / is_number (the manifest's key checks) pass exactly what check_int / check_number pass."""
+    def passes(check, *args, **kwargs):
+        try:
+            check("v", value, *args, **kwargs)
+        except InputError:
+            return False
+        return True
+
+    for minimum in (0, 2):
+        assert is_int(value, minimum) == passes(check_int, minimum)
+    for positive in (False, True):
+        assert is_number(value, positive=positive) == passes(check_number, positive=positive)

@@ -18,12 +18,20 @@ import numpy as np
 
 from harkd.errors import ConfigError, HarkdError, InputError, unknown_key_message
 
-__all__ = ["check_int", "check_ints", "check_number", "check_rate", "check_choice", "check_flag",
-           "check_at_most", "check_keys"]
+__all__ = ["is_int", "is_number", "check_int", "check_ints", "check_number", "check_rate", "check_choice",
+           "check_flag", "check_at_most", "check_keys"]
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+def is_int(value: Any, minimum: int | None = None) -> bool:
+    """True for a Python or numpy integer (not a bool) >= ``minimum`` (any, when None): :func:`check_int`'s test."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)) \
+        and (minimum is None or value >= minimum)
+
+
+def is_number(value: Any, *, positive: bool = False) -> bool:
+    """True for a finite number (not a bool) >= 0, > 0 with ``positive``: :func:`check_number`'s test."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)) \
+        and math.isfinite(value) and (value > 0 if positive else value >= 0)
 
 
 def check_int(name: str, value: Any, minimum: int = 1, *, error: type[HarkdError] = InputError, why: str = "",
@@ -32,7 +40,7 @@ def check_int(name: str, value: Any, minimum: int = 1, *, error: type[HarkdError
     ``say_positive``, a minimum of 1 reads "a positive integer"); ``optional`` lets None through."""
     if value is None and optional:
         return None
-    if not _is_int(value) or value < minimum:
+    if not is_int(value, minimum):
         what = "a positive integer" if say_positive and minimum == 1 else f"an integer >= {minimum}"
         raise error(f"{name} must be {what}{why}, got {value!r}")
     return int(value)
@@ -50,9 +58,7 @@ def check_ints(name: str, values: Any, minimum: int = 1, length: int | None = No
 
 def check_number(name: str, value: Any, *, positive: bool = False, error: type[HarkdError] = InputError) -> float:
     """``value`` as a finite float >= 0 (> 0 with ``positive``): "NAME must be a finite number >= 0, got V"."""
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)) \
-        and math.isfinite(value) and (value > 0 if positive else value >= 0)
-    if not ok:
+    if not is_number(value, positive=positive):
         raise error(f"{name} must be a finite number {'> 0' if positive else '>= 0'}, got {value!r}")
     return float(value)
 

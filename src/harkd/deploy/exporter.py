@@ -30,9 +30,9 @@ import numpy as np
 import torch
 
 from harkd._version import __version__
+from harkd.checks import is_int, is_number
 from harkd.deploy.macs import count_macs, count_parameters
-from harkd.deploy.manifest import (INPUT_NAME, INPUT_SHAPE_FILE, OUTPUT_NAME, check_format, is_int_at_least,
-                                   is_positive_number, manifest_path, sha256_file)
+from harkd.deploy.manifest import INPUT_NAME, INPUT_SHAPE_FILE, OUTPUT_NAME, check_format, manifest_path, sha256_file
 from harkd.deploy.pipeline import DeployablePipeline, PipelineSpec, build_pipeline, pipeline_spec
 from harkd.deploy.runtime import ExportedModel
 from harkd.errors import DataError, HarkdError, InputError, MissingDependencyError, ParityError, file_in_the_way
@@ -80,9 +80,9 @@ def load_for_export(run_dir: str | Path, checkpoint: str = "best", window_sample
     run_dir = Path(run_dir)
     if checkpoint not in ("best", "last"):
         raise InputError(f"checkpoint must be 'best' or 'last', got {checkpoint!r}")
-    if rate is not None and not is_positive_number(rate):
+    if rate is not None and not is_number(rate, positive=True):
         raise InputError(f"rate must be a sampling rate in Hz > 0, got {rate!r}")
-    if window_samples is not None and not is_int_at_least(window_samples, 2):
+    if window_samples is not None and not is_int(window_samples, 2):
         raise InputError(f"window_samples must be an integer >= 2, got {window_samples!r}")
     if not run_dir.is_dir():
         raise DataError(run_dir, "run directory not found")

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
-import numbers
 from pathlib import Path
 from typing import Any, Callable
 
+from harkd.checks import is_int, is_number
 from harkd.errors import DataError, InputError, unknown_key_message
 
-__all__ = ["FORMATS", "INPUT_NAME", "OUTPUT_NAME", "INPUT_SHAPE_FILE", "MANIFEST_KEYS", "REEXPORT", "is_positive_number",
-           "is_int_at_least", "is_names", "manifest_path", "read_manifest", "sha256_file", "check_format", "infer_format"]
+__all__ = ["FORMATS", "INPUT_NAME", "OUTPUT_NAME", "INPUT_SHAPE_FILE", "MANIFEST_KEYS", "REEXPORT", "is_names",
+           "manifest_path", "read_manifest", "sha256_file", "check_format", "infer_format"]
 
 FORMATS = ("onnx", "torchscript")
 INPUT_NAME, OUTPUT_NAME = "window", "probabilities"
@@ -26,14 +25,6 @@ def manifest_path(model_file: str | Path) -> Path:
     return model_file.with_name(model_file.name + ".json")
 
 
-def is_positive_number(v) -> bool:
-    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) and v > 0
-
-
-def is_int_at_least(v, minimum: int) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool) and v >= minimum
-
-
 def is_names(v) -> bool:
     return isinstance(v, list) and len(v) > 0 and all(isinstance(x, str) for x in v)
 
@@ -42,11 +33,11 @@ def is_names(v) -> bool:
 MANIFEST_KEYS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "format": (lambda v: v in FORMATS, "'onnx' or 'torchscript'"),
     "class_names": (is_names, "a non-empty list of strings"),
-    "sampling_rate_hz": (is_positive_number, "a number > 0"),
-    "window_samples": (lambda v: is_int_at_least(v, 2), "an integer >= 2"),
-    "window_seconds": (is_positive_number, "a number > 0"),
+    "sampling_rate_hz": (lambda v: is_number(v, positive=True), "a number > 0"),
+    "window_samples": (lambda v: is_int(v, 2), "an integer >= 2"),
+    "window_seconds": (lambda v: is_number(v, positive=True), "a number > 0"),
     "channels": (is_names, "a non-empty list of strings"),
-    "stream_columns": (lambda v: isinstance(v, list) and len(v) > 0 and all(is_int_at_least(c, 0) for c in v),
+    "stream_columns": (lambda v: isinstance(v, list) and len(v) > 0 and all(is_int(c, 0) for c in v),
                        "a non-empty list of integers >= 0"),
     "model": (lambda v: isinstance(v, dict) and isinstance(v.get("name"), str), "an object with a 'name'"),
 }

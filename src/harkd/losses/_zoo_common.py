@@ -1,4 +1,6 @@
-"""Shared checks and small building blocks of the baseline losses in :mod:`harkd.losses.zoo`.
+"""Shared checks and small building blocks of the baseline losses in :mod:`harkd.losses.zoo`
+(their input tensors: :func:`harkd.losses.kit.check_tensor` with the shape in words, and
+:func:`harkd.losses.kit.check_batch`).
 
 Every error raised here is an :class:`~harkd.errors.InputError` whose message starts
 with the loss's registry name, e.g. ``"kd: student logits (4, 10) and teacher logits
@@ -44,25 +46,7 @@ def shape_list(loss: str, role: str, shapes) -> list[tuple[int, ...]] | None:
     raise InputError(f"{loss}: {role}_shape must be a list of per-layer sample shapes, got {shapes!r}")
 
 
-# ----------------------------------------------------------------------------- tensors
-def check_tensor(loss: str, role: str, x, ranks: Sequence[int], what: str) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor):
-        raise InputError(f"{loss}: {role} must be a tensor ({what}), got {type(x).__name__}")
-    if x.dim() not in ranks:
-        raise InputError(f"{loss}: {role} must be a {what}, got shape {tuple(x.shape)}")
-    if not x.is_floating_point():
-        raise InputError(f"{loss}: {role} must be floating point, got {x.dtype}")
-    return x
-
-
-def check_batch(loss: str, student: torch.Tensor, teacher: torch.Tensor, minimum: int = 1) -> int:
-    if student.shape[0] != teacher.shape[0]:
-        raise InputError(f"{loss}: student and teacher batch sizes differ ({student.shape[0]} vs {teacher.shape[0]})")
-    if student.shape[0] < minimum:
-        raise InputError(f"{loss}: needs a batch of at least {minimum} samples, got {student.shape[0]}")
-    return student.shape[0]
-
-
+# ----------------------------------------------------------------------------- tensors (check_tensor, check_batch: harkd.losses.kit)
 def check_channels(loss: str, role: str, x: torch.Tensor, shape: tuple[int, ...]) -> None:
     """The input's rank and channel count (dim 1) must match the declared sample shape."""
     if x.dim() != len(shape) + 1 or x.shape[1] != shape[0]:

@@ -4,7 +4,7 @@ arguments: :mod:`harkd.checks`), guarded norms/divisions, and the per-sample KD 
 
 from __future__ import annotations
 
-from typing import List, Sequence
+from typing import List
 
 import torch
 import torch.nn.functional as F
@@ -16,23 +16,34 @@ __all__ = ["check_tensor", "check_batch", "check_labels", "as_tensor_list", "saf
            "distance", "kd_per_sample"]
 
 
-def check_tensor(where: str, name: str, x, ndim=None) -> torch.Tensor:
-    """``x`` as a floating tensor with ``ndim`` dims (an int or a tuple of allowed ints)."""
+def check_tensor(where: str, name: str, x, ndim=None, what: str | None = None) -> torch.Tensor:
+    """``x`` as a floating tensor with ``ndim`` dims (an int, or a tuple or range of allowed ints).
+
+    ``what`` says the expected shape in words (the baseline losses' ``"(B, C) logits"``): the messages then name
+    it (``kd: student must be a (B, C) logits, got shape (4,)``) and the rank is checked before the dtype; without
+    it they count the dims (``dask: student must have 2 dims, got shape (4, 3, 2)``), the dtype checked first."""
     if not isinstance(x, torch.Tensor):
-        raise InputError(f"{where}: {name} must be a tensor, got {type(x).__name__}")
-    if not x.is_floating_point():
+        shape = "" if what is None else f" ({what})"
+        raise InputError(f"{where}: {name} must be a tensor{shape}, got {type(x).__name__}")
+    if what is None and not x.is_floating_point():
         raise InputError(f"{where}: {name} must be a floating-point tensor, got {x.dtype}")
     if ndim is not None:
         allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
         if x.dim() not in allowed:
-            want = " or ".join(str(n) for n in allowed)
-            raise InputError(f"{where}: {name} must have {want} dims, got shape {tuple(x.shape)}")
+            want = f"have {' or '.join(str(n) for n in allowed)} dims" if what is None else f"be a {what}"
+            raise InputError(f"{where}: {name} must {want}, got shape {tuple(x.shape)}")
+    if what is not None and not x.is_floating_point():
+        raise InputError(f"{where}: {name} must be floating point, got {x.dtype}")
     return x
 
 
-def check_batch(where: str, name_a: str, a: torch.Tensor, name_b: str, b: torch.Tensor) -> None:
+def check_batch(where: str, name_a: str, a: torch.Tensor, name_b: str, b: torch.Tensor, minimum: int = 0) -> int:
+    """The batch size ``a`` and ``b`` share (dim 0), at least ``minimum`` (the baseline losses ask for 1 or more)."""
     if a.shape[0] != b.shape[0]:
         raise InputError(f"{where}: {name_a} and {name_b} batch sizes differ ({a.shape[0]} vs {b.shape[0]})")
+    if a.shape[0] < minimum:
+        raise InputError(f"{where}: needs a batch of at least {minimum} samples, got {a.shape[0]}")
+    return a.shape[0]
 
 
 def check_labels(where: str, labels, batch: int, num_classes: int) -> torch.Tensor:
@@ -55,8 +66,6 @@ def as_tensor_list(where: str, name: str, x) -> List[torch.Tensor]:
     if isinstance(x, (list, tuple)) and x and all(isinstance(t, torch.Tensor) for t in x):
         return list(x)
     raise InputError(f"{where}: {name} must be a tensor or a non-empty list of tensors")
-
-
 
 
 def safe_unit(x: torch.Tensor, dim: int = -1) -> torch.Tensor:

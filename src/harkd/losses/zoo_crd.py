@@ -13,7 +13,8 @@ from torch import nn
 
 from harkd.checks import check_int, check_number
 from harkd.errors import InputError
-from harkd.losses._zoo_common import check_batch, check_tensor, sample_shape
+from harkd.losses._zoo_common import sample_shape
+from harkd.losses.kit import check_batch, check_tensor
 from harkd.losses.registry import DistillLoss, register_loss
 
 __all__ = ["CRDLoss"]
@@ -123,7 +124,7 @@ class CRDLoss(DistillLoss):
     def forward(self, student, teacher, index=None, **context):
         check_tensor("crd", "student", student, (2,), "(B, D) embedding")
         check_tensor("crd", "teacher", teacher, (2,), "(B, D) embedding")
-        b = check_batch("crd", student, teacher)
+        b = check_batch("crd", "student", student, "teacher", teacher, minimum=1)
         if student.shape[1] != self._ds or teacher.shape[1] != self._dt:
             raise InputError(f"crd: expected student (B, {self._ds}) and teacher (B, {self._dt}) embeddings "
                              f"(student_shape / teacher_shape), got {tuple(student.shape)} and {tuple(teacher.shape)}")

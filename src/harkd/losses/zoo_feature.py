@@ -21,15 +21,14 @@ from harkd.losses._zoo_common import (
     FEATURE_MAP,
     as_layer_list,
     batch_norm,
-    check_batch,
     check_channels,
-    check_tensor,
     conv3,
     match_spatial,
     pointwise,
     sample_shape,
     shape_list,
 )
+from harkd.losses.kit import check_batch, check_tensor
 from harkd.losses.registry import DistillLoss, register_loss
 
 __all__ = ["FitNetLoss", "ATLoss", "NSTLoss", "FSPLoss", "VIDLoss", "ABLoss", "FTLoss"]
@@ -49,7 +48,7 @@ def _learned_shapes(loss: str, student_shape, teacher_shape, ranks=(1, 2, 3), wh
 def _check_pair(loss: str, student, teacher, ranks, what, s_shape=None, t_shape=None) -> None:
     check_tensor(loss, "student", student, ranks, what)
     check_tensor(loss, "teacher", teacher, ranks, what)
-    check_batch(loss, student, teacher)
+    check_batch(loss, "student", student, "teacher", teacher, minimum=1)
     if s_shape is not None:
         check_channels(loss, "student", student, s_shape)
     if t_shape is not None:

@@ -13,8 +13,7 @@ import torch.nn.functional as F
 
 from harkd.checks import check_int, check_number
 from harkd.errors import InputError
-from harkd.losses.kit import kd_per_sample
-from harkd.losses._zoo_common import check_batch, check_tensor
+from harkd.losses.kit import check_batch, check_tensor, kd_per_sample
 from harkd.losses.registry import DistillLoss, register_loss
 
 __all__ = ["KDLoss", "SPLoss", "CCLoss", "RKDLoss", "PKTLoss"]
@@ -88,7 +87,7 @@ class SPLoss(DistillLoss):
     def forward(self, student, teacher, **context):
         check_tensor("sp", "student", student, range(2, 6), ANY_BATCH)
         check_tensor("sp", "teacher", teacher, range(2, 6), ANY_BATCH)
-        b = check_batch("sp", student, teacher)
+        b = check_batch("sp", "student", student, "teacher", teacher, minimum=1)
         qs, qt = student.flatten(1), teacher.flatten(1)
         gs = F.normalize(qs @ qs.t(), p=2, dim=1)
         gt = F.normalize(qt @ qt.t(), p=2, dim=1)
@@ -142,7 +141,7 @@ class CCLoss(DistillLoss):
     def forward(self, student, teacher, **context):
         check_tensor("cc", "student", student, range(2, 6), EMBEDDING)
         check_tensor("cc", "teacher", teacher, range(2, 6), EMBEDDING)
-        b = check_batch("cc", student, teacher)
+        b = check_batch("cc", "student", student, "teacher", teacher, minimum=1)
         return (self._kernel(student) - self._kernel(teacher)).pow(2).sum() / (b * b)
 
 
@@ -205,7 +204,7 @@ class RKDLoss(DistillLoss):
     def forward(self, student, teacher, **context):
         check_tensor("rkd", "student", student, range(2, 6), EMBEDDING)
         check_tensor("rkd", "teacher", teacher, range(2, 6), EMBEDDING)
-        check_batch("rkd", student, teacher, minimum=3 if self.angle_weight > 0 else 2)
+        check_batch("rkd", "student", student, "teacher", teacher, minimum=3 if self.angle_weight > 0 else 2)
         with torch.no_grad():
             dt, at = self._relations(teacher)
         ds, as_ = self._relations(student)
@@ -258,7 +257,7 @@ class PKTLoss(DistillLoss):
     def forward(self, student, teacher, **context):
         check_tensor("pkt", "student", student, range(2, 6), EMBEDDING)
         check_tensor("pkt", "teacher", teacher, range(2, 6), EMBEDDING)
-        b = check_batch("pkt", student, teacher, minimum=2)
+        b = check_batch("pkt", "student", student, "teacher", teacher, minimum=2)
         ps, pt = self._conditional(student), self._conditional(teacher)
         kl = (pt * torch.log((pt + self.eps) / (ps + self.eps))).sum()
         return kl if self.reduction == "sum" else kl / b
