@@ -48,8 +48,15 @@ class Stage(NamedTuple):
     overrides: tuple = ()
     stage: str = ""
 
-    def run_name(self, tag: str = "") -> str:
-        return "_".join(x for x in (Path(self.config).stem, self.stage, self.suffix, tag) if x)
+    @property
+    def label(self) -> str:
+        """The config's stem and the stage trained (``pskd_stage2``): RESULTS' config column."""
+        return "_".join(x for x in (Path(self.config).stem, self.stage) if x)
+
+    def run_name(self, tag: str = "", seed=None) -> str:
+        """The stage's run name; with ``seed`` (an int, or ``"S"`` in a printed command) its seed's run."""
+        name = "_".join(x for x in (self.label, self.suffix, tag) if x)
+        return name if seed is None else f"{name}_s{seed}"
 
 
 # Cross-fitting folds of a teacher config: fold run NAME_fold13 holds training subjects 1 and 3 out (its
@@ -196,7 +203,7 @@ def row_runs(stages: list, seed: int, out: Path, overrides: list[str], teacher_s
     runs, previous = [], None
     for stage in stages:
         extra = stage_overrides(stage.teachers, previous and out / previous.name, seed, out, teacher_seed)
-        name = f"{stage.run_name(tag)}_s{seed}"
+        name = stage.run_name(tag, seed)
         needs = teacher_runs(stage.teachers, seed, teacher_seed) + ((previous.name,) if previous else ())
         previous = RunSpec(name, stage.kind, str(HERE.parent / "configs" / "utd_mhad" / stage.config),
                            str(out / name), (f"seed={seed}", *extra, *stage.overrides, *overrides), needs,
@@ -293,16 +300,16 @@ def main() -> int:
         rs = [row_result(plan[label, s], results, s, stages[-1]) for s in args.seeds]
         commands = []
         for i, stage in enumerate(stages):
-            previous = f"RUNS/{stages[i - 1].run_name(args.tag)}_sS" if i else None
+            previous = f"RUNS/{stages[i - 1].run_name(args.tag, 'S')}" if i else None
             extra = " ".join(f"--set '{o}'" for o in stage_overrides(stage.teachers, previous, "S", Path("RUNS"),
                                                                      args.teacher_seed))
             common = " ".join(f"--set '{o}'" for o in (*stage.overrides, *args.overrides))
-            run_dir = f"--run-dir RUNS/{stage.run_name(args.tag)}_sS"
+            run_dir = f"--run-dir RUNS/{stage.run_name(args.tag, 'S')}"
             config = f"configs/utd_mhad/{stage.config}" + (f" --stage {stage.stage}" if stage.stage else "")
             commands.append(" ".join(x for x in (f"harkd {stage.kind} {config} --set seed=S",
                                                  extra, common, run_dir) if x))
         command = " && ".join(commands)
-        config = " + ".join("_".join(x for x in (Path(stage.config).stem, stage.stage) if x) for stage in stages)
+        config = " + ".join(stage.label for stage in stages)
         rows.append(f"| {label} | `{config}` | {mean_std([r['test_best'] for r in rs])} | "
                     f"{mean_std([r['test_last'] for r in rs])} | {mean_std([r['f1_best'] for r in rs])} | "
                     f"{statistics.median(r['s_per_epoch'] for r in rs):.2f} | {rs[0]['epochs']} | `{command}` |")
