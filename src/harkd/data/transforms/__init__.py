@@ -41,16 +41,16 @@ from harkd.data.transforms.augment import (AUGMENT_MAXIMUM, MAX_AUGMENT, augment
 from harkd.data.transforms.base import (MAX_CROP_MARGIN, MAX_FRAME_SIDE, MAX_SERIES_LENGTH, TRAIN_ONLY_OPTIONS,
                                         ModalityTransform, deterministic_options, resize_frames, segment_indices,
                                         time_window)
-from harkd.data.transforms.frames import (DEPTH_ENCODINGS, DMM_NOT_REGISTERED, DepthTransform, RgbTransform,
+from harkd.data.transforms.frames import (DEPTH_ENCODINGS, DepthTransform, RgbTransform,
                                           register_depth_encoding)
-from harkd.data.transforms.inertial import (GAF_NOT_REGISTERED, INERTIAL_ENCODINGS, InertialTransform,
+from harkd.data.transforms.inertial import (INERTIAL_ENCODINGS, InertialTransform,
                                             register_inertial_encoding)
 from harkd.data.transforms.skeleton import SkeletonTransform
 from harkd.errors import ConfigError, unknown_key_message
 from harkd.registry import Registry
 
 __all__ = [
-    "AUGMENT_MAXIMUM", "DEPTH_ENCODINGS", "DMM_NOT_REGISTERED", "GAF_NOT_REGISTERED", "INERTIAL_ENCODINGS",
+    "AUGMENT_MAXIMUM", "DEPTH_ENCODINGS", "INERTIAL_ENCODINGS",
     "MAX_AUGMENT", "MAX_CROP_MARGIN", "MAX_FRAME_SIDE", "MAX_SERIES_LENGTH", "TRAIN_ONLY_OPTIONS", "TRANSFORMS",
     "DepthTransform", "InertialTransform", "ModalityTransform", "RgbTransform", "SkeletonTransform",
     "augment_frames", "augment_inertial", "augment_skeleton", "build_transforms", "deterministic_options",

@@ -12,6 +12,24 @@ import torch
 from harkd.checks import check_choice, check_flag, check_int, check_keys
 from harkd.data.timeseries import resample_at, window_positions
 from harkd.errors import ConfigError
+from harkd.registry import Registry
+
+
+class Encodings(Registry):
+    """Image encodings of one modality's transform (``inertial``: ``gaf``; ``depth``: ``dmm``). The encoding floor
+    above registers them (``import harkd.encoding``), so the data layer imports no encoder."""
+
+    def __init__(self, modality: str, encoders: Mapping[str, str]):
+        super().__init__(f"{modality} encoding")
+        self.modality, self.encoders = modality, dict(encoders)  # option -> the encoding's name in words
+
+    def needed(self, option: str):
+        """The encoding of transform option ``option``, or the ConfigError saying that harkd.encoding registers it."""
+        if option not in self:
+            raise ConfigError(f"the {self.modality} '{option}' option needs the {self.encoders[option]}, which "
+                              "harkd.encoding registers: import harkd.encoding before building the transforms "
+                              "(harkd's engine, CLI and API do)")
+        return self.get(option)
 
 _EPS = 1e-6
 

@@ -12,17 +12,14 @@ import torch
 from harkd.checks import check_at_most, check_flag, check_keys, check_number
 from harkd.data.cropping import body_box, crop_square
 from harkd.data.transforms.augment import _augment_options, augment_frames
-from harkd.data.transforms.base import (MAX_CROP_MARGIN, MAX_FRAME_SIDE, MAX_SERIES_LENGTH, ModalityTransform,
-                                        _choice, _count, _option, resize_frames, segment_indices, time_window)
+from harkd.data.transforms.base import (MAX_CROP_MARGIN, MAX_FRAME_SIDE, MAX_SERIES_LENGTH, Encodings,
+                                        ModalityTransform, _choice, _count, _option, resize_frames, segment_indices,
+                                        time_window)
 from harkd.errors import ConfigError, InputError
-from harkd.registry import Registry
 
 
-#: Image encodings of a depth clip, ``name -> fn(frames (T, H, W), size=..., **options) -> (C, size, size)``; the
-#: encoding floor registers them (``import harkd.encoding`` registers ``dmm``), so the data layer imports no encoder.
-DEPTH_ENCODINGS: Registry = Registry("depth encoding")
-DMM_NOT_REGISTERED = ("the depth 'dmm' option needs the depth motion map encoding, which harkd.encoding registers: "
-                      "import harkd.encoding before building the transforms (harkd's engine, CLI and API do)")
+#: Image encodings of a depth clip, ``name -> fn(frames (T, H, W), size=..., **options) -> (C, size, size)``
+DEPTH_ENCODINGS = Encodings("depth", {"dmm": "depth motion map encoding"})
 
 
 def register_depth_encoding(name: str, fn, *, overwrite: bool = False):
@@ -95,8 +92,7 @@ class DepthTransform(ModalityTransform):
         """Refuse ``crop: body`` where depth > 0 does not find the body (RGB)."""
 
     def _check_dmm(self, config: Mapping[str, Any]) -> None:
-        if "dmm" not in DEPTH_ENCODINGS:
-            raise ConfigError(DMM_NOT_REGISTERED)
+        self.dmm_encode = DEPTH_ENCODINGS.needed("dmm")
         if not isinstance(self.dmm, Mapping):
             raise ConfigError(f"depth transform option 'dmm' must be a mapping of {list(self.dmm_options)}, "
                               f"got {self.dmm!r}")
@@ -118,7 +114,6 @@ class DepthTransform(ModalityTransform):
             raise ConfigError(f"depth augment option '{moving[0]}' does not apply with 'dmm' (the motion maps are "
                               "computed once from the whole clip): use crop_scale and rotate")
         self.dmm_size = int(size)
-        self.dmm_encode = DEPTH_ENCODINGS.get("dmm")
         try:  # the encoder checks its own options: fail at configuration, not in the first worker
             self.dmm_encode(np.zeros((2, 2, 2), np.uint16), size=self.dmm_size, **self.dmm)
         except (InputError, TypeError) as err:

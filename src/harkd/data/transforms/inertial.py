@@ -11,16 +11,13 @@ import torch
 from harkd.checks import check_at_most, check_flag, check_keys
 from harkd.data.timeseries import resample_time
 from harkd.data.transforms.augment import _augment_options, augment_inertial
-from harkd.data.transforms.base import _TIME_AXIS, MAX_SERIES_LENGTH, ModalityTransform, _choice, _count, _option
+from harkd.data.transforms.base import (_TIME_AXIS, MAX_SERIES_LENGTH, Encodings, ModalityTransform, _choice, _count,
+                                        _option)
 from harkd.errors import ConfigError
-from harkd.registry import Registry
 
 
-#: Image encodings of an inertial window, ``name -> fn(x (C, T), **options) -> (C * k, N, N)``. The encoding
-#: floor above registers them (``import harkd.encoding`` registers ``gaf``), so the data layer imports no encoder.
-INERTIAL_ENCODINGS: Registry = Registry("inertial encoding")
-GAF_NOT_REGISTERED = ("the inertial 'gaf' option needs the GAF encoding, which harkd.encoding registers: import "
-                      "harkd.encoding before building the transforms (harkd's engine, CLI and API do)")
+#: Image encodings of an inertial window, ``name -> fn(x (C, T), **options) -> (C * k, N, N)``
+INERTIAL_ENCODINGS = Encodings("inertial", {"gaf": "GAF encoding"})
 
 
 def register_inertial_encoding(name: str, fn, *, overwrite: bool = False):
@@ -55,9 +52,7 @@ class InertialTransform(ModalityTransform):
         self.gaf_dataset_scaling = False
         self.gaf_encode = None  # the registered encoding (a module-level function: pickles by reference)
         if self.gaf is not None:
-            if "gaf" not in INERTIAL_ENCODINGS:
-                raise ConfigError(GAF_NOT_REGISTERED)
-            self.gaf_encode = INERTIAL_ENCODINGS.get("gaf")
+            self.gaf_encode = INERTIAL_ENCODINGS.needed("gaf")
             check_keys("inertial gaf option", self.gaf, self.gaf_options)
             size = _count("inertial gaf", "image_size", self.gaf.get("image_size"), minimum=2,
                                  why=" (a 1 x 1 image holds no angle pairs)")
