@@ -324,3 +324,17 @@ def test_a_run_written_by_harkd_0_9_reads_with_its_head_options_under_head(tmp_p
     with pytest.raises(DataError) as err:
         read_saved_config(path)
     assert str(err.value) == f"{path}: a config file must hold a mapping of keys"
+
+
+def test_a_0_9_run_directory_is_the_same_experiment_as_its_config_written_today(tmp_path, synth_utd):
+    from harkd.engine.lifecycle import check_same_experiment
+
+    cfg = load_config(write_config(tmp_path, synth_utd), ["model.head.drop_rate=0.2"])
+    old = cfg.to_dict()
+    old["model"]["args"]["drop_rate"] = old["model"].pop("head")["drop_rate"]  # as harkd 0.9 wrote it
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "config.yaml").write_text(yaml.safe_dump(old))
+    check_same_experiment(tmp_path / "run", cfg)  # resumable: nothing changed
+    with pytest.raises(ConfigError, match=re.escape("(changed: model.head.drop_rate)")):
+        check_same_experiment(tmp_path / "run", load_config(write_config(tmp_path, synth_utd),
+                                                            ["model.head.drop_rate=0.3"]))
