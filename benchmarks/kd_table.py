@@ -8,7 +8,7 @@ Suites (``--suites``), each a RESULTS.md section and ``benchmarks/results/<secti
   runs online), the mixup-only control (no teacher) and KD with paired mixup (online teacher).
 - ``utd-kd-patient``: KD gain against schedule length: the no-KD, fixed-KD and paired-KD rows at each of
   ``--patient-epochs`` (default 60 and 150, as measured), trained on all training subjects with nothing selected
-  (fixed cosine schedule, final epoch).
+  (fixed cosine schedule, final epoch), and KD from an ensemble of three teacher seeds (issue 24's lever).
 - ``berkeley-kd``: skeleton (D-Mocap ST-GCN) -> right-wrist accelerometer and -> all six
   accelerometers, the six raw and with each clip's mean removed (``remove_mean``, placement).
 - ``utd-trial``: the published trial protocol (trials 1-2 train, 3-4 test, all subjects) with
@@ -104,7 +104,17 @@ class Row:
 
     @property
     def teacher_keys(self) -> tuple[str, ...]:
+        """The row's teacher keys; ``KEY+k`` is teacher KEY of the k-th next pair's teacher seed (an ensemble of
+        teacher seeds: ``("skeleton", "skeleton+1", "skeleton+2")``)."""
         return (self.teacher,) if isinstance(self.teacher, str) else tuple(self.teacher or ())
+
+
+def teacher_of_pair(key: str, t_seeds: list[int], i: int) -> tuple[str, int]:
+    """``(Suite.teachers key, teacher seed)`` of row teacher ``key`` for pair ``i``: ``KEY+k`` takes the teacher
+    seed of pair ``i + k`` (cyclically over the distinct teacher seeds), so every pair has its own ensemble."""
+    base, _, offset = key.partition("+")
+    distinct = list(dict.fromkeys(t_seeds))
+    return base, distinct[(distinct.index(t_seeds[i]) + int(offset or 0)) % len(distinct)]
 
 
 @dataclass
@@ -136,6 +146,19 @@ def utd_rows(epochs: int | None = None, tag: str = "") -> list[Row]:
         Row("KD + paired mixup (teacher online)" + tag, "distill", "utd_mhad/distill/skel2acc_kd.yaml",
             paired + [f"train.mixup={MIXUP}"] + e, ("no KD" + tag, "mixup only (no teacher)" + tag), "skeleton"),
     ]
+
+
+#: issue 24's lever "an ensemble of teacher seeds", declared before its runs: nothing about it is chosen
+SEED_ENSEMBLE = "KD from 3 teacher seeds averaged (cached)"
+
+
+def seed_ensemble_row(epochs: int) -> Row:
+    """KD from the mean softened output of the teachers of this pair's teacher seed and the next two pairs'
+    (``skel2acc_kd_seeds3.yaml``), paired with the no-KD and the one-teacher KD rows of the same schedule."""
+    tag = f", {epochs} epochs"
+    return Row(SEED_ENSEMBLE + tag, "distill", "utd_mhad/distill/skel2acc_kd_seeds3.yaml",
+               [f"data.modalities.inertial.augment={AUGMENT}", f"train.epochs={epochs}"],
+               ("no KD" + tag, HEADLINE_RECIPE + tag), ("skeleton", "skeleton+1", "skeleton+2"))
 
 
 def suites(patient_epochs: list[int]) -> dict[str, Suite]:
@@ -247,12 +270,18 @@ def suites(patient_epochs: list[int]) -> dict[str, Suite]:
         "utd-kd-patient": Suite(
             "utd-kd-patient", "Patient schedules: KD gain against schedule length, UTD-MHAD cross-subject "
             "(benchmarks/kd_table.py --suites utd-kd-patient)", "UTD-MHAD", utd_teacher,
-            [row for e in patient_epochs for row in utd_rows(e, f", {e} epochs")[:3]], NO_VALIDATION,
+            [row for e in patient_epochs for row in [*utd_rows(e, f", {e} epochs")[:3], seed_ensemble_row(e)]],
+            NO_VALIDATION,
             ["protocol: cross-subject, train subjects 1, 3, 5, 7, test 2, 4, 6, 8 (430 recordings, only reported); "
              "every run trains on all 431 training-subject recordings for a fixed cosine schedule of the stated "
              "length and is measured at its **final epoch**: nothing is selected on any split, so rows of "
-             "different lengths compare the schedules themselves", *utd_notes[1:]], metric="last",
-            headline=tuple(f"{label}, {e} epochs" for e in patient_epochs for label in ("no KD", HEADLINE_RECIPE))),
+             "different lengths compare the schedules themselves", *utd_notes[1:],
+             f"{SEED_ENSEMBLE}: issue 24's lever 'an ensemble of teacher seeds', declared before its runs (nothing "
+             "about it chosen on any split): the mean softmax(z / 4) of the teachers of the pair's teacher seed and "
+             "of the next two pairs' (cyclically), `configs/utd_mhad/distill/skel2acc_kd_seeds3.yaml`; paired with "
+             "the no-KD and the one-teacher KD rows of the same schedule"], metric="last",
+            headline=tuple(f"{label}, {e} epochs" for e in patient_epochs
+                           for label in ("no KD", HEADLINE_RECIPE, SEED_ENSEMBLE))),
         "berkeley-kd": Suite(
             "berkeley-kd", "Skeleton -> accelerometer students, Berkeley-MHAD cross-subject, full release "
             "(benchmarks/kd_table.py --suites berkeley-kd)", "Berkeley-MHAD", bk_teacher, [
@@ -328,7 +357,7 @@ def teacher_runs(suite: Suite, seeds: list[int], out: Path, extra: list[str], te
     """The teachers the suite's rows need, one per (teacher key, teacher seed) of ``design``, and their run
     directories: one per config, protocol and seed (suites naming the same teacher share it); none trained
     with ``teacher_run`` (a run directory trained by the same rule, ``{seed}`` standing for its seed)."""
-    used = {key for row in suite.rows for key in row.teacher_keys}
+    used = {key.partition("+")[0] for row in suite.rows for key in row.teacher_keys}
     runs, dirs = [], {}
     for key, (config, overrides) in suite.teachers.items():
         if key not in used:
@@ -351,16 +380,17 @@ def suite_runs(suite: Suite, seeds: list[int], out: Path, extra: list[str], teac
     design declares the runs of every table before issue 24 (one teacher, seed 0)."""
     runs, teachers = teacher_runs(suite, seeds, out, extra, teacher_run, design)
     students = []
+    t_seeds = teacher_seeds(design, seeds)
     for row in suite.rows:
-        for seed, t_seed in zip(seeds, teacher_seeds(design, seeds)):
+        for pair, (seed, t_seed) in enumerate(zip(seeds, t_seeds)):
             overrides = [*suite.common, *row.overrides, f"seed={seed}", *extra]
             if row.as_published:
                 overrides = [o for o in overrides if o != "train.refit=best"] + NO_VALIDATION
-            overrides += [f"teachers.{i}.run={teachers.get((key, t_seed), 'UNDECLARED')}"
-                          for i, key in enumerate(row.teacher_keys)]
+            taught = [teacher_of_pair(key, t_seeds, pair) for key in row.teacher_keys]
+            overrides += [f"teachers.{i}.run={teachers.get(t, 'UNDECLARED')}" for i, t in enumerate(taught)]
             name = run_name(row.label, seed, t_seed if row.teacher_keys else None)
             runs.append(RunSpec(name, row.kind, str(CONFIGS / row.config), str(out / suite.section / name),
-                                tuple(overrides), tuple(teacher_name(key, t_seed) for key in row.teacher_keys),
+                                tuple(overrides), tuple(teacher_name(*t) for t in taught),
                                 select_on="test" if row.as_published else "val"))
             students.append((row, name))
     return runs, students
@@ -383,6 +413,12 @@ def run_suite(suite: Suite, seeds: list[int], out: Path, extra: list[str], jobs:
         measured = results.get(teacher_name(key, seed)) or {}
         accuracy[run_dir] = measured["test_last"] if "test_last" in measured else accuracy_on_test(run_dir)
     t_seeds = teacher_seeds(design, seeds)
+
+    def taught_by(key: str) -> dict:  # row teacher ``key``'s seed, run and test accuracy in each pair
+        pairs = [teacher_of_pair(key, t_seeds, i) for i in range(len(seeds))]
+        return {"seeds": [seed for _, seed in pairs], "run_dirs": [teacher_dirs[p] for p in pairs],
+                "test_last": [accuracy[teacher_dirs[p]] for p in pairs]}
+
     rows = []
     for row in suite.rows:
         runs = [results[name] for w_row, name in students if w_row is row]
@@ -390,12 +426,10 @@ def run_suite(suite: Suite, seeds: list[int], out: Path, extra: list[str], jobs:
                  "overrides": [*suite.common, *row.overrides], "as_published": row.as_published,
                  "teacher_design": design, "seed_role": "reporting" if headline else "choosing",
                  "teacher_seeds": t_seeds if row.teacher_keys else None,
-                 "teachers": {key: {"run_dirs": [teacher_dirs[key, t] for t in t_seeds],
-                                    "test_last": [accuracy[teacher_dirs[key, t]] for t in t_seeds]}
-                              for key in row.teacher_keys},
+                 "teachers": {key: taught_by(key) for key in row.teacher_keys},
                  "command": command(row, suite), "runs": runs, "metric": suite.metric}
         if design == "single":  # the field of the single-teacher tables: the teacher run (one per key)
-            dirs = [teacher_dirs[key, SINGLE_TEACHER_SEED] for key in row.teacher_keys]
+            dirs = [teacher_dirs[key.partition("+")[0], SINGLE_TEACHER_SEED] for key in row.teacher_keys]
             entry["teacher"] = dirs[0] if isinstance(row.teacher, str) else dirs or None
         for metric in ("refit", "selected", "last"):
             values = [r[metric] for r in runs if metric in r]
@@ -425,7 +459,9 @@ def pair_rows(rows: list[dict], suite: Suite) -> None:
     from harkd.engine.stats import paired_test
 
     by_label = {r["row"]: r for r in rows}
-    for spec, row in zip(suite.rows, rows):
+    specs = {r.label: r for r in suite.rows}
+    for row in rows:
+        spec = specs[row["row"]]
         row["gains"] = {}
         for base in spec.baselines:
             metric = headline(row)

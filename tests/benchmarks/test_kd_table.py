@@ -35,8 +35,9 @@ def test_row_config_loads_with_its_overrides(name, row):
         assert cfg.data.val_subjects is None and cfg.data.val_fraction == 0
     if name == "utd-kd-patient":
         assert cfg.train.epochs == int(row.label.rsplit(", ", 1)[1].split()[0])
-    assert [t.run for t in getattr(cfg, "teachers", None) or []] == ["runs/teacher", "runs/teacher1"][:len(row.teacher_keys)]
-    assert set(row.teacher_keys) <= set(SUITES[name].teachers)
+    assert [t.run for t in getattr(cfg, "teachers", None) or []] == [
+        f"runs/teacher{i or ''}" for i in range(len(row.teacher_keys))]  # the config has exactly the row's teachers
+    assert {key.partition("+")[0] for key in row.teacher_keys} <= set(SUITES[name].teachers)
 
 
 @pytest.mark.parametrize("section,label,config", [
@@ -87,8 +88,11 @@ def test_summary_keys_report_the_named_recipe_and_pair_it_with_no_kd():
 def test_patient_rows_pair_with_the_no_kd_row_of_the_same_length():
     suite = SUITES["utd-kd-patient"]
     assert [r.label for r in suite.rows] == [f"{label}, {e} epochs" for e in (60, 150) for label in (
-        "no KD", "KD, fixed teacher view (cached)", "KD, paired time augmentation (teacher online)")]
-    assert all(r.baselines == (f"no KD, {r.label.rsplit(', ', 1)[1]}",) for r in suite.rows if r.teacher)
+        "no KD", "KD, fixed teacher view (cached)", "KD, paired time augmentation (teacher online)",
+        kd_table.SEED_ENSEMBLE)]
+    assert all(r.baselines[0] == f"no KD, {r.label.rsplit(', ', 1)[1]}" for r in suite.rows if r.teacher)
+    ensemble = suite.rows[3]
+    assert ensemble.baselines[1:] == ("KD, fixed teacher view (cached), 60 epochs",)
 
 
 def test_summary_keys_pair_a_final_epoch_row_with_its_own_no_kd_twin():
@@ -195,6 +199,23 @@ def test_the_per_seed_design_trains_one_teacher_per_student_seed():
     assert len(students) == 2 * len(suite.rows)
 
 
+def test_a_seed_ensemble_row_learns_from_its_pairs_teacher_and_the_next_two():
+    """``skeleton+k``: the teacher of the k-th next pair's seed, cyclically, so each pair has its own ensemble and
+    no extra teacher is trained."""
+    assert [kd_table.teacher_of_pair("skeleton+2", [10, 11, 12, 13, 14], i) for i in (0, 3, 4)] == [
+        ("skeleton", 12), ("skeleton", 10), ("skeleton", 11)]
+    assert kd_table.teacher_of_pair("skeleton+1", [0, 0, 0], 2) == ("skeleton", 0)  # one teacher: itself
+    suite = kd_table.suites([60])["utd-kd-patient"]
+    runs, _ = kd_table.suite_runs(suite, [10, 11, 12], Path("runs/kd"), [])
+    assert [r.name for r in runs if not r.measure] == ["teacher:skeleton:s10", "teacher:skeleton:s11",
+                                                       "teacher:skeleton:s12"]
+    run = next(r for r in runs if r.name.startswith("kd_from_3_teacher_seeds") and r.name.endswith("_s11_t11"))
+    assert run.needs == ("teacher:skeleton:s11", "teacher:skeleton:s12", "teacher:skeleton:s10")
+    assert run.overrides[-3:] == tuple(f"teachers.{i}.run=runs/kd/teacher_utd_mhad_skeleton_stgcn_aug_xsub_s{s}"
+                                       for i, s in enumerate((11, 12, 10)))
+    assert run.config.endswith("configs/utd_mhad/distill/skel2acc_kd_seeds3.yaml")
+
+
 def test_a_suite_declares_only_the_teachers_its_rows_need():
     suite = kd_table.suites([60])["utd-vskd"]
     suite.rows = [r for r in suite.rows if r.label in suite.headline]
@@ -210,8 +231,8 @@ def test_headline_rows_are_rows_of_their_suite_and_hold_the_summary_keys():
         assert set(labels) <= set(rows)
         for label in labels:  # every kept row's baselines that matter for a key are kept too
             assert rows[label].teacher is None or rows[label].baselines[0] in labels
-    assert named["utd-kd-patient"] == ("no KD, 60 epochs", "KD, fixed teacher view (cached), 60 epochs",
-                                       "no KD, 150 epochs", "KD, fixed teacher view (cached), 150 epochs")
+    assert named["utd-kd-patient"] == tuple(f"{label}, {e} epochs" for e in (60, 150) for label in (
+        "no KD", "KD, fixed teacher view (cached)", kd_table.SEED_ENSEMBLE))
     assert kd_table.VSKD_ROW in named["utd-vskd"] and kd_table.SAKDN_ROWS[0] in named["utd-sakdn-dmm"]
     assert kd_table.HEADLINE_SEEDS == (10, 11, 12, 13, 14)
     assert not set(kd_table.HEADLINE_SEEDS) & set(kd_table.CHOOSING_SEEDS)
@@ -246,6 +267,7 @@ def test_run_suite_records_the_pairs_and_each_teachers_test_accuracy(monkeypatch
     assert kd["seeds"] == [0, 1, 2] and kd["teacher_seeds"] == [0, 1, 2] and kd["teacher_design"] == "per-seed"
     assert kd["seed_role"] == "reporting"
     assert kd["teachers"]["skeleton"] == {
+        "seeds": [0, 1, 2],
         "run_dirs": [str(tmp_path / f"teacher_utd_mhad_skeleton_stgcn_aug_xsub_s{s}") for s in (0, 1, 2)],
         "test_last": [96.5, 96.3, 96.7]}
     assert kd["gains"]["no KD, 60 epochs"]["last"]["mean"] == pytest.approx(2.1)
