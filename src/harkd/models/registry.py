@@ -20,8 +20,8 @@ __all__ = ["register_model", "create_model", "list_models", "model_facts", "samp
 
 #: The built-in models' modules register themselves when the registry is first looked up.
 MODELS: Registry[Callable] = Registry("model", builtins=(
-    "harkd.models.fusion", "harkd.models.resnet", "harkd.models.sakdn", "harkd.models.stgcn", "harkd.models.vgg", "harkd.models.video",
-    "harkd.models.video3d"))
+    "harkd.models.fusion", "harkd.models.resnet", "harkd.models.sakdn", "harkd.models.stgcn", "harkd.models.vgg",
+    "harkd.models.video", "harkd.models.video3d"))
 
 #: sample layout -> the size arguments read off one prepared sample's shape
 SAMPLE_LAYOUTS: dict[str, Callable[[tuple], dict]] = {
@@ -55,6 +55,7 @@ def register_model(name: str, *, sample_layout: str = "channels_first", head: di
 
 
 def _head_spec(name: str, head) -> dict:
+    """``head`` (a mapping of :data:`HEAD_OPTIONS`, or None) as a plain dict, or an InputError naming the model."""
     if head is None:
         return {}
     if not isinstance(head, Mapping):
