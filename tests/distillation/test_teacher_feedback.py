@@ -125,5 +125,8 @@ def test_every_teacher_of_the_shipped_distill_configs_has_a_shipped_config(tmp_p
     assert checked >= 30
     assert training_command(Path("runs/utd_skeleton_stgcn_aug_all")) == (
         "harkd train configs/utd_mhad/skeleton_stgcn_aug_all.yaml --run-dir runs/utd_skeleton_stgcn_aug_all")
+    assert training_command(Path("runs/utd_skeleton_stgcn_aug_s2")) == (  # a teacher of another seed (ensembles)
+        "harkd train configs/utd_mhad/skeleton_stgcn_aug.yaml --set seed=2 --run-dir runs/utd_skeleton_stgcn_aug_s2")
+    assert config_writing(Path("runs/utd_no_such_config_s2")) is None
     assert training_command(Path("runs/utd_skel2acc_patient")) == (  # a distilled student teaching in turn
         "harkd distill configs/utd_mhad/distill/skel2acc_patient.yaml --run-dir runs/utd_skel2acc_patient")

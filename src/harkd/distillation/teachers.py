@@ -167,17 +167,30 @@ def training_command(run_dir: Path, declared: str | None = None) -> str | None:
     config = own if own.is_file() else Path(declared) if declared else config_writing(run_dir)
     if config is None:
         return None
+    seed = ""
+    if config != own and not declared and config_writing(run_dir, seeded=False) is None:
+        seed = f" --set seed={run_dir.name.removesuffix(SELECT_ON_TEST_SUFFIX).rsplit('_s', 1)[1]}"
     try:
         data = yaml.safe_load(config.read_text())
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         data = None
     kinds = [k for k in list_recipes() if get_recipe(k).keys and all(key in (data or {}) for key in get_recipe(k).keys)]
     test = " --select-on-test" if run_dir.name.endswith(SELECT_ON_TEST_SUFFIX) else ""
-    return f"harkd {kinds[0] if kinds else 'train'} {config} --run-dir {run_dir}{test}"
+    return f"harkd {kinds[0] if kinds else 'train'} {config}{seed} --run-dir {run_dir}{test}"
 
 
-def config_writing(run_dir: Path) -> Path | None:
-    """The first config under :data:`CONFIGS` whose default run directory (``output_dir/name``) is ``run_dir``."""
+def config_writing(run_dir: Path, seeded: bool = True) -> Path | None:
+    """The first config under :data:`CONFIGS` whose default run directory (``output_dir/name``) is ``run_dir``;
+    with ``seeded``, else the one whose default run directory plus ``_s<seed>`` is (a teacher of another seed,
+    as an ensemble of teacher seeds names them)."""
+    found = _config_named(run_dir)
+    base, _, seed = run_dir.name.removesuffix(SELECT_ON_TEST_SUFFIX).rpartition("_s")
+    if found is None and seeded and base and seed.isdigit():
+        found = _config_named(run_dir.parent / base)
+    return found
+
+
+def _config_named(run_dir: Path) -> Path | None:
     name = run_dir.name.removesuffix(SELECT_ON_TEST_SUFFIX)
     default_output = {f.name: f.default for f in dataclasses.fields(ExperimentConfig)}["output_dir"]
     target = run_dir.parent.resolve() / name
