@@ -88,8 +88,8 @@ def test_listing_is_complete_without_importing_the_builtins_first(module, functi
     before, names, after = json.loads(out.stdout)
     assert not before and after
     expected = {
-        "harkd.models.registry": ["dmm_resnet", "gaf_resnet18", "gaf_vgg16_bn", "gaf_vgg_spamfm", "imu_cnn1d", "r2plus1d",
-                                  "stgcn", "trn", "tsn"],
+        "harkd.models.registry": ["dmm_resnet", "gaf_resnet18", "gaf_vgg16_bn", "gaf_vgg_spamfm", "imu_cnn1d",
+                                  "late_fusion", "r2plus1d", "stgcn", "trn", "tsn"],
         "harkd.losses.registry": ["ab", "acs", "at", "cc", "ce", "crd", "dask", "fitnet", "fsp", "ft", "gsdm", "kd", "nst",
                                   "pkt", "rkd", "semantic", "sp", "vid"],
         "harkd.data.registry": ["berkeley-mhad", "mmact", "mmact-views", "utd-mhad"],
