@@ -17,7 +17,8 @@ from harkd.engine.config import ExperimentConfig, OptimConfig, ScheduleConfig
 from harkd.engine.tasks import ClassificationTask
 from harkd.errors import ConfigError
 
-__all__ = ["seed_everything", "build_optimizer", "schedule_factor", "build_scheduler", "build_model", "build_task", "semantic_embeddings", "resolve_train_config"]
+__all__ = ["seed_everything", "build_optimizer", "schedule_factor", "build_scheduler", "build_model", "build_task",
+           "semantic_embeddings", "resolve_train_config"]
 
 
 def seed_everything(seed: int, deterministic: bool = False) -> None:
