@@ -109,10 +109,15 @@ class Row:
         return (self.teacher,) if isinstance(self.teacher, str) else tuple(self.teacher or ())
 
 
+def teacher_base(key: str) -> str:
+    """The :attr:`Suite.teachers` key of row teacher ``key`` (``skeleton+1`` -> ``skeleton``)."""
+    return key.partition("+")[0]
+
+
 def teacher_of_pair(key: str, t_seeds: list[int], i: int) -> tuple[str, int]:
     """``(Suite.teachers key, teacher seed)`` of row teacher ``key`` for pair ``i``: ``KEY+k`` takes the teacher
     seed of pair ``i + k`` (cyclically over the distinct teacher seeds), so every pair has its own ensemble."""
-    base, _, offset = key.partition("+")
+    base, offset = teacher_base(key), key.partition("+")[2]
     distinct = list(dict.fromkeys(t_seeds))
     return base, distinct[(distinct.index(t_seeds[i]) + int(offset or 0)) % len(distinct)]
 
@@ -357,7 +362,7 @@ def teacher_runs(suite: Suite, seeds: list[int], out: Path, extra: list[str], te
     """The teachers the suite's rows need, one per (teacher key, teacher seed) of ``design``, and their run
     directories: one per config, protocol and seed (suites naming the same teacher share it); none trained
     with ``teacher_run`` (a run directory trained by the same rule, ``{seed}`` standing for its seed)."""
-    used = {key.partition("+")[0] for row in suite.rows for key in row.teacher_keys}
+    used = {teacher_base(key) for row in suite.rows for key in row.teacher_keys}
     runs, dirs = [], {}
     for key, (config, overrides) in suite.teachers.items():
         if key not in used:
@@ -429,7 +434,7 @@ def run_suite(suite: Suite, seeds: list[int], out: Path, extra: list[str], jobs:
                  "teachers": {key: taught_by(key) for key in row.teacher_keys},
                  "command": command(row, suite), "runs": runs, "metric": suite.metric}
         if design == "single":  # the field of the single-teacher tables: the teacher run (one per key)
-            dirs = [teacher_dirs[key.partition("+")[0], SINGLE_TEACHER_SEED] for key in row.teacher_keys]
+            dirs = [teacher_dirs[teacher_base(key), SINGLE_TEACHER_SEED] for key in row.teacher_keys]
             entry["teacher"] = dirs[0] if isinstance(row.teacher, str) else dirs or None
         for metric in ("refit", "selected", "last"):
             values = [r[metric] for r in runs if metric in r]

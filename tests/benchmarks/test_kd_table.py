@@ -37,7 +37,7 @@ def test_row_config_loads_with_its_overrides(name, row):
         assert cfg.train.epochs == int(row.label.rsplit(", ", 1)[1].split()[0])
     assert [t.run for t in getattr(cfg, "teachers", None) or []] == [
         f"runs/teacher{i or ''}" for i in range(len(row.teacher_keys))]  # the config has exactly the row's teachers
-    assert {key.partition("+")[0] for key in row.teacher_keys} <= set(SUITES[name].teachers)
+    assert {kd_table.teacher_base(key) for key in row.teacher_keys} <= set(SUITES[name].teachers)
 
 
 @pytest.mark.parametrize("section,label,config", [

@@ -164,30 +164,35 @@ def training_command(run_dir: Path, declared: str | None = None) -> str | None:
     the run's own config.yaml (a started run), the teacher entry's ``config``, else the config under
     :data:`CONFIGS` whose ``name`` and ``output_dir`` give ``run_dir`` (None when there is none)."""
     own = run_dir / "config.yaml"
-    config = own if own.is_file() else Path(declared) if declared else config_writing(run_dir)
+    config, seed = (own, None) if own.is_file() else (Path(declared), None) if declared else _config_and_seed(run_dir)
     if config is None:
         return None
-    seed = ""
-    if config != own and not declared and config_writing(run_dir, seeded=False) is None:
-        seed = f" --set seed={run_dir.name.removesuffix(SELECT_ON_TEST_SUFFIX).rsplit('_s', 1)[1]}"
     try:
         data = yaml.safe_load(config.read_text())
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         data = None
     kinds = [k for k in list_recipes() if get_recipe(k).keys and all(key in (data or {}) for key in get_recipe(k).keys)]
     test = " --select-on-test" if run_dir.name.endswith(SELECT_ON_TEST_SUFFIX) else ""
+    seed = f" --set seed={seed}" if seed is not None else ""
     return f"harkd {kinds[0] if kinds else 'train'} {config}{seed} --run-dir {run_dir}{test}"
 
 
-def config_writing(run_dir: Path, seeded: bool = True) -> Path | None:
-    """The first config under :data:`CONFIGS` whose default run directory (``output_dir/name``) is ``run_dir``;
-    with ``seeded``, else the one whose default run directory plus ``_s<seed>`` is (a teacher of another seed,
-    as an ensemble of teacher seeds names them)."""
+def config_writing(run_dir: Path) -> Path | None:
+    """The first config under :data:`CONFIGS` whose default run directory (``output_dir/name``) is ``run_dir``,
+    else the one whose default run directory plus ``_s<seed>`` is (a teacher of another seed, as an ensemble of
+    teacher seeds names them)."""
+    return _config_and_seed(run_dir)[0]
+
+
+def _config_and_seed(run_dir: Path) -> tuple[Path | None, str | None]:
+    """:func:`config_writing`'s config and the seed the run directory's ``_s<seed>`` suffix adds (None without)."""
     found = _config_named(run_dir)
     base, _, seed = run_dir.name.removesuffix(SELECT_ON_TEST_SUFFIX).rpartition("_s")
-    if found is None and seeded and base and seed.isdigit():
-        found = _config_named(run_dir.parent / base)
-    return found
+    if found is None and base and seed.isdigit():
+        seeded = _config_named(run_dir.parent / base)
+        if seeded is not None:
+            return seeded, seed
+    return found, None
 
 
 def _config_named(run_dir: Path) -> Path | None:

@@ -46,7 +46,8 @@ def shape_list(loss: str, role: str, shapes) -> list[tuple[int, ...]] | None:
     raise InputError(f"{loss}: {role}_shape must be a list of per-layer sample shapes, got {shapes!r}")
 
 
-# ----------------------------------------------------------------------------- tensors (check_tensor, check_batch: harkd.losses.kit)
+# ----------------------------------------------------------------------------- tensors
+# (check_tensor and check_batch: harkd.losses.kit)
 def check_channels(loss: str, role: str, x: torch.Tensor, shape: tuple[int, ...]) -> None:
     """The input's rank and channel count (dim 1) must match the declared sample shape."""
     if x.dim() != len(shape) + 1 or x.shape[1] != shape[0]:

@@ -81,23 +81,28 @@ class LateFusion(nn.Module):
         return self.forward_head(self.forward_features(x))
 
 
+#: the keys of one ``branches`` entry of late_fusion
+BRANCH_KEYS = ("name", "args", "head")
+
+
 @register_model("late_fusion", sample_layout="modalities")
 def late_fusion(num_classes: int, input_shapes: Mapping[str, tuple], branches: Mapping[str, Mapping],
                 head: Optional[Mapping] = None) -> LateFusion:
     """One branch per input modality (``branches``: {modality: {name, args, head}}), each sized from its
     input's shape, fused by :class:`LateFusion` under one head."""
     if not isinstance(branches, Mapping) or set(branches) != set(input_shapes):
+        got = sorted(branches) if isinstance(branches, Mapping) else branches
         raise ConfigError(f"config key 'model.args.branches': late_fusion needs one branch per input "
-                          f"{list(input_shapes)}, got {sorted(branches) if isinstance(branches, Mapping) else branches}")
+                          f"{list(input_shapes)}, got {got}")
     built = {}
     for modality in input_shapes:
         branch = branches[modality]
         where = f"model.args.branches.{modality}"
         if not isinstance(branch, Mapping):
             raise ConfigError(f"config key '{where}': expected a mapping, got {branch!r}")
-        for key in branch:
-            if key not in ("name", "args", "head"):
-                raise ConfigError(unknown_key_message("config key", str(key), ("name", "args", "head")) + f" in '{where}'")
+        for key in branch:  # the schema's messages (engine.schema sits above this floor)
+            if key not in BRANCH_KEYS:
+                raise ConfigError(unknown_key_message("config key", str(key), BRANCH_KEYS) + f" in '{where}'")
         if "name" not in branch:
             raise ConfigError(f"missing required config key '{where}.name'")
         size = sample_arguments(branch["name"], input_shapes, modality)
