@@ -110,8 +110,10 @@ TARGET_GAP_POINTS = 2.0  # accuracy within this many points of the best full-siz
 
 
 def spec(name: str, kind: str, config: str, run_dir: Path, overrides: list[str],
-         needs: tuple[str, ...] = ()) -> RunSpec:
-    return RunSpec(name, kind, str(CONFIGS / config), str(run_dir), tuple(overrides), needs)
+         needs: tuple[str, ...] = (), given: bool = False) -> RunSpec:
+    """A declared run; ``given``: trained elsewhere (``--teacher-run``), read but never trained here."""
+    return RunSpec(name, kind, str(CONFIGS / config), str(run_dir), tuple(overrides), needs,
+                   options=(("given", True),) if given else ())
 
 
 def _train(run: RunSpec) -> str:
@@ -328,11 +330,14 @@ def declared_runs(args, seeds: list[int], out: Path) -> tuple[list[RunSpec], dic
     pairs = list(zip(seeds, teacher_seeds(args.teacher_design, seeds)))
     selected = [r for r in ROWS if args.rows is None or r[1] in args.rows]
     kd_runs, runs, students = Path(args.kd_runs), {}, {}
+    given_teacher = getattr(args, "teacher_run", None)
     for t_seed in dict.fromkeys(t for _, t in pairs):
         if any(kind == "distill" for _, _, kind, _, _ in selected):
-            runs[f"teacher:s{t_seed}"] = spec(f"teacher:s{t_seed}", "train", TEACHER,
-                                              out / run_name(TEACHER_RUN, t_seed),
-                                              COMMON + [f"seed={t_seed}", *args.overrides])
+            teacher_dir = (Path(teacher_run_dir(given_teacher, t_seed, args.teacher_design)) if given_teacher
+                           else out / run_name(TEACHER_RUN, t_seed))
+            runs[f"teacher:s{t_seed}"] = spec(f"teacher:s{t_seed}", "train", TEACHER, teacher_dir,
+                                              COMMON + [f"seed={t_seed}", *args.overrides],
+                                              given=bool(given_teacher))
         if any("ensemble" in config for _, _, _, config, _ in selected) and not args.full_student:
             _, size, kind, config, epochs = next(r for r in ROWS if REUSED.get((r[1], r[2])) == FULL_STUDENT)
             teacher = runs[f"teacher:s{t_seed}"]
@@ -365,9 +370,12 @@ def train_rows(args, seeds: list[int], out: Path, models: Path) -> list[dict]:
     from harkd.suites import run_suite
 
     runs, students = declared_runs(args, seeds, out)
+    given = {r.name: r.run_dir for r in runs if r.option("given")}
     gpus = [g for g in args.gpus.split(",") if g.strip()]
-    done = run_suite(runs, _train, jobs=args.jobs, threads=args.threads, gpus=gpus,
+    done = run_suite([r for r in runs if r.name not in given], _train, jobs=args.jobs, threads=args.threads,
+                     gpus=gpus, external=list(given),
                      state_dir=out / ".suite" / section_id("device", args.teacher_design, args.headline))
+    done.update(given)
     pairs = list(zip(seeds, teacher_seeds(args.teacher_design, seeds)))
     accuracy = {}  # teacher run directory -> its test accuracy (last epoch)
     rows = []
@@ -409,6 +417,10 @@ def main() -> int:
                     help="only these sizes (full, full150, tiny, micro, mini150, micro150, mini300, mini600)")
     ap.add_argument("--kd-runs", default="runs/kd", help="kd_table.py's --out: the full-size rows reuse its "
                     f"{KD_TABLE_SECTION} runs (trained there if absent)")
+    ap.add_argument("--teacher-run", default=None, metavar="RUN_DIR",
+                    help="the skeleton teachers' run directories, trained elsewhere by the same rule, {seed} standing "
+                         "for the teacher seed (e.g. kd_table.py's runs/kd/teacher_utd_mhad_skeleton_stgcn_aug_xsub_"
+                         "s{seed}, so both tables share one teacher per seed); default: trained under --out")
     ap.add_argument("--full-student", default=None,
                     help="run directory of the full-size accelerometer student in the ensemble rows' teachers, "
                          "{seed} standing for the pair's teacher seed (default: kd_table.py's 150-epoch cached-KD "

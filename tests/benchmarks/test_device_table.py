@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import device_table, kd_table
+from harkd.errors import ConfigError
 from harkd.recipes import get_recipe
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -157,3 +158,18 @@ def test_declared_runs_share_teachers_and_full_size_students_and_need_them():
                                           Path("runs/device"))
     assert not any(r.name.startswith("full-size") for r in given)
     assert {r.overrides[-1] for r in given if r.kind == "distill"} == {"teachers.1.run=runs/full_s4"}
+
+
+def test_teachers_given_with_teacher_run_are_read_not_trained():
+    """``--teacher-run`` names kd_table.py's teachers (one per teacher seed): declared as given, at that path, so
+    the full-size students kd_table.py trained from them are the same experiments."""
+    runs, students = device_table.declared_runs(
+        _args(rows=["mini600"], teacher_run="runs/kd/teacher_s{seed}"), [10, 11], Path("runs/device"))
+    teachers = [r for r in runs if r.name.startswith("teacher:")]
+    assert [(r.run_dir, r.option("given")) for r in teachers] == [("runs/kd/teacher_s10", True),
+                                                                  ("runs/kd/teacher_s11", True)]
+    assert not any(r.option("given") for r in runs if r not in teachers)
+    full = next(r for r in runs if r.name == "full-size student:s11")
+    assert "teachers.0.run=runs/kd/teacher_s11" in full.overrides
+    with pytest.raises(ConfigError, match=r"put \{seed\} in the path"):
+        device_table.declared_runs(_args(rows=["mini600"], teacher_run="runs/kd/teacher"), [10], Path("runs/device"))
