@@ -16,7 +16,8 @@ cross-subject test protocol.
 
 ``--folds 1 3 5 7`` holds out each of those training subjects in turn (``data.val_subjects=[S]``,
 one run per fold and seed): leave-one-training-subject-out validation, four times the cost and
-far less noisy than one held-out subject of ~108 recordings.
+far less noisy than one held-out subject of ~108 recordings. ``--jobs N`` trains N runs at once
+(one thread each); a killed sweep resumes, its finished runs read back from ``<out>/.suite/``.
 
 The table (mean +- std over seeds and folds of the best and the last-epoch validation accuracy,
 and the per-fold last-epoch means) is printed and, with ``--write NAME``, stored in
@@ -30,7 +31,8 @@ import statistics
 import sys
 from pathlib import Path
 
-from harkd.suites import RunSpec, mean_std, record_header, replace_section, run_script, train_run, use_data_root
+from harkd.suites import (RunSpec, mean_std, record_header, replace_section, run_script, run_suite, train_run,
+                          use_data_root)
 
 HERE = Path(__file__).resolve().parent
 
@@ -41,13 +43,29 @@ def parse_variant(text: str) -> tuple[str, list[str]]:
     return label.strip(), [o.strip() for o in rest.split(";") if o.strip()]
 
 
-def run_variant(config: Path, kind: str, overrides: list[str], seed: int, out: Path) -> dict:
+def run_variant(spec: RunSpec) -> dict:
+    """A suite job: train (or resume) one variant run; its best and last validation accuracy and epoch time."""
     from harkd.engine.evaluate import read_metrics
 
-    train_run(RunSpec(out.name, kind, str(config), str(out), (f"seed={seed}", *overrides)))
-    records = read_metrics(out)
+    train_run(spec)
+    records = read_metrics(Path(spec.run_dir))
     val = [r["val_accuracy"] for r in records]
     return {"val_best": max(val), "val_last": val[-1], "s_per_epoch": statistics.median(r["seconds"] for r in records)}
+
+
+def sweep_runs(config: Path, kind: str, variants: list[str], common: list[str], folds: list, seeds: list[int],
+               out: Path) -> list[tuple[str, object, RunSpec]]:
+    """One declared run per (variant, held-out subject, seed): ``(variant label, fold, run)``."""
+    runs = []
+    for text in variants:
+        label, overrides = parse_variant(text)
+        for fold in folds:
+            held_out = [f"data.val_subjects=[{fold}]"] if fold is not None else []
+            for seed in seeds:
+                name = f"{label}_s{seed}" if fold is None else f"{label}_v{fold}_s{seed}"
+                runs.append((label, fold, RunSpec(name, kind, str(config), str(out / config.stem / name),
+                                                  (f"seed={seed}", *common, *overrides, *held_out))))
+    return runs
 
 
 def main() -> int:
@@ -62,6 +80,8 @@ def main() -> int:
     ap.add_argument("--set", dest="common", action="append", default=[], help="override for every variant")
     ap.add_argument("--folds", nargs="+", type=int, metavar="SUBJECT",
                     help="leave-one-subject-out: hold out each of these training subjects in turn")
+    ap.add_argument("--jobs", type=int, default=1, help="runs trained at once, one thread each (resumable: "
+                    "finished runs are read back from <out>/.suite/)")
     ap.add_argument("--write", metavar="NAME", help="store the table in benchmarks/SWEEPS.md under NAME")
     args = ap.parse_args()
     if not use_data_root(args.root, args.dataset_folder):
@@ -72,17 +92,15 @@ def main() -> int:
     if args.folds:
         rows[0] += " last epoch per held-out subject (%) |"
         rows[1] += "---|"
+    runs = sweep_runs(config, args.kind, args.variant, args.common, folds, args.seeds, Path(args.out))
+    done = run_suite([run for _, _, run in runs], run_variant, jobs=args.jobs, threads=1,
+                     state_dir=Path(args.out) / ".suite" / config.stem)
     for text in args.variant:
         label, overrides = parse_variant(text)
         results, per_fold = [], {}
-        for fold in folds:
-            held_out = [f"data.val_subjects=[{fold}]"] if fold is not None else []
-            for seed in args.seeds:
-                name = f"{label}_s{seed}" if fold is None else f"{label}_v{fold}_s{seed}"
-                out = Path(args.out) / config.stem / name
-                results.append(run_variant(config, args.kind, [*args.common, *overrides, *held_out], seed, out))
-                per_fold.setdefault(fold, []).append(results[-1]["val_last"])
-                print(f"{label} fold {fold} seed {seed}: {results[-1]}", flush=True)
+        for fold, run in ((f, r) for lab, f, r in runs if lab == label):
+            results.append(done[run.name])
+            per_fold.setdefault(fold, []).append(results[-1]["val_last"])
         shown = "; ".join([*args.common, *overrides]) or "(config as is)"
         rows.append(f"| {label} | `{shown}` | {mean_std([r['val_best'] for r in results])} | "
                     f"{mean_std([r['val_last'] for r in results])} | "
