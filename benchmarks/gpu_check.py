@@ -4,9 +4,12 @@ On UTD-MHAD (cross-subject; inertial + skeleton) it trains the skeleton teacher
 (``configs/utd_mhad/skeleton_stgcn_aug_all.yaml``), distils the patient KD student
 (``distill/skel2acc_patient.yaml``) from it, trains the student's no-KD twin
 (``acc_cnn1d_patient.yaml``) in fp32 and in bf16, evaluates each on the test split (last epoch, as
-the recipes prescribe), exports the KD student to ONNX with its parity check, trains ``--pack``
-students at once on the device (the suite runner's GPU packing), times one CPU thread on the
-same teacher and student for ``--cpu-epochs`` epochs, and runs ``torchrun`` for 2 epochs.
+the recipes prescribe), computes the teacher's KD targets on the device and on the CPU from the same
+weights (they must agree to float tolerance), exports the KD student to ONNX with its parity check, trains
+``--pack`` KD students and their ``--pack`` no-KD twins at once on the device (the suite runner's GPU
+packing; seeds 100..., device checks only) and reports the paired KD gain at this schedule on this device,
+times one CPU thread on the same teacher and student for ``--cpu-epochs`` epochs, and runs ``torchrun`` for
+2 epochs.
 It prints a table and writes ``gpu_check.md`` / ``gpu_check.json`` (date, machine, command) to
 ``--out``. Every step's command and outcome is recorded; a failing step is reported, not hidden.
 
@@ -35,6 +38,8 @@ TEACHER = CONFIGS / "skeleton_stgcn_aug_all.yaml"
 STUDENT = CONFIGS / "distill" / "skel2acc_patient.yaml"
 TWIN = CONFIGS / "acc_cnn1d_patient.yaml"
 RESULTS = Path(__file__).resolve().parent / "results"
+PACK_SEED = 100  # the packed students' first seed: device checks only, never a recipe's choosing or reporting seed
+KD_TEMPERATURE = 4.0  # skel2acc_patient.yaml's KD temperature
 
 
 def epoch_seconds(run_dir: Path) -> float:
@@ -59,19 +64,58 @@ def train(config: Path, run_dir: Path, kind: str, overrides: list[str]) -> dict:
 
 
 def packed_students(args, teacher: Path, work: Path) -> dict:
-    """``--pack`` KD students at once on the device (fresh worker processes, one GPU slot each)."""
+    """``--pack`` KD students and their no-KD twins (same seeds) trained at once on the device (fresh worker
+    processes, one GPU slot each): epoch times, each row's last-epoch test accuracy and the paired KD gain, so
+    one call says whether KD still pays at this schedule on this device."""
+    from harkd.engine.evaluate import evaluate_run
+    from harkd.engine.stats import paired_test, summarize
     from harkd.suites import RunSpec, run_suite
 
-    runs = [RunSpec(f"packed_{i}", "distill", str(STUDENT), str(work / f"packed_{i}"),
-                    tuple(student_overrides(args, teacher, seed=100 + i)))
-            for i in range(args.pack)]
+    seeds = [PACK_SEED + i for i in range(args.pack)]
+    kd = [RunSpec(f"packed_kd_s{s}", "distill", str(STUDENT), str(work / f"packed_kd_s{s}"),
+                  tuple(student_overrides(args, teacher, seed=s))) for s in seeds]
+    twins = [RunSpec(f"packed_nokd_s{s}", "train", str(TWIN), str(work / f"packed_nokd_s{s}"),
+                     (f"train.epochs={args.student_epochs}", f"seed={s}", f"train.device={args.device}",
+                      "schedule.warmup_epochs=0")) for s in seeds]
     gpus = [0] if args.device_type == "cuda" else ()
     start = time.perf_counter()
-    run_suite(runs, jobs=args.pack, threads=1, gpus=gpus, log=lambda m: None)
+    run_suite([*kd, *twins], jobs=args.pack, threads=1, gpus=gpus, log=lambda m: None)
     wall = time.perf_counter() - start
-    per_epoch = [epoch_seconds(Path(r.run_dir)) for r in runs]
-    return {"runs": args.pack, "wall_s": round(wall, 2), "epoch_s_mean": round(statistics.mean(per_epoch), 4),
-            "epoch_s_max": round(max(per_epoch), 4)}
+    per_epoch = [epoch_seconds(Path(r.run_dir)) for r in kd]
+    accuracy = {r.name: 100 * evaluate_run(r.run_dir, "test", "last")["accuracy"] for r in (*kd, *twins)}
+    with_kd, without = [accuracy[r.name] for r in kd], [accuracy[r.name] for r in twins]
+    return {"runs": args.pack, "seeds": seeds, "wall_s": round(wall, 2),
+            "epoch_s_mean": round(statistics.mean(per_epoch), 4), "epoch_s_max": round(max(per_epoch), 4),
+            "kd": {"values": with_kd, **summarize(with_kd)}, "no_kd": {"values": without, **summarize(without)},
+            "gain": paired_test(with_kd, without)}
+
+
+def teacher_targets(run_dir: Path, device: str, temperature: float):
+    """``(softmax(z / T), keys)``: the teacher's softened outputs on every training recording, its last epoch,
+    computed on ``device`` through its evaluation view (no augmentation), as a cached teacher gives them."""
+    import torch
+    from torch.utils.data import DataLoader
+
+    from harkd.engine.runs import load_run
+    from harkd.engine.trainer import predict
+
+    _, _, task, prepared = load_run(run_dir, "last", device=device)
+    train = prepared.datasets["train"]
+    train.train = False
+    logits, _, keys = predict(task, DataLoader(train, batch_size=64), device)
+    return torch.softmax(torch.from_numpy(logits) / temperature, dim=1).numpy(), keys
+
+
+def targets_agreement(run_dir: Path, device: str, temperature: float = KD_TEMPERATURE) -> dict:
+    """The same teacher weights' targets on ``device`` and on the CPU: largest absolute difference of a target
+    probability and the share of recordings whose top class agrees (issue 24: CPU and GPU must agree)."""
+    here, keys = teacher_targets(run_dir, device, temperature)
+    cpu, cpu_keys = teacher_targets(run_dir, "cpu", temperature)
+    if keys != cpu_keys:
+        raise RuntimeError(f"the teacher's training recordings differ between {device} and the CPU")
+    return {"recordings": len(keys), "temperature": temperature, "device": device,
+            "max_abs_diff": float(abs(here - cpu).max()),
+            "argmax_agreement": float((here.argmax(1) == cpu.argmax(1)).mean())}
 
 
 def student_overrides(args, teacher: Path, seed: int = 0, device: str | None = None) -> list[str]:
@@ -124,7 +168,14 @@ def table(report: dict) -> str:
                     f"{report['cpu_epochs']} epoch(s); {ratio:.1f}x the {dev} time |")
     p = report["packed"]
     rows.append(f"| {p['runs']} KD students packed | {dev} | {p['epoch_s_mean']:.3f} (max {p['epoch_s_max']:.3f}) "
-                f"| - | {p['wall_s']:.0f} s for all |")
+                f"| {p['kd']['mean']:.1f} +- {p['kd']['std']:.1f} | seeds {p['seeds'][0]}-{p['seeds'][-1]}, packed "
+                f"with their no-KD twins ({p['no_kd']['mean']:.1f} +- {p['no_kd']['std']:.1f}): KD gain "
+                f"{p['gain']['mean']:+.1f} (p = {p['gain']['p_value']:.2g}, {p['gain']['verdict']}); "
+                f"{p['wall_s']:.0f} s for all |")
+    t = report["targets"]
+    rows.append(f"| teacher targets softmax(z / {t['temperature']:g}), {t['recordings']} training recordings | "
+                f"{t['device']} vs cpu | - | - | max abs diff {t['max_abs_diff']:.1e}, top class agrees on "
+                f"{100 * t['argmax_agreement']:.1f} % |")
     t = report["torchrun"]
     rows.append(f"| torchrun, 1 process, 2 epochs | {dev} | - | - | exit {t['exit_code']}, {t['wall_s']:.0f} s |")
     e = report["export"]
@@ -140,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="auto", help="train.device of the runs (default: auto)")
     parser.add_argument("--teacher-epochs", type=int, default=60)
     parser.add_argument("--student-epochs", type=int, default=150)
-    parser.add_argument("--pack", type=int, default=6, help="KD students trained at once on the device")
+    parser.add_argument("--pack", type=int, default=6, help="KD students (and as many no-KD twins) trained at once on the device")
     parser.add_argument("--cpu-epochs", type=int, default=2, help="epochs of the 1-thread CPU timing")
     parser.add_argument("--work", help="run directories (default: a temporary folder)")
     parser.add_argument("--out", default=str(RESULTS), help="folder for gpu_check.md and gpu_check.json")
@@ -188,6 +239,7 @@ def check(args, device) -> int:
         report["teacher"] = train(TEACHER, work / "teacher", "train",
                                   on + [f"train.epochs={args.teacher_epochs}", "schedule.warmup_epochs=0"])
         teacher = work / "teacher"
+        report["targets"] = targets_agreement(teacher, str(device))
         print(f"  KD student, no-KD twin fp32 and bf16 ({args.student_epochs} epochs)", flush=True)
         report["student_kd"] = train(STUDENT, work / "student_kd", "distill", student_overrides(args, teacher))
         twin = on + [f"train.epochs={args.student_epochs}", "schedule.warmup_epochs=0"]
@@ -195,7 +247,7 @@ def check(args, device) -> int:
         report["student_bf16"] = train(TWIN, work / "student_bf16", "train", twin + ["train.precision=bf16"])
         report["peak_memory_mb"] = (round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
                                     if device.type == "cuda" else None)
-        print(f"  {args.pack} KD students packed on the device", flush=True)
+        print(f"  {args.pack} KD students and their no-KD twins packed on the device", flush=True)
         report["packed"] = packed_students(args, teacher, work)
         print(f"  one CPU thread ({args.cpu_epochs} epochs each)", flush=True)
         threads = torch.get_num_threads()
