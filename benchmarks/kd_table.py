@@ -166,6 +166,25 @@ def seed_ensemble_row(epochs: int) -> Row:
                ("no KD" + tag, HEADLINE_RECIPE + tag), ("skeleton", "skeleton+1", "skeleton+2"))
 
 
+#: issue 24's lever "the temperature and KD weight chosen on held-out subjects": the variant with the best mean
+#: last-epoch held-out accuracy in benchmarks/SWEEPS.md section kd_temperature_weight (choosing seeds 0-1, held-out
+#: training subjects 5 and 7, 150 epochs, T in {2, 4, 8} x weight in {0.5, 1, 3}), named before its test runs
+TUNED_KD = "KD, T and weight chosen on held-out subjects (cached)"
+TUNED_KD_OVERRIDES = ["losses.1.args.temperature=4", "losses.1.weight=0.5"]
+TUNED_KD_EPOCHS = 150  # the schedule the sweep ran: the row is declared for that schedule only
+
+
+def tuned_kd_row(epochs: int) -> list[Row]:
+    """The held-out-tuned KD row of schedule ``epochs`` (none unless it is the swept schedule), paired with the
+    no-KD and the default KD (T = 4, weight 1) rows of the same schedule."""
+    if epochs != TUNED_KD_EPOCHS:
+        return []
+    tag = f", {epochs} epochs"
+    return [Row(TUNED_KD + tag, "distill", "utd_mhad/distill/skel2acc_kd.yaml",
+                [f"data.modalities.inertial.augment={AUGMENT}", f"train.epochs={epochs}", *TUNED_KD_OVERRIDES],
+                ("no KD" + tag, HEADLINE_RECIPE + tag), "skeleton")]
+
+
 def suites(patient_epochs: list[int]) -> dict[str, Suite]:
     utd_teacher = {"skeleton": ("utd_mhad/skeleton_stgcn_aug.yaml", NO_VALIDATION)}
     refit = ["train.refit=best"]
@@ -275,7 +294,8 @@ def suites(patient_epochs: list[int]) -> dict[str, Suite]:
         "utd-kd-patient": Suite(
             "utd-kd-patient", "Patient schedules: KD gain against schedule length, UTD-MHAD cross-subject "
             "(benchmarks/kd_table.py --suites utd-kd-patient)", "UTD-MHAD", utd_teacher,
-            [row for e in patient_epochs for row in [*utd_rows(e, f", {e} epochs")[:3], seed_ensemble_row(e)]],
+            [row for e in patient_epochs
+             for row in [*utd_rows(e, f", {e} epochs")[:3], seed_ensemble_row(e), *tuned_kd_row(e)]],
             NO_VALIDATION,
             ["protocol: cross-subject, train subjects 1, 3, 5, 7, test 2, 4, 6, 8 (430 recordings, only reported); "
              "every run trains on all 431 training-subject recordings for a fixed cosine schedule of the stated "
@@ -284,9 +304,15 @@ def suites(patient_epochs: list[int]) -> dict[str, Suite]:
              f"{SEED_ENSEMBLE}: issue 24's lever 'an ensemble of teacher seeds', declared before its runs (nothing "
              "about it chosen on any split): the mean softmax(z / 4) of the teachers of the pair's teacher seed and "
              "of the next two pairs' (cyclically), `configs/utd_mhad/distill/skel2acc_kd_seeds3.yaml`; paired with "
-             "the no-KD and the one-teacher KD rows of the same schedule"], metric="last",
+             "the no-KD and the one-teacher KD rows of the same schedule",
+             f"{TUNED_KD}: issue 24's lever 'the temperature and KD weight chosen on held-out subjects': of T in "
+             "{2, 4, 8} x weight in {0.5, 1, 3}, the variant with the best mean last-epoch accuracy on held-out "
+             "training subjects 5 and 7 (choosing seeds 0-1; benchmarks/SWEEPS.md, section kd_temperature_weight), "
+             f"`{' '.join(TUNED_KD_OVERRIDES)}`, named before its test runs; {TUNED_KD_EPOCHS} epochs only (the "
+             "swept schedule); paired with the no-KD and the default KD (T = 4, weight 1) rows"], metric="last",
             headline=tuple(f"{label}, {e} epochs" for e in patient_epochs
-                           for label in ("no KD", HEADLINE_RECIPE, SEED_ENSEMBLE))),
+                           for label in ("no KD", HEADLINE_RECIPE, SEED_ENSEMBLE)
+                           + ((TUNED_KD,) if e == TUNED_KD_EPOCHS else ()))),
         "berkeley-kd": Suite(
             "berkeley-kd", "Skeleton -> accelerometer students, Berkeley-MHAD cross-subject, full release "
             "(benchmarks/kd_table.py --suites berkeley-kd)", "Berkeley-MHAD", bk_teacher, [
