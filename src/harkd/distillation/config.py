@@ -97,6 +97,9 @@ class LossTermConfig:
     #: the term's teachers (``teacher_index``: all or a list) as ONE teacher: their softmax(logits / T)
     #: averaged at the term's temperature (the losses that declare ``ensemble``: ``harkd list losses``)
     ensemble: bool = False
+    #: a weight that follows the student's progress: ``weight`` at the first epoch, ``weight_end`` at the last,
+    #: linear in between (None: ``weight`` throughout)
+    weight_end: Optional[float] = ranged(None, low=0, high=MAX_WEIGHT, omit_default=True)
     args: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):

@@ -125,7 +125,8 @@ def _build_terms(cfg: DistillConfig, student, teachers: list[Teacher], sample: d
         context = LossContext(s_shape, num_samples=num_samples, student_segments=getattr(student, "num_segments", 1),
                               label_smoothing=cfg.train.label_smoothing)
         if not cls.reads_teacher:
-            terms.append(LossTerm(label, cls.from_context(context, **term.args), term.weight, s_keys, (), (), multi))
+            terms.append(LossTerm(label, cls.from_context(context, **term.args), term.weight, s_keys, (), (), multi,
+                                  weight_end=term.weight_end))
             continue
         which, t_keys, branches = _term_teachers(i, term, teachers, teacher_shapes)
         first = teacher_shapes[which[0]]
@@ -136,7 +137,8 @@ def _build_terms(cfg: DistillConfig, student, teachers: list[Teacher], sample: d
         ensemble = None
         if term.ensemble:  # the teachers' softmax averaged at the loss's soft-target temperature (else at 1)
             ensemble = float(loss.temperature) if loss.temperature_role == "soft_targets" else 1.0
-        terms.append(LossTerm(label, loss, term.weight, s_keys, t_keys, which, multi, branches, ensemble))
+        terms.append(LossTerm(label, loss, term.weight, s_keys, t_keys, which, multi, branches, ensemble,
+                              term.weight_end))
     return terms
 
 

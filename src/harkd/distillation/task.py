@@ -68,6 +68,12 @@ class LossTerm:
     #: ``ensemble: true``: the term's teachers act as ONE teacher whose logits are
     #: ``T * log(mean_i softmax(z_i / T))`` at this temperature ``T`` (None: no ensemble)
     ensemble_temperature: float | None = None
+    #: the term's weight at the last epoch, reached linearly from ``weight`` at the first (None: constant)
+    weight_end: float | None = None
+
+    def weight_at(self, progress: float) -> float:
+        """The term's weight when ``progress`` (0 at the first epoch, 1 at the last) of the schedule is done."""
+        return self.weight if self.weight_end is None else self.weight + (self.weight_end - self.weight) * progress
 
     def sources(self) -> list[tuple[int, str]]:
         """(teacher index, feature prefix) pairs the term is averaged over (one per teacher branch)."""
@@ -168,6 +174,7 @@ class DistillTask(Task):
         self.teacher_modalities = sorted({m for key in self.teacher_inputs
                                           for m in ([key] if isinstance(key, str) else key)})
         self.terms = list(terms)
+        self.progress = 0.0  # the fraction of the schedule done (set_progress): the terms' weight_end follow it
         self.losses = nn.ModuleDict({t.name: t.loss for t in self.terms})
         self.cacheable = list(cacheable) or [False] * len(self._teachers)
         # stored: a cross-fitted teacher's outputs are put in the cache up front; its model is never run
@@ -280,9 +287,12 @@ class DistillTask(Task):
             else:
                 value = self._term(term, taught_student, teachers, context)
             out[term.name] = value.detach()
-            total = total + term.weight * value
+            total = total + term.weight_at(self.progress) * value
         out["loss"] = total
         return out
+
+    def set_progress(self, fraction: float) -> None:
+        self.progress = float(fraction)
 
     def _term(self, term: LossTerm, student: dict, teachers: list[dict], context: dict) -> torch.Tensor:
         s = _select(student, term.student_keys, term.multi_layer)

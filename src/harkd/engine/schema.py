@@ -88,12 +88,14 @@ def _number(value: float | None) -> str:
 
 def ranged(default: Any = dataclasses.MISSING, *, default_factory: Any = dataclasses.MISSING,
            low: float | None = None, high: float | None = None, closed_low: bool = True,
-           closed_high: bool = True) -> Any:
+           closed_high: bool = True, omit_default: bool = False) -> Any:
     """A dataclass field whose number (or every number of its list) must lie in the range.
 
-    ``None`` (an optional field left unset) is always accepted."""
+    ``None`` (an optional field left unset) is always accepted; ``omit_default``: the resolved config leaves
+    the field out while it holds its default (:data:`OMIT_DEFAULT`)."""
     return dataclasses.field(default=default, default_factory=default_factory,
-                             metadata={"range": Range(low, high, closed_low, closed_high)})
+                             metadata={"range": Range(low, high, closed_low, closed_high),
+                                       **(OMIT_DEFAULT if omit_default else {})})
 
 
 def check_value(value: Any, bounds: Range, path: str) -> None:

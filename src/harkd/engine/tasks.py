@@ -29,6 +29,10 @@ class Task(nn.Module):
         """Class logits for a batch (evaluation)."""
         raise NotImplementedError
 
+    def set_progress(self, fraction: float) -> None:
+        """Called by the trainer before every epoch with the fraction of the schedule done: 0 at the first
+        epoch, 1 at the last (a function of the epoch alone, so a resumed run continues alike)."""
+
 
 class ClassificationTask(Task):
     """Cross-entropy on one model reading its modality (or modalities) of the batch, plus extra ``terms``.

@@ -431,6 +431,8 @@ class Trainer:
         if self._started is None:
             self._started = (self.clock(), epoch)
         self.sampler.set_epoch(epoch)
+        if hasattr(self.task, "set_progress"):  # a Task; any other module trains as before
+            self.task.set_progress(epoch / max(self.epochs - 1, 1))
         self.loader_generator.manual_seed(self.seed * 7919 + epoch)
         self.train_module.train()
         start = time.perf_counter()
