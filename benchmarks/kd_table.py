@@ -166,23 +166,40 @@ def seed_ensemble_row(epochs: int) -> Row:
                ("no KD" + tag, HEADLINE_RECIPE + tag), ("skeleton", "skeleton+1", "skeleton+2"))
 
 
-#: issue 24's lever "the temperature and KD weight chosen on held-out subjects": the variant with the best mean
-#: last-epoch held-out accuracy in benchmarks/SWEEPS.md section kd_temperature_weight (choosing seeds 0-1, held-out
-#: training subjects 5 and 7, 150 epochs, T in {2, 4, 8} x weight in {0.5, 1, 3}), named before its test runs
+@dataclass(frozen=True)
+class HeldOutLever:
+    """An issue-24 lever whose setting was chosen on held-out training subjects (choosing seeds 0-1, subjects 5
+    and 7, the 150-epoch schedule): the variant with the best mean last-epoch held-out accuracy in section
+    ``sweep`` of benchmarks/SWEEPS.md, named here before its test runs."""
+
+    label: str
+    overrides: tuple[str, ...]  # the chosen variant, on top of skel2acc_kd.yaml and the patient rows' overrides
+    lever: str  # the lever, as issue 24 names it
+    choices: str  # what the sweep chose among
+    sweep: str
+
+
 TUNED_KD = "KD, T and weight chosen on held-out subjects (cached)"
-TUNED_KD_OVERRIDES = ["losses.1.args.temperature=4", "losses.1.weight=0.5"]
-TUNED_KD_EPOCHS = 150  # the schedule the sweep ran: the row is declared for that schedule only
+PROGRESS_KD = "KD, weight following the student's progress (cached)"
+HELD_OUT_LEVERS = (
+    HeldOutLever(TUNED_KD, ("losses.1.args.temperature=4", "losses.1.weight=0.5"),
+                 "the temperature and KD weight chosen on held-out subjects", "T in {2, 4, 8} x weight in {0.5, 1, 3}",
+                 "kd_temperature_weight"),
+    HeldOutLever(PROGRESS_KD, ("losses.1.weight_end=0",), "a KD weight that follows the student's progress",
+                 "weight 1 -> 0 and 0 -> 1, linear over the schedule (`weight_end`)", "kd_weight_progress"),
+)
+LEVER_EPOCHS = 150  # the schedule the sweeps ran: the lever rows are declared for that schedule only
 
 
-def tuned_kd_row(epochs: int) -> list[Row]:
-    """The held-out-tuned KD row of schedule ``epochs`` (none unless it is the swept schedule), paired with the
-    no-KD and the default KD (T = 4, weight 1) rows of the same schedule."""
-    if epochs != TUNED_KD_EPOCHS:
+def held_out_lever_rows(epochs: int) -> list[Row]:
+    """The held-out-chosen lever rows of schedule ``epochs`` (none unless it is the swept schedule), each paired
+    with the no-KD and the default KD (T = 4, weight 1) rows of the same schedule."""
+    if epochs != LEVER_EPOCHS:
         return []
     tag = f", {epochs} epochs"
-    return [Row(TUNED_KD + tag, "distill", "utd_mhad/distill/skel2acc_kd.yaml",
-                [f"data.modalities.inertial.augment={AUGMENT}", f"train.epochs={epochs}", *TUNED_KD_OVERRIDES],
-                ("no KD" + tag, HEADLINE_RECIPE + tag), "skeleton")]
+    return [Row(lever.label + tag, "distill", "utd_mhad/distill/skel2acc_kd.yaml",
+                [f"data.modalities.inertial.augment={AUGMENT}", f"train.epochs={epochs}", *lever.overrides],
+                ("no KD" + tag, HEADLINE_RECIPE + tag), "skeleton") for lever in HELD_OUT_LEVERS]
 
 
 def suites(patient_epochs: list[int]) -> dict[str, Suite]:
@@ -295,7 +312,7 @@ def suites(patient_epochs: list[int]) -> dict[str, Suite]:
             "utd-kd-patient", "Patient schedules: KD gain against schedule length, UTD-MHAD cross-subject "
             "(benchmarks/kd_table.py --suites utd-kd-patient)", "UTD-MHAD", utd_teacher,
             [row for e in patient_epochs
-             for row in [*utd_rows(e, f", {e} epochs")[:3], seed_ensemble_row(e), *tuned_kd_row(e)]],
+             for row in [*utd_rows(e, f", {e} epochs")[:3], seed_ensemble_row(e), *held_out_lever_rows(e)]],
             NO_VALIDATION,
             ["protocol: cross-subject, train subjects 1, 3, 5, 7, test 2, 4, 6, 8 (430 recordings, only reported); "
              "every run trains on all 431 training-subject recordings for a fixed cosine schedule of the stated "
@@ -305,14 +322,14 @@ def suites(patient_epochs: list[int]) -> dict[str, Suite]:
              "about it chosen on any split): the mean softmax(z / 4) of the teachers of the pair's teacher seed and "
              "of the next two pairs' (cyclically), `configs/utd_mhad/distill/skel2acc_kd_seeds3.yaml`; paired with "
              "the no-KD and the one-teacher KD rows of the same schedule",
-             f"{TUNED_KD}: issue 24's lever 'the temperature and KD weight chosen on held-out subjects': of T in "
-             "{2, 4, 8} x weight in {0.5, 1, 3}, the variant with the best mean last-epoch accuracy on held-out "
-             "training subjects 5 and 7 (choosing seeds 0-1; benchmarks/SWEEPS.md, section kd_temperature_weight), "
-             f"`{' '.join(TUNED_KD_OVERRIDES)}`, named before its test runs; {TUNED_KD_EPOCHS} epochs only (the "
-             "swept schedule); paired with the no-KD and the default KD (T = 4, weight 1) rows"], metric="last",
+             *(f"{lever.label}: issue 24's lever '{lever.lever}': of {lever.choices}, the variant with the best "
+               "mean last-epoch accuracy on held-out training subjects 5 and 7 (choosing seeds 0-1; "
+               f"benchmarks/SWEEPS.md, section {lever.sweep}), `{' '.join(lever.overrides)}`, named before its "
+               f"test runs; {LEVER_EPOCHS} epochs only (the swept schedule); paired with the no-KD and the "
+               "default KD (T = 4, weight 1) rows" for lever in HELD_OUT_LEVERS)], metric="last",
             headline=tuple(f"{label}, {e} epochs" for e in patient_epochs
                            for label in ("no KD", HEADLINE_RECIPE, SEED_ENSEMBLE)
-                           + ((TUNED_KD,) if e == TUNED_KD_EPOCHS else ()))),
+                           + (tuple(lever.label for lever in HELD_OUT_LEVERS) if e == LEVER_EPOCHS else ()))),
         "berkeley-kd": Suite(
             "berkeley-kd", "Skeleton -> accelerometer students, Berkeley-MHAD cross-subject, full release "
             "(benchmarks/kd_table.py --suites berkeley-kd)", "Berkeley-MHAD", bk_teacher, [
