@@ -8,7 +8,9 @@ Suites (``--suites``), each a RESULTS.md section and ``benchmarks/results/<secti
   runs online), the mixup-only control (no teacher) and KD with paired mixup (online teacher).
 - ``utd-kd-patient``: KD gain against schedule length: the no-KD, fixed-KD and paired-KD rows at each of
   ``--patient-epochs`` (default 60 and 150, as measured), trained on all training subjects with nothing selected
-  (fixed cosine schedule, final epoch), and KD from an ensemble of three teacher seeds (issue 24's lever).
+  (fixed cosine schedule, final epoch), and issue 24's levers: KD from an ensemble of three teacher seeds, and
+  at 150 epochs the settings chosen on held-out subjects (:data:`HELD_OUT_LEVERS`: T and KD weight; a KD weight
+  that follows the student's progress).
 - ``berkeley-kd``: skeleton (D-Mocap ST-GCN) -> right-wrist accelerometer and -> all six
   accelerometers, the six raw and with each clip's mean removed (``remove_mean``, placement).
 - ``utd-trial``: the published trial protocol (trials 1-2 train, 3-4 test, all subjects) with
