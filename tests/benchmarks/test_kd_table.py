@@ -89,16 +89,22 @@ def test_patient_rows_pair_with_the_no_kd_row_of_the_same_length():
     suite = SUITES["utd-kd-patient"]
     assert [r.label for r in suite.rows] == [f"{label}, {e} epochs" for e in (60, 150) for label in (
         "no KD", "KD, fixed teacher view (cached)", "KD, paired time augmentation (teacher online)",
-        kd_table.SEED_ENSEMBLE) + ((kd_table.TUNED_KD, kd_table.PROGRESS_KD) if e == 150 else ())]
+        kd_table.SEED_ENSEMBLE) + ((kd_table.TUNED_KD, kd_table.PROGRESS_KD, kd_table.VIRTUAL, kd_table.VIRTUAL_KD) if e == 150 else ())]
     assert all(r.baselines[0] == f"no KD, {r.label.rsplit(', ', 1)[1]}" for r in suite.rows if r.teacher)
     ensemble = suite.rows[3]
     assert ensemble.baselines[1:] == ("KD, fixed teacher view (cached), 60 epochs",)
-    tuned, progress = suite.rows[-2:]  # the held-out-chosen levers: the default recipe with the swept keys only
+    tuned, progress, virtual, virtual_kd = suite.rows[-4:]
+    # the held-out-chosen levers: the default recipe with the swept keys only
     default = next(r for r in suite.rows if r.label == "KD, fixed teacher view (cached), 150 epochs")
     assert tuned.baselines[1:] == progress.baselines[1:] == (default.label,)
     assert tuned.config == progress.config == default.config
     assert tuned.overrides == default.overrides + ["losses.1.args.temperature=4", "losses.1.weight=0.5"]
     assert progress.overrides == default.overrides + ["losses.1.weight_end=0"]
+    nokd = next(r for r in suite.rows if r.label == "no KD, 150 epochs")
+    assert (virtual.kind, virtual.config, virtual.teacher) == ("train", nokd.config, None)
+    assert virtual.overrides == nokd.overrides + ["data.virtual_inertial={}"] and virtual.baselines == (nokd.label,)
+    assert virtual_kd.overrides == default.overrides + ["data.virtual_inertial={}"]
+    assert virtual_kd.baselines == (nokd.label, default.label, virtual.label) and virtual_kd.config == default.config
 
 
 def test_summary_keys_pair_a_final_epoch_row_with_its_own_no_kd_twin():
@@ -202,8 +208,9 @@ def test_the_per_seed_design_trains_one_teacher_per_student_seed():
         "kd__paired_time_augmentation__teacher_online___60_epochs", "no_kd__150_epochs",
         "kd__fixed_teacher_view__cached___150_epochs", "kd__paired_time_augmentation__teacher_online___150_epochs",
         "kd__t_and_weight_chosen_on_held_out_subjects__cached___150_epochs",
-        "kd__weight_following_the_student_s_progress__cached___150_epochs")),
-        "no_kd__60_epochs_s3", "no_kd__150_epochs_s3"}
+        "kd__weight_following_the_student_s_progress__cached___150_epochs",
+        "kd___virtual_accelerometer_twins__cached___150_epochs", "virtual_accelerometer_twins__no_teacher__150_epochs")),
+        "no_kd__60_epochs_s3", "no_kd__150_epochs_s3", "virtual_accelerometer_twins__no_teacher__150_epochs_s3"}
     assert len(students) == 2 * len(suite.rows)
 
 
@@ -241,7 +248,7 @@ def test_headline_rows_are_rows_of_their_suite_and_hold_the_summary_keys():
             assert rows[label].teacher is None or rows[label].baselines[0] in labels
     assert named["utd-kd-patient"] == tuple(f"{label}, {e} epochs" for e in (60, 150) for label in (
         "no KD", "KD, fixed teacher view (cached)", kd_table.SEED_ENSEMBLE)
-        + ((kd_table.TUNED_KD, kd_table.PROGRESS_KD) if e == 150 else ()))
+        + ((kd_table.TUNED_KD, kd_table.PROGRESS_KD, kd_table.VIRTUAL, kd_table.VIRTUAL_KD) if e == 150 else ()))
     assert kd_table.VSKD_ROW in named["utd-vskd"] and kd_table.SAKDN_ROWS[0] in named["utd-sakdn-dmm"]
     assert kd_table.HEADLINE_SEEDS == (10, 11, 12, 13, 14)
     assert not set(kd_table.HEADLINE_SEEDS) & set(kd_table.CHOOSING_SEEDS)

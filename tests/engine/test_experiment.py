@@ -338,3 +338,17 @@ def test_a_0_9_run_directory_is_the_same_experiment_as_its_config_written_today(
     with pytest.raises(ConfigError, match=re.escape("(changed: model.head.drop_rate)")):
         check_same_experiment(tmp_path / "run", load_config(write_config(tmp_path, synth_utd),
                                                             ["model.head.drop_rate=0.3"]))
+
+
+def test_virtual_twins_train_and_are_saved_only_when_asked(tmp_path, synth_utd):
+    lines = []
+    cfg = load_config(write_config(tmp_path, synth_utd, epochs=1), ["data.virtual_inertial={smooth: 0.4}"])
+    run = train_experiment(cfg, tmp_path / "twins", log=lines.append)
+    saved = yaml.safe_load((run / "config.yaml").read_text())["data"]
+    assert saved["virtual_inertial"] == {"source": "skeleton", "smooth": 0.4}  # frame: segment, the default, omitted
+    train = len(json.loads((run / "run.json").read_text())["split"]["train"])
+    assert any(f"train {train} + {train} virtual, val" in line for line in lines)
+    plain = load_config(write_config(tmp_path, synth_utd, epochs=1))
+    assert plain.data.virtual_inertial is None
+    assert "virtual_inertial" not in yaml.safe_load((train_experiment(plain, tmp_path / "plain", log=lambda m: None)
+                                                     / "config.yaml").read_text())["data"]

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from harkd.errors import DataError, InputError
+from harkd.errors import ConfigError, DataError, InputError
 from harkd.data.cache import PreprocessCache
 from harkd.data.protocols import Split
 from harkd.data.recording import Recording, RecordingIndex
@@ -62,6 +62,10 @@ class PairedDataset(Dataset):
         optional: modalities a recording may lack (a distillation's teacher-only modalities):
             such a recording is kept; its sample holds zeros of that modality's shape and
             ``present_<modality>`` False (every sample has the flag of every optional modality).
+        virtual: options of :class:`harkd.data.virtual.VirtualInertial` (``smooth``, ``source``, ``frame``): every
+            recording it covers gets a second sample after the recorded ones, whose inertial clip is the
+            virtual accelerometer computed from the recording's skeleton (its other modalities, label and
+            key are the recording's own); training data only.
 
     With fixed ``length``/``frames``/``size`` options the samples have fixed shapes
     and batch with the default ``DataLoader`` collate (keys become a list of str).
@@ -71,7 +75,7 @@ class PairedDataset(Dataset):
                  keys: Iterable[str] | None = None, modalities: Iterable[str] = ("inertial", "skeleton"),
                  transforms: Mapping[str, Any] | None = None, *, train: bool = False,
                  strict: bool = False, cache: Any = None, paired_shift: float = 0.0,
-                 optional: Iterable[str] = ()):
+                 optional: Iterable[str] = (), virtual: Mapping[str, Any] | None = None):
         if not 0 <= paired_shift < 0.5:
             raise InputError(f"paired_shift must be in [0, 0.5), got {paired_shift!r}")
         self.paired_shift = float(paired_shift)
@@ -113,9 +117,38 @@ class PairedDataset(Dataset):
                 self.skipped.append((rec.key, f"missing {', '.join(lacking)}"))
             else:
                 self.recordings.append(rec)
+        self.virtual = None
+        if virtual is not None:
+            from harkd.data.virtual import VirtualInertial
+
+            options = dict(virtual)
+            modality = options.get("modality", "inertial")
+            if modality not in self.modalities:
+                raise ConfigError(f"config key 'data.virtual_inertial': its twins replace the '{modality}' clip, "
+                                  f"which the run does not load (data.modalities: {', '.join(self.modalities)})")
+            self.virtual = VirtualInertial(self.spec, transform=self.transforms[modality], **options)
+        #: the recordings with a virtual twin, and the ``(key, problem)`` of those whose twin :meth:`check` dropped
+        self._twins = [r for r in self.recordings if self.virtual.covers(r)] if self.virtual is not None else []
+        self.virtual_skipped: list[tuple[str, str]] = []
 
     def __len__(self) -> int:
-        return len(self.recordings)
+        return len(self.recordings) + len(self._twins)
+
+    @property
+    def entries(self) -> list[tuple[Recording, bool]]:
+        """``(recording, virtual)`` of every sample in order: the recordings, then their virtual twins."""
+        return [(r, False) for r in self.recordings] + [(r, True) for r in self._twins]
+
+    def entry(self, i: int) -> tuple[Recording, bool]:
+        n = len(self.recordings)
+        if i < 0:
+            i += len(self)
+        return (self.recordings[i], False) if i < n else (self._twins[i - n], True)
+
+    @property
+    def virtual_count(self) -> int:
+        """How many virtual twins the dataset holds."""
+        return len(self._twins)
 
     @property
     def keys(self) -> list[str]:
@@ -136,21 +169,28 @@ class PairedDataset(Dataset):
             self._absent[modality] = torch.zeros_like(self.transforms[modality].finish(self.prepared(rec, modality)))
         return self._absent[modality].clone()
 
-    def prepared(self, rec: Recording, modality: str) -> np.ndarray:
-        """The deterministic (cacheable) part of ``modality``'s pipeline for ``rec``."""
+    def prepared(self, rec: Recording, modality: str, virtual: bool = False) -> np.ndarray:
+        """The deterministic (cacheable) part of ``modality``'s pipeline for ``rec`` (``virtual``: for its
+        virtual twin, whose inertial clip comes from the skeleton)."""
         t = self.transforms[modality]
+        virtual = virtual and self.virtual is not None and modality == self.virtual.modality
 
         def compute() -> np.ndarray:
+            if virtual:
+                return t.prepare(self.virtual.load(rec, root=self.index.root))
             return t.prepare(self.spec.load(rec, modality, root=self.index.root, **t.load_options()))
 
         if self.cache is None or self.spec.in_memory:
             return compute()
         facts = self.spec.cache_facts(modality)
         config = {**t.cache_config(), **facts} if facts else t.cache_config()
-        return self.cache.get(self.spec.name, modality, config, rec.key, rec.files[modality], compute).copy()
+        source = rec.files[modality]
+        if virtual:
+            config, source = {**config, **self.virtual.cache_config()}, self.virtual.files(rec)
+        return self.cache.get(self.spec.name, modality, config, rec.key, source, compute).copy()
 
     def __getitem__(self, i: int) -> dict[str, Any]:
-        rec = self.recordings[i]
+        rec, virtual = self.entry(i)
         sample: dict[str, Any] = {}
         window = self.paired_window()
         for m in self.modalities:
@@ -159,7 +199,7 @@ class PairedDataset(Dataset):
                 if not rec.has(m):
                     sample[m] = self.absent(m)
                     continue
-            x = self.prepared(rec, m)
+            x = self.prepared(rec, m, virtual)
             if window is not None:
                 x = self.transforms[m].time_window(x, *window)
             sample[m] = self.transforms[m].finish(x, train=self.train)
@@ -189,11 +229,15 @@ class PairedDataset(Dataset):
         ``"stop"`` raises the first failure as one DataError naming its file (with a cache the
         pass goes on, to count the others); ``"skip"`` drops the failing recordings and lists
         them in ``self.skipped``. ``progress(done, total)`` is called after each recording.
+        A virtual twin that cannot be made fails the same way under ``"stop"``; under ``"skip"`` only the
+        twin is dropped (its recording stays) and listed in ``self.virtual_skipped``.
         """
         if on_error not in ON_ERROR:
             raise InputError(f"on_error must be one of {', '.join(ON_ERROR)}, got {on_error!r}")
         bad: list[tuple[str, str]] = []
         first: DataError | None = None
+        twins = {r.key for r in self._twins}
+        self.virtual_skipped = []
         for done, rec in enumerate(self.recordings, 1):
             if first is not None and on_error == "stop" and self.cache is None:
                 break
@@ -204,6 +248,16 @@ class PairedDataset(Dataset):
                     bad.append((rec.key, str(err)))
                     first = first or err
                     break
+            else:
+                if rec.key in twins:
+                    try:
+                        self.prepared(rec, self.virtual.modality, virtual=True)
+                    except DataError as err:
+                        if on_error == "skip":
+                            self.virtual_skipped.append((rec.key, str(err)))
+                        else:
+                            bad.append((rec.key, str(err)))
+                            first = first or err
             if progress is not None:
                 progress(done, len(self.recordings))
         if first is not None and on_error == "stop":
@@ -213,6 +267,8 @@ class PairedDataset(Dataset):
         failed = {key for key, _ in bad}
         self.recordings = [r for r in self.recordings if r.key not in failed]
         self.skipped.extend(bad)
+        untwinned = {key for key, _ in self.virtual_skipped}
+        self._twins = [r for r in self._twins if r.key not in failed | untwinned]
         return bad
 
     def fit_normalization(self, modalities: Iterable[str] | None = None) -> dict[str, dict]:

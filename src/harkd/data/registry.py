@@ -135,6 +135,8 @@ class DatasetSpec:
     val_subject_count: ClassVar[int] = 1
     #: True when the recordings live in memory (:func:`harkd.data.arrays.from_arrays`): nothing to cache
     in_memory: ClassVar[bool] = False
+    #: the skeleton's up axis in its own coordinates (metres), for virtual accelerometer windows (None: not declared)
+    skeleton_up: ClassVar[tuple[float, float, float] | None] = None
 
     @property
     def modalities(self) -> tuple[str, ...]:
@@ -167,6 +169,11 @@ class DatasetSpec:
         if not columns:
             return None
         return [mod.channels[i][0] for i in columns], [mod.channels[i][1] for i in columns], columns
+
+    def sensor_site(self, recording: Recording, modality: str):
+        """The :class:`~harkd.data.virtual.SensorSite` (skeleton joints) where ``modality``'s sensor is worn in
+        ``recording``, or None when not known (no virtual window for it; see :mod:`harkd.data.virtual`)."""
+        return None
 
     @property
     def scan_specs(self) -> tuple[ModalitySpec, ...]:

@@ -25,6 +25,7 @@ from harkd.errors import ConfigError, unknown_key_message, warn
 from harkd.data.readers import MatVar, read_mat
 from harkd.data.recording import Recording
 from harkd.data.registry import DatasetSpec, ModalitySpec, register_dataset
+from harkd.data.virtual import SensorSite
 from harkd.data.video import read_video
 
 #: Class names in the dataset definition's order (label = action id - 1).
@@ -114,6 +115,17 @@ def _modality(name: str, folder: str, suffix: str, reader, layout: str, options=
 
 #: The inertial unit's columns: acceleration (g), then angular velocity (deg/s).
 INERTIAL_CHANNELS = (*((f"acc_{a}", "g") for a in "xyz"), *((f"gyro_{a}", "deg/s") for a in "xyz"))
+def _joint(name: str) -> int:
+    return JOINT_NAMES.index(name)
+
+
+#: Where the inertial unit is worn (the dataset's documentation): the right wrist, at the end of the forearm
+#: (elbow -> wrist, its plane with the upper arm), for actions 1-21; the right thigh, halfway from hip to knee
+#: (its plane with the hips), for actions 22-27.
+WRIST = SensorSite(_joint("right_elbow"), _joint("right_wrist"), (_joint("right_elbow"), _joint("right_shoulder")))
+THIGH = SensorSite(_joint("right_hip"), _joint("right_knee"), (_joint("right_hip"), _joint("left_hip")), at=0.5)
+FIRST_THIGH_ACTION = 22
+
 #: Hz, the inertial unit's recording rate (skeleton and depth have none: nominally 30 Hz, ~19 Hz by frame counts)
 INERTIAL_RATE = 50.0
 
@@ -140,6 +152,12 @@ class UTDMHAD(DatasetSpec):
     }
     subject_protocols = ("cross_subject",)
     val_subject_count = 1
+    skeleton_up = (0.0, 1.0, 0.0)  # Kinect camera coordinates: y points up
+
+    def sensor_site(self, recording: Recording, modality: str) -> SensorSite | None:
+        if modality != "inertial":
+            return None
+        return THIGH if recording.label + 1 >= FIRST_THIGH_ACTION else WRIST
 
     def make_recording(self, fields: dict[str, int], files: dict[str, Path]) -> Recording:
         a, s, t = fields["action"], fields["subject"], fields["trial"]

@@ -37,7 +37,7 @@ from harkd.engine.schema import (OMIT_DEFAULT, Range, apply_overrides, check_ran
 from harkd.errors import ConfigError, DataError, warn
 
 __all__ = ["ExperimentConfig", "DataConfig", "ModelConfig", "OptimConfig", "ScheduleConfig", "TrainConfig",
-           "SemanticConfig", "PairedAugmentConfig", "MixupConfig",
+           "SemanticConfig", "PairedAugmentConfig", "MixupConfig", "VirtualInertialConfig",
            "load_config", "read_saved_config", "check_run_config", "check_device", "DATA_ROOT_ENV"]
 
 from harkd.data.registry import DATA_ROOT_ENV, dataset_folder  # noqa: E402  (each DatasetSpec.folder)
@@ -58,6 +58,18 @@ class PairedAugmentConfig:
     inputs show the same moment of the action."""
 
     shift: float = ranged(0.0, low=0, high=0.5, closed_high=False)
+
+
+@dataclass
+class VirtualInertialConfig:
+    """A second, virtual accelerometer sample of every training recording that has a skeleton
+    (harkd.data.virtual): the sensor site's acceleration minus gravity, in its body segment's moving
+    frame, turned onto the recording's own accelerometer; ``smooth``: the Savitzky-Golay window (s); ``frame``:
+    ``segment`` (the body segment's moving frame) or ``world`` (the skeleton's axes, an ablation)."""
+
+    source: str = "skeleton"
+    smooth: float = ranged(0.5, low=0.05, high=10)
+    frame: Literal["segment", "world"] = field(default="segment", metadata=OMIT_DEFAULT)
 
 
 @dataclass
@@ -83,6 +95,8 @@ class DataConfig:
     resident: Union[bool, Literal["auto"]] = "auto"
     #: a dataset described by one table (a mapping, or a YAML file read into one): harkd.data.manifest
     manifest: Union[str, dict[str, Any], None] = field(default=None, metadata=OMIT_DEFAULT)
+    #: virtual accelerometer twins of the training recordings, computed from their skeleton (training only)
+    virtual_inertial: Optional[VirtualInertialConfig] = field(default=None, metadata=OMIT_DEFAULT)
 
     def __post_init__(self):
         from harkd.data.manifest import resolve_data_source  # a manifest's description and absolute root

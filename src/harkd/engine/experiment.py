@@ -23,7 +23,7 @@ from harkd.engine.lifecycle import (AS_PUBLISHED, NO_VALIDATION_FOR_REFIT, REFIT
                                     default_run_dir, check_resumed_selection, check_same_experiment, record_device,
                                     refit_config, refit_epochs, run_dir_lock, run_identity,
                                     saved_validation, validation_line, write_metadata, write_task_reports)
-from harkd.engine.prepare import prepare_data
+from harkd.engine.prepare import prepare_data, split_size
 from harkd.engine.recipe import TRAIN, Plan, Recipe, get_recipe, load_recipe_config
 from harkd.engine.runs import load_run  # noqa: F401 (re-exported)
 from harkd.engine.trainer import Trainer
@@ -156,7 +156,7 @@ def _train_locked(plan: Plan, run_dir: Path, resume: bool, log, progress, evalua
     if cfg.train.refit == "best" and not len(prepared.datasets["val"]):
         raise ConfigError(NO_VALIDATION_FOR_REFIT)
     log(f"data ready in {time.monotonic() - started:.0f} s ({cfg.data.dataset}, {cfg.data.protocol}): " + ", ".join(
-        f"{name} {len(prepared.datasets[name])}" for name in ("train", "val", "test")) + f"; training on {device}"
+        f"{name} {split_size(prepared.datasets[name])}" for name in ("train", "val", "test")) + f"; training on {device}"
         + ("" if precision == "fp32" else f" ({precision})"))
     if dist_utils.rank() == 0 and fresh:
         write_metadata(run_dir, cfg, prepared, plan.kind, select_on)

@@ -11,7 +11,7 @@ import harkd.encoding  # noqa: F401  (registers the inertial GAF encoding with t
 from harkd.engine.config import DataConfig
 from harkd.errors import ConfigError, DataError
 
-__all__ = ["PreparedData", "prepare_data", "check_fixed_shapes", "check_disjoint", "report_left_out", "SPLITS",
+__all__ = ["PreparedData", "prepare_data", "split_size", "check_fixed_shapes", "check_disjoint", "report_left_out", "SPLITS",
            "SHOWN", "TEACHER_MISSING"]
 
 
@@ -98,7 +98,8 @@ def prepare_data(data: DataConfig, inputs: list[str], normalization: dict | None
             spec, index, [k for k in keys if k in index], modalities,
             data.modalities if first is None else first.transforms, train=name == "train",
             strict=data.strict, cache=cache if first is None else first.cache,
-            paired_shift=data.paired_shift if name == "train" else 0.0, optional=optional)
+            paired_shift=data.paired_shift if name == "train" else 0.0, optional=optional,
+            virtual=_virtual_options(data) if name == "train" else None)
         datasets[name].skipped[:0] = [(k, f"not found under {root}") for k in absent]
         if first is None:
             check_fixed_shapes(datasets[name].transforms)
@@ -115,11 +116,18 @@ def prepare_data(data: DataConfig, inputs: list[str], normalization: dict | None
         lacking = teacher_lacking(index, datasets, split, modalities, teacher_only)
         report_left_out(index, datasets, split, set().union(*lacking.values()) if not optional else ())
         report_teacher_missing(lacking, split, teacher_missing, teacher_only)
+        report_virtual(train)
     supplied = dict(normalization or {})
     train.fit_normalization([m for m in modalities if m not in supplied])
     if supplied:
         train.load_normalization(supplied)
     return PreparedData(spec, split, datasets, list(spec.class_names), root, indexes=indexes)
+
+
+def _virtual_options(data: DataConfig) -> dict | None:
+    """``data.virtual_inertial`` as :class:`harkd.data.virtual.VirtualInertial` options (None: off)."""
+    virtual = getattr(data, "virtual_inertial", None)
+    return None if virtual is None else {"source": virtual.source, "smooth": virtual.smooth, "frame": virtual.frame}
 
 
 def index_key(dataset: str, root: Path, strict: bool) -> tuple:
@@ -190,6 +198,29 @@ def report_teacher_missing(lacking: dict, split, mode: str, teacher_only: Sequen
     else:
         warn(f"{what} stay the student's, with cross-entropy only: {counts} (e.g. {first}; "
              "data.teacher_missing: student_only; skip leaves them out)")
+
+
+def split_size(dataset) -> str:
+    """How many samples a split holds: ``431``, or ``431 + 431 virtual`` with virtual accelerometer twins."""
+    twins = getattr(dataset, "virtual_count", 0)
+    return f"{len(dataset) - twins}" + (f" + {twins} virtual" if twins else "")
+
+
+def report_virtual(train) -> None:
+    """One warning line when training recordings got no virtual twin (no skeleton or sensor site, or it failed)."""
+    from harkd.errors import warn
+
+    if getattr(train, "virtual", None) is None:
+        return
+    failed = train.virtual_skipped
+    missing = len(train.recordings) - train.virtual_count - len(failed)
+    if not (failed or missing):
+        return
+    parts = [f"{missing} without {train.virtual.source} or a sensor site"] if missing else []
+    if failed:
+        parts.append(f"{len(failed)} failed: " + _first_keys([f"{key} ({problem})" for key, problem in failed]))
+    warn(f"data.virtual_inertial: {train.virtual_count} of {len(train.recordings)} training recordings have a virtual "
+         f"accelerometer twin; " + "; ".join(parts))
 
 
 def report_left_out(index, datasets: dict, split, grouped=()) -> None:

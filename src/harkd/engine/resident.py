@@ -86,9 +86,10 @@ class ResidentLoader:
         self.device, self.seed = torch.device(device), int(seed)
         self.finishers = {m: BatchedFinish(dataset.transforms[m], self.device) for m in dataset.modalities}
         self.augment = dataset.train and any(f.stochastic for f in self.finishers.values())
-        self.keys = dataset.keys
+        entries = dataset.entries
+        self.keys = [rec.key for rec, _ in entries]
         self.data = _stack_prepared(dataset, self.device, budget_bytes)
-        self.labels = torch.tensor([r.label for r in dataset.recordings], dtype=torch.int64, device=self.device)
+        self.labels = torch.tensor([rec.label for rec, _ in entries], dtype=torch.int64, device=self.device)
         per_epoch = len(sampler) if sampler is not None else len(dataset)
         self.drop_last = sampler is not None and per_epoch % self.batch_size == 1
 
@@ -151,22 +152,24 @@ def unsupported_reason(dataset: Any) -> str | None:
 
 def _stack_prepared(dataset: PairedDataset, device: torch.device, budget_bytes: int | None) -> dict[str, torch.Tensor]:
     """One float32 tensor (N, ...) per modality of ``dataset.prepared``, on ``device``; NotResident when the
-    clips differ in shape or the tensors would exceed ``budget_bytes`` (checked from the first recording's shapes)."""
-    recordings = dataset.recordings
-    first = {m: np.asarray(dataset.prepared(recordings[0], m), dtype=np.float32) for m in dataset.modalities}
-    need = sum(len(recordings) * a.size * 4 for a in first.values()) + len(recordings) * 8
+    clips differ in shape or the tensors would exceed ``budget_bytes`` (checked from the first recording's shapes).
+    A virtual twin's row holds its virtual clip (:attr:`PairedDataset.entries`)."""
+    entries = dataset.entries
+    first_rec = entries[0][0]
+    first = {m: np.asarray(dataset.prepared(first_rec, m), dtype=np.float32) for m in dataset.modalities}
+    need = sum(len(entries) * a.size * 4 for a in first.values()) + len(entries) * 8
     if budget_bytes is not None and need > budget_bytes:
         raise NotResident(f"the prepared data take {_amount(need)}, over the budget of {_amount(budget_bytes)} "
                           f"on {device}")
     out = {}
     for m, a in first.items():
-        stacked = np.empty((len(recordings), *a.shape), np.float32)
+        stacked = np.empty((len(entries), *a.shape), np.float32)
         stacked[0] = a
-        for i, rec in enumerate(recordings[1:], 1):
-            x = dataset.prepared(rec, m)
+        for i, (rec, virtual) in enumerate(entries[1:], 1):
+            x = dataset.prepared(rec, m, virtual)
             if x.shape != a.shape:
                 raise NotResident(f"modality '{m}': the prepared clips differ in shape ({_sizes(a.shape)} for "
-                                  f"{recordings[0].key}, {_sizes(x.shape)} for {rec.key})")
+                                  f"{first_rec.key}, {_sizes(x.shape)} for {rec.key})")
             stacked[i] = x
         out[m] = torch.from_numpy(stacked).to(device)
     return out
