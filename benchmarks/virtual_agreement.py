@@ -33,7 +33,7 @@ TITLE = "Virtual accelerometer twins against the recorded sensor, UTD-MHAD (benc
 def agreement(spec, index, subjects, trials, smooth: float, frame: str) -> dict[str, list[float]]:
     """Per sensor place, the mean per-axis correlation of each recording's virtual and recorded clip."""
     from harkd.data.timeseries import resample_time
-    from harkd.data.utd_mhad import FIRST_THIGH_ACTION
+    from harkd.data.utd_mhad import THIGH
     from harkd.data.virtual import VirtualInertial
 
     source = VirtualInertial(spec, smooth=smooth, frame=frame)
@@ -43,7 +43,7 @@ def agreement(spec, index, subjects, trials, smooth: float, frame: str) -> dict[
             continue
         recorded = resample_time(spec.load(rec, "inertial", sensor="acc"), 128)
         made = resample_time(source.load(rec), 128)
-        place = "thigh" if rec.label + 1 >= FIRST_THIGH_ACTION else "wrist"
+        place = "thigh" if spec.sensor_site(rec, "inertial") is THIGH else "wrist"
         out[place].append(float(np.mean([np.corrcoef(recorded[:, c], made[:, c])[0, 1] for c in range(3)])))
     return out
 

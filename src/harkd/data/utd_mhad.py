@@ -115,6 +115,8 @@ def _modality(name: str, folder: str, suffix: str, reader, layout: str, options=
 
 #: The inertial unit's columns: acceleration (g), then angular velocity (deg/s).
 INERTIAL_CHANNELS = (*((f"acc_{a}", "g") for a in "xyz"), *((f"gyro_{a}", "deg/s") for a in "xyz"))
+
+
 def _joint(name: str) -> int:
     return JOINT_NAMES.index(name)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,8 +127,7 @@ def prepare_data(data: DataConfig, inputs: list[str], normalization: dict | None
 
 def _virtual_options(data: DataConfig) -> dict | None:
     """``data.virtual_inertial`` as :class:`harkd.data.virtual.VirtualInertial` options (None: off)."""
-    virtual = getattr(data, "virtual_inertial", None)
-    return None if virtual is None else {"source": virtual.source, "smooth": virtual.smooth, "frame": virtual.frame}
+    return None if data.virtual_inertial is None else dataclasses.asdict(data.virtual_inertial)
 
 
 def index_key(dataset: str, root: Path, strict: bool) -> tuple:
