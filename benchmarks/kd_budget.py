@@ -12,6 +12,11 @@ has a teacher with fewer too), for the teacher config's fixed 60 epochs (``--tea
 epoch. The gain's spread over the (teacher, student) pairs therefore holds the teacher's. Each teacher's
 test accuracy is recorded; it only reports.
 
+With ``--kd-runs`` (kd_table.py's ``--out``), the cells of all four training subjects at kd_table.py's
+patient schedules (60 and 150 epochs) and their teachers are the runs of its section utd-kd-patient, which are
+the same experiments (:func:`reused_runs`; a test checks that their configs resolve alike): read back, not trained
+again. With ``--seeds 10 11 12 13 14`` these are the ``--headline`` runs.
+
 Subjects, chosen before any run by a rule (:func:`subjects_for`): seed S's k training subjects are the
 first k of UTD-MHAD's training subjects 1, 3, 5, 7 rotated by S (S mod 4), so a cell averages over which
 subjects as well; the training subjects left out are held out (``data.val_subjects``) and only give a
@@ -24,6 +29,8 @@ under ``--results`` (default: benchmarks/; with ``--synthetic``, the ``--out`` f
 
     HARKD_DATA_ROOT=../shared/data python benchmarks/kd_budget.py --jobs 2
     HARKD_DATA_ROOT=../shared/data python benchmarks/kd_budget.py --jobs 8 --gpus 0      # one GPU, 8 runs at once
+    python -m benchmarks.kd_budget --root ../shared/data --seeds 10 11 12 13 14 --subjects 1 2 4 \
+        --kd-runs runs/kd --jobs 2       # the 4-subject, 60/150-epoch cells: kd_table.py --headline's runs, read back
     python benchmarks/kd_budget.py --synthetic --epochs 1 2 --subjects 1 2 --seeds 0 1 --teacher-epochs 1 \\
         --out /tmp/kd-budget                                                               # the smoke run
 """
@@ -31,6 +38,7 @@ under ``--results`` (default: benchmarks/; with ``--synthetic``, the ``--out`` f
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import json
 import os
@@ -39,6 +47,7 @@ import sys
 from pathlib import Path
 from unittest import mock
 
+from harkd.errors import ConfigError
 from harkd.suites import (CHOOSING_SEEDS, RunSpec, accuracy_on_test, command_line, record_header, replace_section,
                           run_name, run_script, run_suite, seed_record, train_run, use_data_root)
 
@@ -76,28 +85,61 @@ def cell_label(kind: str, epochs: int, count: int) -> str:
     return f"{'KD' if kind == 'distill' else 'no KD'}, {epochs} epochs, {count} subject{'s' if count > 1 else ''}"
 
 
+def reused_runs(kd_runs: Path, epochs: list[int], seeds: list[int]) -> dict[str, RunSpec]:
+    """This script's all-four-subject runs that kd_table.py's section utd-kd-patient already declares, as that
+    script declares them (same config, overrides, teacher, seed and run directory under ``kd_runs``): the
+    teachers, and the no-KD and cached-KD students of its schedules among ``epochs``. Keyed by this script's
+    run names; tests/benchmarks/test_kd_budget.py checks that each is the experiment this script would run."""
+    try:
+        from benchmarks import kd_table
+    except ModuleNotFoundError:
+        raise ConfigError("--kd-runs reads kd_table.py's runs: run this script as a module from the repository root "
+                          "(python -m benchmarks.kd_budget ...)") from None
+    schedules = [e for e in epochs if e in kd_table.PATIENT_EPOCHS]
+    suite = kd_table.suites(schedules or list(kd_table.PATIENT_EPOCHS))["utd-kd-patient"]
+    suite.rows = [r for r in suite.rows if r.label in {
+        label for e in schedules for label in (f"no KD, {e} epochs", f"{kd_table.HEADLINE_RECIPE}, {e} epochs")}]
+    by_name = {r.name: r for r in kd_table.suite_runs(suite, seeds, kd_runs, [])[0]}
+    reused = {teacher_name(4, seed): by_name[kd_table.teacher_name("skeleton", seed)] for seed in seeds}
+    for e in schedules:
+        for seed in seeds:
+            reused[run_name(cell_label("train", e, 4), seed)] = by_name[run_name(f"no KD, {e} epochs", seed)]
+            reused[run_name(cell_label("distill", e, 4), seed, seed)] = by_name[
+                run_name(f"{kd_table.HEADLINE_RECIPE}, {e} epochs", seed, seed)]
+    return reused
+
+
 def budget_runs(epochs: list[int], counts: list[int], seeds: list[int], out: Path, extra: list[str],
-                teacher_epochs: int | None = None) -> list[RunSpec]:
+                teacher_epochs: int | None = None, kd_runs: Path | None = None) -> list[RunSpec]:
     """The declared runs: a teacher per (subject count, seed), then every cell's no-KD and KD student per seed
-    (the KD one needing its seed's teacher of that subject count)."""
+    (the KD one needing its seed's teacher of that subject count). With ``kd_runs``, the four-subject runs that
+    kd_table.py's utd-kd-patient section holds there (:func:`reused_runs`) are its runs, under this script's
+    names: read back (a finished run resumes at its last epoch), not trained again."""
+    reused = reused_runs(kd_runs, epochs, seeds) if kd_runs is not None and 4 in counts else {}
+
+    def declared(spec: RunSpec) -> RunSpec:
+        theirs = reused.get(spec.name)
+        return spec if theirs is None else dataclasses.replace(theirs, name=spec.name, needs=spec.needs)
+
     runs = []
     for count in counts:
         for seed in seeds:
             schedule = [f"train.epochs={teacher_epochs}"] if teacher_epochs else []
-            runs.append(RunSpec(teacher_name(count, seed), "train", str(TEACHER),
-                                str(out / "teachers" / run_name(f"skeleton, {count} subjects", seed)),
-                                (*subject_overrides(count, seed), *schedule, f"seed={seed}", *extra), measure=False))
+            runs.append(declared(RunSpec(teacher_name(count, seed), "train", str(TEACHER),
+                                         str(out / "teachers" / run_name(f"skeleton, {count} subjects", seed)),
+                                         (*subject_overrides(count, seed), *schedule, f"seed={seed}", *extra),
+                                         measure=False)))
     for e in epochs:
         for count in counts:
             for seed in seeds:
                 common = (*subject_overrides(count, seed), AUGMENT, f"train.epochs={e}", f"seed={seed}", *extra)
                 teacher = next(r for r in runs if r.name == teacher_name(count, seed))
-                runs.append(RunSpec(run_name(cell_label("train", e, count), seed), "train", str(NO_KD),
-                                    str(out / run_name(cell_label("train", e, count), seed)), common))
+                runs.append(declared(RunSpec(run_name(cell_label("train", e, count), seed), "train", str(NO_KD),
+                                             str(out / run_name(cell_label("train", e, count), seed)), common)))
                 name = run_name(cell_label("distill", e, count), seed, seed)
-                runs.append(RunSpec(name, "distill", str(KD), str(out / name),
-                                    (*common, f"teachers.0.run={teacher.run_dir}", "teachers.0.checkpoint=last"),
-                                    (teacher.name,)))
+                runs.append(declared(RunSpec(name, "distill", str(KD), str(out / name),
+                                             (*common, f"teachers.0.run={teacher.run_dir}",
+                                              "teachers.0.checkpoint=last"), (teacher.name,))))
     return runs
 
 
@@ -225,6 +267,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="student seeds; seed S's teacher is trained with seed S")
     ap.add_argument("--teacher-epochs", type=int, help="teacher schedule (default: the config's 60)")
     ap.add_argument("--out", default="runs/kd-budget", help="run directories (resumed if present)")
+    ap.add_argument("--kd-runs", help="kd_table.py's --out: the all-four-subject teachers and the 60- and 150-epoch "
+                    "students are the runs of its section utd-kd-patient there (the same experiments, read back, not "
+                    "trained again; needs the same seeds' teachers, e.g. --headline's 10-14; run as python -m benchmarks.kd_budget)")
     ap.add_argument("--results", help="folder for RESULTS.md, results/kd-budget.json and kd_budget.png "
                     "(default: benchmarks/; with --synthetic, --out)")
     ap.add_argument("--jobs", type=int, default=1, help="runs trained at once (each on --threads threads)")
@@ -242,6 +287,9 @@ def main(argv: list[str] | None = None) -> int:
                  f"{' '.join(map(str, args.subjects))}")
     if args.teacher_epochs is not None and args.teacher_epochs < 1:
         ap.error("--teacher-epochs must be >= 1")
+    if args.kd_runs and (args.overrides or args.teacher_epochs or args.synthetic):
+        ap.error("--kd-runs reads kd_table.py's runs, which are not the experiments of --set, --teacher-epochs or "
+                 "--synthetic: drop one")
     with mock.patch.dict(os.environ):  # --root and --synthetic point HARKD_DATA_ROOT elsewhere for these runs only
         return measure_budget(args)
 
@@ -253,7 +301,8 @@ def measure_budget(args) -> int:
         os.environ["HARKD_DATA_ROOT"] = str(synthetic_root(out / "data"))
     elif not use_data_root(args.root, "UTD-MHAD"):
         return 0
-    runs = budget_runs(args.epochs, args.subjects, args.seeds, out, args.overrides, args.teacher_epochs)
+    runs = budget_runs(args.epochs, args.subjects, args.seeds, out, args.overrides, args.teacher_epochs,
+                       Path(args.kd_runs) if args.kd_runs else None)
     gpus = [g for g in args.gpus.split(",") if g.strip()]
     results = run_suite(runs, _job, jobs=args.jobs, threads=args.threads, state_dir=out / ".suite", gpus=gpus)
     rows = cells(results, args.epochs, args.subjects, args.seeds)
@@ -281,7 +330,10 @@ def measure_budget(args) -> int:
         "the spread of the pairs, teachers included), two-sided paired t-test; called a gain only with >= 5 pairs "
         "and p < 0.05" + ("; **fewer than 5 pairs: no cell can be called a gain, this is a look at the regime, "
                           "not a claim**" if len(args.seeds) < 5 else ""),
-        *([f"extra overrides: {', '.join(args.overrides)}"] if args.overrides else [])]
+        *([f"extra overrides: {', '.join(args.overrides)}"] if args.overrides else []),
+        *([f"all four subjects: the teachers and the {' and '.join(map(str, sorted(set(args.epochs) & {60, 150})))}"
+           f"-epoch students are the runs of section utd-kd-patient (`kd_table.py --out {args.kd_runs}`, the same "
+           "experiments), read back here"] if args.kd_runs and 4 in args.subjects else [])]
     header = record_header("KD gain against the student's budget: epochs and training subjects, UTD-MHAD "
                            "cross-subject (benchmarks/kd_budget.py)", *notes,
                            date=datetime.date.today().isoformat())

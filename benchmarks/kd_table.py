@@ -72,9 +72,10 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harkd.suites import (BACKENDS, CHOOSING_SEEDS, HEADLINE_SEEDS, TEACHER_DESIGNS, RunSpec, accuracy_on_test,
-                          command_line, design_note, record_header, replace_section, run_name, run_script, runner,
-                          section_id, seed_record, teacher_run_dir, teacher_seeds, train_run, use_data_root)
+from harkd.suites import (BACKENDS, CHOOSING_SEEDS, CONFIRMING_SEEDS, HEADLINE_SEEDS, TEACHER_DESIGNS, RunSpec,
+                          accuracy_on_test, command_line, design_note, record_header, replace_section, run_name,
+                          run_script, runner, section_id, seed_record, teacher_run_dir, teacher_seeds, train_run,
+                          use_data_root)
 from harkd.suites.design import SINGLE_TEACHER_SEED
 
 HERE = Path(__file__).resolve().parent
@@ -135,6 +136,7 @@ class Suite:
     notes: list[str]
     metric: str | None = None  # headline metric; None: the refit when there is one, else the selected epoch
     headline: tuple[str, ...] = ()  # labels of the rows --headline reports on fresh seeds (named before the runs)
+    confirm: tuple[str, ...] = ()  # labels of the rows --confirm tests again on the confirming seeds
 
 
 def utd_rows(epochs: int | None = None, tag: str = "") -> list[Row]:
@@ -190,6 +192,7 @@ HELD_OUT_LEVERS = (
     HeldOutLever(PROGRESS_KD, ("losses.1.weight_end=0",), "a KD weight that follows the student's progress",
                  "weight 1 -> 0 and 0 -> 1, linear over the schedule (`weight_end`)", "kd_weight_progress"),
 )
+PATIENT_EPOCHS = (60, 150)  # utd-kd-patient's schedule lengths (--patient-epochs)
 LEVER_EPOCHS = 150  # the schedule the sweeps ran: the lever rows are declared for that schedule only
 
 
@@ -223,6 +226,18 @@ def patient_headline(patient_epochs: list[int]) -> tuple[str, ...]:
     return tuple(label for e in patient_epochs for label in (
         *(f"{label}, {e} epochs" for label in ("no KD", HEADLINE_RECIPE, SEED_ENSEMBLE)),
         *(row.label for row in lever_rows(e))))
+
+
+#: the hypothesis --confirm tests again, declared before its runs (issue 24): of the four levers the headline seeds
+#: tested against the same KD row, only the twins with KD beat it (+0.8, p = 0.034: above 0.05 / 4 = 0.0125), so
+#: those rows are run again, alone, on the confirming seeds 20-24 (harkd.suites.design.CONFIRMING_SEEDS)
+CONFIRMED_LEVER = VIRTUAL_KD
+
+
+def patient_confirm(patient_epochs: list[int]) -> tuple[str, ...]:
+    """utd-kd-patient's confirmation rows: no KD, KD and :data:`CONFIRMED_LEVER` on the swept schedule."""
+    tag = f", {LEVER_EPOCHS} epochs"
+    return (f"no KD{tag}", f"{HEADLINE_RECIPE}{tag}", f"{CONFIRMED_LEVER}{tag}") if LEVER_EPOCHS in patient_epochs else ()
 
 
 def suites(patient_epochs: list[int]) -> dict[str, Suite]:
@@ -357,7 +372,7 @@ def suites(patient_epochs: list[int]) -> dict[str, Suite]:
              "recording's own accelerometer; the 0.5 s was fixed by the virtual clips' agreement with the recorded "
              "ones on training subjects 1, 3 and 5, declared before the runs; held-out look on the choosing seeds: "
              f"SWEEPS.md sections {' and '.join(VIRTUAL_SWEEPS)}; {LEVER_EPOCHS} epochs only"], metric="last",
-            headline=patient_headline(patient_epochs)),
+            headline=patient_headline(patient_epochs), confirm=patient_confirm(patient_epochs)),
         "berkeley-kd": Suite(
             "berkeley-kd", "Skeleton -> accelerometer students, Berkeley-MHAD cross-subject, full release "
             "(benchmarks/kd_table.py --suites berkeley-kd)", "Berkeley-MHAD", bk_teacher, [
@@ -474,7 +489,7 @@ def suite_runs(suite: Suite, seeds: list[int], out: Path, extra: list[str], teac
 
 def run_suite(suite: Suite, seeds: list[int], out: Path, extra: list[str], jobs: int,
               teacher_run: str | None = None, threads: int = 1, backend: str = "local", design: str = "per-seed",
-              headline: bool = False, gpus: list[int] = ()) -> list[dict]:
+              role: str = "choosing", gpus: list[int] = ()) -> list[dict]:
     """Run the suite's teachers, then its students (:func:`suite_runs`), ``jobs`` at a time (packed over
     ``gpus`` when given); one entry per row, with its (teacher, student) seed pairs and teachers' test accuracy."""
     from harkd.engine.stats import summarize
@@ -500,7 +515,7 @@ def run_suite(suite: Suite, seeds: list[int], out: Path, extra: list[str], jobs:
         runs = [results[name] for w_row, name in students if w_row is row]
         entry = {"row": row.label, "kind": row.kind, "config": f"configs/{row.config}", "seeds": seeds,
                  "overrides": [*suite.common, *row.overrides], "as_published": row.as_published,
-                 "teacher_design": design, "seed_role": "reporting" if headline else "choosing",
+                 "teacher_design": design, "seed_role": role,
                  "teacher_seeds": t_seeds if row.teacher_keys else None,
                  "teachers": {key: taught_by(key) for key in row.teacher_keys},
                  "command": command(row, suite), "runs": runs, "metric": suite.metric}
@@ -715,6 +730,10 @@ def main(argv: list[str] | None = None) -> int:
                     help=f"report the headline rows of each suite on the fresh seeds "
                          f"{' '.join(map(str, HEADLINE_SEEDS))} (named before the runs, used for nothing else); "
                          "written as section <suite>-headline")
+    ap.add_argument("--confirm", action="store_true",
+                    help=f"test the confirmation rows of each suite (one hypothesis the headline seeds singled out) "
+                         f"again on the confirming seeds {' '.join(map(str, CONFIRMING_SEEDS))} (named before the "
+                         "runs, used for nothing else); written as section <suite>-confirm")
     ap.add_argument("--teacher-design", choices=TEACHER_DESIGNS, default="per-seed",
                     help="per-seed (default): student seed S learns from the teacher trained with seed S; single: "
                          "every seed from the teacher of seed 0 (the tables before issue 24)")
@@ -724,7 +743,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--gpus", default="", help="pack the --jobs runs over these GPUs (e.g. 0 or 0,1; local backend)")
     ap.add_argument("--backend", choices=BACKENDS, default="local",
                     help="local processes, or Ray tasks (pip install 'harkd[ray]'; RAY_ADDRESS names a cluster)")
-    ap.add_argument("--patient-epochs", type=int, nargs="+", default=[60, 150],
+    ap.add_argument("--patient-epochs", type=int, nargs="+", default=list(PATIENT_EPOCHS),
                     help="schedule lengths of the utd-kd-patient suite")
     ap.add_argument("--teacher-run", action="append", default=[], metavar="SUITE=RUN_DIR",
                     help="reuse teachers trained by this script's rule (all training-subject recordings, fixed "
@@ -741,11 +760,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.tag is not None and not re.fullmatch(r"[a-z0-9][a-z0-9-]*", args.tag):
         ap.error(f"--tag must be lower-case letters, digits and dashes, got {args.tag!r}")
     all_suites = suites(args.patient_epochs)
-    if args.headline and args.seeds:
-        ap.error(f"--headline reports on the seeds named before the runs ({' '.join(map(str, HEADLINE_SEEDS))}): "
-                 "drop --seeds")
-    seeds = list(HEADLINE_SEEDS if args.headline else args.seeds or CHOOSING_SEEDS)
-    names = args.suites or list(HEADLINE_SUITES if args.headline else ("utd-kd", "berkeley-kd", "utd-trial"))
+    if args.headline and args.confirm:
+        ap.error("--headline and --confirm run different rows on different seeds: pick one")
+    for flag, fresh in (("--headline", HEADLINE_SEEDS), ("--confirm", CONFIRMING_SEEDS)):
+        if getattr(args, flag[2:]) and args.seeds:
+            ap.error(f"{flag} reports on the seeds named before the runs ({' '.join(map(str, fresh))}): drop --seeds")
+    seeds = list(HEADLINE_SEEDS if args.headline else CONFIRMING_SEEDS if args.confirm else
+                 args.seeds or CHOOSING_SEEDS)
+    confirming = [name for name, suite in all_suites.items() if suite.confirm]
+    names = args.suites or list(HEADLINE_SUITES if args.headline else confirming if args.confirm else
+                                ("utd-kd", "berkeley-kd", "utd-trial"))
     unknown = [s for s in names if s not in all_suites]
     if unknown:
         ap.error(f"unknown suite {unknown[0]!r} (suites: {', '.join(all_suites)})")
@@ -753,6 +777,10 @@ def main(argv: list[str] | None = None) -> int:
         without = [n for n in names if not all_suites[n].headline]
         if without:
             ap.error(f"suite {without[0]!r} has no headline rows (--headline: {', '.join(HEADLINE_SUITES)})")
+    if args.confirm:
+        without = [n for n in names if not all_suites[n].confirm]
+        if without:
+            ap.error(f"suite {without[0]!r} has no confirmation rows (--confirm: {', '.join(confirming) or 'none'})")
     gpus = [g for g in args.gpus.split(",") if g.strip()]
     given = dict(item.split("=", 1) for item in args.teacher_run)
     out = Path(args.out)
@@ -761,25 +789,29 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         suite = all_suites[name]
         suite.rows = [r for r in suite.rows
-                      if r.label not in args.skip and (not args.headline or r.label in suite.headline)]
+                      if r.label not in args.skip and (not args.headline or r.label in suite.headline)
+                      and (not args.confirm or r.label in suite.confirm)]
         if not use_data_root(args.root, suite.folder):
             continue
+        role = seed_record(args.teacher_design, seeds, args.headline, args.confirm)["seed_role"]
         rows = run_suite(suite, seeds, out, args.overrides, args.jobs, given.get(name), args.threads, args.backend,
-                         args.teacher_design, args.headline, gpus)
+                         args.teacher_design, role, gpus)
         text = table(rows)
         print(text)
         if args.no_write:
             continue
-        section = section_id(name, args.teacher_design, args.headline) + (f"-{args.tag}" if args.tag else "")
+        section = (section_id(name, args.teacher_design, args.headline, args.confirm)
+                   + (f"-{args.tag}" if args.tag else ""))
         where = (f"{args.jobs} run(s) at a time packed on GPU {','.join(gpus)}" if gpus else
                  f"{args.threads} thread(s) a run, {args.jobs} run(s) at a time")
-        notes = [*suite.notes, design_note(args.teacher_design, seeds, args.headline),
+        notes = [*suite.notes, design_note(args.teacher_design, seeds, args.headline, args.confirm),
                  f"mean +- std over seeds {' '.join(map(str, seeds))}"
                  + (f"; extra overrides: {', '.join(args.overrides)}" if args.overrides else ""),
                  "paired gain: the row minus its baseline on the same seeds, two-sided paired t-test (the exact "
                  "sign-flip p is in the JSON); called a gain only with >= 5 seeds and p < 0.05",
                  f"s / epoch: median of each run's epoch times, {where}"]
         title = (suite.title + (" - headline, fresh seeds" if args.headline else "")
+                 + (" - confirmation, confirming seeds" if args.confirm else "")
                  + (f" [{args.tag}]" if args.tag else ""))
         header = record_header(title, *notes, date=datetime.date.today().isoformat())
         replace_section(HERE / "RESULTS.md", section, header + text + "\n")
@@ -788,7 +820,7 @@ def main(argv: list[str] | None = None) -> int:
         record = {"section": section, "suite": name, "date": datetime.datetime.now().isoformat(timespec="seconds"),
                   "machine": header.split("- machine: ", 1)[1].split("\n", 1)[0],
                   "command": command_line(), "header": header,
-                  **seed_record(args.teacher_design, seeds, args.headline), "rows": rows}
+                  **seed_record(args.teacher_design, seeds, args.headline, args.confirm), "rows": rows}
         (results / f"{section}.json").write_text(json.dumps(record, indent=1) + "\n")
         sections[section] = rows
     if sections and not args.no_write:

@@ -41,10 +41,37 @@ def test_every_kd_student_learns_from_its_seeds_teacher_on_the_same_subjects():
         k: student["data"][k] for k in ("val_subjects", "modalities")}  # the twin sees the same data
 
 
+def test_the_four_subject_runs_read_from_kd_table_are_the_experiments_this_script_would_run():
+    mine = {r.name: r for r in kd_budget.budget_runs([20, 150], [1, 4], [10, 11], Path("runs/b"), [])}
+    reused = {r.name: r for r in kd_budget.budget_runs([20, 150], [1, 4], [10, 11], Path("runs/b"), [],
+                                                      kd_runs=Path("runs/kd"))}
+    assert mine.keys() == reused.keys()
+    moved = sorted(name for name in mine if reused[name].run_dir != mine[name].run_dir)
+    assert moved == ["kd__150_epochs__4_subjects_s10_t10", "kd__150_epochs__4_subjects_s11_t11",
+                     "no_kd__150_epochs__4_subjects_s10", "no_kd__150_epochs__4_subjects_s11",
+                     "teacher:4subjects:s10", "teacher:4subjects:s11"]  # 20 epochs and one subject: trained here
+    assert reused["kd__150_epochs__4_subjects_s11_t11"].run_dir == \
+        "runs/kd/utd-kd-patient/kd__fixed_teacher_view__cached___150_epochs_s11_t11"
+    assert reused["kd__20_epochs__4_subjects_s11_t11"].needs == ("teacher:4subjects:s11",)
+    assert f"teachers.0.run={reused['teacher:4subjects:s11'].run_dir}" in reused["kd__20_epochs__4_subjects_s11_t11"].overrides
+
+    def resolved(spec):
+        cfg = get_recipe(spec.kind).load(spec.config, list(spec.overrides)).to_dict()
+        for teacher in cfg.get("teachers", []):
+            # a teacher trained without held-out subjects has one checkpoint: its best.pt is its last epoch
+            teacher.update(run="TEACHER", checkpoint="last")
+        return cfg
+
+    for name in moved:
+        assert resolved(reused[name]) == resolved(mine[name]), name
+
+
 @pytest.mark.parametrize("argv,message", [
     (["--subjects", "1", "5"], "--subjects must list distinct numbers of training subjects among 1 2 3 4, got 1 5"),
     (["--epochs", "20", "20"], "--epochs must list distinct positive integers"),
     (["--teacher-epochs", "0"], "--teacher-epochs must be >= 1"),
+    (["--kd-runs", "runs/kd", "--set", "train.epochs=2"], "--kd-runs reads kd_table.py's runs, which are not the "
+     "experiments of --set, --teacher-epochs or --synthetic: drop one"),
 ])
 def test_bad_arguments_are_one_line(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:

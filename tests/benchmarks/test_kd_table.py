@@ -254,11 +254,26 @@ def test_headline_rows_are_rows_of_their_suite_and_hold_the_summary_keys():
     assert not set(kd_table.HEADLINE_SEEDS) & set(kd_table.CHOOSING_SEEDS)
 
 
+def test_the_confirmation_tests_one_lever_again_with_its_baselines_on_seeds_that_chose_nothing():
+    confirming = {name: suite.confirm for name, suite in SUITES.items() if suite.confirm}
+    assert confirming == {"utd-kd-patient": ("no KD, 150 epochs", "KD, fixed teacher view (cached), 150 epochs",
+                                             f"{kd_table.VIRTUAL_KD}, 150 epochs")}
+    rows = {r.label: r for r in SUITES["utd-kd-patient"].rows}
+    lever = rows[f"{kd_table.CONFIRMED_LEVER}, 150 epochs"]
+    assert set(lever.baselines) & set(confirming["utd-kd-patient"]) == set(confirming["utd-kd-patient"][:2])
+    assert kd_table.suites([60])["utd-kd-patient"].confirm == ()  # the lever was measured on 150 epochs only
+    assert kd_table.section_id("utd-kd-patient", "per-seed", False, confirm=True) == "utd-kd-patient-confirm"
+    assert kd_table.section_id("utd-kd-patient", "single", False, True) == "utd-kd-patient-confirm-single-teacher"
+    fresh = set(kd_table.CONFIRMING_SEEDS)
+    assert len(fresh) == 5 and not fresh & (set(kd_table.HEADLINE_SEEDS) | set(kd_table.CHOOSING_SEEDS))
+
+
 @pytest.mark.parametrize("design,headline,section", [
     ("single", False, "utd-kd-patient"), ("per-seed", False, "utd-kd-patient-per-seed-teacher"),
     ("per-seed", True, "utd-kd-patient-headline"), ("single", True, "utd-kd-patient-headline-single-teacher")])
 def test_each_design_writes_its_own_section(design, headline, section):
     assert kd_table.section_id("utd-kd-patient", design, headline) == section
+
 
 
 def test_run_suite_records_the_pairs_and_each_teachers_test_accuracy(monkeypatch, tmp_path):
@@ -277,7 +292,7 @@ def test_run_suite_records_the_pairs_and_each_teachers_test_accuracy(monkeypatch
     monkeypatch.setattr(kd_table, "accuracy_on_test", lambda run_dir: pytest.fail("measured again"))
     suite = kd_table.suites([60])["utd-kd-patient"]
     suite.rows = suite.rows[:2]
-    rows = kd_table.run_suite(suite, [0, 1, 2], tmp_path, [], jobs=1, headline=True)
+    rows = kd_table.run_suite(suite, [0, 1, 2], tmp_path, [], jobs=1, role="reporting")
     no_kd, kd = rows
     assert no_kd["teacher_seeds"] is None and no_kd["teachers"] == {} and "teacher" not in no_kd
     assert kd["seeds"] == [0, 1, 2] and kd["teacher_seeds"] == [0, 1, 2] and kd["teacher_design"] == "per-seed"
@@ -315,6 +330,9 @@ def test_summary_keys_come_from_the_headline_section_with_seeds_teachers_and_p()
         assert key["p_value"] == gain["p_value"] < 0.05
     old = kd_table.summary_keys({"utd-kd-patient": rows["utd-kd-patient"]})  # the single-teacher table alone
     assert old["utd_acc_best"]["section"] == "utd-kd-patient" and "teacher_seeds" not in old["utd_acc_best"]
+    confirming = {**rows, "utd-kd-patient-confirm": [{**r, "last": {**r["last"], "mean": 99.0}}
+                                                     for r in rows["utd-kd-patient-headline"]]}
+    assert kd_table.summary_keys(confirming)["utd_acc_best"] == best  # a confirmation never writes a key
 
 
 def _patient_suite(epochs):
@@ -332,6 +350,15 @@ def test_headline_seeds_suites_and_tags_are_checked(capsys):
         kd_table.main(["--headline", "--suites", "utd-trial"])
     assert ("suite 'utd-trial' has no headline rows (--headline: utd-kd-patient, berkeley-kd, utd-vskd, "
             "utd-sakdn-dmm)") in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        kd_table.main(["--confirm", "--seeds", "0"])
+    assert "--confirm reports on the seeds named before the runs (20 21 22 23 24): drop --seeds" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        kd_table.main(["--confirm", "--suites", "berkeley-kd"])
+    assert "suite 'berkeley-kd' has no confirmation rows (--confirm: utd-kd-patient)" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        kd_table.main(["--confirm", "--headline"])
+    assert "--headline and --confirm run different rows on different seeds: pick one" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         kd_table.main(["--tag", "GPU run"])
     assert "--tag must be lower-case letters, digits and dashes, got 'GPU run'" in capsys.readouterr().err

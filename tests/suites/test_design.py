@@ -5,12 +5,13 @@ import re
 import pytest
 
 from harkd.errors import ConfigError
-from harkd.suites import (CHOOSING_SEEDS, HEADLINE_SEEDS, design_note, run_name, section_id, seed_record,
+from harkd.suites import (CHOOSING_SEEDS, CONFIRMING_SEEDS, HEADLINE_SEEDS, design_note, run_name, section_id, seed_record,
                           teacher_run_dir, teacher_seeds)
 
 
-def test_headline_seeds_are_fresh():
+def test_headline_and_confirming_seeds_are_fresh():
     assert HEADLINE_SEEDS == (10, 11, 12, 13, 14) and not set(HEADLINE_SEEDS) & set(CHOOSING_SEEDS)
+    assert CONFIRMING_SEEDS == (20, 21, 22, 23, 24) and not set(CONFIRMING_SEEDS) & {*HEADLINE_SEEDS, *CHOOSING_SEEDS}
 
 
 def test_each_design_names_the_teacher_of_every_student_seed():
@@ -44,3 +45,7 @@ def test_the_record_and_the_header_say_what_the_seeds_are_for():
     assert "not fresh evidence" in old
     assert section_id("device", "per-seed", True) == "device-headline"
     assert section_id("device", "single", False) == "device"
+    confirming = seed_record("per-seed", [20, 21], False, confirm=True)
+    assert confirming["seed_role"] == "confirming" and confirming["confirming_seeds"] == [20, 21, 22, 23, 24]
+    assert "confirming seeds 20 21 22 23 24" in design_note("per-seed", [20, 21], False, confirm=True)
+    assert section_id("utd-kd-patient", "per-seed", False, confirm=True) == "utd-kd-patient-confirm"

@@ -87,7 +87,10 @@ def specific_force(skeleton: np.ndarray, site: SensorSite, up: np.ndarray, dt: f
     force = (_smooth(position, dt, smooth, deriv=2) + GRAVITY * _unit(np.asarray(up, dtype=np.float64))) / GRAVITY
     if frame == "world":
         return force
-    return np.einsum("tij,ti->tj", segment_frames(_smooth(skeleton, dt, smooth), site), force)
+    joints = sorted({site.start, site.end, *site.side})  # the frame's joints only: smoothing is per joint
+    smoothed = skeleton.copy()
+    smoothed[:, joints] = _smooth(skeleton[:, joints], dt, smooth)
+    return np.einsum("tij,ti->tj", segment_frames(smoothed, site), force)
 
 
 def fit_rotation(source: np.ndarray, target: np.ndarray) -> np.ndarray:

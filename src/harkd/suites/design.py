@@ -5,6 +5,9 @@ run each student learns from.
   the tables up to issue 24). A number measured on them has already been looked at while choosing.
 - :data:`HEADLINE_SEEDS` (10-14): named here before any headline run and used for nothing else: the seeds
   that report a claim (``--headline`` of the benchmark scripts).
+- :data:`CONFIRMING_SEEDS` (20-24): named here before any confirmation run. When the headline seeds single out
+  one lever among several tested at once, the lever is tested again, alone, on these seeds (``--confirm``),
+  which chose nothing, so its p-value needs no correction for the others.
 - Teacher design: ``per-seed`` (the default) trains one teacher per student seed with the student's seed, so
   that a claim's spread includes the teacher's and the paired test's unit is the (teacher, student) pair;
   ``single`` teaches every student seed from the teacher of seed 0 (every table before issue 24).
@@ -17,11 +20,12 @@ from typing import Sequence
 
 from harkd.errors import ConfigError
 
-__all__ = ["CHOOSING_SEEDS", "HEADLINE_SEEDS", "TEACHER_DESIGNS", "SINGLE_TEACHER_SEED", "teacher_seeds",
+__all__ = ["CHOOSING_SEEDS", "HEADLINE_SEEDS", "CONFIRMING_SEEDS", "TEACHER_DESIGNS", "SINGLE_TEACHER_SEED", "teacher_seeds",
            "teacher_run_dir", "section_id", "seed_record", "design_note", "accuracy_on_test"]
 
 CHOOSING_SEEDS = (0, 1, 2, 3, 4)
 HEADLINE_SEEDS = (10, 11, 12, 13, 14)
+CONFIRMING_SEEDS = (20, 21, 22, 23, 24)
 TEACHER_DESIGNS = ("per-seed", "single")
 SINGLE_TEACHER_SEED = 0
 
@@ -45,31 +49,37 @@ def teacher_run_dir(given: str, seed: int, design: str) -> str:
     return given
 
 
-def section_id(name: str, design: str, headline: bool) -> str:
+def section_id(name: str, design: str, headline: bool, confirm: bool = False) -> str:
     """The results section (RESULTS.md marker, ``results/<section>.json``) a benchmark run writes: ``name``,
-    ``-headline`` on the fresh headline seeds, and the teacher design when it is not the usual one of its kind
-    (one teacher for the tables of the choosing seeds, one per seed for the headline), so that no design
-    overwrites the other's rows."""
-    usual = "per-seed" if headline else "single"
-    return name + ("-headline" if headline else "") + ("" if design == usual else f"-{design}-teacher")
+    ``-headline`` on the fresh headline seeds (``-confirm`` on the confirming ones), and the teacher design
+    when it is not the usual one of its kind (one teacher for the tables of the choosing seeds, one per seed
+    on fresh seeds), so that no design overwrites the other's rows."""
+    usual = "per-seed" if headline or confirm else "single"
+    return (name + ("-confirm" if confirm else "-headline" if headline else "")
+            + ("" if design == usual else f"-{design}-teacher"))
 
 
-def seed_record(design: str, seeds: Sequence[int], headline: bool) -> dict:
+def seed_record(design: str, seeds: Sequence[int], headline: bool, confirm: bool = False) -> dict:
     """What a results file records about its seeds: the teacher design, the (teacher, student) pairs, and
-    whether the seeds report a claim (fresh :data:`HEADLINE_SEEDS`) or are the ones that chose it."""
+    whether the seeds report a claim (fresh :data:`HEADLINE_SEEDS`), confirm one (:data:`CONFIRMING_SEEDS`)
+    or are the ones that chose it."""
+    role = "confirming" if confirm else "reporting" if headline else "choosing"
     return {"teacher_design": design, "seeds": list(seeds), "teacher_seeds": teacher_seeds(design, seeds),
-            "seed_role": "reporting" if headline else "choosing", "choosing_seeds": list(CHOOSING_SEEDS),
-            "headline_seeds": list(HEADLINE_SEEDS)}
+            "seed_role": role, "choosing_seeds": list(CHOOSING_SEEDS), "headline_seeds": list(HEADLINE_SEEDS),
+            **({"confirming_seeds": list(CONFIRMING_SEEDS)} if confirm else {})}
 
 
-def design_note(design: str, seeds: Sequence[int], headline: bool) -> str:
+def design_note(design: str, seeds: Sequence[int], headline: bool, confirm: bool = False) -> str:
     """The RESULTS.md header line saying which teacher each student seed had and what the seeds are for."""
     pairs = ", ".join(f"({t}, {s})" for s, t in zip(seeds, teacher_seeds(design, seeds)))
     teachers = ("**one teacher per student seed** (teacher seed = student seed), so the spread includes the "
                 "teacher's; the paired test's unit is the (teacher, student) pair" if design == "per-seed" else
                 "**one teacher run (seed 0) for every student seed** (`--teacher-design single`): the spread "
                 "leaves out the teacher's")
-    role = (f"fresh seeds {' '.join(map(str, HEADLINE_SEEDS))}, named in harkd.suites.design before any run and "
+    role = (f"confirming seeds {' '.join(map(str, CONFIRMING_SEEDS))}, named in harkd.suites.design before any run "
+            "and used for nothing else: one hypothesis the headline seeds singled out, tested again alone "
+            "(`--confirm`)" if confirm else
+            f"fresh seeds {' '.join(map(str, HEADLINE_SEEDS))}, named in harkd.suites.design before any run and "
             "used for nothing else (`--headline`)" if headline else
             f"seeds {' '.join(map(str, seeds))}: the recipes were chosen on seeds "
             f"{' '.join(map(str, CHOOSING_SEEDS))}, so these rows are not fresh evidence; the headline reports on "
